@@ -1,0 +1,141 @@
+"""OR-Tools CP-SAT: first-choice scenarios, solved in integers.
+
+CP-SAT only knows integers, so the model is scaled exactly where it can be: every
+variable is an integer count of its family's *unit* (1 for choices, 0.01 for prices held
+in variables), and every row and the objective are multiplied by the smallest power of
+ten (up to 10⁹) that makes all their coefficients whole. Inputs written with at most
+nine decimals (prices in cents, costs, sizes, inventories as typed in the files) are
+therefore represented exactly; anything finer (e.g. a WTP computed as 1/3) is rounded at
+the 9th decimal of the scaled row, which is what "rounded" means for this backend. The
+plan is then re-evaluated from the scenario in floating point like every other plan.
+MNL shares are not integral, so MNL scenarios are refused (use HiGHS).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from formulations.linear import MatrixForm
+
+from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, RawSolution,
+                   SolveOptions)
+
+MAX_DECIMALS = 9
+
+
+def decimal_scale(values: np.ndarray) -> tuple[int, bool]:
+    """Smallest power of ten making ``values`` whole (and whether it is exact)."""
+    v = np.abs(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v) & (v > 0)]
+    for d in range(MAX_DECIMALS + 1):
+        s = v * 10.0 ** d
+        if np.all(np.abs(s - np.round(s)) <= 1e-7 * np.maximum(1.0, s) + 1e-9):
+            return d, True
+    return MAX_DECIMALS, False
+
+
+class CpSatBackend:
+    name = "cpsat"
+    capabilities = Capabilities(
+        choice_models=frozenset({"first_choice"}),
+        why_not="MNL purchase shares are fractions, which CP-SAT's integer arithmetic "
+                "cannot represent exactly.")
+
+    def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution:
+        if np.isnan(form.unit).any():
+            raise ValueError("model has variables without an integer unit")
+        notes: list[str] = []
+        unit = form.unit
+        model = cp_model.CpModel()
+        lo_int = np.ceil(form.lb / unit - 1e-9).astype(np.int64)
+        hi_int = np.floor(form.ub / unit + 1e-9).astype(np.int64)
+        xs = [model.new_int_var(int(a), int(b), f"x{i}") for i, (a, b) in enumerate(zip(lo_int, hi_int))]
+
+        A = form.A.tocsr()
+        A = A.multiply(unit[np.newaxis, :]).tocsr()       # coefficient per integer count
+        inexact = 0
+        for r in range(A.shape[0]):
+            a, b = A.indptr[r], A.indptr[r + 1]
+            coef = A.data[a:b]
+            lo, hi = form.lo[r], form.hi[r]
+            bounds = [v for v in (lo, hi) if np.isfinite(v)]
+            if a == b:
+                if lo > 1e-9 or hi < -1e-9:      # an empty row that cannot hold
+                    return RawSolution(INFEASIBLE, None, None, None, 0.0, "empty row infeasible\n")
+                continue
+            d, exact = decimal_scale(np.concatenate([coef, bounds]))
+            inexact += not exact
+            k = 10 ** d
+            c = np.round(coef * k).astype(np.int64)
+            expr = cp_model.LinearExpr.weighted_sum([xs[j] for j in A.indices[a:b]], c.tolist())
+            if np.isfinite(lo) and np.isfinite(hi) and lo == hi:
+                model.add(expr == int(round(lo * k)))
+                continue
+            if np.isfinite(lo):
+                model.add(expr >= int(np.ceil(lo * k - 1e-6)))
+            if np.isfinite(hi):
+                model.add(expr <= int(np.floor(hi * k + 1e-6)))
+        if inexact:
+            notes.append(f"{inexact} rows rounded at 1e-{MAX_DECIMALS} for CP-SAT")
+
+        cost = form.cost * unit
+        nz = np.flatnonzero(cost)
+        d, exact = decimal_scale(cost[nz])
+        if not exact:
+            notes.append(f"objective rounded at 1e-{MAX_DECIMALS} for CP-SAT")
+        scale = 10.0 ** d
+        obj = cp_model.LinearExpr.weighted_sum([xs[j] for j in nz],
+                                               np.round(cost[nz] * scale).astype(np.int64).tolist())
+        model.maximize(obj) if form.sense == "max" else model.minimize(obj)
+
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        if options.time_limit is not None:
+            p.max_time_in_seconds = float(options.time_limit)
+        if options.mip_gap is not None:
+            p.relative_gap_limit = float(options.mip_gap)
+        p.num_workers = int(options.threads) if options.threads else 8
+        p.log_search_progress = True
+        p.log_to_stdout = False
+        log: list[str] = []
+        solver.log_callback = lambda line: log.append(line + "\n")
+
+        start = time.perf_counter()
+        progress = options.progress
+
+        class Incumbents(cp_model.CpSolverSolutionCallback):
+            def on_solution_callback(self) -> None:
+                if progress:
+                    progress(time.perf_counter() - start, self.objective_value / scale,
+                             self.best_objective_bound / scale)
+
+        stop = threading.Event()
+        cancelled = {"v": False}
+
+        def watch() -> None:
+            while not stop.wait(0.05):
+                if options.cancel is not None and options.cancel.is_set():
+                    cancelled["v"] = True
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            st = solver.solve(model, Incumbents())
+        finally:
+            stop.set()
+        seconds = time.perf_counter() - start
+
+        has = st in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        x = np.array([solver.value(v) for v in xs], dtype=float) * unit if has else None
+        status = {cp_model.OPTIMAL: OPTIMAL, cp_model.FEASIBLE: FEASIBLE,
+                  cp_model.INFEASIBLE: INFEASIBLE}.get(st, NO_SOLUTION)
+        objective = solver.objective_value / scale if has else None
+        bound = solver.best_objective_bound / scale if has or st == cp_model.UNKNOWN else None
+        if status == OPTIMAL:
+            bound = objective
+        return RawSolution(status, x, objective, bound, seconds, "".join(log), cancelled["v"], notes)

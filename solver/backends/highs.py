@@ -1,0 +1,125 @@
+"""HiGHS (highspy): every scenario; the whole model passed as one sparse matrix."""
+from __future__ import annotations
+
+import threading
+import time
+
+import highspy
+import numpy as np
+
+from formulations.linear import MatrixForm
+
+from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, RawSolution,
+                   SolveOptions)
+
+# HiGHS's own time limit is not checked inside presolve, so it can overrun; past the
+# limit plus this grace we stop waiting and return the best plan seen so far.
+GRACE = 0.03
+
+
+class HighsBackend:
+    name = "highs"
+    capabilities = Capabilities(choice_models=frozenset({"first_choice", "mnl"}))
+
+    def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        log: list[str] = []
+        h.cbLogging.subscribe(lambda e: log.append(e.message))
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("output_flag", True)
+        if options.time_limit is not None:
+            h.setOptionValue("time_limit", float(options.time_limit))
+        if options.mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        if options.threads is not None:
+            h.setOptionValue("threads", int(options.threads))
+        h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+        h.setOptionValue("primal_feasibility_tolerance", 1e-8)
+
+        A = form.A.tocsc()
+        n_col, n_row = A.shape[1], A.shape[0]
+        integrality = np.where(form.integer, 1, 0).astype(np.int32)
+        sense = highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n_col, n_row
+        lp.col_cost_ = form.cost
+        lp.col_lower_, lp.col_upper_ = form.lb, form.ub
+        lp.row_lower_ = np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf)
+        lp.row_upper_ = np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = A.indices.astype(np.int32)
+        lp.a_matrix_.value_ = A.data
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_col, n_row
+        lp.sense_ = sense
+        if integrality.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+                               for v in integrality]
+        h.passModel(lp)
+
+        best: dict = {"x": None, "obj": None, "bound": None}
+        lock = threading.Lock()
+        start = time.perf_counter()
+
+        def improving(e):
+            with lock:
+                best["x"] = np.array(e.data_out.mip_solution, dtype=float)
+                best["obj"] = e.data_out.objective_function_value
+                best["bound"] = e.data_out.mip_dual_bound
+            if options.progress:
+                options.progress(time.perf_counter() - start, best["obj"], e.data_out.mip_dual_bound)
+
+        def mip_log(e):
+            with lock:
+                best["bound"] = e.data_out.mip_dual_bound
+            if options.progress:
+                options.progress(time.perf_counter() - start, best["obj"], e.data_out.mip_dual_bound)
+
+        h.cbMipImprovingSolution.subscribe(improving)
+        h.cbMipLogging.subscribe(mip_log)
+        h.HandleUserInterrupt = True
+
+        thread = h.startSolve()
+        deadline = None if options.time_limit is None else start + options.time_limit * (1 + GRACE) + 0.05
+        finished, abandoned, cancelled = False, False, False
+        while not finished:
+            finished, _ = h.wait(0.05)
+            if finished:
+                break
+            now = time.perf_counter()
+            if options.cancel is not None and options.cancel.is_set() and not cancelled:
+                cancelled = True
+                h.cancelSolve()
+                deadline = min(deadline or np.inf, now + 0.5)
+            if deadline is not None and now > deadline:
+                h.cancelSolve()
+                abandoned = True     # the thread may still be in presolve; do not wait for it
+                break
+        seconds = time.perf_counter() - start
+
+        if abandoned:
+            with lock:
+                x, obj, bound = best["x"], best["obj"], best["bound"]
+            return RawSolution(FEASIBLE if x is not None else NO_SOLUTION, x, obj, bound, seconds,
+                               "".join(log), cancelled,
+                               ["HiGHS overran its time limit; returned the best plan found by then"])
+
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        has_sol = info.primal_solution_status == 2
+        x = np.array(h.getSolution().col_value, dtype=float) if has_sol else None
+        obj = info.objective_function_value if has_sol else None
+        bound = info.mip_dual_bound if integrality.any() else obj
+        if bound is not None and not np.isfinite(bound):
+            bound = None
+        MS = highspy.HighsModelStatus
+        if ms == MS.kOptimal:
+            status = OPTIMAL
+        elif ms in (MS.kInfeasible,):
+            status = INFEASIBLE
+        elif ms == MS.kUnboundedOrInfeasible and not has_sol:
+            status = INFEASIBLE
+        else:
+            status = FEASIBLE if has_sol else NO_SOLUTION
+        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled)

@@ -1,0 +1,197 @@
+"""The ``bundleopt`` command line: a thin shell over the Python API."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from formulations.errors import BundleoptError
+
+EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Group(click.Group):
+    """Turns every user error into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BundleoptError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(getattr(err, "exit_code", EXIT_BAD_INPUT))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bundleopt")
+def main() -> None:
+    """Decide which bundles to sell, to whom, and at what price.
+
+    \b
+    Typical week:
+      bundleopt fit DATA_DIR --out SCENARIO_DIR     learn segments and willingness to pay
+      bundleopt solve SCENARIO_DIR --out OUT_DIR    pick offers and prices (plan.csv)
+      bundleopt serve                               run the solver service
+    """
+
+
+class _ProgressPrinter:
+    """Prints incumbent, bound and elapsed time, but only once a solve is slow (> 2 s)."""
+
+    def __init__(self, quiet: bool, every: float = 1.0, after: float = 2.0) -> None:
+        self.quiet, self.every, self.after = quiet, every, after
+        self.last = 0.0
+        self.latest = None
+        self.lock = threading.Lock()
+
+    def __call__(self, p) -> None:
+        with self.lock:
+            self.latest = p
+            if self.quiet or p.elapsed < self.after or p.elapsed - self.last < self.every:
+                return
+            self.last = p.elapsed
+        click.echo(f"  {p.elapsed:7.1f}s  best plan {_money(p.objective):>14}  "
+                   f"bound {_money(p.bound):>14}", err=True)
+
+
+def _money(v) -> str:
+    return "—" if v is None else f"{v:,.2f}"
+
+
+def _pct(v) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
+@main.command()
+@click.argument("scenario_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for plan.csv and summary.json (created if needed).")
+@click.option("--backend", type=click.Choice(["highs", "cpsat"]), default=None,
+              help="Solver: highs (every scenario) or cpsat (first_choice only). "
+                   "Default: scenario.yaml, else highs.")
+@click.option("--time-limit", type=float, default=None,
+              help="Stop after this many seconds and return the best plan found.")
+@click.option("--mip-gap", type=float, default=None,
+              help="Stop once the plan is provably within this fraction of the best possible.")
+@click.option("--threads", type=int, default=None, help="Solver threads.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threads, quiet) -> None:
+    """Pick the offers and prices that earn the most under the scenario's rules.
+
+    Reads SCENARIO_DIR (scenario.yaml, products.csv, bundles.csv, segments.csv,
+    wtp.csv, optional prices.csv and previous_plan.csv) and writes OUT_DIR/plan.csv
+    (what to sell, to whom, at what price) and OUT_DIR/summary.json (status,
+    objective, proven bound, KPIs, binding rules). Exit status: 0 plan written,
+    1 no plan (infeasible or none found in time), 2 bad input.
+    """
+    from formulations.loading import load_scenario
+
+    from .api import solve as run_solve
+
+    scenario = load_scenario(scenario_dir)
+    printer = _ProgressPrinter(quiet)
+    result = run_solve(scenario, backend=backend, time_limit=time_limit, mip_gap=mip_gap,
+                       threads=threads, progress=printer)
+    result.write(out_dir)
+    if not quiet:
+        click.echo(format_summary(result, out_dir))
+    if not result.has_plan:
+        sys.exit(EXIT_NO_PLAN)
+
+
+def format_summary(result, out_dir: Path | None = None) -> str:
+    """A short, readable table of what the solve found."""
+    s = result.summary
+    lines = [f"status      {result.status}" + (f"  (gap {result.gap:.4%})" if result.gap else "")]
+    if result.has_plan:
+        k = s["kpis"]
+        lines += [
+            f"objective   {_money(result.objective)}  ({s['objective_sense']}; bound {_money(result.bound)})",
+            f"revenue     {_money(k['revenue'])}   profit {_money(k['profit'])}   "
+            f"margin {_pct(k['margin'])}   units {k['units']:,.1f}",
+            f"offers      {k['offers_on_sale']} on sale, {len(result.plan)} plan rows",
+            f"binding     {', '.join(s['binding_constraints']) or 'none'}",
+        ]
+        top = result.plan.sort_values("expected_profit", ascending=False).head(8)
+        lines.append("")
+        lines.append(f"{'offer':<24}{'segment':<14}{'price':>10}{'units':>12}{'profit':>14}")
+        for r in top.itertuples():
+            lines.append(f"{str(r.bundle_id):<24}{str(r.segment_id):<14}{r.price:>10.2f}"
+                         f"{r.expected_units:>12,.1f}{r.expected_profit:>14,.2f}")
+        if len(result.plan) > len(top):
+            lines.append(f"... {len(result.plan) - len(top)} more rows in plan.csv")
+    elif result.status == "infeasible":
+        conflict = s.get("conflicting_constraints") or []
+        lines.append("no plan: the rules cannot all hold" +
+                     (f" — conflict between {', '.join(conflict)}" if conflict else ""))
+        for n in s.get("notes", []):
+            lines.append(f"  {n}")
+    else:
+        lines.append("no plan found within the time limit")
+    lines.append(f"time        build {result.build_seconds:.2f}s, solve {result.solve_seconds:.2f}s "
+                 f"({result.backend})")
+    if out_dir is not None:
+        lines.append(f"written     {out_dir}/" + ("plan.csv, " if result.has_plan else "") + "summary.json")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("scenario_dir", type=click.Path(file_okay=False, path_type=Path))
+def check(scenario_dir: Path) -> None:
+    """Check that a scenario folder is complete and valid, without solving it."""
+    from formulations.build import build_model
+    from formulations.loading import load_scenario
+
+    sc = load_scenario(scenario_dir)
+    built = build_model(sc)
+    m = built.model
+    click.echo(f"ok: {len(sc.products)} products, {len(sc.bundles)} candidate offers, "
+               f"{len(sc.segments)} segments; {sc.pricing} {sc.choice_model}, objective {sc.objective}")
+    click.echo(f"model: {len(built.space.points)} price points, {len(built.space.arcs)} choice arcs, "
+               f"{m.num_cols} variables, {m.num_rows} constraints after pruning {built.space.pruned}")
+
+
+@main.command()
+@click.argument("scenario_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write: .lp or .mps.")
+def export(scenario_dir: Path, out_file: Path) -> None:
+    """Write the scenario's MIP as an LP or MPS file (via Pyomo), for other solvers."""
+    from formulations.build import build_model
+    from formulations.loading import load_scenario
+
+    if out_file.suffix.lower() not in (".lp", ".mps"):
+        raise BundleoptError(f"--out must end in .lp or .mps, got '{out_file.name}'")
+    sc = load_scenario(scenario_dir)
+    t0 = time.perf_counter()
+    pm = build_model(sc).model.to_pyomo()
+    pm.write(str(out_file), io_options={"symbolic_solver_labels": True})
+    click.echo(f"wrote {out_file} ({time.perf_counter() - t0:.1f}s)")
+
+
+def _register_optional() -> None:
+    """Commands of the demand and service parts, when their modules are present."""
+    try:
+        from demand.cli import fit, simulate_data
+    except ModuleNotFoundError as err:      # only a missing part is tolerated, not a broken one
+        if err.name not in ("demand.cli", "demand"):
+            raise
+    else:
+        main.add_command(fit, "fit")
+        main.add_command(simulate_data, "simulate-data")
+    try:
+        from .service.cli import plan, serve
+    except ModuleNotFoundError as err:
+        if err.name not in ("solver.service.cli", "solver.service"):
+            raise
+    else:
+        main.add_command(serve, "serve")
+        main.add_command(plan, "plan")
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()
