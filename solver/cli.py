@@ -60,6 +60,11 @@ def _money(v) -> str:
     return "—" if v is None else f"{v:,.2f}"
 
 
+def _cut(text, width: int) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _pct(v) -> str:
     return "—" if v is None else f"{v:.1%}"
 
@@ -115,10 +120,12 @@ def format_summary(result, out_dir: Path | None = None) -> str:
             f"binding     {', '.join(s['binding_constraints']) or 'none'}",
         ]
         top = result.plan.sort_values("expected_profit", ascending=False).head(8)
+        wo = min(40, max([5] + [len(str(b)) for b in top["bundle_id"]])) + 2
+        ws = min(16, max([7] + [len(str(b)) for b in top["segment_id"]])) + 2
         lines.append("")
-        lines.append(f"{'offer':<24}{'segment':<14}{'price':>10}{'units':>12}{'profit':>14}")
+        lines.append(f"{'offer':<{wo}}{'segment':<{ws}}{'price':>10}{'units':>12}{'profit':>14}")
         for r in top.itertuples():
-            lines.append(f"{str(r.bundle_id):<24}{str(r.segment_id):<14}{r.price:>10.2f}"
+            lines.append(f"{_cut(r.bundle_id, wo - 2):<{wo}}{_cut(r.segment_id, ws - 2):<{ws}}{r.price:>10.2f}"
                          f"{r.expected_units:>12,.1f}{r.expected_profit:>14,.2f}")
         if len(result.plan) > len(top):
             lines.append(f"... {len(result.plan) - len(top)} more rows in plan.csv")

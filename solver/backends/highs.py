@@ -1,6 +1,8 @@
 """HiGHS (highspy): every scenario; the whole model passed as one sparse matrix."""
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -17,12 +19,26 @@ from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, Raw
 GRACE = 0.03
 
 
+def _quiet_highs() -> highspy.Highs:
+    """A Highs instance, without the banner it prints to stdout when created."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return h
+
+
 class HighsBackend:
     name = "highs"
     capabilities = Capabilities(choice_models=frozenset({"first_choice", "mnl"}))
 
     def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution:
-        h = highspy.Highs()
+        h = _quiet_highs()
         h.setOptionValue("output_flag", False)
         log: list[str] = []
         h.cbLogging.subscribe(lambda e: log.append(e.message))

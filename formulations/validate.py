@@ -1,0 +1,393 @@
+"""Value and cross-table checks on a typed :class:`~formulations.scenario.Scenario`.
+
+One place decides what a valid scenario is: the directory loader, the JSON loader and
+the what-if helpers (:meth:`Scenario.replace`) all end here. The loaders only turn
+text into numbers (and blank into NaN); every range, uniqueness and reference rule
+lives below, so the three entry points cannot drift apart.
+
+Errors are :class:`~formulations.errors.InputError` lines naming the file (or JSON
+table), the row where the bad value sits and the field. :class:`Sources` says how a
+table row maps to a file row; without one, tables are named by their attribute and
+rows are 1-based positions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .scenario import BACKENDS, CHOICE_MODELS, OBJECTIVES, PRICINGS, Scenario
+
+WTP_LEVELS = ("bundle", "product")
+TABLE_KEYS = ("products", "components", "bundles", "segments", "wtp", "prices",
+              "previous_plan")
+# Offers on sale to every segment are written with this segment id in plans.
+ALL_SEGMENTS = "*"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where each table came from, so errors can point at the right file and row.
+
+    ``tables`` maps a Scenario attribute (``components``) to the name shown
+    (``bundles.csv``); ``rows`` maps an attribute to the file row of each table row
+    (needed when rows were skipped or, for ``bundles``, folded together); otherwise
+    the row is the position plus ``first_row``.
+    """
+
+    settings: str = "scenario"
+    tables: Mapping[str, str] = field(default_factory=dict)
+    first_row: int = 1
+    rows: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def table(self, key: str) -> str:
+        return self.tables.get(key, key)
+
+    def row(self, key: str, pos: int) -> int:
+        if key in self.rows:
+            return int(self.rows[key][pos])
+        return int(pos) + self.first_row
+
+    def error(self, key: str, pos: int | None, column: str | None, problem: str) -> InputError:
+        row = None if pos is None else self.row(key, pos)
+        return InputError(self.table(key), problem, row=row, field=column)
+
+    def setting_error(self, key: str, problem: str) -> InputError:
+        return InputError(self.settings, problem, field=key)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest valid choice, or ``""``."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "blank" if np.isnan(value) else f"{float(value):g}"
+    return repr(value)
+
+
+def validate_scenario(scenario: Scenario, source: str = "scenario", *,
+                      sources: Sources | None = None) -> Scenario:
+    """Check every value and cross-table reference of ``scenario``; return it normalised.
+
+    ``source`` names where the settings came from (``scenario.yaml``, the JSON
+    ``scenario`` object, or ``scenario`` for a what-if change); ``sources`` refines
+    the table names and rows (the loaders pass one). Raises
+    :class:`~formulations.errors.InputError` on the first problem. The returned
+    scenario has ``quantity`` as int64 and the id-lists of the constraints as tuples.
+    """
+    src = sources if sources is not None else Sources(settings=source)
+    _check_columns(scenario, src)
+    _check_settings(scenario, src)
+    _check_products(scenario.products, src)
+    components = _check_components(scenario, src)
+    _check_bundles(scenario, components, src)
+    _check_segments(scenario, src)
+    _check_wtp(scenario, src)
+    _check_prices(scenario, src)
+    _check_previous_plan(scenario, src)
+    _check_constraint_ids(scenario, src)
+    c = scenario.constraints
+    constraints = dataclasses.replace(c, must_offer=tuple(c.must_offer),
+                                      exclude=tuple(c.exclude), coverage=tuple(c.coverage))
+    return dataclasses.replace(scenario, components=components, constraints=constraints,
+                               discounts=tuple(float(d) for d in scenario.discounts))
+
+
+# ------------------------------------------------------------------- structure
+_REQUIRED = {
+    "products": ("unit_cost", "list_price", "inventory"),
+    "components": ("bundle_id", "product_id", "quantity"),
+    "bundles": ("complementarity", "min_price", "max_price"),
+    "segments": ("size", "price_sensitivity"),
+    "wtp": ("segment_id", "wtp", "price_sensitivity"),
+    "prices": ("bundle_id", "price"),
+    "previous_plan": ("bundle_id", "segment_id", "price"),
+}
+_NUMERIC = {"unit_cost", "list_price", "inventory", "quantity", "complementarity",
+            "min_price", "max_price", "size", "price_sensitivity", "wtp", "price"}
+
+
+def _check_columns(s: Scenario, src: Sources) -> None:
+    for key in TABLE_KEYS:
+        table = getattr(s, key)
+        if not isinstance(table, pd.DataFrame):
+            raise src.error(key, None, None, f"expected a table, found {type(table).__name__}")
+        for col in _REQUIRED[key]:
+            if col not in table.columns:
+                raise src.error(key, None, col, f"missing column '{col}'")
+            if col in _NUMERIC and len(table) and not pd.api.types.is_numeric_dtype(table[col]):
+                raise src.error(key, None, col, f"expected numbers, found {table[col].dtype} values")
+    if s.wtp_level not in WTP_LEVELS:
+        raise src.setting_error("wtp_level", f"expected one of {', '.join(WTP_LEVELS)}, "
+                                f"found {s.wtp_level!r}")
+    offer_col = "bundle_id" if s.wtp_level == "bundle" else "product_id"
+    if offer_col not in s.wtp.columns:
+        raise src.error("wtp", None, offer_col, f"missing column '{offer_col}'")
+
+
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def _check_ids(key: str, values: pd.Series | pd.Index, column: str, src: Sources,
+               *, unique: bool) -> None:
+    text = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_string_dtype(text) and text.dtype != object:
+        is_text = text.notna().to_numpy(bool)       # a str column holds text or NaN
+    else:
+        is_text = text.map(lambda v: isinstance(v, str)).to_numpy(bool)
+    bad = _first(~is_text)
+    if bad is not None:
+        raise src.error(key, bad, column, f"expected an id (text), found {_fmt(text[bad])}")
+    bad = _first((text.str.strip() == "").to_numpy(bool))
+    if bad is not None:
+        raise src.error(key, bad, column, "empty id")
+    if unique:
+        dup = _first(text.duplicated().to_numpy(bool))
+        if dup is not None:
+            first = _first((text == text[dup]).to_numpy(bool))
+            raise src.error(key, dup, column, f"duplicate {column} {text[dup]!r} "
+                            f"(first in row {src.row(key, first)})")
+
+
+def _check_range(key: str, values: pd.Series, column: str, src: Sources, *,
+                 lo: float | None = None, lo_open: bool = False, hi: float | None = None,
+                 hi_open: bool = False, blank_ok: bool = False, integer: bool = False) -> None:
+    """First row whose value is blank (unless allowed), not finite or out of range."""
+    x = values.to_numpy(dtype=float, na_value=np.nan)
+    blank = np.isnan(x)
+    bad = np.isinf(x) | (blank & (not blank_ok))
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            bad |= (x <= lo) if lo_open else (x < lo)
+        if hi is not None:
+            bad |= (x >= hi) if hi_open else (x > hi)
+        if integer:
+            bad |= ~blank & (x != np.round(x))
+    pos = _first(bad)
+    if pos is None:
+        return
+    what = "an integer" if integer else "a number"
+    bounds = []
+    if lo is not None:
+        bounds.append(f"{'>' if lo_open else '≥'} {lo:g}")
+    if hi is not None:
+        bounds.append(f"{'<' if hi_open else '≤'} {hi:g}")
+    expected = what + (" " + " and ".join(bounds) if bounds else "")
+    if blank_ok:
+        expected += " or blank"
+    raise src.error(key, pos, column, f"expected {expected}, found {_fmt(x[pos])}")
+
+
+def _check_known(key: str, values: pd.Series, column: str, known: pd.Index, what: str,
+                 where: str, src: Sources, extra: tuple[str, ...] = ()) -> None:
+    ok = values.isin(known) | values.isin(list(extra))
+    pos = _first(~ok.to_numpy(bool))
+    if pos is not None:
+        v = values.iloc[pos]
+        hint = suggest(v, list(known) + list(extra)).strip(" ()")
+        raise src.error(key, pos, column, f"unknown {what} {v!r} (not in {where}"
+                        + (f"; {hint})" if hint else ")"))
+
+
+# ------------------------------------------------------------------- settings
+def _check_settings(s: Scenario, src: Sources) -> None:
+    for name, allowed in (("pricing", PRICINGS), ("choice_model", CHOICE_MODELS),
+                          ("objective", OBJECTIVES)):
+        value = getattr(s, name)
+        if value not in allowed:
+            raise src.setting_error(name, f"expected one of {', '.join(allowed)}, found "
+                                    f"{value!r}" + suggest(value, allowed))
+    d = np.asarray(s.discounts, dtype=object)
+    if len(d) == 0:
+        raise src.setting_error("price_ladder.discounts", "expected at least one discount")
+    for v in d:
+        if not _is_number(v) or not (0 <= v < 1):
+            raise src.setting_error("price_ladder.discounts",
+                                    f"expected numbers in [0, 1), found {v!r}")
+    c = s.constraints
+    ranges = (  # field, yaml key, lower, lower open, upper open(1), integer
+        ("min_margin", "constraints.min_margin", 0.0, False, 1.0, False),
+        ("max_offers", "constraints.max_offers", 0.0, False, None, True),
+        ("max_offers_per_segment", "constraints.max_offers_per_segment", 0.0, False, None, True),
+        ("max_price_spread", "constraints.fairness.max_price_spread", 0.0, False, None, False),
+        ("max_price_change", "constraints.price_change.max_relative", 0.0, False, None, False),
+    )
+    for attr, yaml_key, lo, lo_open, hi, integer in ranges:
+        _setting_number(getattr(c, attr), yaml_key, src, lo=lo, lo_open=lo_open, hi=hi,
+                        integer=integer)
+    for attr in ("inventory", "no_arbitrage"):
+        if not isinstance(getattr(c, attr), (bool, np.bool_)):
+            raise src.setting_error(f"constraints.{attr}",
+                                    f"expected true or false, found {getattr(c, attr)!r}")
+    o = s.solver
+    if o.backend not in BACKENDS:
+        raise src.setting_error("solver.backend", f"expected one of {', '.join(BACKENDS)}, "
+                                f"found {o.backend!r}" + suggest(o.backend, BACKENDS))
+    _setting_number(o.time_limit, "solver.time_limit", src, lo=0.0, lo_open=True)
+    _setting_number(o.mip_gap, "solver.mip_gap", src, lo=0.0)
+    _setting_number(o.threads, "solver.threads", src, lo=1.0, integer=True)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_)) and bool(np.isfinite(v))
+
+
+def _setting_number(v: object, key: str, src: Sources, *, lo: float, lo_open: bool = False,
+                    hi: float | None = None, integer: bool = False) -> None:
+    if v is None:
+        return
+    ok = _is_number(v) and (v > lo if lo_open else v >= lo) and (hi is None or v < hi)
+    if ok and integer:
+        ok = float(v) == round(float(v))
+    if not ok:
+        what = "an integer" if integer else "a number"
+        rng = f"{'>' if lo_open else '≥'} {lo:g}" + (f" and < {hi:g}" if hi is not None else "")
+        raise src.setting_error(key, f"expected {what} {rng}, found {v!r}")
+
+
+# ------------------------------------------------------------------- tables
+def _check_products(p: pd.DataFrame, src: Sources) -> None:
+    _check_ids("products", p.index, "product_id", src, unique=True)
+    _check_range("products", p["unit_cost"], "unit_cost", src, lo=0.0)
+    _check_range("products", p["list_price"], "list_price", src, lo=0.0, lo_open=True)
+    _check_range("products", p["inventory"], "inventory", src, lo=0.0, blank_ok=True)
+
+
+def _check_components(s: Scenario, src: Sources) -> pd.DataFrame:
+    c = s.components
+    _check_ids("components", c["bundle_id"], "bundle_id", src, unique=False)
+    _check_ids("components", c["product_id"], "product_id", src, unique=False)
+    _check_range("components", c["quantity"], "quantity", src, lo=1.0, hi=1e6, integer=True)
+    _check_known("components", c["product_id"], "product_id", s.products.index, "product",
+                 src.table("products"), src)
+    dup = c.duplicated(["bundle_id", "product_id"]).to_numpy(bool)
+    pos = _first(dup)
+    if pos is not None:
+        b, i = c["bundle_id"].iloc[pos], c["product_id"].iloc[pos]
+        first = _first(((c["bundle_id"] == b) & (c["product_id"] == i)).to_numpy(bool))
+        raise src.error("components", pos, "product_id",
+                        f"duplicate product {i!r} in offer {b!r} (also in row "
+                        f"{src.row('components', first)}; use one row with a larger quantity)")
+    _check_known("components", c["bundle_id"], "bundle_id", s.bundles.index, "offer",
+                 "the offers table", src)
+    return c.assign(quantity=c["quantity"].to_numpy(dtype=float).astype(np.int64))
+
+
+def _check_bundles(s: Scenario, components: pd.DataFrame, src: Sources) -> None:
+    b = s.bundles
+    _check_ids("bundles", b.index, "bundle_id", src, unique=True)
+    empty = _first(~b.index.isin(components["bundle_id"]))
+    if empty is not None:
+        raise src.error("bundles", empty, "bundle_id",
+                        f"offer {b.index[empty]!r} has no components")
+    _check_range("bundles", b["complementarity"], "complementarity", src, lo=-1.0,
+                 lo_open=True)
+    _check_range("bundles", b["min_price"], "min_price", src, lo=0.0, blank_ok=True)
+    _check_range("bundles", b["max_price"], "max_price", src, lo=0.0, blank_ok=True)
+    lo, hi = b["min_price"].to_numpy(float), b["max_price"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        pos = _first(lo > hi)
+    if pos is not None:
+        raise src.error("bundles", pos, "max_price", f"max_price {hi[pos]:g} is below "
+                        f"min_price {lo[pos]:g} for offer {b.index[pos]!r}")
+
+
+def _check_segments(s: Scenario, src: Sources) -> None:
+    g = s.segments
+    _check_ids("segments", g.index, "segment_id", src, unique=True)
+    star = _first((g.index == ALL_SEGMENTS))
+    if star is not None:
+        raise src.error("segments", star, "segment_id",
+                        f"segment id '{ALL_SEGMENTS}' is reserved (it means every segment)")
+    _check_range("segments", g["size"], "size", src, lo=0.0)
+    _check_range("segments", g["price_sensitivity"], "price_sensitivity", src, lo=0.0,
+                 lo_open=True, blank_ok=True)
+
+
+def _check_wtp(s: Scenario, src: Sources) -> None:
+    w = s.wtp
+    offer_col = "bundle_id" if s.wtp_level == "bundle" else "product_id"
+    _check_ids("wtp", w["segment_id"], "segment_id", src, unique=False)
+    _check_ids("wtp", w[offer_col], offer_col, src, unique=False)
+    _check_known("wtp", w["segment_id"], "segment_id", s.segments.index, "segment",
+                 src.table("segments"), src)
+    if s.wtp_level == "bundle":
+        _check_known("wtp", w["bundle_id"], "bundle_id", s.bundles.index, "offer",
+                     src.table("bundles"), src)
+    else:
+        _check_known("wtp", w["product_id"], "product_id", s.products.index, "product",
+                     src.table("products"), src)
+    pos = _first(w.duplicated(["segment_id", offer_col]).to_numpy(bool))
+    if pos is not None:
+        g, o = w["segment_id"].iloc[pos], w[offer_col].iloc[pos]
+        first = _first(((w["segment_id"] == g) & (w[offer_col] == o)).to_numpy(bool))
+        raise src.error("wtp", pos, offer_col, f"duplicate WTP for segment {g!r} and "
+                        f"{offer_col} {o!r} (first in row {src.row('wtp', first)})")
+    _check_range("wtp", w["wtp"], "wtp", src, lo=0.0)
+    beta = w["price_sensitivity"]
+    if s.wtp_level == "product" and beta.notna().any():
+        pos = _first(beta.notna().to_numpy(bool))
+        raise src.error("wtp", pos, "price_sensitivity", "a per-offer price_sensitivity "
+                        "needs WTP per offer (bundle_id), not per product")
+    _check_range("wtp", beta, "price_sensitivity", src, lo=0.0, lo_open=True, blank_ok=True)
+    if s.choice_model == "mnl":
+        seg_beta = s.segments["price_sensitivity"].reindex(w["segment_id"]).to_numpy(float)
+        missing = np.isnan(beta.to_numpy(float, na_value=np.nan)) & np.isnan(seg_beta)
+        pos = _first(missing)
+        if pos is not None:
+            raise src.error("wtp", pos, "price_sensitivity",
+                            f"choice_model 'mnl' needs a price sensitivity for segment "
+                            f"{w['segment_id'].iloc[pos]!r}: blank here and in "
+                            f"{src.table('segments')}")
+
+
+def _check_prices(s: Scenario, src: Sources) -> None:
+    p = s.prices
+    _check_ids("prices", p["bundle_id"], "bundle_id", src, unique=False)
+    _check_known("prices", p["bundle_id"], "bundle_id", s.bundles.index, "offer",
+                 src.table("bundles"), src)
+    _check_range("prices", p["price"], "price", src, lo=0.0, lo_open=True)
+
+
+def _check_previous_plan(s: Scenario, src: Sources) -> None:
+    p = s.previous_plan
+    _check_ids("previous_plan", p["bundle_id"], "bundle_id", src, unique=False)
+    _check_ids("previous_plan", p["segment_id"], "segment_id", src, unique=False)
+    _check_known("previous_plan", p["bundle_id"], "bundle_id", s.bundles.index, "offer",
+                 src.table("bundles"), src)
+    _check_known("previous_plan", p["segment_id"], "segment_id", s.segments.index, "segment",
+                 src.table("segments"), src, extra=(ALL_SEGMENTS,))
+    pos = _first(p.duplicated(["bundle_id", "segment_id"]).to_numpy(bool))
+    if pos is not None:
+        raise src.error("previous_plan", pos, "segment_id",
+                        f"offer {p['bundle_id'].iloc[pos]!r} has two previous prices for "
+                        f"segment {p['segment_id'].iloc[pos]!r}")
+    _check_range("previous_plan", p["price"], "price", src, lo=0.0, lo_open=True)
+
+
+def _check_constraint_ids(s: Scenario, src: Sources) -> None:
+    c = s.constraints
+    for attr, key, known, what in (
+            ("must_offer", "constraints.must_offer", s.bundles.index, "offer"),
+            ("exclude", "constraints.exclude", s.bundles.index, "offer"),
+            ("coverage", "constraints.fairness.coverage", s.segments.index, "segment")):
+        ids = getattr(c, attr)
+        if isinstance(ids, str) or not isinstance(ids, (tuple, list)):
+            raise src.setting_error(key, f"expected a list of ids, found {ids!r}")
+        for v in ids:
+            if not isinstance(v, str) or v not in known:
+                raise src.setting_error(key, f"unknown {what} {v!r}" + suggest(v, known))
+        dup = pd.Index(ids).duplicated()
+        if dup.any():
+            raise src.setting_error(key, f"{ids[int(np.flatnonzero(dup)[0])]!r} is listed twice")

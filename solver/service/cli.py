@@ -1,0 +1,149 @@
+"""Click commands ``serve`` and ``plan run`` (registered into ``bundleopt`` by solver.cli)."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import threading
+from datetime import date, timedelta
+from typing import Any, Callable
+
+import click
+
+from formulations.errors import BundleoptError
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show user mistakes as one line and a non-zero exit, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BundleoptError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(err.exit_code)
+    return wrapper
+
+
+def _db_error(err: Exception, url: str) -> BundleoptError:
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        shown = "the database"
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return BundleoptError(f"cannot open {shown}: {first}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="SQLAlchemy URL; default sqlite:///bundleopt.db in the working directory.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Solver worker processes.")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Run the stored weekly-plan schedules.")
+@_user_errors
+def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: bool) -> None:
+    """Run the solver service (SERVICE.md): HTTP API, solve workers and schedules."""
+    import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from . import queue
+    from .app import create_app
+    from .auth import ENV_VAR, tokens_from_env
+    from .db import make_engine, normalize_url, upgrade
+    from .limits import ServiceSettings
+    from .schedules import Scheduler
+    from .worker import WorkerPool, WorkerSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    tokens = tokens_from_env()
+    if not tokens:
+        raise BundleoptError(f"{ENV_VAR} is empty: set it to one or more comma-separated "
+                             "API tokens")
+    url = normalize_url(db_url)
+    settings = ServiceSettings.from_env(url, tokens)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        # Solves of workers that died with a previous run of the service go back first.
+        requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine))
+    except SQLAlchemyError as err:
+        raise _db_error(err, url) from None
+    if requeued:
+        logging.getLogger("bundleopt.serve").info("re-queued %d interrupted solves", requeued)
+    pool = WorkerPool(WorkerSettings(db_url=url, lease_seconds=settings.lease_seconds,
+                                     parent_pid=os.getpid()), workers)
+    pool.start()
+    stop = threading.Event()
+
+    def supervise() -> None:
+        while not stop.wait(1.0):
+            try:
+                pool.check()
+                queue.requeue_stale(engine, queue.dead_local_workers(engine))
+            except Exception:
+                logging.getLogger("bundleopt.serve").exception("supervisor tick failed")
+
+    threading.Thread(target=supervise, name="supervisor", daemon=True).start()
+    sched = Scheduler(engine, url, queue.worker_name("scheduler")) if scheduler else None
+    if sched:
+        sched.start()
+    app = create_app(settings, engine, migrate=False)
+    try:
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                      timeout_graceful_shutdown=5)).run()
+    finally:
+        stop.set()
+        if sched:
+            sched.stop()
+        pool.stop()
+
+
+def _week_arg(value: str | None) -> str:
+    from .weekly import iso_week
+
+    today = date.today()
+    if value in (None, "next"):
+        return iso_week(today + timedelta(weeks=1))
+    if value == "this":
+        return iso_week(today)
+    return value
+
+
+@click.group("plan")
+def plan() -> None:
+    """Weekly assortment plans."""
+
+
+@plan.command("run")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--week", default=None, metavar="YYYY-Www|this|next",
+              help="ISO week to plan (default: next week).")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="SQLAlchemy URL; default sqlite:///bundleopt.db in the working directory.")
+@click.option("--refit/--no-refit", default=None,
+              help="Re-fit demand from the config's data (default: if configured).")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Export directory (default: the config's `export`).")
+@_user_errors
+def plan_run(config: str, week: str | None, db_url: str | None, refit: bool | None,
+             out: str | None) -> None:
+    """Plan one week: build, solve against last week's plan, store, export. Idempotent."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .db import normalize_url
+    from .weekly import run_week
+
+    url = normalize_url(db_url)
+    try:
+        outcome = run_week(config, _week_arg(week), db_url=url, refit=refit, out=out)
+    except SQLAlchemyError as err:
+        raise _db_error(err, url) from None
+    click.echo(outcome.message)
+    if outcome.status not in ("optimal", "feasible", "done"):
+        sys.exit(1)

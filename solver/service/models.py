@@ -1,0 +1,163 @@
+"""The service's tables (SQLAlchemy 2 typed ORM).
+
+The schema is created and changed only by the Alembic migrations in
+``solver/migrations``; these classes must match them.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: Solve statuses; the last six are terminal.
+SOLVE_STATUSES = ("queued", "running", "optimal", "feasible", "infeasible", "no_solution",
+                  "failed", "cancelled")
+TERMINAL = frozenset(SOLVE_STATUSES[2:])
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; all stored times are UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """UTC instants stored as naive timestamps, so SQLite and PostgreSQL compare alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ScenarioRow(Base):
+    """A scenario payload (SERVICE.md JSON form), stored once per content hash."""
+
+    __tablename__ = "scenarios"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[dict[str, Any]]
+    n_offers: Mapped[int] = mapped_column(Integer)
+    n_segments: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Solve(Base):
+    """One solve request and, once run, its outcome."""
+
+    __tablename__ = "solves"
+    __table_args__ = (
+        UniqueConstraint("submitted_by", "idempotency_key", name="uq_solves_idempotency"),
+        Index("ix_solves_status_created", "status", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scenario_hash: Mapped[str] = mapped_column(ForeignKey("scenarios.hash"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    options: Mapped[dict[str, Any]]
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    source: Mapped[str] = mapped_column(String(32), default="api")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    objective: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gap: Mapped[float | None] = mapped_column(Float, nullable=True)
+    backend: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    build_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    solve_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    log: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    versions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Plan(Base):
+    """The plan.csv rows of a finished solve that has a plan."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    solve_id: Mapped[str] = mapped_column(ForeignKey("solves.id"), unique=True)
+    rows: Mapped[list[Any]]
+    n_rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WeeklyPlan(Base):
+    """One week of one planning configuration: at most one per (name, week)."""
+
+    __tablename__ = "weekly_plans"
+    __table_args__ = (UniqueConstraint("name", "week", name="uq_weekly_name_week"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    week: Mapped[str] = mapped_column(String(8))            # ISO week, "2026-W48"
+    status: Mapped[str] = mapped_column(String(16))         # running | done | failed
+    solve_id: Mapped[str | None] = mapped_column(ForeignKey("solves.id"), nullable=True)
+    previous_week: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    export_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Schedule(Base):
+    """A cron-style schedule that runs a weekly plan configuration."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    cron: Mapped[str] = mapped_column(String(128))
+    config: Mapped[str] = mapped_column(Text)               # path of the weekly config
+    week_offset: Mapped[int] = mapped_column(Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ScheduleRun(Base):
+    """One claimed occurrence of a schedule; the unique key forbids running it twice."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "scheduled_for", name="uq_schedule_run"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    week: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))         # running | done | failed
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Audit(Base):
+    """Who did what: every accepted submission, cancellation and schedule change."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -1,0 +1,254 @@
+"""Worker processes: take solves from the queue, run them, record the outcome.
+
+Each worker is a separate process (multiprocessing ``spawn``: no state inherited from
+the web server). While a solve runs, a heartbeat thread renews the lease, writes the
+latest progress (incumbent, bound) and watches for a cancellation request, the solve's
+time limit and service shutdown; all three stop the solver through the ``cancel``
+event that :func:`solver.api.solve` polls.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from sqlalchemy import Engine
+
+from formulations.errors import BundleoptError
+
+from . import queue
+from .db import make_engine, session_factory
+from .models import ScenarioRow, Solve
+
+log = logging.getLogger("bundleopt.worker")
+
+_VERSIONED = ("bundleopt", "highspy", "ortools", "pyomo", "numpy", "pandas", "scipy",
+              "scikit-learn", "sqlalchemy")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a solve's result depends on."""
+    out = {"python": sys.version.split()[0]}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a worker process needs; plain values so it pickles for ``spawn``."""
+
+    db_url: str
+    lease_seconds: float = 15.0
+    heartbeat_seconds: float = 1.0
+    poll_seconds: float = 0.25
+    parent_pid: int | None = None
+
+
+def hard_deadline(time_limit: float) -> float:
+    """Seconds after which a solve that ignores its time limit is abandoned."""
+    return 1.5 * time_limit + 30.0
+
+
+def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any],
+            options: dict[str, Any], *, lease_seconds: float, heartbeat_seconds: float,
+            shutdown: threading.Event | None = None) -> str | None:
+    """Run one claimed solve and record its outcome; returns the stored status.
+
+    Returns ``None`` when nothing was recorded: the solve was handed back to the queue
+    (shutdown) or is no longer ours (lease lost).
+    """
+    from formulations.loading import scenario_from_tables
+    from solver.api import Progress, solve
+
+    shutdown = shutdown or threading.Event()
+    cancel = threading.Event()
+    done = threading.Event()
+    state: dict[str, Any] = {"progress": None, "cancelled": False, "lost": False,
+                             "timed_out": False}
+    started = time.monotonic()
+    time_limit = options.get("time_limit")
+    deadline = hard_deadline(float(time_limit)) if time_limit else None
+
+    def on_progress(p: Progress) -> None:
+        state["progress"] = {"elapsed": p.elapsed, "objective": p.objective,
+                             "bound": p.bound}
+
+    def beat() -> None:
+        while not done.wait(heartbeat_seconds):
+            try:
+                wanted = queue.heartbeat(engine, solve_id, worker, lease_seconds,
+                                         state["progress"])
+            except Exception:  # a DB hiccup must not kill the solve; the lease has slack
+                log.exception("heartbeat of %s failed", solve_id)
+                continue
+            if wanted is None:
+                state["lost"] = True
+                cancel.set()
+            elif wanted:
+                state["cancelled"] = True
+                cancel.set()
+            if shutdown.is_set():
+                cancel.set()
+            if deadline is not None and time.monotonic() - started > deadline:
+                state["timed_out"] = True
+                cancel.set()
+            if deadline is not None and time.monotonic() - started > deadline + 60:
+                # The backend ignores the cancel event: record that and get out, the
+                # supervisor starts a fresh worker.
+                queue.finish(engine, solve_id, worker, status="failed", fields={
+                    "error": "the solver did not stop at its time limit"}, plan_rows=None)
+                os._exit(3)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{solve_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        try:
+            scenario = scenario_from_tables(payload)
+            result = solve(scenario, backend=options.get("backend"), time_limit=time_limit,
+                           mip_gap=options.get("mip_gap"), threads=options.get("threads"),
+                           progress=on_progress, cancel=cancel)
+        except BundleoptError as err:
+            return _finish(engine, solve_id, worker, "failed", {"error": str(err)}, None)
+        except Exception as err:  # our bug, not the user's: keep the traceback
+            return _finish(engine, solve_id, worker, "failed", {
+                "error": f"internal error: {type(err).__name__}: {err}",
+                "log": traceback.format_exc()}, None)
+    finally:
+        done.set()
+        thread.join(timeout=5)
+    if state["lost"]:
+        return None
+    if shutdown.is_set() and cancel.is_set() and not state["cancelled"]:
+        queue.release(engine, solve_id, worker)
+        return None
+    summary = dict(result.summary)
+    summary.setdefault("status", result.status)
+    fields: dict[str, Any] = {
+        "objective": result.objective, "bound": result.bound, "gap": result.gap,
+        "backend": result.backend, "build_seconds": result.build_seconds,
+        "solve_seconds": result.solve_seconds, "log": result.log,
+        "versions": package_versions(), "progress": state["progress"]}
+    status = result.status
+    if state["cancelled"]:
+        status = "cancelled"
+        summary["solver_status"] = result.status
+    elif state["timed_out"]:
+        summary["stopped"] = "hard time limit"
+    fields["summary"] = summary
+    rows = None
+    if status in ("optimal", "feasible") and result.has_plan:
+        rows = result.plan.to_dict(orient="records")
+    return _finish(engine, solve_id, worker, status, fields, rows)
+
+
+def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dict[str, Any],
+            rows: list[dict[str, Any]] | None) -> str | None:
+    return status if queue.finish(engine, solve_id, worker, status=status, fields=fields,
+                                  plan_rows=rows) else None
+
+
+def run_claimed(engine: Engine, solve_id: str, worker: str, settings: WorkerSettings,
+                shutdown: threading.Event) -> str | None:
+    """Load a claimed solve's scenario and options and execute it."""
+    with session_factory(engine)() as session:
+        solve = session.get(Solve, solve_id)
+        if solve is None:
+            return None
+        payload = session.get(ScenarioRow, solve.scenario_hash).payload
+        options = dict(solve.options)
+    return execute(engine, solve_id, worker, payload, options,
+                   lease_seconds=settings.lease_seconds,
+                   heartbeat_seconds=settings.heartbeat_seconds, shutdown=shutdown)
+
+
+def worker_main(settings: WorkerSettings) -> None:
+    """Entry point of a worker process: claim and run solves until told to stop.
+
+    SIGTERM/SIGINT stop the current solve and hand it back to the queue. If the parent
+    service dies (``kill -9``), the worker finishes the solve it holds and exits.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    shutdown = threading.Event()
+
+    def stop(_sig: int, _frame: Any) -> None:
+        shutdown.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    engine = make_engine(settings.db_url)
+    worker = queue.worker_name("worker")
+    while not shutdown.is_set():
+        if settings.parent_pid is not None and os.getppid() != settings.parent_pid:
+            break  # orphaned: the service is gone; a restarted one has its own workers
+        try:
+            solve_id = queue.claim(engine, worker, settings.lease_seconds)
+        except Exception:
+            log.exception("claim failed")
+            shutdown.wait(1.0)
+            continue
+        if solve_id is None:
+            shutdown.wait(settings.poll_seconds)
+            continue
+        log.info("%s runs %s", worker, solve_id)
+        try:
+            status = run_claimed(engine, solve_id, worker, settings, shutdown)
+            log.info("%s finished %s: %s", worker, solve_id, status)
+        except Exception:
+            log.exception("solve %s: could not record the outcome", solve_id)
+    engine.dispose()
+
+
+class WorkerPool:
+    """N worker processes, restarted when one dies; owned by ``bundleopt serve``."""
+
+    def __init__(self, settings: WorkerSettings, n: int) -> None:
+        self.settings = settings
+        self.n = n
+        self.ctx = mp.get_context("spawn")
+        self.procs: list[Any] = []
+
+    def start(self) -> None:
+        for _ in range(self.n):
+            self.procs.append(self._spawn())
+
+    def _spawn(self) -> Any:
+        p = self.ctx.Process(target=worker_main, args=(self.settings,), daemon=False,
+                             name="bundleopt-worker")
+        p.start()
+        return p
+
+    def check(self) -> int:
+        """Replace dead workers (their solves are re-queued by the caller); count replaced."""
+        replaced = 0
+        for i, p in enumerate(self.procs):
+            if not p.is_alive():
+                p.join(timeout=0)
+                log.warning("worker pid %s exited with %s; starting another", p.pid,
+                            p.exitcode)
+                self.procs[i] = self._spawn()
+                replaced += 1
+        return replaced
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Ask every worker to hand its solve back, then wait (kill stragglers)."""
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+        end = time.monotonic() + timeout
+        for p in self.procs:
+            p.join(timeout=max(0.1, end - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=2)
