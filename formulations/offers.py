@@ -159,7 +159,7 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
                                "product_id": comp["product_id"].to_numpy(),
                                "quantity": comp["quantity"].to_numpy(int)})
 
-    no_price = {}
+    no_price = {b: ["exclude"] for b in c.must_offer if b in excluded}
     for b in np.flatnonzero(pinned):
         if not (pts["b"].to_numpy() == b).any():
             no_price[bundle_ids[b]] = removed_by.get(bundle_ids[b], ["price ladder"])

@@ -240,9 +240,9 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
 
 def _explain(scenario: Scenario, backend: str, built, threads) -> list[str]:
     if built.space.no_price:
-        rules = {r for rs in built.space.no_price.values() for r in rs} - {"nobody buys", "price ladder"}
-        names = {"min_price/max_price"} & rules
-        return ["must_offer"] + sorted(rules - names) + (["min_price/max_price (bundles.csv)"] if names else [])
+        rules = {r for rs in built.space.no_price.values() for r in rs} - {"price ladder"}
+        return ["must_offer"] + sorted(r if r != "min_price/max_price" else "min_price/max_price (bundles.csv)"
+                                       for r in rules)
     deadline = time.perf_counter() + CONFLICT_SEARCH_SECONDS
 
     def infeasible(sc: Scenario) -> bool:
