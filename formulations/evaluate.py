@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .offers import MONEY_DECIMALS, ladder
+from .offers import MONEY_DECIMALS, ladder, to_cents
 from .scenario import Scenario
 
 TOL = 1e-6
@@ -144,8 +144,8 @@ def _check(scenario: Scenario, plan: pd.DataFrame, seen: pd.DataFrame, ev: Evalu
         bad.append(f"must_offer: {sorted(set(c.must_offer) - on_sale)} not on sale")
 
     lad = ladder(scenario)
-    allowed = set(zip(lad["bundle_id"], np.round(lad["price"].to_numpy(), 2)))
-    off = [(b, p) for b, p in zip(plan["bundle_id"], np.round(plan["price"].to_numpy(float), 2))
+    allowed = set(zip(lad["bundle_id"], to_cents(lad["price"].to_numpy())))
+    off = [(b, p) for b, p in zip(plan["bundle_id"], to_cents(plan["price"].to_numpy(float)))
            if (b, p) not in allowed]
     if off:
         bad.append(f"prices not on the ladder: {off[:3]}")

@@ -46,19 +46,25 @@ class OfferSpace:
         return self.scenario.pricing == "personalized"
 
 
+def to_cents(x) -> np.ndarray:
+    """Round money to the nearest cent, halves up (24.105 → 24.11), immune to float noise
+    such as 32.14 × 0.75 = 24.104999…"""
+    return np.floor(np.asarray(x, dtype=float) * 100.0 + 0.5 + 1e-7) / 100.0
+
+
 def ladder(scenario: Scenario) -> pd.DataFrame:
     """Every offer's price ladder before any filter: columns ``bundle_id, price``."""
     ref = scenario.reference_prices()
     d = np.asarray(scenario.discounts, dtype=float)
     lad = pd.DataFrame({
         "bundle_id": np.repeat(ref.index.to_numpy(), len(d)),
-        "price": np.round(np.repeat(ref.to_numpy(), len(d)) * np.tile(1.0 - d, len(ref)), 2),
+        "price": to_cents(np.repeat(ref.to_numpy(), len(d)) * np.tile(1.0 - d, len(ref))),
     })
     given = scenario.prices
     if len(given):
         lad = lad[~lad["bundle_id"].isin(set(given["bundle_id"]))]
         lad = pd.concat([lad, pd.DataFrame({"bundle_id": given["bundle_id"].to_numpy(),
-                                            "price": np.round(given["price"].to_numpy(float), 2)})])
+                                            "price": to_cents(given["price"].to_numpy(float))})])
     return lad.drop_duplicates().reset_index(drop=True)
 
 

@@ -17,6 +17,10 @@ from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, Raw
 # HiGHS's own time limit is not checked inside presolve, so it can overrun; past the
 # limit plus this grace we stop waiting and return the best plan seen so far.
 GRACE = 0.03
+# Above this ratio of largest to smallest matrix coefficient (MNL attractions e^{β(w−p)}
+# get there), HiGHS's presolve was seen to cut off the true optimum (tests/
+# test_bruteforce.py found it); without presolve the same models solve exactly.
+PRESOLVE_MAX_RANGE = 1e8
 
 
 def _quiet_highs() -> highspy.Highs:
@@ -54,6 +58,14 @@ class HighsBackend:
         h.setOptionValue("primal_feasibility_tolerance", 1e-8)
 
         A = form.A.tocsc()
+        notes: list[str] = []
+        mags = np.abs(A.data[A.data != 0])
+        if not form.presolve_safe:
+            h.setOptionValue("presolve", "off")
+        elif len(mags) and mags.max() / mags.min() > PRESOLVE_MAX_RANGE:
+            h.setOptionValue("presolve", "off")
+            notes.append(f"coefficients span {mags.max() / mags.min():.1e}: HiGHS presolve switched off "
+                         "for numerical safety")
         n_col, n_row = A.shape[1], A.shape[0]
         integrality = np.where(form.integer, 1, 0).astype(np.int32)
         sense = highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize
@@ -119,7 +131,7 @@ class HighsBackend:
                 x, obj, bound = best["x"], best["obj"], best["bound"]
             return RawSolution(FEASIBLE if x is not None else NO_SOLUTION, x, obj, bound, seconds,
                                "".join(log), cancelled,
-                               ["HiGHS overran its time limit; returned the best plan found by then"])
+                               notes + ["HiGHS overran its time limit; returned the best plan found by then"])
 
         ms = h.getModelStatus()
         info = h.getInfo()
@@ -138,4 +150,4 @@ class HighsBackend:
             status = INFEASIBLE
         else:
             status = FEASIBLE if has_sol else NO_SOLUTION
-        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled)
+        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes)

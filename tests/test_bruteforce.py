@@ -1,0 +1,273 @@
+"""solve() against exhaustive enumeration, and the enumerator against hand calculations.
+
+The checker (``bruteforce.py``) is written from the spec alone; the expected numbers
+in the self-tests below are worked out by hand from SCENARIO.md's formulas.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bruteforce import (  # noqa: E402
+    allowed_prices, brute_force, evaluate, evaluate_plan_frame, expected_rows, offer_wtp,
+    plan_from_frame)
+from random_scenarios import make_scenario, random_scenario  # noqa: E402
+
+from solver.api import solve  # noqa: E402
+
+REL = ABS = 1e-6
+
+
+# ============================================================ evaluator self-tests
+def _two_singles(cost_a: float, cost_b: float, order=("A", "B"), objective="profit"):
+    """One segment of 10 shoppers, offers A (w 10) and B (w 9), each a single product."""
+    bundles = {"A": ("A", {"PA": 1}), "B": ("B", {"PB": 1})}
+    return make_scenario(
+        products=[("PA", cost_a, 10, None), ("PB", cost_b, 10, None)],
+        bundles=[bundles[o] for o in order], segments=[("s", 10)],
+        wtp=[("s", "A", 10), ("s", "B", 9)], objective=objective, discounts=[0, 0.1, 0.2])
+
+
+def test_first_choice_buys_highest_surplus():
+    sc = _two_singles(2, 1)
+    # A at 8 → surplus 2; B at 8 → surplus 1: everyone buys A, profit 10 × (8 − 2)
+    feasible, obj, ev = evaluate(sc, {"A": 8.0, "B": 8.0})
+    assert feasible and ev.demand == {("s", "A"): 10.0}
+    assert obj == pytest.approx(60.0)
+
+
+def test_first_choice_surplus_tie_goes_to_higher_profit():
+    # A at 8 and B at 7 both leave surplus 2; A earns 8 − 3 = 5, B earns 7 − 1 = 6 → B
+    sc = _two_singles(3, 1)
+    _, obj, ev = evaluate(sc, {"A": 8.0, "B": 7.0})
+    assert ev.demand == {("s", "B"): 10.0} and obj == pytest.approx(60.0)
+    # under revenue, A's 8 beats B's 7
+    sc = _two_singles(3, 1, objective="revenue")
+    _, obj, ev = evaluate(sc, {"A": 8.0, "B": 7.0})
+    assert ev.demand == {("s", "A"): 10.0} and obj == pytest.approx(80.0)
+
+
+@pytest.mark.parametrize("order, winner", [(("A", "B"), "A"), (("B", "A"), "B")])
+def test_first_choice_full_tie_goes_to_offer_listed_first(order, winner):
+    # same surplus (2) and same profit (8 − 2 = 7 − 1 = 6): bundles.csv order decides
+    sc = _two_singles(2, 1, order=order)
+    _, obj, ev = evaluate(sc, {"A": 8.0, "B": 7.0})
+    assert ev.demand == {("s", winner): 10.0} and obj == pytest.approx(60.0)
+
+
+def test_first_choice_zero_surplus_buys_and_negative_does_not():
+    sc = make_scenario(products=[("P", 1, 10, None)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 4)], wtp=[("s", "A", 9)], discounts=[0, 0.1])
+    assert evaluate(sc, {"A": 9.0})[1] == pytest.approx(4 * 8)
+    assert evaluate(sc, {"A": 10.0})[1] == 0.0
+
+
+def test_mnl_single_offer_matches_logistic():
+    sc = make_scenario(products=[("P", 3, 10, None)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 100, 0.5)], wtp=[("s", "A", 10)],
+                       choice_model="mnl", discounts=[0.1])
+    _, obj, ev = evaluate(sc, {"A": 9.0})
+    units = 100 / (1 + math.exp(-0.5 * (10 - 9)))
+    assert ev.demand[("s", "A")] == pytest.approx(units, rel=1e-12)
+    assert obj == pytest.approx(units * (9 - 3), rel=1e-12)
+
+
+def test_mnl_two_offers_with_per_offer_beta():
+    sc = make_scenario(products=[("P", 0, 10, None), ("Q", 0, 6, None)],
+                       bundles=[("A", {"P": 1}), ("B", {"Q": 1})],
+                       segments=[("s", 50, 0.5)],
+                       wtp=[("s", "A", 11), ("s", "B", 5, 2.0)],
+                       choice_model="mnl", objective="revenue", discounts=[0])
+    _, obj, ev = evaluate(sc, {"A": 10.0, "B": 6.0})
+    ea, eb = math.exp(0.5 * 1), math.exp(2.0 * -1)
+    assert ev.demand[("s", "A")] == pytest.approx(50 * ea / (1 + ea + eb), rel=1e-12)
+    assert ev.demand[("s", "B")] == pytest.approx(50 * eb / (1 + ea + eb), rel=1e-12)
+    assert obj == pytest.approx(50 * (10 * ea + 6 * eb) / (1 + ea + eb), rel=1e-12)
+
+
+def test_product_wtp_with_complementarity_and_missing_component():
+    sc = make_scenario(
+        products=[("P", 1, 5, None), ("Q", 1, 8, None), ("R", 1, 3, None)],
+        bundles=[("PQ", {"P": 1, "Q": 2}, 0.2), ("PR", {"P": 1, "R": 1}, 0.1)],
+        segments=[("s", 1)], wtp=[("s", "P", 4), ("s", "Q", 7)], wtp_level="product")
+    w = offer_wtp(sc)
+    assert w[("s", "PQ")][0] == pytest.approx(1.2 * (4 + 2 * 7))
+    assert ("s", "PR") not in w           # R has no WTP → the bundle has none
+
+
+def test_ladder_rounding_prices_csv_bounds_and_margin():
+    sc = make_scenario(
+        products=[("P", 6, 9.99, None), ("Q", 1, 4, None)],
+        bundles=[("A", {"P": 1}, 0.0, 8.0, None), ("B", {"Q": 1})],
+        segments=[("s", 1)], wtp=[("s", "A", 10)], discounts=[0, 0.05, 0.3],
+        prices=[("B", 3.333), ("B", 2), ("B", 3.333)], constraints={"min_margin": 0.3})
+    allowed = allowed_prices(sc)
+    # A: 9.99, 9.49 (9.4905), 6.99 (6.993); min_price 8 drops 6.99; margin (p−6)/p ≥ 0.3
+    # needs p ≥ 8.571..., so 9.49 and 9.99 stay
+    assert allowed["A"] == [9.99, 9.49]
+    # B: prices.csv replaces the ladder, rounded, duplicates dropped; margin keeps both
+    assert allowed["B"] == [3.33, 2.0]
+
+
+def test_price_change_is_per_segment_in_personalized_mode():
+    sc = make_scenario(
+        products=[("P", 0, 10, None)], bundles=[("A", {"P": 1})],
+        segments=[("s", 1), ("t", 1)], wtp=[("s", "A", 10)], pricing="personalized",
+        discounts=[0, 0.1, 0.2, 0.3], previous_plan=[("A", "s", 7.0)],
+        constraints={"max_price_change": 0.1})
+    allowed = allowed_prices(sc)
+    assert allowed[("s", "A")] == [7.0]           # |p − 7| ≤ 0.7
+    assert allowed[("t", "A")] == [10.0, 9.0, 8.0, 7.0]
+    assert not evaluate(sc, {("s", "A"): 8.0})[0]
+
+
+def test_constraint_checks():
+    base = dict(products=[("P", 1, 10, 15), ("Q", 1, 10, None)],
+                bundles=[("SP", {"P": 1}), ("SQ", {"Q": 1}), ("PQ", {"P": 1, "Q": 1})],
+                segments=[("s", 10), ("t", 10)],
+                wtp=[("s", "SP", 10), ("s", "PQ", 20), ("t", "SQ", 10)],
+                discounts=[0, 0.1, 0.5])
+    plan = {"SP": 9.0, "SQ": 9.0, "PQ": 20.0}
+    # s: SP leaves surplus 1, PQ surplus 0 → SP; t: SQ. Profit 10 × 8 + 10 × 8
+    feasible, obj, ev = evaluate(make_scenario(**base), plan)
+    assert feasible and ev.demand == {("s", "SP"): 10.0, ("t", "SQ"): 10.0}
+    assert obj == pytest.approx(160.0)
+    # PQ at 20 is dearer than SP + SQ = 18 → arbitrage
+    assert not evaluate(make_scenario(**base, constraints={"no_arbitrage": True}), plan)[0]
+    assert evaluate(make_scenario(**base, constraints={"no_arbitrage": True}),
+                    {"SP": 9.0, "PQ": 20.0})[0]           # Q has no component on sale
+    assert not evaluate(make_scenario(**base, constraints={"max_offers": 2}), plan)[0]
+    # 10 units of P are sold: within an inventory of 15, beyond one of 5
+    assert evaluate(make_scenario(**base, constraints={"inventory": True}), plan)[0]
+    assert not evaluate(make_scenario(**{**base, "products": [("P", 1, 10, 5), ("Q", 1, 10, None)]},
+                                      constraints={"inventory": True}), plan)[0]
+    # t has no WTP for SP/PQ: without SQ it is not covered
+    cov = make_scenario(**base, constraints={"coverage": ("t",)})
+    assert evaluate(cov, plan)[0] and not evaluate(cov, {"SP": 9.0})[0]
+    must = make_scenario(**base, constraints={"must_offer": ("PQ",), "exclude": ("SQ",)})
+    assert not evaluate(must, plan)[0] and evaluate(must, {"PQ": 18.0})[0]
+
+
+def test_personalized_spread_and_per_segment_cap():
+    sc = make_scenario(
+        products=[("P", 0, 10, None)], bundles=[("A", {"P": 1}), ("B", {"P": 2})],
+        segments=[("s", 1), ("t", 1)], wtp=[("s", "A", 10), ("t", "A", 10)],
+        pricing="personalized", discounts=[0, 0.1, 0.2],
+        constraints={"max_price_spread": 0.15, "max_offers_per_segment": 1})
+    assert evaluate(sc, {("s", "A"): 10.0, ("t", "A"): 9.0})[0]        # 10 ≤ 1.15 × 9
+    assert not evaluate(sc, {("s", "A"): 10.0, ("t", "A"): 8.0})[0]    # 10 > 1.15 × 8
+    assert not evaluate(sc, {("s", "A"): 10.0, ("s", "B"): 20.0})[0]
+
+
+def test_brute_force_hand_optimum():
+    # one segment of 10 with w_A = 10, w_B = 9; ladder 10/9/8; costs 2 and 1.
+    # The segment buys at most one offer: A at 10 earns 10 × 8, B at most 10 × (9 − 1).
+    sc = _two_singles(2, 1)
+    best, plan = brute_force(sc)
+    assert best == pytest.approx(80.0)
+    assert evaluate(sc, plan)[:2] == (True, pytest.approx(80.0))
+    # must-offer of nothing feasible → infeasible
+    sc = make_scenario(products=[("P", 5, 10, None)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 1)], wtp=[("s", "A", 10)],
+                       constraints={"min_margin": 0.9, "must_offer": ("A",)})
+    assert brute_force(sc) == (None, None)
+
+
+# ======================================================== solve() vs brute force
+MIXES = {
+    "none": set(),
+    "margin_cap": {"min_margin", "max_offers"},
+    "inventory": {"inventory"},
+    "pins": {"must_offer", "exclude"},
+    "arbitrage": {"no_arbitrage", "min_margin"},
+    "coverage_seg_cap": {"coverage", "max_offers_per_segment"},
+    "fairness": {"max_price_spread", "coverage"},
+    "price_change": {"price_change"},
+    "inv_arb_cap": {"inventory", "no_arbitrage", "max_offers"},
+}
+CASES = [(p, c, o, m, k)
+         for p in ("uniform", "personalized")
+         for c in ("first_choice", "mnl")
+         for o in ("profit", "revenue")
+         for m in MIXES
+         for k in range(2)]
+
+
+def _case_rng(*parts) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32("|".join(map(str, parts)).encode()))
+
+
+def _repro(scenario) -> str:
+    """The scenario as the service's JSON payload, to paste into a bug report."""
+    try:
+        from formulations.loading import scenario_to_tables
+        return json.dumps(scenario_to_tables(scenario), default=str)
+    except Exception as err:  # the report must not hide the real failure
+        return f"<no JSON form: {err}>"
+
+
+def check_against_brute_force(scenario, backend: str = "highs") -> None:
+    """Assert that ``solve`` agrees with exhaustive enumeration on ``scenario``."""
+    best, best_plan = brute_force(scenario)
+    result = solve(scenario, backend=backend)
+    ctx = f"\nbrute force: {best} {best_plan}\nscenario: {_repro(scenario)}"
+    if best is None:
+        assert result.status == "infeasible", f"expected infeasible, got {result.status}" + ctx
+        assert result.plan.empty and result.objective is None
+        return
+    assert result.status == "optimal", f"status {result.status}" + ctx
+    assert result.objective == pytest.approx(best, rel=REL, abs=ABS), \
+        f"objective {result.objective} != brute force {best}\nplan:\n{result.plan}" + ctx
+    plan = plan_from_frame(scenario, result.plan)
+    feasible, value, ev = evaluate(scenario, plan)
+    assert feasible, f"returned plan violates {ev.violations}\n{result.plan}" + ctx
+    assert value == pytest.approx(result.objective, rel=REL, abs=ABS), ctx
+    # the MIP's own objective must be the plan's true value, not just close to the optimum
+    solver_obj = result.summary.get("solver_objective")
+    if solver_obj is not None:
+        assert solver_obj == pytest.approx(value, rel=REL, abs=ABS), ctx
+    # plan.csv order: bundles.csv order, then segment order (docs/semantics.md)
+    b_pos = {b: i for i, b in enumerate(scenario.bundles.index)}
+    s_pos = {s: i for i, s in enumerate(scenario.segments.index)}
+    keys = [(b_pos[str(b)], s_pos.get(str(s), -1))
+            for b, s in zip(result.plan["bundle_id"], result.plan["segment_id"])]
+    assert keys == sorted(keys), f"plan rows out of order\n{result.plan}" + ctx
+    rows = expected_rows(scenario, plan, ev)
+    for rec in result.plan.to_dict("records"):
+        want = rows[(str(rec["bundle_id"]), str(rec["segment_id"]))]
+        for col, v in want.items():
+            assert rec[col] == pytest.approx(v, rel=REL, abs=ABS), f"{col} of {rec}" + ctx
+
+
+@pytest.mark.parametrize("pricing, choice_model, objective, mix, k", CASES)
+def test_solve_matches_brute_force(pricing, choice_model, objective, mix, k):
+    rng = _case_rng(pricing, choice_model, objective, mix, k)
+    scenario = random_scenario(rng, pricing=pricing, choice_model=choice_model,
+                               objective=objective, constraints=MIXES[mix])
+    check_against_brute_force(scenario)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_solve_matches_brute_force_on_forced_ties(seed):
+    """Whole-number prices and WTPs: surplus and value ties everywhere."""
+    rng = _case_rng("ties", seed)
+    scenario = random_scenario(rng, pricing=("uniform", "personalized")[seed % 2],
+                               objective=("profit", "revenue")[seed // 2 % 2],
+                               constraints={"max_offers"} if seed >= 4 else set(),
+                               ties=True, wtp_level="bundle")
+    check_against_brute_force(scenario)
+
+
+def test_evaluate_plan_frame_reads_plan_csv_rows():
+    sc = _two_singles(2, 1)
+    df = pd.DataFrame({"bundle_id": ["A"], "segment_id": ["*"], "price": [10.0]})
+    feasible, obj, _ = evaluate_plan_frame(sc, df)
+    assert feasible and obj == pytest.approx(80.0)
