@@ -125,12 +125,13 @@ def _check_options(time_limit, mip_gap, threads) -> None:
 
 
 def _gap(objective, bound) -> float | None:
+    """|bound − objective| / max(|objective|, |bound|): 0 when proven optimal, at most 1."""
     if objective is None or bound is None:
         return None
     diff = abs(bound - objective)
     if diff <= 1e-9 * max(1.0, abs(objective)):
         return 0.0
-    return diff / max(abs(objective), 1e-9)
+    return diff / max(abs(objective), abs(bound))
 
 
 def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float | None = None,

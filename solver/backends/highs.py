@@ -49,7 +49,8 @@ class HighsBackend:
         h.setOptionValue("log_to_console", False)
         h.setOptionValue("output_flag", True)
         if options.time_limit is not None:
-            h.setOptionValue("time_limit", float(options.time_limit))
+            # a little under the limit, so HiGHS normally stops itself with a final bound
+            h.setOptionValue("time_limit", float(options.time_limit) * 0.95)
         if options.mip_gap is not None:
             h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         if options.threads is not None:
@@ -90,19 +91,22 @@ class HighsBackend:
         lock = threading.Lock()
         start = time.perf_counter()
 
+        def finite(v):
+            return float(v) if v is not None and np.isfinite(v) else None
+
         def improving(e):
             with lock:
                 best["x"] = np.array(e.data_out.mip_solution, dtype=float)
-                best["obj"] = e.data_out.objective_function_value
-                best["bound"] = e.data_out.mip_dual_bound
+                best["obj"] = finite(e.data_out.objective_function_value)
+                best["bound"] = finite(e.data_out.mip_dual_bound) or best["bound"]
             if options.progress:
-                options.progress(time.perf_counter() - start, best["obj"], e.data_out.mip_dual_bound)
+                options.progress(time.perf_counter() - start, best["obj"], best["bound"])
 
         def mip_log(e):
             with lock:
-                best["bound"] = e.data_out.mip_dual_bound
+                best["bound"] = finite(e.data_out.mip_dual_bound) or best["bound"]
             if options.progress:
-                options.progress(time.perf_counter() - start, best["obj"], e.data_out.mip_dual_bound)
+                options.progress(time.perf_counter() - start, best["obj"], best["bound"])
 
         h.cbMipImprovingSolution.subscribe(improving)
         h.cbMipLogging.subscribe(mip_log)

@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from formulations.errors import BundleoptError, InputError
 
 from . import queue, schedules
-from .auth import TokenCheck
+from .auth import RequireToken, TokenCheck
 from .db import jsonable, make_engine, session_factory, upgrade
 from .limits import BodyLimit, ServiceSettings, parse_json, scenario_cells
 from .models import Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
@@ -28,13 +29,16 @@ from .models import Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
 _bearer = HTTPBearer(auto_error=False, description="A token from BUNDLEOPT_API_TOKENS")
 
 TABLE_SCHEMA = {"type": "array", "items": {"type": "object"}}
+OPTIONAL_TABLE_SCHEMA = {"type": ["array", "null"], "items": {"type": "object"}}
 SCENARIO_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "A scenario in the JSON form of SERVICE.md (tables as lists of records).",
+    "description": "A scenario in the JSON form of SERVICE.md (tables as lists of records; "
+                   "`scenario` holds the scenario.yaml keys).",
     "required": ["products", "bundles", "segments", "wtp"],
-    "properties": {"scenario": {"type": "object"},
-                   **{k: TABLE_SCHEMA for k in ("products", "bundles", "segments", "wtp",
-                                                "prices", "previous_plan")}},
+    "additionalProperties": False,
+    "properties": {"scenario": {"type": ["object", "null"]},
+                   **{k: TABLE_SCHEMA for k in ("products", "bundles", "segments", "wtp")},
+                   **{k: OPTIONAL_TABLE_SCHEMA for k in ("prices", "previous_plan")}},
 }
 
 
@@ -147,8 +151,11 @@ def solve_out(s: Solve) -> dict[str, Any]:
         summary = {"status": s.status}
         if s.status == "running":
             p = s.progress or {}
-            summary.update(objective=p.get("objective"), bound=p.get("bound"),
-                           elapsed=p.get("elapsed"))
+            obj, bound = p.get("objective"), p.get("bound")
+            # Same definition as solver.api: |bound - objective| / max(|objective|, |bound|).
+            gap = (abs(bound - obj) / max(abs(obj), abs(bound), 1e-9)
+                   if obj is not None and bound is not None else None)
+            summary.update(objective=obj, bound=bound, gap=gap, elapsed=p.get("elapsed"))
         if s.error:
             summary["error"] = s.error
     return {"id": s.id, "status": s.status, "summary": jsonable(summary),
@@ -186,6 +193,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                   description="Bundle offer & pricing solves as a service (SERVICE.md).",
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequireToken, check=tokens)   # added last = runs first
     app.state.engine = engine
 
     def session() -> Any:
@@ -198,11 +206,33 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         if who is None:
             raise HTTPException(401, "missing or invalid bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        # A misspelt query parameter (?stauts=...) must not be silently ignored.
+        route = request.scope.get("route")
+        known = {f.alias for f in getattr(getattr(route, "dependant", None),
+                                          "query_params", [])}
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise RequestValidationError([{
+                "loc": ["query", name], "type": "extra_forbidden", "input": request.query_params[name],
+                "msg": f"unknown query parameter; known: {', '.join(sorted(known)) or 'none'}"}
+                for name in unknown])
         return who
 
     @app.exception_handler(BundleoptError)
     async def _user_error(_request: Request, err: BundleoptError) -> JSONResponse:
         return JSONResponse(_error_body(err), status_code=422)
+
+    @app.exception_handler(405)
+    async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+        # Starlette lists only one route's methods; a path served by several routes
+        # (GET and DELETE /v1/solves/{id}) must list them all.
+        methods: set[str] = set()
+        for route in app.routes:
+            regex = getattr(route, "path_regex", None)
+            if regex is not None and regex.match(request.url.path):
+                methods |= set(getattr(route, "methods", None) or ())
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                            headers={"Allow": ", ".join(sorted(methods))})
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -231,12 +261,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     def _submit(body: bytes, who: str, key: str | None) -> dict[str, str]:
         if key is not None and not key.strip():
             raise HTTPException(422, "Idempotency-Key must not be blank")
-        if key is not None:
-            with Sessions() as s:  # a retry costs no parsing at all
-                existing = s.scalars(select(Solve).where(
-                    Solve.submitted_by == who, Solve.idempotency_key == key)).first()
-                if existing is not None:
-                    return {"id": existing.id, "status": existing.status}
+        # A retry is validated like the first request: a broken body is never "accepted".
         try:
             payload = parse_json(body)
         except ValueError as err:
@@ -257,7 +282,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
 
     @app.get("/v1/solves", response_model=SolveList, tags=["solves"])
     def list_solves(status: str | None = Query(None, max_length=16),
-                    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000_000),
                     who: str = Depends(actor), s: Session = Depends(session)) -> Any:
         """Solves, newest first, optionally of one status."""
         q = select(Solve).order_by(Solve.created_at.desc(), Solve.id)
@@ -320,7 +345,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     # ------------------------------------------------------------- weekly plans
     @app.get("/v1/plans", response_model=WeeklyList, tags=["plans"])
     def list_plans(name: str | None = Query(None, max_length=128),
-                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000_000),
                    who: str = Depends(actor), s: Session = Depends(session)) -> Any:
         """Stored weekly plans, newest week first."""
         q = select(WeeklyPlan).order_by(WeeklyPlan.week.desc(), WeeklyPlan.name)
@@ -373,13 +398,23 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
             raise HTTPException(404, f"no schedule {name!r}")
 
     @app.get("/v1/audit", response_model=AuditList, tags=["service"])
-    def audit(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    def audit(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000_000),
               who: str = Depends(actor), s: Session = Depends(session)) -> Any:
         """Who submitted, cancelled or scheduled what, newest first."""
         q = select(Audit).order_by(Audit.id.desc()).limit(limit).offset(offset)
         return {"entries": [{"at": _iso(a.at), "actor": a.actor, "action": a.action,
                              "target": a.target, "detail": a.detail} for a in s.scalars(q)]}
 
+    # Every /v1 operation can answer 401; say so in the published schema.
+    for route in app.routes:
+        if getattr(route, "path", "").startswith("/v1"):
+            route.responses.setdefault(401, {"description": "missing or invalid token"})
+            if {"POST", "PUT"} & set(getattr(route, "methods", ())):
+                route.responses.setdefault(400, {"description": "unreadable body"})
+            for code, text_ in ((404, "not found"), (409, "conflict"),
+                                (413, "too large"), (422, "invalid input")):
+                if code in route.responses:
+                    route.responses[code] = {"description": text_}
     return app
 
 

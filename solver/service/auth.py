@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
+from typing import Any
 
 ENV_VAR = "BUNDLEOPT_API_TOKENS"
 
@@ -49,3 +51,31 @@ class TokenCheck:
             if hmac.compare_digest(digest, expected) and found is None:
                 found = name
         return found
+
+
+class RequireToken:
+    """ASGI middleware: refuse ``/v1`` requests without a valid token before anything else.
+
+    Runs ahead of routing and body parsing, so an unauthenticated request costs one
+    hash and is answered 401 whatever its method, path or body.
+    """
+
+    def __init__(self, app: Any, check: TokenCheck, prefix: str = "/v1") -> None:
+        self.app, self.check, self.prefix = app, check, prefix
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == self.prefix
+                                        or path.startswith(self.prefix + "/")):
+            header = next((v for k, v in scope.get("headers", []) if k == b"authorization"),
+                          None)
+            value = header.decode("latin-1") if header is not None else None
+            if self.check.actor(value) is None:
+                body = json.dumps({"detail": "missing or invalid bearer token"}).encode()
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -61,6 +61,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
     from .worker import WorkerPool, WorkerSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     tokens = tokens_from_env()
     if not tokens:
         raise BundleoptError(f"{ENV_VAR} is empty: set it to one or more comma-separated "
