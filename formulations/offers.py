@@ -137,8 +137,18 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
     # Drop points nobody could buy, unless the offer is pinned on sale.
     has_arc = np.zeros(len(pts), bool)
     has_arc[arcs["j"].to_numpy()] = True
-    keep = has_arc | pinned[pts["b"].to_numpy()]
+    is_pinned = pinned[pts["b"].to_numpy()]
+    keep = has_arc | is_pinned
     pruned["nobody buys"] = int((~keep).sum())
+    # A point earning nothing per sale (price ≤ cost under `profit`) is dominated by not
+    # offering it: taking all of them off sale moves their buyers to offers that earn
+    # more or to no purchase, and no rule needs an offer on sale — except `inventory`
+    # (a loss leader can divert shoppers from a scarce product) and `coverage`.
+    if not (c.inventory or c.coverage):
+        value = pts["price"].to_numpy() - (cost[pts["b"].to_numpy()] if scenario.objective == "profit" else 0.0)
+        earns = (value > 1e-12) | is_pinned
+        pruned["earns nothing"] = int((keep & ~earns).sum())
+        keep &= earns
     newj = np.cumsum(keep) - 1
     pts = pts[keep].reset_index(drop=True)
     arcs = arcs[keep[arcs["j"].to_numpy()]].copy()
