@@ -194,11 +194,15 @@ class LinearModel:
             m.add_component(f"{con.name}_index", setobj)
 
             def rule(_m, r, _rows=per_row, _lo=con.lo, _hi=con.hi):
-                expr = sum(a * v for a, v in _rows[r])
-                if not _rows[r]:
-                    return pyo.Constraint.Skip
                 lo = None if not np.isfinite(_lo[r]) else float(_lo[r])
                 hi = None if not np.isfinite(_hi[r]) else float(_hi[r])
+                if not _rows[r]:
+                    # an empty row is 0: fine, or a rule that cannot hold (must_offer
+                    # of an offer with no price left) — keep the latter visible
+                    if (lo is not None and lo > 1e-9) or (hi is not None and hi < -1e-9):
+                        return pyo.Constraint.Infeasible
+                    return pyo.Constraint.Skip
+                expr = sum(a * v for a, v in _rows[r])
                 if lo is not None and hi is not None and lo == hi:
                     return expr == lo
                 return (lo, expr, hi)

@@ -183,6 +183,8 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     else:
         plan = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
                              "price": pd.Series(dtype=float)})
+    if bound is not None and not math.isfinite(bound):
+        bound = None
     ev = evaluate_plan(scenario, plan)
     objective = ev.objective if status in ("optimal", "feasible") else None
     if status == "optimal" and bound is not None and objective is not None:

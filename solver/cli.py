@@ -13,8 +13,29 @@ from formulations.errors import BundleoptError
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
 
 
+# Commands of the demand and service parts, imported only when used so that
+# `bundleopt solve` does not pay for FastAPI, SQLAlchemy and scikit-learn.
+LAZY_COMMANDS = {
+    "fit": ("demand.cli", "fit"),
+    "simulate-data": ("demand.cli", "simulate_data"),
+    "serve": ("solver.service.cli", "serve"),
+    "plan": ("solver.service.cli", "plan"),
+}
+
+
 class _Group(click.Group):
-    """Turns every user error into one line on stderr and exit status 2."""
+    """Loads the lazy commands; turns every user error into one line and exit status 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -177,28 +198,6 @@ def export(scenario_dir: Path, out_file: Path) -> None:
     pm.write(str(out_file), io_options={"symbolic_solver_labels": True})
     click.echo(f"wrote {out_file} ({time.perf_counter() - t0:.1f}s)")
 
-
-def _register_optional() -> None:
-    """Commands of the demand and service parts, when their modules are present."""
-    try:
-        from demand.cli import fit, simulate_data
-    except ModuleNotFoundError as err:      # only a missing part is tolerated, not a broken one
-        if err.name not in ("demand.cli", "demand"):
-            raise
-    else:
-        main.add_command(fit, "fit")
-        main.add_command(simulate_data, "simulate-data")
-    try:
-        from .service.cli import plan, serve
-    except ModuleNotFoundError as err:
-        if err.name not in ("solver.service.cli", "solver.service"):
-            raise
-    else:
-        main.add_command(serve, "serve")
-        main.add_command(plan, "plan")
-
-
-_register_optional()
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,18 @@ from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, Raw
                    SolveOptions)
 
 MAX_DECIMALS = 9
+INF_INT = float(2 ** 62)       # "no bound" for a row, exactly representable as a float
+
+
+def decimals_needed(values: np.ndarray) -> np.ndarray:
+    """Per value, the fewest decimals that write it exactly (MAX_DECIMALS + 1 if none)."""
+    v = np.abs(np.asarray(values, dtype=float))
+    out = np.full(v.shape, MAX_DECIMALS + 1, dtype=np.int64)
+    for d in range(MAX_DECIMALS, -1, -1):
+        s = v * 10.0 ** d
+        ok = np.abs(s - np.round(s)) <= 1e-7 * np.maximum(1.0, s) + 1e-9
+        out[ok] = d
+    return out
 
 
 def decimal_scale(values: np.ndarray) -> tuple[int, bool]:
@@ -49,6 +61,7 @@ class CpSatBackend:
             raise ValueError("model has variables without an integer unit")
         notes: list[str] = []
         built_at = time.perf_counter()
+        deadline = None if options.time_limit is None else built_at + options.time_limit
         unit = form.unit
         model = cp_model.CpModel()
         lo_int = np.ceil(form.lb / unit - 1e-9).astype(np.int64)
@@ -61,28 +74,37 @@ class CpSatBackend:
             model.add_hint(v, int(a))
         A = form.A.tocsr()
         A = A.multiply(unit[np.newaxis, :]).tocsr()       # coefficient per integer count
-        inexact = 0
-        for r in range(A.shape[0]):
-            a, b = A.indptr[r], A.indptr[r + 1]
-            coef = A.data[a:b]
-            lo, hi = form.lo[r], form.hi[r]
-            bounds = [v for v in (lo, hi) if np.isfinite(v)]
-            if a == b:
-                if lo > 1e-9 or hi < -1e-9:      # an empty row that cannot hold
-                    return RawSolution(INFEASIBLE, None, None, None, 0.0, "empty row infeasible\n")
-                continue
-            d, exact = decimal_scale(np.concatenate([coef, bounds]))
-            inexact += not exact
-            k = 10 ** d
-            c = np.round(coef * k).astype(np.int64)
-            expr = cp_model.LinearExpr.weighted_sum([xs[j] for j in A.indices[a:b]], c.tolist())
-            if np.isfinite(lo) and np.isfinite(hi) and lo == hi:
-                model.add(expr == int(round(lo * k)))
-                continue
-            if np.isfinite(lo):
-                model.add(expr >= int(np.ceil(lo * k - 1e-6)))
-            if np.isfinite(hi):
-                model.add(expr <= int(np.floor(hi * k + 1e-6)))
+        m = A.shape[0]
+        row_of = np.repeat(np.arange(m), np.diff(A.indptr))
+        lo_f, hi_f = np.isfinite(form.lo), np.isfinite(form.hi)
+        d_row = np.zeros(m, dtype=np.int64)
+        np.maximum.at(d_row, row_of, decimals_needed(A.data))
+        d_row = np.maximum(d_row, np.where(lo_f, decimals_needed(np.where(lo_f, form.lo, 0.0)), 0))
+        d_row = np.maximum(d_row, np.where(hi_f, decimals_needed(np.where(hi_f, form.hi, 0.0)), 0))
+        inexact = int((d_row > MAX_DECIMALS).sum())
+        d_row = np.minimum(d_row, MAX_DECIMALS)
+        k = 10.0 ** d_row
+        coef = np.round(A.data * k[row_of]).astype(np.int64)
+        lo_i = np.where(lo_f, np.ceil(np.where(lo_f, form.lo, 0.0) * k - 1e-6), -INF_INT)
+        hi_i = np.where(hi_f, np.floor(np.where(hi_f, form.hi, 0.0) * k + 1e-6), INF_INT)
+        eq = lo_f & hi_f & (form.lo == form.hi)
+        lo_i = np.clip(np.where(eq, np.round(np.where(eq, form.lo, 0.0) * k), lo_i), -INF_INT, INF_INT).astype(np.int64)
+        hi_i = np.clip(np.where(eq, lo_i, hi_i), -INF_INT, INF_INT).astype(np.int64)
+        empty = np.diff(A.indptr) == 0
+        if (empty & ((lo_i > 0) | (hi_i < 0))).any():      # a row that can never hold
+            return RawSolution(INFEASIBLE, None, None, None, time.perf_counter() - built_at,
+                               "a constraint with no terms cannot hold\n")
+        proto = model.proto
+        indptr, indices = A.indptr, A.indices
+        for r in np.flatnonzero(~empty).tolist():
+            if r % 2048 == 0 and deadline is not None and time.perf_counter() > deadline:
+                return RawSolution(NO_SOLUTION, None, None, None, time.perf_counter() - built_at,
+                                   "time limit reached while building the CP-SAT model\n")
+            a, b = indptr[r], indptr[r + 1]
+            ct = proto.constraints.add()
+            ct.linear.vars.extend(indices[a:b].tolist())
+            ct.linear.coeffs.extend(coef[a:b].tolist())
+            ct.linear.domain.extend([int(lo_i[r]), int(hi_i[r])])
         if inexact:
             notes.append(f"{inexact} rows rounded at 1e-{MAX_DECIMALS} for CP-SAT")
 

@@ -1,0 +1,234 @@
+"""Benchmark: the two ways one LinearModel is emitted — sparse matrix vs Pyomo.
+
+    python benchmarks/bench_build_paths.py [--sizes 100x10x7,300x20x10,1000x50x10,1000x50x20]
+                                           [--pyomo-limit 120] [--out benchmarks/build_paths.md]
+
+A size ``CxSxL`` is C candidate offers, S segments and an L-point price ladder, in a
+uniform first-choice profit scenario with a margin floor, an offer cap and limited
+inventory for a third of the products (generated with numpy, seeded). For each size
+it times
+
+* ``build_offer_space`` (pruning, price points, choice arcs) and the formulation
+  (``build_first_choice``) — together ``build_model``;
+* ``LinearModel.to_arrays`` (the path every solve uses);
+* ``LinearModel.to_pyomo`` (the path of ``bundleopt export``), in a child process
+  killed after ``--pyomo-limit`` seconds; once a size times out, larger ones are skipped;
+* handing the matrix to HiGHS (``HighsLp`` + ``Highs.passModel``, as the backend does),
+  and the same through highspy's numpy-array ``passModel`` overload.
+
+The fast paths are timed best of 3; ``to_pyomo`` once (it is the slow one).
+
+It prints a markdown table and writes it to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent)]
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from formulations.scenario import Constraints, Scenario  # noqa: E402
+from formulations.validate import validate_scenario  # noqa: E402
+
+
+def build_paths_scenario(n_candidates: int, n_segments: int, n_ladder: int,
+                         seed: int = 0) -> Scenario:
+    """Uniform first-choice scenario: C offers (all singles, then 2–3 item bundles)."""
+    rng = np.random.default_rng(seed)
+    n_products = int(np.clip(n_candidates // 4, 10, 300))
+    pids = np.array([f"P{i:04d}" for i in range(n_products)])
+    list_price = np.round(rng.uniform(2, 30, n_products) * 5) / 5
+    inventory = np.where(rng.random(n_products) < 1 / 3,
+                         np.round(rng.uniform(50, 2000, n_products)), np.nan)
+    products = pd.DataFrame({"unit_cost": np.round(list_price * rng.uniform(0.4, 0.7, n_products), 2),
+                             "list_price": list_price, "inventory": inventory},
+                            index=pd.Index(pids, name="product_id"))
+    # bundles: draw many random 2–3 item sets at once, keep distinct ones
+    n_multi = n_candidates - n_products
+    k = rng.integers(2, 4, 3 * n_multi)
+    picks = np.sort(rng.random((3 * n_multi, n_products)).argsort(axis=1)[:, :3], axis=1)
+    names = np.where(k == 2, pd.Series(pids[picks[:, 0]]) + "+" + pids[picks[:, 1]],
+                     pd.Series(pids[picks[:, 0]]) + "+" + pids[picks[:, 1]] + "+" + pids[picks[:, 2]])
+    _, first = np.unique(names, return_index=True)
+    first = np.sort(first)[:n_multi]
+    multi_names, multi_k, multi_picks = names[first], k[first], picks[first]
+    bids = np.concatenate([pids, multi_names])
+    comp_b = np.concatenate([pids, np.repeat(multi_names, multi_k)])
+    mask = np.arange(3)[None, :] < multi_k[:, None]
+    comp_p = np.concatenate([pids, pids[multi_picks[mask]]])
+    comps = pd.DataFrame({"bundle_id": comp_b, "product_id": comp_p, "quantity": 1})
+    bundles = pd.DataFrame({"complementarity": 0.0, "min_price": np.nan, "max_price": np.nan},
+                           index=pd.Index(bids, name="bundle_id"))
+    sids = np.array([f"S{i:03d}" for i in range(n_segments)])
+    segments = pd.DataFrame({"size": np.round(rng.uniform(50, 2000, n_segments)),
+                             "price_sensitivity": rng.uniform(0.2, 1.2, n_segments)},
+                            index=pd.Index(sids, name="segment_id"))
+    ref = (comps["product_id"].map(products["list_price"]).groupby(comps["bundle_id"]).sum()
+           .reindex(bids).to_numpy())
+    s, b = np.divmod(np.arange(n_segments * len(bids)), len(bids))
+    # WTP around the reference price: about half the ladder is within a segment's WTP
+    wtp = pd.DataFrame({"segment_id": sids[s], "bundle_id": bids[b],
+                        "wtp": np.round(ref[b] * rng.uniform(0.6, 1.1, len(b)), 2),
+                        "price_sensitivity": np.nan})
+    discounts = tuple(np.round(np.linspace(0.0, 0.4, n_ladder), 4))
+    sc = Scenario(products=products, components=comps, bundles=bundles, segments=segments,
+                  wtp=wtp, discounts=discounts, name=f"{n_candidates}x{n_segments}x{n_ladder}",
+                  constraints=Constraints(min_margin=0.1, max_offers=max(5, n_candidates // 20),
+                                          inventory=True))
+    return validate_scenario(sc, "generated")
+
+
+def pass_to_highs(form) -> float:
+    """Seconds to hand a MatrixForm to HiGHS the way ``HighsBackend`` does."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    t0 = time.perf_counter()
+    A = form.A.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_ = form.cost
+    lp.col_lower_, lp.col_upper_ = form.lb, form.ub
+    lp.row_lower_ = np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+                       for v in form.integer]
+    h.passModel(lp)
+    return time.perf_counter() - t0
+
+
+def pass_arrays_to_highs(form) -> float:
+    """Seconds to hand the same MatrixForm over with highspy's numpy ``passModel``
+    overload (no ``HighsLp`` attribute copies) — the faster alternative."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    t0 = time.perf_counter()
+    A = form.A.tocsc()
+    h.passModel(A.shape[1], A.shape[0], A.nnz, 1, -1 if form.sense == "max" else 1, 0.0,
+                form.cost, form.lb, form.ub,
+                np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf),
+                np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf),
+                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data,
+                form.integer.astype(np.int32))
+    seconds = time.perf_counter() - t0
+    assert h.getNumNz() == A.nnz and h.getLp().sense_ == (
+        highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize)
+    return seconds
+
+
+def measure(size: tuple[int, int, int], repeat: int = 3) -> dict:
+    """Fast-path timings, best of ``repeat`` (the machine may be shared)."""
+    from formulations.first_choice import build_first_choice
+    from formulations.offers import build_offer_space
+
+    sc = build_paths_scenario(*size)
+    best: dict = {}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        space = build_offer_space(sc)
+        t1 = time.perf_counter()
+        model = build_first_choice(space)
+        t2 = time.perf_counter()
+        form = model.to_arrays()
+        t3 = time.perf_counter()
+        times = {"offer_space": t1 - t0, "formulation": t2 - t1, "build_model": t2 - t0,
+                 "to_arrays": t3 - t2, "highs_pass": pass_to_highs(form),
+                 "highs_arrays": pass_arrays_to_highs(form)}
+        best = {k: min(v, best.get(k, np.inf)) for k, v in times.items()}
+    return {"points": len(space.points), "arcs": len(space.arcs), "cols": model.num_cols,
+            "rows": model.num_rows, "nnz": int(form.A.nnz), **best}
+
+
+def measure_pyomo(size: tuple[int, int, int]) -> dict:
+    import pyomo.environ as pyo  # imported before timing: its ~2 s import is not the emitter's
+
+    from formulations.build import build_model
+
+    model = build_model(build_paths_scenario(*size)).model
+    t0 = time.perf_counter()
+    m = model.to_pyomo()
+    t1 = time.perf_counter()
+    return {"to_pyomo": t1 - t0,
+            "pyomo_vars": sum(len(v) for v in m.component_objects(pyo.Var))}
+
+
+def _child_pyomo(size: tuple[int, int, int], limit: float) -> dict | None:
+    code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); "
+            f"from bench_build_paths import measure_pyomo; "
+            f"print(json.dumps(measure_pyomo({size!r})))")
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=limit)
+    except subprocess.TimeoutExpired:
+        return None
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-2000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100x10x7,300x20x10,1000x50x10,1000x50x20")
+    ap.add_argument("--pyomo-limit", type=float, default=120.0)
+    ap.add_argument("--out", default=str(HERE / "build_paths.md"))
+    args = ap.parse_args()
+    sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
+
+    header = ("| size C×S×L | price points | choice arcs | variables | constraints | non-zeros "
+              "| offer space s | formulation s | build_model s | to_arrays s "
+              "| HiGHS via HighsLp s | HiGHS via arrays s | to_pyomo s | Pyomo ÷ arrays |")
+    lines = [header, "|" + "---|" * 14]
+    pyomo_dead = False
+    for size in sizes:
+        r = measure(size)
+        py = None if pyomo_dead else _child_pyomo(size, args.pyomo_limit)
+        if py is None:
+            pyomo_dead = True
+            pyo_txt, ratio = f"> {args.pyomo_limit:.0f} (skipped)", "–"
+        else:
+            pyo_txt = f"{py['to_pyomo']:.2f}"
+            ratio = f"{py['to_pyomo'] / max(r['to_arrays'], 1e-9):.0f}×"
+        lines.append(
+            f"| {'×'.join(map(str, size))} | {r['points']:,} | {r['arcs']:,} | {r['cols']:,} "
+            f"| {r['rows']:,} | {r['nnz']:,} | {r['offer_space']:.2f} | {r['formulation']:.2f} "
+            f"| {r['build_model']:.2f} | {r['to_arrays']:.3f} | {r['highs_pass']:.3f} "
+            f"| {r['highs_arrays']:.3f} | {pyo_txt} | {ratio} |")
+        print(lines[-1], flush=True)
+
+    from importlib.metadata import version
+
+    env = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+           f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+           f"Pyomo {version('pyomo')}, highspy {version('highspy')}")
+    text = "\n".join([
+        "# Build paths: sparse matrix vs Pyomo",
+        "",
+        "Generated by `python benchmarks/bench_build_paths.py` "
+        f"(uniform first-choice profit scenarios, seed 0). Machine: {env}.",
+        "",
+        *lines, ""])
+    Path(args.out).write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

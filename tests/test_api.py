@@ -1,0 +1,163 @@
+"""What-if studies through the Python API, without writing a single file.
+
+Objectives are checked against ``tests/bruteforce.py`` (written from the spec alone,
+independent of ``formulations.evaluate``) and against a hand calculation; what-ifs are
+checked by the ordering a tighter rule must give (never a higher optimum).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bruteforce import evaluate_plan_frame  # noqa: E402
+
+import solver.api as api  # noqa: E402
+from formulations import (CapabilityError, ParameterError, load_scenario,  # noqa: E402
+                          scenario_from_tables)
+from formulations.evaluate import evaluate_plan  # noqa: E402
+from solver.api import solve  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REL = 1e-6
+
+# The tiny scenario of test_cli.py as JSON tables (SERVICE.md): profit optimum 890 by
+# hand — young buy AB at 14.40 (7.40 × 100), old buy B at 6.00 (3 × 50).
+PAYLOAD = {
+    "scenario": {"pricing": "uniform", "choice_model": "first_choice", "objective": "profit",
+                 "price_ladder": {"discounts": [0.0, 0.1]}, "constraints": {"min_margin": 0.1}},
+    "products": [{"product_id": "P1", "unit_cost": 4, "list_price": 10},
+                 {"product_id": "P2", "unit_cost": 3, "list_price": 6}],
+    "bundles": [{"bundle_id": "A", "product_id": "P1", "quantity": 1},
+                {"bundle_id": "B", "product_id": "P2", "quantity": 1},
+                {"bundle_id": "AB", "product_id": "P1", "quantity": 1},
+                {"bundle_id": "AB", "product_id": "P2", "quantity": 1}],
+    "segments": [{"segment_id": "young", "size": 100, "price_sensitivity": 0.5},
+                 {"segment_id": "old", "size": 50, "price_sensitivity": 0.8}],
+    "wtp": [{"segment_id": "young", "bundle_id": "A", "wtp": 10},
+            {"segment_id": "young", "bundle_id": "AB", "wtp": 15},
+            {"segment_id": "old", "bundle_id": "B", "wtp": 6},
+            {"segment_id": "old", "bundle_id": "AB", "wtp": 12}],
+}
+
+
+@pytest.fixture(scope="module")
+def week():
+    return load_scenario(ROOT / "examples" / "grocery_week")
+
+
+@pytest.fixture
+def tiny():
+    return scenario_from_tables(PAYLOAD, name="tiny")
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=REL, abs_tol=REL)
+
+
+def test_solve_from_tables_writes_nothing_and_matches_hand_optimum(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = solve(tiny)
+    assert os.listdir(tmp_path) == []
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(890.0, rel=1e-9)
+    assert isinstance(res.plan, pd.DataFrame) and isinstance(res.summary, dict)
+    assert list(res.plan.columns)[:3] == ["bundle_id", "segment_id", "price"]
+    json.dumps(res.summary)            # JSON-ready as it is: no numpy scalars, no NaN
+    assert res.summary["violations"] == []
+    assert res.has_plan and not res.cancelled
+
+
+def test_what_if_max_offers_never_raises_the_optimum(week):
+    # grocery_week pins two offers (which sell nothing) and asks for coverage of two
+    # segments, so very small caps are infeasible; these are not
+    results = {}
+    for k in (12, 6, 4, 3):
+        res = solve(week.with_constraints(max_offers=k), time_limit=60)
+        assert res.status == "optimal", (k, res.status)
+        assert res.summary["kpis"]["offers_on_sale"] <= k
+        assert res.summary["violations"] == []
+        results[k] = res.objective
+    ks = sorted(results, reverse=True)
+    for loose, tight in zip(ks, ks[1:]):
+        assert results[tight] <= results[loose] * (1 + REL) + REL, results
+    # the original scenario is unchanged by the what-ifs
+    assert week.constraints.max_offers == 25
+
+
+def test_plan_reevaluated_independently_equals_objective(week):
+    res = solve(week, time_limit=60)
+    assert res.has_plan
+    feasible, objective, details = evaluate_plan_frame(week, res.plan)
+    assert feasible, details.violations
+    assert _same(objective, res.objective)
+    assert _same(evaluate_plan(week, res.plan).objective, res.objective)
+    assert _same(res.plan["expected_profit"].sum(), res.objective)
+    assert res.summary["violations"] == []
+    assert res.bound is not None and res.bound >= res.objective * (1 - REL)
+
+
+def test_what_if_revenue_and_relaxing_rules(tiny):
+    base = solve(tiny).objective
+    # dropping the margin floor can only help
+    assert solve(tiny.with_constraints(min_margin=None)).objective >= base * (1 - REL)
+    # excluding the pair leaves young with A at 10 (600) and old with B at 6 (150)
+    assert solve(tiny.with_constraints(exclude=["AB"])).objective == pytest.approx(750.0)
+    rev = solve(tiny.replace(objective="revenue"))
+    assert rev.objective == pytest.approx(1740.0)
+    assert _same(rev.plan["expected_revenue"].sum(), rev.objective)
+
+
+def test_infeasible_what_if_names_the_conflict(tiny):
+    res = solve(tiny.with_constraints(max_offers=1, must_offer=["A", "B"]))
+    assert res.status == "infeasible" and not res.has_plan
+    assert res.objective is None and len(res.plan) == 0
+    assert sorted(res.summary["conflicting_constraints"]) == ["max_offers", "must_offer"]
+
+
+@pytest.mark.parametrize("option, value, name", [
+    ("time_limit", 0, "time_limit"),
+    ("time_limit", -3.0, "time_limit"),
+    ("time_limit", "10", "time_limit"),
+    ("mip_gap", 1.5, "mip_gap"),
+    ("threads", 0, "threads"),
+    ("threads", 2.5, "threads"),
+    ("backend", "gurobi", "backend"),
+])
+def test_bad_options_raise_parameter_error(tiny, option, value, name):
+    with pytest.raises(ParameterError) as err:
+        solve(tiny, **{option: value})
+    msg = str(err.value)
+    # scikit-learn style: "The 'x' option must be … Got … instead."
+    assert msg.startswith(f"The '{name}' option must be"), msg
+    assert f"Got {value!r} instead." in msg, msg
+    assert "\n" not in msg
+
+
+def test_cpsat_refuses_mnl_before_building(tiny, monkeypatch):
+    built = []
+    real = api.build_model
+    monkeypatch.setattr(api, "build_model", lambda sc: built.append(sc) or real(sc))
+    mnl = tiny.replace(choice_model="mnl")
+    with pytest.raises(CapabilityError) as err:
+        solve(mnl, backend="cpsat")
+    assert "cpsat" in str(err.value) and "mnl" in str(err.value)
+    assert built == []
+    # the same scenario is fine with HiGHS (and the spy does see that build)
+    assert solve(mnl, backend="highs").status == "optimal"
+    assert len(built) == 1
+
+
+def test_mnl_objective_matches_the_independent_evaluator(tiny):
+    mnl = tiny.replace(choice_model="mnl")
+    res = solve(mnl)
+    assert res.status == "optimal"
+    feasible, objective, _ = evaluate_plan_frame(mnl, res.plan)
+    assert feasible and _same(objective, res.objective)
+    assert _same(res.plan["expected_profit"].sum(), res.objective)
