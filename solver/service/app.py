@@ -7,7 +7,7 @@ an accepted solve survives anything that happens afterwards.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +25,13 @@ from .auth import RequireToken, TokenCheck
 from .db import jsonable, make_engine, session_factory, upgrade
 from .limits import BodyLimit, ServiceSettings, parse_json, scenario_cells
 from .models import Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
+
+MAX_OFFSET = 1_000_000_000   # keeps OFFSET within every database's integer range
+
+
+def _offset() -> Any:
+    return Query(0, ge=0, le=MAX_OFFSET)
+
 
 _bearer = HTTPBearer(auto_error=False, description="A token from BUNDLEOPT_API_TOKENS")
 
@@ -177,8 +184,13 @@ def _schedule_out(s: Schedule) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------ the app
 def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
-               migrate: bool = True) -> FastAPI:
-    """Build the app over ``settings.db_url`` (or ``engine``); migrations run at startup."""
+               migrate: bool = True,
+               on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    """Build the app over ``settings.db_url`` (or ``engine``); migrations run at startup.
+
+    ``on_shutdown`` runs when the server shuts down (uvicorn re-raises SIGTERM after
+    its shutdown, so code after ``Server.run()`` would never run).
+    """
     engine = engine or make_engine(settings.db_url)
     Sessions = session_factory(engine)
     tokens = TokenCheck(settings.tokens)
@@ -188,6 +200,8 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         if migrate:
             await run_in_threadpool(upgrade, engine)
         yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
 
     app = FastAPI(title="bundleopt", version="1",
                   description="Bundle offer & pricing solves as a service (SERVICE.md).",
@@ -212,10 +226,10 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                                           "query_params", [])}
         unknown = sorted(set(request.query_params) - known)
         if unknown:
-            raise RequestValidationError([{
-                "loc": ["query", name], "type": "extra_forbidden", "input": request.query_params[name],
-                "msg": f"unknown query parameter; known: {', '.join(sorted(known)) or 'none'}"}
-                for name in unknown])
+            hint = f"unknown query parameter; known: {', '.join(sorted(known)) or 'none'}"
+            raise RequestValidationError([
+                {"loc": ["query", name], "type": "extra_forbidden", "msg": hint,
+                 "input": request.query_params[name]} for name in unknown])
         return who
 
     @app.exception_handler(BundleoptError)
@@ -282,7 +296,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
 
     @app.get("/v1/solves", response_model=SolveList, tags=["solves"])
     def list_solves(status: str | None = Query(None, max_length=16),
-                    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000_000),
+                    limit: int = Query(50, ge=1, le=500), offset: int = _offset(),
                     who: str = Depends(actor), s: Session = Depends(session)) -> Any:
         """Solves, newest first, optionally of one status."""
         q = select(Solve).order_by(Solve.created_at.desc(), Solve.id)
@@ -345,7 +359,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     # ------------------------------------------------------------- weekly plans
     @app.get("/v1/plans", response_model=WeeklyList, tags=["plans"])
     def list_plans(name: str | None = Query(None, max_length=128),
-                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000_000),
+                   limit: int = Query(100, ge=1, le=1000), offset: int = _offset(),
                    who: str = Depends(actor), s: Session = Depends(session)) -> Any:
         """Stored weekly plans, newest week first."""
         q = select(WeeklyPlan).order_by(WeeklyPlan.week.desc(), WeeklyPlan.name)
@@ -398,7 +412,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
             raise HTTPException(404, f"no schedule {name!r}")
 
     @app.get("/v1/audit", response_model=AuditList, tags=["service"])
-    def audit(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000_000),
+    def audit(limit: int = Query(100, ge=1, le=1000), offset: int = _offset(),
               who: str = Depends(actor), s: Session = Depends(session)) -> Any:
         """Who submitted, cancelled or scheduled what, newest first."""
         q = select(Audit).order_by(Audit.id.desc()).limit(limit).offset(offset)

@@ -94,15 +94,18 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
     sched = Scheduler(engine, url, queue.worker_name("scheduler")) if scheduler else None
     if sched:
         sched.start()
-    app = create_app(settings, engine, migrate=False)
+    def shutdown() -> None:
+        stop.set()
+        if sched:
+            sched.stop()
+        pool.stop()   # workers hand their running solves back to the queue
+
+    app = create_app(settings, engine, migrate=False, on_shutdown=shutdown)
     try:
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                       timeout_graceful_shutdown=5)).run()
     finally:
-        stop.set()
-        if sched:
-            sched.stop()
-        pool.stop()
+        shutdown()   # startup failed (port taken...): do not leave workers behind
 
 
 def _week_arg(value: str | None) -> str:

@@ -167,10 +167,15 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None) -> int:
     so a scenario that kills its worker cannot take the service down in a loop.
     """
     now = utcnow()
-    # Solves run by `plan run` are not queue entries; weekly.py takes those over itself.
-    stale = and_(Solve.source != "weekly",
-                 or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or [])))
+    lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
+    # Solves run by `plan run` are not queue entries: the next run of that week solves
+    # again, so a dead run's solve is just closed.
+    stale = and_(Solve.source != "weekly", lost)
     with engine.begin() as conn:
+        conn.execute(update(Solve).where(Solve.status == "running", Solve.source == "weekly",
+                                         lost)
+                     .values(status="failed", finished_at=now, lease_until=None,
+                             error="the plan run solving this stopped before it finished"))
         conn.execute(update(Solve).where(Solve.status == "running", stale,
                                          Solve.attempts >= MAX_ATTEMPTS)
                      .values(status="failed", finished_at=now, lease_until=None,

@@ -11,10 +11,12 @@ expires, which is safe because ``plan run`` of a finished week changes nothing.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from croniter import croniter
@@ -31,6 +33,8 @@ from .weekly import iso_week, load_config
 log = logging.getLogger("bundleopt.scheduler")
 
 RUN_LEASE_SECONDS = 120.0
+#: If set, schedules may only name weekly configs inside this directory.
+CONFIG_DIR_ENV = "BUNDLEOPT_CONFIG_DIR"
 
 
 def next_after(cron: str, moment: datetime) -> datetime:
@@ -54,7 +58,14 @@ def check_cron(cron: str) -> None:
 def upsert(s: Session, data: dict[str, Any], actor: str) -> Schedule:
     """Create or replace a schedule after checking its cron and config."""
     check_cron(data["cron"])
-    load_config(data["config"])
+    # Runs start later, from wherever serve runs: keep the path absolute.
+    config = Path(data["config"]).resolve()
+    allowed = os.environ.get(CONFIG_DIR_ENV)
+    if allowed and not config.is_relative_to(Path(allowed).resolve()):
+        raise InputError("schedule", f"config must be inside {CONFIG_DIR_ENV}={allowed}",
+                         field="config")
+    load_config(config)
+    data = {**data, "config": str(config)}
     now = utcnow()
     sched = s.scalars(select(Schedule).where(Schedule.name == data["name"])).first()
     if sched is None:

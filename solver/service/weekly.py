@@ -17,7 +17,7 @@ Config (YAML; paths relative to the config file)::
       args: []                  # extra `bundleopt fit` arguments
     max_price_change: 0.10      # optional: sets price_change.max_relative
     export: plans/{name}/{week} # optional: where plan.csv and summary.json go
-    solver: {backend: highs, time_limit: 120, mip_gap: 0.0}   # optional overrides
+    solver: {backend: highs, time_limit: 120}   # optional; else scenario.yaml's, else 300 s
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ from .worker import execute, hard_deadline
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 CONFIG_KEYS = ("name", "scenario", "demand", "max_price_change", "export", "solver")
 DEFAULT_TIME_LIMIT = 300.0
+CLAIM_SECONDS = 1800.0   # how long a run may spend building its scenario before the solve
 
 
 @dataclass(frozen=True)
@@ -233,16 +234,13 @@ def run_week(config: str | os.PathLike[str], week: str, *, db_url: str | None = 
     cfg = load_config(config)
     engine = engine or make_engine(db_url)
     upgrade(engine)
-    opts = {"backend": cfg.solver.get("backend"),
-            "time_limit": float(cfg.solver.get("time_limit") or DEFAULT_TIME_LIMIT),
-            "mip_gap": cfg.solver.get("mip_gap"), "threads": cfg.solver.get("threads")}
     owner = queue.worker_name("weekly")
-    w = _claim_week(engine, cfg.name, week, owner,
-                    hard_deadline(opts["time_limit"]) + 600)
+    # Long enough to build (and re-fit) the scenario; extended once the time limit is known.
+    w = _claim_week(engine, cfg.name, week, owner, CLAIM_SECONDS)
     if w is None:
         return _existing(engine, cfg, week, out)
     try:
-        return _plan(engine, cfg, week, owner, opts, refit, out)
+        return _plan(engine, cfg, week, owner, refit, out)
     except BaseException as err:
         with session_factory(engine)() as s:
             s.execute(update(WeeklyPlan).where(WeeklyPlan.name == cfg.name,
@@ -253,8 +251,8 @@ def run_week(config: str | os.PathLike[str], week: str, *, db_url: str | None = 
         raise
 
 
-def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, opts: dict[str, Any],
-          refit: bool | None, out: Any) -> WeeklyOutcome:
+def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
+          out: Any) -> WeeklyOutcome:
     from formulations.loading import scenario_to_tables
 
     scenario = build_scenario(cfg, refit)
@@ -262,7 +260,18 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, opts: dict[s
         scenario = scenario.with_constraints(max_price_change=cfg.max_price_change)
     prev_week, prev = previous_plan(engine, cfg.name, week)
     if prev_week is not None:
-        scenario = scenario.replace(previous_plan=prev)
+        # Offers or segments gone since (a re-fit may change them) cannot be "on sale in
+        # both plans", so their rows constrain nothing and are dropped.
+        keep = prev["bundle_id"].isin(scenario.bundles.index) & (
+            prev["segment_id"].isin(scenario.segments.index) | (prev["segment_id"] == "*"))
+        scenario = scenario.replace(previous_plan=prev[keep].reset_index(drop=True))
+    # Solver options: the config's, else the scenario's, else the weekly default.
+    o = scenario.solver
+    opts = {"backend": cfg.solver.get("backend") or o.backend,
+            "time_limit": float(cfg.solver.get("time_limit") or o.time_limit
+                                or DEFAULT_TIME_LIMIT),
+            "mip_gap": cfg.solver.get("mip_gap", o.mip_gap),
+            "threads": cfg.solver.get("threads", o.threads)}
     payload = jsonable(scenario_to_tables(scenario))
     Sessions = session_factory(engine)
     with Sessions() as s:
@@ -275,7 +284,9 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, opts: dict[s
             lease_until=utcnow() + timedelta(seconds=60)))
         s.execute(update(WeeklyPlan).where(WeeklyPlan.name == cfg.name,
                                            WeeklyPlan.week == week)
-                  .values(solve_id=solve.id, previous_week=prev_week))
+                  .values(solve_id=solve.id, previous_week=prev_week,
+                          lease_until=utcnow() + timedelta(
+                              seconds=hard_deadline(opts["time_limit"]) + CLAIM_SECONDS)))
         s.commit()
         solve_id = solve.id
     status = execute(engine, solve_id, owner, payload, opts, lease_seconds=60,
