@@ -21,7 +21,8 @@ import pandas as pd
 
 from formulations.scenario import Scenario
 
-TOL = 1e-9            # surplus / value ties, price-rule slack (docs/semantics.md)
+TOL = 1e-9            # value ties, price-rule slack (docs/semantics.md)
+SURPLUS_DECIMALS = 6  # first-choice surpluses tie when equal to 6 decimals
 INV_TOL = 1e-6        # inventory slack (docs/semantics.md)
 PRICE_MATCH = 1e-6    # a plan's price "is" a ladder point when this close
 
@@ -210,13 +211,14 @@ def _demand_first_choice(ctx: _Context, s: str, menu: dict[str, float]) -> dict[
     cands = []
     for b, p in menu.items():
         if (s, b) in ctx.wtp:
-            w = ctx.wtp[(s, b)][0]
-            if p <= w + TOL:                      # a surplus of exactly 0 buys
-                cands.append((w - p, p - ctx.deduct[b], ctx.offers[b].position, b))
+            # surpluses are compared as money to 6 decimals (semantics.md: ties)
+            surplus = round(ctx.wtp[(s, b)][0] - p, SURPLUS_DECIMALS)
+            if surplus >= 0:                      # a surplus of exactly 0 buys
+                cands.append((surplus, p - ctx.deduct[b], ctx.offers[b].position, b))
     if not cands:
         return {}
     best_surplus = max(c[0] for c in cands)
-    tied = [c for c in cands if c[0] >= best_surplus - TOL]
+    tied = [c for c in cands if c[0] == best_surplus]
     best_value = max(c[1] for c in tied)
     tied = [c for c in tied if c[1] >= best_value - TOL]
     chosen = min(tied, key=lambda c: c[2])       # listed first in bundles.csv
@@ -303,7 +305,8 @@ def _evaluate(ctx: _Context, plan: dict, check_prices: bool = True) -> Evaluatio
             if max(prices) > (1.0 + con.max_price_spread) * min(prices) + TOL:
                 violations.append(f"fairness.max_price_spread: {b} {min(prices)}..{max(prices)}")
     for s in con.coverage:
-        covered = any((s, b) in ctx.wtp and p <= ctx.wtp[(s, b)][0] + TOL
+        covered = any((s, b) in ctx.wtp
+                      and round(ctx.wtp[(s, b)][0] - p, SURPLUS_DECIMALS) >= 0
                       for b, p in seen[s].items())
         if not covered:
             violations.append(f"fairness.coverage: {s} not covered")

@@ -26,7 +26,8 @@ ALL_DISCOUNTS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 TIE_DISCOUNTS = (0.0, 0.10, 0.20, 0.25, 0.50)
 
 
-def _money(rng: np.random.Generator, x: float, ties: bool) -> float:
+def _money(x: float, ties: bool) -> float:
+    """Whole units when forcing ties, else cents."""
     return float(round(x)) if ties else float(round(x, 2))
 
 
@@ -34,9 +35,9 @@ def _draw(rng: np.random.Generator, *, pricing: str, choice_model: str, objectiv
           constraints: set[str], wtp_level: str, ties: bool, use_prices: bool,
           n_products: int, n_offers: int, n_segments: int, n_ladder: int) -> Scenario:
     pids = [f"P{i + 1}" for i in range(n_products)]
-    list_price = np.array([_money(rng, x, ties) for x in rng.uniform(4, 20, n_products)])
+    list_price = np.array([_money(x, ties) for x in rng.uniform(4, 20, n_products)])
     cost_share = rng.uniform(0.2, 0.7, n_products) * (rng.random(n_products) > 0.1)
-    unit_cost = np.array([_money(rng, x, ties) for x in list_price * cost_share])
+    unit_cost = np.array([_money(x, ties) for x in list_price * cost_share])
 
     # candidates: singletons first (some products may lack one), then multi-item bundles
     singles = [p for p in pids if rng.random() < 0.85] or [pids[0]]
@@ -67,9 +68,9 @@ def _draw(rng: np.random.Generator, *, pricing: str, choice_model: str, objectiv
     max_price = np.full(len(bids), np.nan)
     for j, b in enumerate(bids):
         if rng.random() < 0.15:
-            min_price[j] = _money(rng, ref[b] * rng.uniform(0.7, 0.9), ties)
+            min_price[j] = _money(ref[b] * rng.uniform(0.7, 0.9), ties)
         if rng.random() < 0.15:
-            max_price[j] = _money(rng, ref[b] * rng.uniform(0.85, 1.0), ties)
+            max_price[j] = _money(ref[b] * rng.uniform(0.85, 1.0), ties)
     bundles = pd.DataFrame({"complementarity": kappa, "min_price": min_price,
                             "max_price": max_price},
                            index=pd.Index(bids, name="bundle_id"))
@@ -104,7 +105,7 @@ def _draw(rng: np.random.Generator, *, pricing: str, choice_model: str, objectiv
             if rng.random() < 0.4:
                 k = int(rng.integers(1, n_ladder + 1))
                 for f in rng.uniform(0.6, 1.1, k):
-                    price_rows.append((b, _money(rng, ref[b] * f, ties)))
+                    price_rows.append((b, _money(ref[b] * f, ties)))
     prices = pd.DataFrame(price_rows, columns=["bundle_id", "price"]).astype({"price": float})
 
     # inventory: tight enough to bind for a few products

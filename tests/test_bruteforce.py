@@ -21,6 +21,7 @@ from bruteforce import (  # noqa: E402
     plan_from_frame)
 from random_scenarios import make_scenario, random_scenario  # noqa: E402
 
+from formulations.validate import validate_scenario  # noqa: E402
 from solver.api import solve  # noqa: E402
 
 REL = ABS = 1e-6
@@ -61,6 +62,28 @@ def test_first_choice_full_tie_goes_to_offer_listed_first(order, winner):
     sc = _two_singles(2, 1, order=order)
     _, obj, ev = evaluate(sc, {"A": 8.0, "B": 7.0})
     assert ev.demand == {("s", winner): 10.0} and obj == pytest.approx(60.0)
+
+
+def test_first_choice_surpluses_equal_to_six_decimals_tie():
+    # A leaves 2.0000001, B leaves 2: a tie at 6 decimals, so B's higher profit wins
+    sc = make_scenario(products=[("PA", 3, 10, None), ("PB", 1, 10, None)],
+                       bundles=[("A", {"PA": 1}), ("B", {"PB": 1})], segments=[("s", 10)],
+                       wtp=[("s", "A", 10.0000001), ("s", "B", 10)], discounts=[0.2])
+    assert evaluate(sc, {"A": 8.0, "B": 8.0})[2].demand == {("s", "B"): 10.0}
+    # a real difference (A leaves 2.00001) still decides
+    sc2 = make_scenario(products=[("PA", 3, 10, None), ("PB", 1, 10, None)],
+                        bundles=[("A", {"PA": 1}), ("B", {"PB": 1})], segments=[("s", 10)],
+                        wtp=[("s", "A", 10.00001), ("s", "B", 10)], discounts=[0.2])
+    assert evaluate(sc2, {"A": 8.0, "B": 8.0})[2].demand == {("s", "A"): 10.0}
+
+
+def test_ladder_rounds_half_cents_up():
+    # R = 18.32 + 13.82 = 32.14; 32.14 × 0.75 = 24.105 → 24.11 (and 32.14 × 0.95 = 30.533)
+    sc = make_scenario(products=[("P", 1, 18.32, None), ("Q", 1, 13.82, None)],
+                       bundles=[("PQ", {"P": 1, "Q": 1})], segments=[("s", 1)],
+                       wtp=[("s", "PQ", 30)], discounts=[0.05, 0.25],
+                       prices=[])
+    assert allowed_prices(sc)["PQ"] == [30.53, 24.11]
 
 
 def test_first_choice_zero_surplus_buys_and_negative_does_not():
@@ -216,12 +239,18 @@ def _repro(scenario) -> str:
 
 def check_against_brute_force(scenario, backend: str = "highs") -> None:
     """Assert that ``solve`` agrees with exhaustive enumeration on ``scenario``."""
+    # the generator must only make scenarios a user could load
+    validate_scenario(scenario, source="random")
     best, best_plan = brute_force(scenario)
     result = solve(scenario, backend=backend)
     ctx = f"\nbrute force: {best} {best_plan}\nscenario: {_repro(scenario)}"
     if best is None:
         assert result.status == "infeasible", f"expected infeasible, got {result.status}" + ctx
         assert result.plan.empty and result.objective is None
+        # with no constraint at all the empty plan is feasible, so some rule is to blame
+        named = set(result.summary.get("conflicting_constraints") or ())
+        assert named & set(scenario.constraints.active()), \
+            f"conflict names {sorted(named)} none of {scenario.constraints.active()}" + ctx
         return
     assert result.status == "optimal", f"status {result.status}" + ctx
     assert result.objective == pytest.approx(best, rel=REL, abs=ABS), \
