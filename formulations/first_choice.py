@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .linear import LinearModel, Terms
+from .linear import LinearModel, Terms, group_rows
 from .offers import OfferSpace
 from .side_constraints import add_offer_variables, add_side_constraints
 
@@ -77,8 +77,7 @@ def build_first_choice(space: OfferSpace) -> LinearModel:
     model.add_constraints("segment_surplus_def", seg_keys, [
         Terms(gets, seg_rows, seg_rows, np.ones(n_seg)), Terms(buy, s, rows, -surplus)], lo=0.0, hi=0.0)
 
-    pair = arcs.groupby(["s", "b"], sort=False).ngroup().to_numpy()
-    first = arcs.drop_duplicates(["s", "b"])
+    pair, first = group_rows(arcs, ["s", "b"])
     m = len(first)
     model.add_constraints("best_offer_chosen", pd.DataFrame({
         "segment": space.segment_ids[first["s"].to_numpy()],

@@ -218,6 +218,12 @@ class LinearModel:
         return m
 
 
+def group_rows(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Row number of each member's group (in order of first appearance), and the first
+    member of every group — the two halves of a "one row per group" constraint family."""
+    return frame.groupby(by, sort=False).ngroup().to_numpy(), frame.drop_duplicates(by)
+
+
 def _labels(keys: pd.DataFrame) -> list:
     if keys.shape[1] == 1:
         return [str(v) for v in keys.iloc[:, 0].tolist()]

@@ -29,7 +29,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .linear import LinearModel, Terms, VarFamily
+from .linear import LinearModel, Terms, VarFamily, group_rows
 from .offers import OfferSpace
 
 
@@ -42,8 +42,7 @@ def add_offer_variables(model: LinearModel, space: OfferSpace) -> VarFamily:
         "segment": np.where(seg < 0, "*", space.segment_ids[np.maximum(seg, 0)]),
         "price": pts["price"].to_numpy()})
     offer = model.add_vars("on_sale", keys, lb=0.0, ub=1.0, integer=True)
-    groups = pts.groupby(["seg", "b"], sort=False).ngroup().to_numpy()
-    first = pts.drop_duplicates(["seg", "b"])
+    groups, first = group_rows(pts, ["seg", "b"])
     gkeys = pd.DataFrame({"bundle": space.bundle_ids[first["b"].to_numpy()],
                           "segment": keys["segment"].to_numpy()[first.index.to_numpy()]})
     n = len(pts)
@@ -103,8 +102,7 @@ def _max_offers_personalized(model, space, offer, k):
     on = model.add_vars("offer_used", pd.DataFrame({"bundle": space.bundle_ids[used]}),
                         lb=0.0, ub=1.0, integer=True)
     pos = {b: i for i, b in enumerate(used)}
-    grp = pts.groupby(["seg", "b"], sort=False).ngroup().to_numpy()
-    first = pts.drop_duplicates(["seg", "b"])
+    grp, first = group_rows(pts, ["seg", "b"])
     m = len(first)
     model.add_constraints("offer_used_link", pd.DataFrame({
         "bundle": space.bundle_ids[first["b"].to_numpy()],
@@ -189,8 +187,7 @@ def _price_spread(model, space, offer, delta):
                          lb=0.0, ub=big_m, unit=0.01)
     sel = np.flatnonzero(np.isin(b_of, shared))
     sub = pts.iloc[sel]
-    grp = sub.groupby(["seg", "b"], sort=False).ngroup().to_numpy()
-    first = sub.drop_duplicates(["seg", "b"])
+    grp, first = group_rows(sub, ["seg", "b"])
     m = len(first)
     pos = {b: i for i, b in enumerate(shared)}
     ref_idx = np.array([pos[b] for b in first["b"].to_numpy()])
