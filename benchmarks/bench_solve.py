@@ -114,7 +114,8 @@ def render(rows: list[dict], build_rows: list[dict] | str, args: argparse.Namesp
                f"{','.join(map(str, args.sizes))} --seeds {','.join(map(str, args.seeds))} "
                f"--time-limit {args.time_limit:g}` on {platform.machine()} with {os.cpu_count()} CPUs "
                f"({platform.python_version()}, HiGHS {highspy.Highs().version()}, "
-               f"threads {args.threads or 'default'}). Times in seconds; "
+               f"threads {args.threads or 'default'}, load average {args.load:.1f} at start). "
+               f"Times in seconds; "
                f"ratio = bundleopt total / textbook total (lower is better for bundleopt).")
     out.append("")
     out.append("| candidates | seed | products | segments | bundleopt vars×rows | build | solve "
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-build-comparison", action="store_true",
                     help="skip the Pyomo vs array build timing")
     args = ap.parse_args(argv)
+    args.load = os.getloadavg()[0]      # the timings mean little on a busy machine
     rows = run_solve_comparison(args.sizes, args.seeds, args.time_limit, args.threads)
     build_rows = ("skipped (--no-build-comparison)" if args.no_build_comparison
                   else run_build_comparison(args.sizes, args.seeds[0]))

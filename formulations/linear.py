@@ -86,6 +86,7 @@ class LinearModel:
         self.objective: list[Terms] = []
         # False where solver presolve reductions are known to be numerically unsafe
         self.presolve_safe = True
+        self.notes: list[str] = []          # modelling approximations, for the summary
         self._ncols = 0
         self._nrows = 0
 

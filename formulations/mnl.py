@@ -35,10 +35,20 @@ from .linear import LinearModel, Terms
 from .offers import OfferSpace
 from .side_constraints import add_offer_variables, add_side_constraints
 
-MAX_EXPONENT = 50.0   # e^50 ≈ 5e21: beyond this the LP is numerically meaningless
+MAX_EXPONENT = 20.0  # e^20 ≈ 4.9e8; see attraction()
 
 
 def attraction(arcs: pd.DataFrame) -> np.ndarray:
+    """``v = exp(β (w − p))``, with the exponent capped at ``MAX_EXPONENT``.
+
+    Why the cap: the model relates shares of order 1 to a no-purchase share of order
+    ``1/v``; past ``v ≈ e^20`` floating-point MIP solvers cannot tell that share from 0,
+    and the brute-force tests caught HiGHS returning wrong optima (exponents 22–46). An
+    offer priced more than ``20/β`` below a segment's WTP is modelled as if it were
+    exactly ``20/β`` below: shown alone its share changes by < 2e-9; two such offers
+    seen by one segment split it evenly rather than by their exact ratio. The plan's
+    reported numbers are always re-computed with the exact attractions.
+    """
     z = arcs["beta"].to_numpy(float) * (arcs["wtp"].to_numpy(float) - arcs["price"].to_numpy(float))
     return np.exp(np.minimum(z, MAX_EXPONENT))
 
@@ -62,6 +72,10 @@ def build_mnl(space: OfferSpace) -> LinearModel:
     s = arcs["s"].to_numpy()
     j = arcs["j"].to_numpy()
     v = attraction(arcs)
+    capped = int((v >= np.exp(MAX_EXPONENT)).sum())
+    if capped:
+        model.notes.append(f"{capped} MNL attractions capped at e^{MAX_EXPONENT:g} "
+                           "(price more than 20/β below WTP); the plan is re-priced exactly")
     rows = np.arange(n_arcs)
     model.add_constraints("shares_sum_to_one", seg_keys, [
         Terms(none, np.arange(n_seg), np.arange(n_seg), np.ones(n_seg)),

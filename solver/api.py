@@ -164,11 +164,16 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         if progress is not None:
             progress(Progress(build_seconds + elapsed, obj, bound))
 
-    notes: list[str] = []
+    notes: list[str] = list(built.model.notes)
     if built.space.no_price:
         raw = None
         status, x, solver_obj, bound, solve_seconds, log, cancelled = "infeasible", None, None, None, 0.0, "", False
         notes += [f"must_offer {b} has no price left after {', '.join(r)}" for b, r in built.space.no_price.items()]
+    elif form.A.shape[1] == 0:
+        # nothing can be offered to anyone (no prices left, nobody buys): the empty
+        # plan is the only plan, and it is optimal
+        status, x, solver_obj, bound, solve_seconds, log, cancelled = "optimal", np.zeros(0), 0.0, 0.0, 0.0, "", False
+        notes.append("no offer can be put on sale: every price was pruned")
     else:
         remaining = None if time_limit is None else max(0.05, time_limit - build_seconds)
         raw = backend_cls().solve(form, SolveOptions(

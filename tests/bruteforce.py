@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
@@ -103,7 +104,6 @@ def offer_wtp(scenario: Scenario) -> dict[tuple[str, str], tuple[float, float]]:
 def cents(x: float) -> float:
     """A price rounded to the nearest cent, halves up, as docs/semantics.md writes it
     (via Decimal of the 10-digit repr, so 32.14 * 0.75 = 24.105 gives 24.11)."""
-    from decimal import ROUND_HALF_UP, Decimal
     return float(Decimal(f"{x:.10f}").quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 

@@ -68,9 +68,9 @@ def _draw(rng: np.random.Generator, *, pricing: str, choice_model: str, objectiv
     max_price = np.full(len(bids), np.nan)
     for j, b in enumerate(bids):
         if rng.random() < 0.15:
-            min_price[j] = _money(ref[b] * rng.uniform(0.7, 0.9), ties)
-        if rng.random() < 0.15:
-            max_price[j] = _money(ref[b] * rng.uniform(0.85, 1.0), ties)
+            min_price[j] = _money(ref[b] * rng.uniform(0.7, 0.88), ties)
+        if rng.random() < 0.15:   # ≥ 0.9 R, so never below a min_price (≤ 0.88 R)
+            max_price[j] = _money(ref[b] * rng.uniform(0.9, 1.0), ties)
     bundles = pd.DataFrame({"complementarity": kappa, "min_price": min_price,
                             "max_price": max_price},
                            index=pd.Index(bids, name="bundle_id"))

@@ -300,3 +300,83 @@ def test_evaluate_plan_frame_reads_plan_csv_rows():
     df = pd.DataFrame({"bundle_id": ["A"], "segment_id": ["*"], "price": [10.0]})
     feasible, obj, _ = evaluate_plan_frame(sc, df)
     assert feasible and obj == pytest.approx(80.0)
+
+
+# ============================================== minimised failures found by sweeps
+# Each was a real disagreement between solve() and brute force, shrunk by deleting rows
+# and settings while it persisted. Kept as regressions; expected values come from the
+# enumeration, not from solve().
+_P1 = {"product_id": "P1", "unit_cost": 4, "list_price": 10}
+REGRESSIONS = {
+    "must_offer_and_exclude_same_id": {
+        "scenario": {"constraints": {"must_offer": ["S1"], "exclude": ["S1"]}},
+        "products": [_P1], "bundles": [{"bundle_id": "S1", "product_id": "P1", "quantity": 1}],
+        "segments": [{"segment_id": "a", "size": 10}],
+        "wtp": [{"segment_id": "a", "bundle_id": "S1", "wtp": 12}]},
+    "mnl_exponent_30": {
+        "scenario": {"choice_model": "mnl", "price_ladder": {"discounts": [0]}},
+        "products": [{"product_id": "P1", "unit_cost": 0, "list_price": 10}],
+        "bundles": [{"bundle_id": "S1", "product_id": "P1", "quantity": 1}],
+        "segments": [{"segment_id": "a", "size": 10, "price_sensitivity": 1}],
+        "wtp": [{"segment_id": "a", "bundle_id": "S1", "wtp": 40}]},
+    "mnl_exponent_36_multipack": {
+        "scenario": {"choice_model": "mnl", "price_ladder": {"discounts": [0.5]}},
+        "products": [{"product_id": "P1", "unit_cost": 0.0, "list_price": 17.0}],
+        "bundles": [{"bundle_id": "B", "product_id": "P1", "quantity": 2}],
+        "segments": [{"segment_id": "s", "size": 54.0, "price_sensitivity": 1.3}],
+        "wtp": [{"segment_id": "s", "bundle_id": "B", "wtp": 43.0, "price_sensitivity": 1.375}]},
+    "mnl_exponent_22_with_small_beta_offer": {
+        "scenario": {"choice_model": "mnl", "price_ladder": {"discounts": [0.2, 0.3]},
+                     "constraints": {"must_offer": ["S_P2", "B_P1_P2"]}},
+        "products": [{"product_id": "P1", "unit_cost": 9.17, "list_price": 18.8},
+                     {"product_id": "P2", "unit_cost": 5.31, "list_price": 7.82}],
+        "bundles": [{"bundle_id": "B_P1_P2", "product_id": "P1", "quantity": 1},
+                    {"bundle_id": "B_P1_P2", "product_id": "P2", "quantity": 1},
+                    {"bundle_id": "S_P2", "product_id": "P2", "quantity": 1},
+                    {"bundle_id": "B_P1x2", "product_id": "P1", "quantity": 2,
+                     "complementarity": 0.1}],
+        "segments": [{"segment_id": "s1", "size": 18.637, "price_sensitivity": 1.2845680688825127},
+                     {"segment_id": "s2", "size": 53.89, "price_sensitivity": 1.4683028792580333}],
+        "wtp": [{"segment_id": "s1", "bundle_id": "S_P2", "wtp": 6.36,
+                 "price_sensitivity": 0.5848203500540629},
+                {"segment_id": "s1", "bundle_id": "B_P1x2", "wtp": 43.54451023777794},
+                {"segment_id": "s2", "bundle_id": "S_P2", "wtp": 6.611096160231314},
+                {"segment_id": "s2", "bundle_id": "B_P1x2", "wtp": 29.302410567856818}]},
+    "mnl_personalized_spread_and_coverage": {
+        "scenario": {"pricing": "personalized", "choice_model": "mnl",
+                     "price_ladder": {"discounts": [0.2, 0.25]},
+                     "constraints": {"fairness": {"max_price_spread": 0.25, "coverage": ["s1"]}}},
+        "products": [{"product_id": "P1", "unit_cost": 3.0, "list_price": 5.0},
+                     {"product_id": "P2", "unit_cost": 2.0, "list_price": 7.0},
+                     {"product_id": "P3", "unit_cost": 6.0, "list_price": 15.0}],
+        "bundles": [{"bundle_id": "S_P3", "product_id": "P3", "quantity": 1},
+                    {"bundle_id": "B", "product_id": "P1", "quantity": 1, "complementarity": -0.1},
+                    {"bundle_id": "B", "product_id": "P2", "quantity": 1, "complementarity": -0.1},
+                    {"bundle_id": "B", "product_id": "P3", "quantity": 1, "complementarity": -0.1},
+                    {"bundle_id": "S_P1", "product_id": "P1", "quantity": 1, "max_price": 4.0}],
+        "segments": [{"segment_id": "s1", "size": 17.0, "price_sensitivity": 1.365580530009329},
+                     {"segment_id": "s2", "size": 52.0, "price_sensitivity": 0.2965171997438504}],
+        "wtp": [{"segment_id": "s1", "bundle_id": "B", "wtp": 18.0},
+                {"segment_id": "s1", "bundle_id": "S_P1", "wtp": 3.0,
+                 "price_sensitivity": 1.1728855393343693},
+                {"segment_id": "s2", "bundle_id": "S_P3", "wtp": 14.0},
+                {"segment_id": "s2", "bundle_id": "B", "wtp": 27.0}],
+        "prices": [{"bundle_id": "B", "price": 18.0}, {"bundle_id": "B", "price": 23.0},
+                   {"bundle_id": "S_P1", "price": 3.0}]},
+    "half_cent_ladder_point": {
+        "scenario": {"pricing": "personalized", "choice_model": "mnl",
+                     "price_ladder": {"discounts": [0.25]}},
+        "products": [{"product_id": "P2", "unit_cost": 8.64, "list_price": 18.32},
+                     {"product_id": "P4", "unit_cost": 3.28, "list_price": 13.82}],
+        "bundles": [{"bundle_id": "B", "product_id": "P2", "quantity": 1, "complementarity": -0.1},
+                    {"bundle_id": "B", "product_id": "P4", "quantity": 1, "complementarity": -0.1}],
+        "segments": [{"segment_id": "s", "size": 9.977, "price_sensitivity": 0.841541758380401}],
+        "wtp": [{"segment_id": "s", "product_id": "P2", "wtp": 21.01},
+                {"segment_id": "s", "product_id": "P4", "wtp": 7.71}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_minimised_regressions(name):
+    from formulations.loading import scenario_from_tables
+    check_against_brute_force(scenario_from_tables(REGRESSIONS[name], name=name))
