@@ -122,7 +122,7 @@ class CpSatBackend:
         p = solver.parameters
         if options.time_limit is not None:
             # the limit covers turning the matrix into CP-SAT constraints too
-            p.max_time_in_seconds = max(0.05, 0.95 * float(options.time_limit) - (time.perf_counter() - built_at))
+            p.max_time_in_seconds = max(0.05, 0.9 * float(options.time_limit) - (time.perf_counter() - built_at))
         if options.mip_gap is not None:
             p.relative_gap_limit = float(options.mip_gap)
         p.num_workers = int(options.threads) if options.threads else 8
