@@ -53,7 +53,7 @@ def _pyomo_path(built):
     return res, plan
 
 
-def _compare(sc: Scenario) -> None:
+def assert_paths_agree(sc: Scenario) -> None:
     built, raw = _array_path(sc)
     res, plan = _pyomo_path(built)
     if raw.status == "infeasible":
@@ -90,7 +90,7 @@ def test_random_scenarios_same_optimum(case: int, seed: int) -> None:
     objective = "revenue" if (case + seed) % 3 == 0 else "profit"
     sc = random_scenario(rng, pricing=pricing, choice_model=choice, objective=objective,
                          constraints=set(rules))
-    _compare(sc)
+    assert_paths_agree(sc)
 
 
 def _handmade(**settings) -> Scenario:
@@ -116,11 +116,11 @@ def test_handmade_scenario_with_side_constraints(pricing: str, choice: str) -> N
         constraints.update(max_offers_per_segment=2, max_price_spread=0.1)
     sc = _handmade(pricing=pricing, choice_model=choice, constraints=constraints,
                    discounts=(0.0, 0.1, 0.2))
-    _compare(sc)
+    assert_paths_agree(sc)
 
 
 def test_must_offer_without_prices_is_infeasible_on_both_paths() -> None:
     # every ladder price of A breaks a 70 % margin floor, yet A must be on sale
     sc = _handmade(constraints={"min_margin": 0.7, "must_offer": ["A"]},
                    discounts=(0.0, 0.1))
-    _compare(sc)
+    assert_paths_agree(sc)
