@@ -46,15 +46,15 @@ SCENARIO_FILES = (SETTINGS_FILE,) + tuple(f"{t}.csv" for t in TABLES)
 
 # table -> (required columns, optional columns, numeric columns)
 _COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "products": (("product_id", "unit_cost", "list_price"), ("inventory",),
+    "products": (("product_id", "unit_cost", "list_price"), ("inventory", "name"),
                  ("unit_cost", "list_price", "inventory")),
     "bundles": (("bundle_id", "product_id", "quantity"),
                 ("complementarity", "min_price", "max_price"),
                 ("quantity", "complementarity", "min_price", "max_price")),
     "segments": (("segment_id", "size"), ("price_sensitivity",), ("size", "price_sensitivity")),
     # one of bundle_id / product_id is required too (checked separately)
-    "wtp": (("segment_id", "wtp"), ("bundle_id", "product_id", "price_sensitivity"),
-            ("wtp", "price_sensitivity")),
+    "wtp": (("segment_id", "wtp"), ("bundle_id", "product_id", "price_sensitivity", "wtp_sd"),
+            ("wtp", "price_sensitivity", "wtp_sd")),
     "prices": (("bundle_id", "price"), (), ("price",)),
     "previous_plan": (("bundle_id", "segment_id", "price"), (), ("price",)),
 }
@@ -391,7 +391,8 @@ def _build(raws: Mapping[str, _Raw], settings: Any, settings_src: str, *,
     p = raws["products"]
     products = pd.DataFrame({"unit_cost": _col_number(p, "unit_cost"),
                              "list_price": _col_number(p, "list_price"),
-                             "inventory": _col_number(p, "inventory")},
+                             "inventory": _col_number(p, "inventory"),
+                             "name": _col_text(p, "name").to_numpy(str)},
                             index=pd.Index(_col_text(p, "product_id"), name="product_id"))
 
     b = raws["bundles"]
@@ -427,7 +428,8 @@ def _build(raws: Mapping[str, _Raw], settings: Any, settings_src: str, *,
     wtp = pd.DataFrame({"segment_id": _col_text(w, "segment_id"),
                         level_col: _col_text(w, level_col),
                         "wtp": _col_number(w, "wtp"),
-                        "price_sensitivity": _col_number(w, "price_sensitivity")})
+                        "price_sensitivity": _col_number(w, "price_sensitivity"),
+                        "wtp_sd": _col_number(w, "wtp_sd")})
 
     pr = raws["prices"]
     prices = pd.DataFrame({"bundle_id": _col_text(pr, "bundle_id"),
@@ -563,7 +565,10 @@ def _plain(v: Any) -> Any:
 def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
     """The file tables of a scenario (columns in file order, optional ones when used)."""
     s = scenario
-    products = s.products.reset_index()[["product_id", "unit_cost", "list_price", "inventory"]]
+    products = s.products.reset_index()[["product_id", "unit_cost", "list_price", "inventory",
+                                         "name"]]
+    if (products["name"] == "").all():
+        products = products.drop(columns="name")
     # offers are written grouped, in bundles order, so reading gives the same order
     comp = s.components.copy()
     comp["_pos"] = s.bundles.index.get_indexer(comp["bundle_id"])
@@ -577,9 +582,10 @@ def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
     if segments["price_sensitivity"].isna().all():
         segments = segments.drop(columns="price_sensitivity")
     level = "bundle_id" if s.wtp_level == "bundle" else "product_id"
-    wtp = s.wtp[["segment_id", level, "wtp", "price_sensitivity"]]
-    if wtp["price_sensitivity"].isna().all():
-        wtp = wtp.drop(columns="price_sensitivity")
+    wtp = s.wtp[["segment_id", level, "wtp", "price_sensitivity", "wtp_sd"]]
+    for col in ("price_sensitivity", "wtp_sd"):
+        if wtp[col].isna().all():
+            wtp = wtp.drop(columns=col)
     return {"products": products, "bundles": bundles, "segments": segments, "wtp": wtp,
             "prices": s.prices[["bundle_id", "price"]],
             "previous_plan": s.previous_plan[["bundle_id", "segment_id", "price"]]}

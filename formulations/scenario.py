@@ -8,7 +8,7 @@ what-if studies derive new scenarios with :meth:`Scenario.replace` and
 Table layouts (all ids are ``str``):
 
 ``products``     index ``product_id``; ``unit_cost``, ``list_price``, ``inventory``
-                 (float, NaN = unlimited)
+                 (float, NaN = unlimited), ``name`` (str, "" = none; optional)
 ``components``   columns ``bundle_id, product_id, quantity`` (int ≥ 1), one row per
                  (offer, product)
 ``bundles``      index ``bundle_id`` (file order); ``complementarity`` (float, 0),
@@ -16,7 +16,8 @@ Table layouts (all ids are ``str``):
 ``segments``     index ``segment_id``; ``size`` (float ≥ 0), ``price_sensitivity``
                  (float > 0 or NaN)
 ``wtp``          columns ``segment_id``, ``bundle_id`` *or* ``product_id`` (see
-                 ``wtp_level``), ``wtp`` (float ≥ 0), ``price_sensitivity`` (float or NaN)
+                 ``wtp_level``), ``wtp`` (float ≥ 0), ``price_sensitivity`` (float or NaN),
+                 ``wtp_sd`` (float ≥ 0 or NaN: the WTP's standard error; optional)
 ``prices``       columns ``bundle_id, price`` (may be empty)
 ``previous_plan`` columns ``bundle_id, segment_id, price`` (may be empty)
 """

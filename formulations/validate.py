@@ -85,6 +85,7 @@ def validate_scenario(scenario: Scenario, source: str = "scenario", *,
     """
     src = sources if sources is not None else Sources(settings=source)
     _check_columns(scenario, src)
+    scenario = _with_optional_columns(scenario)
     _check_settings(scenario, src)
     _check_products(scenario.products, src)
     components = _check_components(scenario, src)
@@ -112,7 +113,22 @@ _REQUIRED = {
     "previous_plan": ("bundle_id", "segment_id", "price"),
 }
 _NUMERIC = {"unit_cost", "list_price", "inventory", "quantity", "complementarity",
-            "min_price", "max_price", "size", "price_sensitivity", "wtp", "price"}
+            "min_price", "max_price", "size", "price_sensitivity", "wtp", "price", "wtp_sd"}
+
+
+def _with_optional_columns(s: Scenario) -> Scenario:
+    """Add the optional columns a table may leave out: product ``name`` (blank = none)
+    and ``wtp_sd`` (NaN = no standard error known)."""
+    products, wtp = s.products, s.wtp
+    if "name" not in products.columns:
+        products = products.assign(name="")
+    else:
+        products = products.assign(name=products["name"].fillna("").astype(str))
+    if "wtp_sd" not in wtp.columns:
+        wtp = wtp.assign(wtp_sd=np.nan)
+    if products is s.products and wtp is s.wtp:
+        return s
+    return dataclasses.replace(s, products=products, wtp=wtp)
 
 
 def _check_columns(s: Scenario, src: Sources) -> None:
@@ -341,6 +357,7 @@ def _check_wtp(s: Scenario, src: Sources) -> None:
         raise src.error("wtp", pos, "price_sensitivity", "a per-offer price_sensitivity "
                         "needs WTP per offer (bundle_id), not per product")
     _check_range("wtp", beta, "price_sensitivity", src, lo=0.0, lo_open=True, blank_ok=True)
+    _check_range("wtp", w["wtp_sd"], "wtp_sd", src, lo=0.0, blank_ok=True)
     if s.choice_model == "mnl":
         seg_beta = s.segments["price_sensitivity"].reindex(w["segment_id"]).to_numpy(float)
         missing = np.isnan(beta.to_numpy(float, na_value=np.nan)) & np.isnan(seg_beta)

@@ -278,6 +278,10 @@ CASES = [
      "solver.time_limit", "> 0"),
     ("mip_gap_negative", edit(Y, "time_limit: 30", "time_limit: 30\n  mip_gap: -0.01"), Y,
      None, "solver.mip_gap", "≥ 0"),
+    ("wtp_sd_negative", {"wtp.csv": "segment_id,bundle_id,wtp,wtp_sd\nyoung,S1,8.5,1\n"
+                                     "old,S2,6,-0.5\n"}, "wtp.csv", 3, "wtp_sd", "≥ 0"),
+    ("wtp_sd_text", {"wtp.csv": "segment_id,bundle_id,wtp,wtp_sd\nyoung,S1,8.5,abc\n"},
+     "wtp.csv", 2, "wtp_sd", "expected a number"),
     ("threads_zero", edit(Y, "time_limit: 30", "time_limit: 30\n  threads: 0"), Y, None,
      "solver.threads", "integer ≥ 1"),
 ]
@@ -342,11 +346,12 @@ constraints:
   price_change: {max_relative: 0.1}
 solver: {backend: cpsat, time_limit: 12.5, mip_gap: 0.001, threads: 2}
 """,
-        "products.csv": "product_id,unit_cost,list_price,inventory\n"
-                        "P1,4.1,9.99,500\nP2,0.1,5,\n\"P,3\",1e-3,3.3333333333333335,0\n",
+        "products.csv": "product_id,unit_cost,list_price,inventory,name\n"
+                        "P1,4.1,9.99,500,\"Milk, 1 l\"\nP2,0.1,5,,\n"
+                        "\"P,3\",1e-3,3.3333333333333335,0,Bread\n",
         "bundles.csv": BASE["bundles.csv"].replace("P3", '"P,3"'),
-        "wtp.csv": "segment_id,bundle_id,wtp,price_sensitivity\nyoung,S1,8.5,0.3\n"
-                   "young,B12,13,\nold,S2,6,1e-2\nold,B33,5,\n",
+        "wtp.csv": "segment_id,bundle_id,wtp,price_sensitivity,wtp_sd\nyoung,S1,8.5,0.3,0.25\n"
+                   "young,B12,13,,1.2345678901234567e-07\nold,S2,6,1e-2,\nold,B33,5,,0\n",
     }, name="rich"))
 
 
@@ -358,6 +363,17 @@ def test_directory_round_trip(tmp_path):
     assert_same(s, back)
     assert back.constraints.coverage == ("old",)
     assert back.products.loc["P,3", "list_price"] == 3.3333333333333335
+    assert list(back.products["name"]) == ["Milk, 1 l", "", "Bread"]
+    sd = back.wtp.set_index("bundle_id")["wtp_sd"]
+    assert sd["B12"] == 1.2345678901234567e-07 and np.isnan(sd["S2"])
+
+
+def test_optional_name_and_wtp_sd_are_blank_when_absent(tmp_path):
+    s = load_scenario(make_dir(tmp_path))
+    assert (s.products["name"] == "").all() and s.wtp["wtp_sd"].isna().all()
+    write_scenario(s, tmp_path / "w")
+    assert "name" not in (tmp_path / "w" / "products.csv").read_text().splitlines()[0]
+    assert "wtp_sd" not in (tmp_path / "w" / "wtp.csv").read_text().splitlines()[0]
 
 
 def test_directory_round_trip_of_base(tmp_path):
