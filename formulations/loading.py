@@ -565,10 +565,11 @@ def _plain(v: Any) -> Any:
 def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
     """The file tables of a scenario (columns in file order, optional ones when used)."""
     s = scenario
-    products = s.products.reset_index()[["product_id", "unit_cost", "list_price", "inventory",
-                                         "name"]]
-    if (products["name"] == "").all():
-        products = products.drop(columns="name")
+    products = s.products.reset_index()
+    cols = ["product_id", "unit_cost", "list_price", "inventory"]
+    if "name" in products.columns and (products["name"].fillna("") != "").any():
+        cols.append("name")
+    products = products[cols]
     # offers are written grouped, in bundles order, so reading gives the same order
     comp = s.components.copy()
     comp["_pos"] = s.bundles.index.get_indexer(comp["bundle_id"])
@@ -582,10 +583,8 @@ def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
     if segments["price_sensitivity"].isna().all():
         segments = segments.drop(columns="price_sensitivity")
     level = "bundle_id" if s.wtp_level == "bundle" else "product_id"
-    wtp = s.wtp[["segment_id", level, "wtp", "price_sensitivity", "wtp_sd"]]
-    for col in ("price_sensitivity", "wtp_sd"):
-        if wtp[col].isna().all():
-            wtp = wtp.drop(columns=col)
+    wtp = s.wtp[["segment_id", level, "wtp"] + [c for c in ("price_sensitivity", "wtp_sd")
+                                                 if c in s.wtp.columns and s.wtp[c].notna().any()]]
     return {"products": products, "bundles": bundles, "segments": segments, "wtp": wtp,
             "prices": s.prices[["bundle_id", "price"]],
             "previous_plan": s.previous_plan[["bundle_id", "segment_id", "price"]]}
