@@ -1,0 +1,64 @@
+"""``bundleopt report``: one self-contained HTML page for whatever a run folder holds.
+
+A folder can hold a solve (``summary.json`` [+ ``plan.csv``]), a fit
+(``fit_report.json`` + the scenario it wrote), and what-if study outputs
+(``results.csv``, ``frontier.csv``, ``rule_costs.csv``, ``moves.csv``,
+``robustness.json``); the report has a part for each it finds. Everything it shows is
+read from those files, so a report can be made again later from the folder alone.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from formulations.errors import InputError
+
+from . import fit_report, solve_report, study_report
+from .page import Page
+
+REPORT_NAME = "report.html"
+KINDS = (("solve", solve_report), ("fit", fit_report), ("study", study_report))
+
+
+def detect(run_dir: str | Path) -> list[str]:
+    """The kinds of output ``run_dir`` holds: ``solve``, ``fit``, ``study`` (maybe several)."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise InputError(str(run_dir), "is not a folder")
+    kinds = [name for name, mod in KINDS if mod.found(d)]
+    if not kinds:
+        raise InputError(str(run_dir), "holds nothing to report on: no summary.json (solve), fit_report.json "
+                                       "(fit), results.csv / frontier.csv (sweep), rule_costs.csv / moves.csv "
+                                       "(explain) or robustness.json")
+    return kinds
+
+
+def build_report(run_dir: str | Path, currency: str = "") -> str:
+    """The report's HTML (plotly.js inlined once; no network needed to open it)."""
+    d = Path(run_dir)
+    kinds = detect(d)
+    titles = {"solve": "Plan", "fit": "Demand fit", "study": "What-if study"}
+    page = Page(title=" · ".join(titles[k] for k in kinds) + f" — {d.resolve().name}",
+                subtitle=f"bundleopt report of {d.resolve()}")
+    for name, mod in KINDS:
+        if name in kinds:
+            mod.add_sections(page, d, currency)
+    return page.render()
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, currency: str = "") -> Path:
+    """Write the report (default ``RUN_DIR/report.html``) atomically; nothing is written on error."""
+    text = build_report(run_dir, currency)
+    target = Path(out) if out is not None else Path(run_dir) / REPORT_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
