@@ -8,6 +8,8 @@ import pandas as pd
 from .files import read_csv, read_json
 from .page import Column, Page, absent, esc, kpis, number, paragraph, pct, short, table
 
+MAX_HEAT_LABELS = 60
+
 
 def found(run_dir: Path) -> bool:
     return (run_dir / "fit_report.json").is_file()
@@ -104,7 +106,9 @@ def _wtp(page: Page, run_dir: Path, rep: dict, names: dict, cur: str) -> str:
                                colorbar=dict(title=f"WTP ({cur})"),
                                hovertemplate="segment %{y}<br>%{x}<br>WTP %{z:,.2f}<extra></extra>"))
     fig.update_layout(title="Willingness to pay (blank: the segment never buys that offer)")
-    fig.update_xaxes(title_text="offer", tickangle=-40)
+    many = len(grid.columns) > MAX_HEAT_LABELS
+    fig.update_xaxes(title_text="offer" + (f" ({len(grid.columns)} offers: hover for names)" if many else ""),
+                     tickangle=-40, showticklabels=not many)
     fig.update_yaxes(title_text="segment", type="category")
     return paragraph(f"From {source}.") + page.chart(fig, 300 + 28 * len(grid.index) + 4 * max(
         (len(short(c, 40)) for c in grid.columns), default=0))
@@ -149,8 +153,8 @@ def _scores(page: Page, ho: dict | None) -> str:
     if not ho:
         return "<p>This fit held nothing out (no held-out data).</p>"
     rows = [{"name": "fitted model", **ho["model"]}] + [
-        {"name": {"offer_rate": "offer's purchase rate (no price)",
-                  "segment_offer_rate": "segment × offer rate (no price)"}.get(k, k), **v}
+        {"name": {"offer_rate": "baseline: offer's rate",
+                  "segment_offer_rate": "baseline: segment × offer rate"}.get(k, k), **v}
         for k, v in (ho.get("baselines") or {}).items()]
     df = pd.DataFrame(rows)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Log-loss (lower is better)", "AUC (higher is better)"))
@@ -162,10 +166,12 @@ def _scores(page: Page, ho: dict | None) -> str:
     fig.update_xaxes(title_text="model")
     fig.update_yaxes(title_text="log-loss (nats per exposure)", row=1, col=1)
     fig.update_yaxes(title_text="AUC (0.5 = chance, 1 = perfect)", row=1, col=2)
+    fig.update_layout(bargap=0.45)
     cols = [Column("name", "Model", esc, numeric=False), Column("log_loss", "Log-loss", lambda v: number(v, 6)),
             Column("auc", "AUC", lambda v: number(v, 6))]
     note = paragraph(f"{number(ho.get('n_exposures'), 0)} held-out exposures, "
-                     f"{number(ho.get('n_purchases'), 0)} purchases.")
+                     f"{number(ho.get('n_purchases'), 0)} purchases. The baselines ignore the price: beating "
+                     "the segment × offer rate shows the price response is real.")
     return note + page.chart(fig, 420) + table(rows, cols, "scores-table")
 
 
@@ -196,7 +202,8 @@ def _bundles(page: Page, rep: dict, names: dict) -> str:
     if b.empty:
         return "<p>No bundle was mined from the baskets (none passed the support and lift floors).</p>"
     b["name"] = [" + ".join(names.get(str(p), str(p)) for p in ps) for ps in b["products"]]
-    fig = go.Figure(go.Scatter(x=b["support"], y=b["lift"], mode="markers", text=b["name"],
+    fig = go.Figure(go.Scatter(x=b["support"], y=b["lift"], mode="markers+text" if len(b) <= 15 else "markers",
+                               text=b["name"], textposition="top center", cliponaxis=False,
                                marker=dict(size=11, color="#dd6b20"),
                                hovertemplate="%{text}<br>support %{x:.3%}<br>lift %{y:.2f}<extra></extra>"))
     fig.update_layout(title="Mined bundles: how often bought together (support) and how much above chance (lift)")

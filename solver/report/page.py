@@ -24,11 +24,11 @@ MAX_LABEL = 60            # chart tick labels only; tables always show full name
 
 
 def esc(v: Any) -> str:
-    return html.escape("" if v is None else str(v))
+    return "" if is_missing(v) else html.escape(str(v))
 
 
 def is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v == "")
 
 
 def money(v: Any) -> str:
@@ -41,7 +41,8 @@ def number(v: Any, decimals: int = 2) -> str:
     if is_missing(v):
         return "—"
     s = f"{float(v):,.{decimals}f}"
-    return s.rstrip("0").rstrip(".") if "." in s else s
+    s = s.rstrip("0").rstrip(".") if "." in s else s
+    return "0" if s == "-0" else s
 
 
 def pct(v: Any, decimals: int = 2) -> str:

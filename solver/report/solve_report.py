@@ -11,6 +11,7 @@ from .page import Column, Page, esc, is_missing, kpis, money, number, pct, short
 PLAN_REQUIRED = ("bundle_id", "segment_id", "price", "expected_units", "expected_revenue", "expected_profit")
 PLAN_NUMERIC = ("price", "expected_units", "expected_revenue", "expected_profit", "list_price",
                 "discount", "margin", "previous_price")
+MAX_BARS = 40             # offers drawn in a bar chart; the table always lists every row
 STATUS_WORDS = {
     "optimal": "proven best plan under the rules",
     "feasible": "a valid plan, not proven best",
@@ -46,8 +47,11 @@ def add_sections(page: Page, run_dir: Path, currency: str) -> None:
     plan["audience"] = plan["segment_id"].map(lambda s: "everyone" if s == "*" else s)
     page.section("Plan", _plan_table(plan), note=f"{len(plan)} rows, as in plan.csv; money in "
                  + (currency or "the scenario's currency") + ".")
-    page.section("Price against list price", page.chart(_price_chart(plan, cur), _bar_height(len(plan))))
-    page.section("Profit by offer", page.chart(_profit_chart(plan, cur), _bar_height(len(plan), 1)))
+    top = plan.nlargest(MAX_BARS, "expected_profit").sort_index() if len(plan) > MAX_BARS else plan
+    cut = f"The {MAX_BARS} rows with the most profit of {len(plan)}; the plan table has them all." \
+        if len(plan) > MAX_BARS else ""
+    page.section("Price against list price", page.chart(_price_chart(top, cur), _bar_height(len(top))), note=cut)
+    page.section("Profit by offer", page.chart(_profit_chart(top, cur), _bar_height(len(top), 1)), note=cut)
     if summary.get("segments"):
         page.section("Segments: purchases and shoppers' surplus", page.chart(_segment_chart(summary, cur), 420),
                      note="Surplus: what shoppers would have paid (their WTP) above the price, summed over the segment.")
@@ -252,6 +256,9 @@ def _changes(page: Page, plan: pd.DataFrame, s: dict, cur: str) -> str:
             + ".</p>")
     if len(both):
         both["change"] = both["price"] / both["previous_price"] - 1.0
+        if len(both) > MAX_BARS:
+            body += f'<p class="note">The {MAX_BARS} largest changes of {len(both)} are drawn.</p>'
+            both = both.loc[both["change"].abs().nlargest(MAX_BARS).index].sort_index()
         labels = _row_labels(both)
         fig = go.Figure(go.Bar(y=labels, x=both["change"], orientation="h",
                                marker_color=["#38a169" if c >= 0 else "#e53e3e" for c in both["change"]],
