@@ -76,6 +76,8 @@ def _sweep(page: Page, run_dir: Path, cur: str) -> str:
                         marker=dict(size=13, symbol="star", color="#dd6b20"), hoverinfo="skip")
         fig.update_layout(title=f"Objective as {key} varies")
         fig.update_xaxes(title_text=f"{key} (swept value)")
+        if x.notna().all() and (x == x.round()).all():
+            fig.update_xaxes(dtick=1 if x.max() - x.min() <= 20 else None)
         fig.update_yaxes(title_text=f"objective ({cur})")
         body += page.chart(fig, 400)
         fig2 = go.Figure()
@@ -125,6 +127,7 @@ def _rule_costs(page: Page, run_dir: Path, cur: str) -> str:
 def _moves(run_dir: Path) -> str:
     mv = read_csv(run_dir / "moves.csv", MOVE_COLUMNS, ("price", "new_price", "objective_after", "delta"),
                   text=("bundle_id", "audience", "move", "breaks"))
+    mv["audience"] = mv["audience"].map(lambda a: "everyone" if a == "*" else a)
     cols = [Column("bundle_id", "Offer", esc, numeric=False), Column("audience", "Audience", esc, numeric=False),
             Column("price", "Price", money), Column("move", "Move", esc, numeric=False),
             Column("new_price", "New price", money), Column("objective_after", "Objective after", money),
