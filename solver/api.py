@@ -75,6 +75,9 @@ class SolveResult:
             _atomic_write(out / "plan.csv", money_rounded_plan(self.plan).to_csv(index=False))
         elif (out / "plan.csv").exists():
             (out / "plan.csv").unlink()
+        if (out / "report.html").exists():
+            # it shows the folder's previous run; `--report` writes a new one after this
+            (out / "report.html").unlink()
         _atomic_write(out / "summary.json",
                       json.dumps(money_rounded_summary(self.summary), indent=2, default=_json_default) + "\n")
 

@@ -131,6 +131,36 @@ def test_report_on_a_malformed_file_names_it_and_writes_nothing(tmp_path: Path, 
     assert not out.exists() and not (run / "report.html").exists()
 
 
+def test_summary_json_that_parses_but_holds_nonsense_is_one_line(tmp_path: Path) -> None:
+    run = write_files(tmp_path / "run", {"summary.json": json.dumps({"status": "optimal", "kpis": "abc"})})
+    r = invoke("report", run)
+    assert r.exit_code == 2 and r.output.startswith("error: run/summary.json: unexpected content"), r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (run / "report.html").exists()
+
+
+def test_headline_says_what_the_time_limit_did(tmp_path: Path) -> None:
+    from solver.report import build_report
+
+    base = {"status": "feasible", "objective": 100.0, "bound": 101.25, "gap": 0.012346, "time_limit": 30,
+            "build_seconds": 0.5, "solve_seconds": 29.5, "stopped_by_time_limit": True}
+    run = write_files(tmp_path / "a", {"summary.json": json.dumps(base)})
+    assert "The time limit of 30 s stopped the solve: the best plan found is within 1.2346% of the proven bound" \
+        in build_report(run)
+    run = write_files(tmp_path / "b", {"summary.json": json.dumps(
+        {**base, "status": "optimal", "gap": 0.0, "stopped_by_time_limit": False})})
+    assert "The time limit of 30 s was not reached" in build_report(run)
+    run = write_files(tmp_path / "c", {"summary.json": json.dumps({**base, "time_limit": None})})
+    assert "No time limit was set" in build_report(run)
+
+
+def test_a_new_solve_removes_the_previous_runs_report(tmp_path: Path) -> None:
+    scen, out = write_files(tmp_path / "scn", NAMED), tmp_path / "out"
+    assert invoke("solve", scen, "--out", out, "--report", "-q").exit_code == 0
+    assert (out / "report.html").is_file()
+    assert invoke("solve", scen, "--out", out, "-q").exit_code == 0
+    assert not (out / "report.html").exists()       # it would show a run this folder no longer holds
+
+
 def test_plan_csv_with_a_bad_number_names_its_row(tmp_path: Path) -> None:
     scen = write_files(tmp_path / "scn", NAMED)
     out = tmp_path / "out"

@@ -43,7 +43,13 @@ def build_report(run_dir: str | Path, currency: str = "") -> str:
                 subtitle=f"bundleopt report of {d.resolve()}")
     for name, mod in KINDS:
         if name in kinds:
-            mod.add_sections(page, d, currency)
+            try:
+                mod.add_sections(page, d, currency)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                if isinstance(e, InputError):
+                    raise
+                # a file that parses but does not hold what its command writes (edited by hand?)
+                raise InputError(f"{d.name}/{mod.MAIN_FILE}", f"unexpected content ({type(e).__name__}: {e})") from None
     return page.render()
 
 

@@ -10,6 +10,8 @@ from .page import Column, Page, absent, esc, kpis, number, paragraph, pct, short
 
 MAX_HEAT_LABELS = 60
 
+MAIN_FILE = "fit_report.json"
+
 
 def found(run_dir: Path) -> bool:
     return (run_dir / "fit_report.json").is_file()

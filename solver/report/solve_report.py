@@ -19,6 +19,8 @@ STATUS_WORDS = {
     "no_solution": "no plan found in the time given",
 }
 
+MAIN_FILE = "summary.json"
+
 
 def found(run_dir: Path) -> bool:
     return (run_dir / "summary.json").is_file()

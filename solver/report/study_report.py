@@ -26,6 +26,8 @@ MOVE_COLUMNS = ("bundle_id", "audience", "price", "move", "new_price", "objectiv
 ROBUST_KEYS = ("mean", "p5", "p50", "p95", "stockout_probability", "segment_buy_rate")
 FILES = ("results.csv", "frontier.csv", "rule_costs.csv", "moves.csv", "robustness.json")
 
+MAIN_FILE = "results.csv / rule_costs.csv / moves.csv / robustness.json"
+
 
 def found(run_dir: Path) -> bool:
     return any((run_dir / f).is_file() for f in FILES)
