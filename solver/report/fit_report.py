@@ -8,7 +8,8 @@ import pandas as pd
 from .files import read_csv, read_json
 from .page import Column, Page, absent, esc, kpis, number, paragraph, pct, short, table
 
-MAX_HEAT_LABELS = 60
+MAX_HEAT_LABELS = 60      # offers named on the heat map's axis (hover names the rest)
+MAX_HEAT_TEXT = 300       # cells that print their WTP
 
 MAIN_FILE = "fit_report.json"
 
@@ -102,18 +103,19 @@ def _wtp(page: Page, run_dir: Path, rep: dict, names: dict, cur: str) -> str:
     else:
         return "<p>No WTP in this folder.</p>"
     w["label"] = [_offer_name(o, names) for o in w["offer"]]
-    grid = w.pivot_table(index="segment_id", columns="label", values="wtp", aggfunc="first")
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[short(c, 40) for c in grid.columns],
-                               y=[str(s) for s in grid.index], colorscale="Blues",
-                               colorbar=dict(title=f"WTP ({cur})"),
-                               hovertemplate="segment %{y}<br>%{x}<br>WTP %{z:,.2f}<extra></extra>"))
-    fig.update_layout(title="Willingness to pay (blank: the segment never buys that offer)")
-    many = len(grid.columns) > MAX_HEAT_LABELS
-    fig.update_xaxes(title_text="offer" + (f" ({len(grid.columns)} offers: hover for names)" if many else ""),
-                     tickangle=-40, showticklabels=not many)
-    fig.update_yaxes(title_text="segment", type="category")
-    return paragraph(f"From {source}.") + page.chart(fig, 300 + 28 * len(grid.index) + 4 * max(
-        (len(short(c, 40)) for c in grid.columns), default=0))
+    grid = w.pivot_table(index="label", columns="segment_id", values="wtp", aggfunc="first", sort=False)
+    many = len(grid.index) > MAX_HEAT_LABELS
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), y=[short(c, 50) for c in grid.index],
+                               x=[str(s) for s in grid.columns], colorscale="Blues",
+                               colorbar=dict(title=f"WTP ({cur})"), xgap=2, ygap=1,
+                               texttemplate="%{z:,.2f}" if grid.size <= MAX_HEAT_TEXT else None,
+                               hovertemplate="segment %{x}<br>%{y}<br>WTP %{z:,.2f}<extra></extra>"))
+    fig.update_layout(title="Willingness to pay (blank: the segment never buys that offer)", margin=dict(t=100))
+    fig.update_xaxes(title_text="segment", type="category", side="top")
+    fig.update_yaxes(title_text="offer" + (f" ({len(grid.index)} offers: hover for names)" if many else ""),
+                     type="category", autorange="reversed", showticklabels=not many)
+    height = 700 if many else 160 + 24 * len(grid.index)
+    return paragraph(f"From {source}.") + page.chart(fig, height)
 
 
 def _offer_name(offer: str, names: dict) -> str:
@@ -166,8 +168,8 @@ def _scores(page: Page, ho: dict | None) -> str:
     fig.add_bar(x=df["name"], y=df["auc"], marker_color=colors, showlegend=False, row=1, col=2,
                 hovertemplate="%{x}<br>AUC %{y:.4f}<extra></extra>")
     fig.update_xaxes(title_text="model")
-    fig.update_yaxes(title_text="log-loss (nats per exposure)", row=1, col=1)
-    fig.update_yaxes(title_text="AUC (0.5 = chance, 1 = perfect)", row=1, col=2)
+    fig.update_yaxes(title_text="log-loss (nats)", row=1, col=1)
+    fig.update_yaxes(title_text="AUC (0.5 = chance)", row=1, col=2)
     fig.update_layout(bargap=0.45)
     cols = [Column("name", "Model", esc, numeric=False), Column("log_loss", "Log-loss", lambda v: number(v, 6)),
             Column("auc", "AUC", lambda v: number(v, 6))]

@@ -80,7 +80,8 @@ class Page:
     def chart(self, fig, height: int | None = None) -> str:
         """HTML for one figure (plotly.js itself is in the page head, once)."""
         self._charts += 1
-        fig.update_layout(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10),
+        margin = {k: v for k, v in dict(l=10, r=10, t=50, b=10).items() if fig.layout.margin[k] is None}
+        fig.update_layout(template="plotly_white", margin=margin,
                           font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),
                           colorway=PALETTE, hoverlabel=dict(namelength=-1))
         if height:
