@@ -8,12 +8,11 @@ read from those files, so a report can be made again later from the folder alone
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from formulations.errors import InputError
 
+from ..api import _atomic_write
 from . import fit_report, solve_report, study_report
 from .page import Page
 
@@ -58,13 +57,5 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, currency: s
     text = build_report(run_dir, currency)
     target = Path(out) if out is not None else Path(run_dir) / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _atomic_write(target, text)
     return target
