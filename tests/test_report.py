@@ -138,6 +138,17 @@ def test_summary_json_that_parses_but_holds_nonsense_is_one_line(tmp_path: Path)
     assert len(r.output.strip().splitlines()) == 1 and not (run / "report.html").exists()
 
 
+def test_plan_csv_without_summary_is_refused_and_an_older_plan_csv_still_reports(tmp_path: Path) -> None:
+    old_plan = "bundle_id,segment_id,price,expected_units,expected_revenue,expected_profit\nA,*,1.5,2.0,3.0,1.0\n"
+    run = write_files(tmp_path / "run", {"plan.csv": old_plan})
+    r = invoke("report", run)
+    assert r.exit_code == 2 and "summary.json: missing" in r.output and not (run / "report.html").exists()
+    (run / "summary.json").write_text(json.dumps({"status": "optimal", "objective": 1.0}))
+    r = invoke("report", run)          # a plan.csv from before list_price/discount existed
+    assert r.exit_code == 0, r.output
+    assert "<td class=\"num\" data-col=\"price\">1.50</td>" in (run / "report.html").read_text()
+
+
 def test_headline_says_what_the_time_limit_did(tmp_path: Path) -> None:
     from solver.report import build_report
 

@@ -26,6 +26,8 @@ def detect(run_dir: str | Path) -> list[str]:
     if not d.is_dir():
         raise InputError(str(run_dir), "is not a folder")
     kinds = [name for name, mod in KINDS if mod.found(d)]
+    if "solve" not in kinds and (d / "plan.csv").is_file():
+        raise InputError(f"{d}/summary.json", "missing: a solve's folder holds it next to plan.csv")
     if not kinds:
         raise InputError(str(run_dir), "holds nothing to report on: no summary.json (solve), fit_report.json "
                                        "(fit), results.csv / frontier.csv (sweep), rule_costs.csv / moves.csv "
