@@ -340,6 +340,35 @@ def test_fit_report_in_the_browser_from_a_real_fit(browser, tmp_path: Path) -> N
     assert "not in this fit report" in opened.page.inner_text("body")       # no profiles yet
     opened.page.close()
 
+    # the keys the store-scale fit adds (issue 12's format): profiles and the search over K
+    rep["segments"] = [{**sg, "profile": {"visits_per_week": 1.25 + i, "share_fresh": 0.5}}
+                       for i, sg in enumerate(rep["segments"])]
+    rep["k_search"] = [{"k": k, "validation": {"log_loss": 0.40 - 0.01 * k, "auc": 0.7},
+                        "test": {"log_loss": 0.41 - 0.01 * k, "auc": 0.69}, "wtp_spread": 1.5 * k} for k in (1, 2, 3)]
+    rep["chosen_k"] = 3
+    (scen / "fit_report.json").write_text(json.dumps(rep))
+    assert invoke("report", scen).exit_code == 0
+    opened = browser.open(scen / "report.html")
+    assert_renders_cleanly(opened, scen / "report.html", min_charts=5)
+    assert "not in this fit report" not in opened.page.inner_text("body")
+    prof = read_table(opened.page, "profiles-table")
+    assert [p["feature"] for p in prof] == ["visits_per_week", "share_fresh"]
+    assert [num(prof[0][sg["segment_id"]]) for sg in rep["segments"]] == [1.25 + i for i in range(len(rep["segments"]))]
+    opened.page.close()
+
+
+def test_calibration_deciles_are_equal_count_groups_by_prediction() -> None:
+    import numpy as np
+
+    from demand.report import calibration_deciles
+
+    p = np.linspace(0.0, 0.99, 100)[::-1].copy()      # unsorted input
+    y = (np.arange(100) % 2 == 0).astype(int)[::-1].copy()
+    cal = calibration_deciles(y, p)
+    assert [c["decile"] for c in cal] == list(range(1, 11)) and all(c["n"] == 10 for c in cal)
+    assert [round(c["predicted"], 6) for c in cal] == [round(0.045 + 0.1 * i, 6) for i in range(10)]
+    assert all(c["observed"] == 0.5 for c in cal)
+
 
 def test_study_report_in_the_browser_matches_its_files(browser, tmp_path: Path) -> None:
     (tmp_path / "study").mkdir()

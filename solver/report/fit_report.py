@@ -196,7 +196,14 @@ def _k_search(page: Page, rep: dict) -> str:
     fig.update_layout(title="Held-out log-loss by number of segments")
     fig.update_xaxes(title_text="number of segments K", dtick=1)
     fig.update_yaxes(title_text="log-loss (nats per exposure)")
-    return page.chart(fig, 380)
+    rows = [{"k": r["k"], "v_ll": (r.get("validation") or {}).get("log_loss"), "v_auc": (r.get("validation") or {}).get("auc"),
+             "t_ll": (r.get("test") or {}).get("log_loss"), "t_auc": (r.get("test") or {}).get("auc"),
+             "wtp_spread": r.get("wtp_spread")} for r in ks]
+    six = lambda v: number(v, 6)                     # noqa: E731
+    cols = [Column("k", "K", lambda v: number(v, 0)), Column("v_ll", "Validation log-loss", six),
+            Column("v_auc", "Validation AUC", six), Column("t_ll", "Test log-loss", six),
+            Column("t_auc", "Test AUC", six), Column("wtp_spread", "WTP spread", lambda v: number(v, 4))]
+    return page.chart(fig, 380) + table(rows, cols, "k-search-table")
 
 
 def _bundles(page: Page, rep: dict, names: dict) -> str:
