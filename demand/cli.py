@@ -7,6 +7,7 @@ They are plain :class:`click.Command` objects; the main ``bundleopt`` group (in
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -56,9 +57,12 @@ def _segments(value: str) -> str | int:
               help="Exposures a (segment, offer) needs to be estimated on its own, not shrunk.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--report", "make_report", is_flag=True,
+              help="Also write report.html (segments, WTP, held-out checks; opens in a browser) into --out.")
 def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bundles: int,
         max_products: int, features: str, holdout_from: str | None, holdout_fraction: float,
-        min_support: float, min_lift: float, min_obs: int, seed: int, quiet: bool) -> None:
+        min_support: float, min_lift: float, min_obs: int, seed: int, quiet: bool,
+        make_report: bool = False) -> None:
     """Learn segments and willingness to pay from DATA_DIR and write a scenario."""
     opts = FitOptions(segments=_segments(segments), horizon_days=horizon_days, max_bundles=max_bundles,
                       max_products=max_products, features=features, holdout_from=holdout_from,
@@ -75,6 +79,11 @@ def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bun
         line += (f"; held-out log-loss {ho['model']['log_loss']:.4f} (no-price baseline "
                  f"{base['log_loss']:.4f}), AUC {_fmt(ho['model']['auc'])} (baseline {_fmt(base['auc'])})")
     click.echo(line)
+    if make_report:
+        # the command line is the one place the parts meet: the report lives with the CLI in solver/
+        from solver.report.cli import write_after
+
+        write_after(Path(out_dir))
 
 
 def _fmt(v: float | None) -> str:

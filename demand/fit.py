@@ -58,7 +58,7 @@ from .segmentation import CustomerSegmenter
 from .wtp import WTPEstimate, estimate_wtp
 
 FEATURES = ("auto", "customers", "behaviour", "both", "latent")
-EXTRA_FILES = ("customer_segments.csv", "fit_report.json")
+EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html")
 VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a chance to buy each "
                     "modelled product at that day's shelf price (median unit price of the day, "
                     "carried forward on days without sales); bought = the product is in the basket. "

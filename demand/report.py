@@ -39,8 +39,17 @@ def holdout_scores(train: pd.DataFrame, test: pd.DataFrame, model_prob: np.ndarr
         "n_exposures": int(len(test)),
         "n_purchases": int(y.sum()),
         "model": _scores(y, model),
+        "calibration": calibration_deciles(y, model),
         "baselines": {
             "offer_rate": _scores(y, _rate(train, test, ["offer_id"], prior)),
             "segment_offer_rate": _scores(y, _rate(train, test, ["segment_id", "offer_id"], prior)),
         },
     }
+
+
+def calibration_deciles(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
+    """Held-out exposures in ten equal-count groups by predicted probability (lowest first):
+    each group's mean prediction against its observed purchase rate."""
+    order = np.argsort(p, kind="stable")
+    return [{"decile": i + 1, "predicted": float(p[g].mean()), "observed": float(y[g].mean()), "n": int(len(g))}
+            for i, g in enumerate(np.array_split(order, bins)) if len(g)]

@@ -72,16 +72,20 @@ class SolveResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if self.has_plan:
-            _atomic_write(out / "plan.csv", self.plan.to_csv(index=False, float_format="%.6f"))
+            _atomic_write(out / "plan.csv", money_rounded_plan(self.plan).to_csv(index=False))
         elif (out / "plan.csv").exists():
             (out / "plan.csv").unlink()
-        _atomic_write(out / "summary.json", json.dumps(self.summary, indent=2, default=_json_default) + "\n")
+        if (out / "report.html").exists():
+            # it shows the folder's previous run; `--report` writes a new one after this
+            (out / "report.html").unlink()
+        _atomic_write(out / "summary.json",
+                      json.dumps(money_rounded_summary(self.summary), indent=2, default=_json_default) + "\n")
 
 
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -223,7 +227,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
             "offers_on_sale": int(plan["bundle_id"].nunique()),
         },
         "segments": ev.segments.to_dict(orient="records") if objective is not None else [],
-        "products": ev.products.to_dict(orient="records") if objective is not None else [],
+        "products": _named(scenario, ev.products).to_dict(orient="records") if objective is not None else [],
         "binding_constraints": sorted(set(ev.binding)) if objective is not None else [],
         "conflicting_constraints": conflict,
         "violations": ev.violations if objective is not None else [],
@@ -238,12 +242,14 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         },
         "notes": notes,
         "versions": _versions(),
+        **_report_facts(scenario, time_limit, mip_gap, status, gap, cancelled,
+                        plan if objective is not None else None),
     })
     return SolveResult(status, objective, bound, gap, backend, build_seconds, solve_seconds,
-                       ev.plan if objective is not None else plan.assign(
+                       readable_plan(scenario, ev.plan) if objective is not None else plan.assign(
                            expected_units=pd.Series(dtype=float), expected_revenue=pd.Series(dtype=float),
                            expected_profit=pd.Series(dtype=float)),
-                       summary, log, cancelled, ev.segments, ev.products)
+                       summary, log, cancelled, ev.segments, _named(scenario, ev.products))
 
 
 def _explain(scenario: Scenario, backend: str, built, threads) -> list[str]:
@@ -273,3 +279,124 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+# ------------------------------------------------- files a merchandiser reads on their own
+MONEY_PLAN_COLUMNS = ("price", "expected_revenue", "expected_profit", "list_price", "previous_price")
+MONEY_SUMMARY_KEYS = ("objective", "bound", "solver_objective")
+SHARE_DECIMALS = 4          # discount and margin: a fraction, 0.1235 = 12.35 %
+
+
+def offer_labels(scenario: Scenario) -> pd.Series:
+    """Each offer's components in words, e.g. ``Coffee 500g + 2 × Milk 1l``.
+
+    Product names where products.csv has a ``name`` column, ids otherwise; indexed by
+    ``bundle_id`` in bundles order.
+    """
+    comp = scenario.components
+    names = scenario.products["name"] if "name" in scenario.products else pd.Series(dtype=str)
+    label = names.reindex(comp["product_id"]).fillna("").astype(str).to_numpy()
+    label = np.where(label == "", comp["product_id"].astype(str).to_numpy(), label)
+    q = comp["quantity"].to_numpy()
+    part = np.where(q > 1, pd.Series(q).astype(str).to_numpy() + " × " + label, label)
+    return pd.Series(part).groupby(comp["bundle_id"].to_numpy(), sort=False).agg(" + ".join).reindex(
+        scenario.bundles.index)
+
+
+def previous_prices(scenario: Scenario, plan: pd.DataFrame) -> pd.Series:
+    """The price each plan row had in ``previous_plan.csv`` (same shoppers, or ``*``); NaN if none."""
+    prev = scenario.previous_plan
+    rows = plan[["bundle_id", "segment_id"]].reset_index()
+    exact = rows.merge(prev, on=["bundle_id", "segment_id"], how="inner")
+    # as price_change.max_relative matches them: same segment, or either side is `*`
+    loose = rows.merge(prev, on="bundle_id", how="inner", suffixes=("", "_old"))
+    loose = loose[(loose["segment_id"] == "*") | (loose["segment_id_old"] == "*")]
+    both = pd.concat([exact, loose[["index", "price"]]]).drop_duplicates("index")
+    return both.set_index("index")["price"].reindex(rows["index"]).set_axis(plan.index)
+
+
+def readable_plan(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
+    """plan.csv rows plus what a merchandiser reads them with (SCENARIO.md §7 columns first).
+
+    Adds ``list_price`` (R_b), ``discount`` (1 − price / list price), ``margin``
+    ((price − cost) / price), ``components`` (the offer in words) and, when the scenario
+    has a previous plan, ``previous_price`` (None where the row is new).
+    """
+    out = plan.copy()
+    ref = scenario.reference_prices()
+    cost = scenario.offer_costs()
+    price = out["price"].to_numpy(float)
+    out["list_price"] = ref.reindex(out["bundle_id"]).to_numpy(float).round(2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["discount"] = np.where(out["list_price"] > 0, 1.0 - price / out["list_price"], np.nan)
+        out["margin"] = np.where(price > 0, (price - cost.reindex(out["bundle_id"]).to_numpy(float)) / price, np.nan)
+    out["components"] = offer_labels(scenario).reindex(out["bundle_id"]).to_numpy()
+    if len(scenario.previous_plan):
+        prev = previous_prices(scenario, out)
+        # None, not NaN, where a row is new: plan rows also go to JSON (the service)
+        out["previous_price"] = pd.Series([None if pd.isna(v) else round(float(v), 2) for v in prev],
+                                          index=out.index, dtype=object)
+    return out
+
+
+def money_rounded_plan(plan: pd.DataFrame) -> pd.DataFrame:
+    """plan.csv as written: money in cents, shares to 4 decimals, units to hundredths."""
+    out = plan.copy()
+    for col in MONEY_PLAN_COLUMNS + ("expected_units",):
+        if col in out and out[col].dtype != object:
+            out[col] = out[col].astype(float).round(2)
+    for col in ("discount", "margin"):
+        if col in out:
+            out[col] = out[col].astype(float).round(SHARE_DECIMALS)
+    return out
+
+
+def money_rounded_summary(summary: dict) -> dict:
+    """summary.json as written: money in cents (objective, bound, revenue, profit, surplus),
+    units to hundredths, shares (margin, utilisation) to 4 decimals; the gap as computed."""
+    def r(v, d):
+        return v if not isinstance(v, (int, float)) or isinstance(v, bool) else round(float(v), d)
+
+    def rows(records, digits):
+        return [{k: r(v, digits[k]) if k in digits else v for k, v in rec.items()} for rec in records]
+
+    out = dict(summary)
+    for k in MONEY_SUMMARY_KEYS:
+        if k in out:
+            out[k] = r(out[k], 2)
+    if isinstance(out.get("kpis"), dict):
+        out["kpis"] = rows([out["kpis"]], {"revenue": 2, "profit": 2, "units": 2, "margin": SHARE_DECIMALS})[0]
+    if isinstance(out.get("segments"), list):
+        out["segments"] = rows(out["segments"], {"surplus": 2, "expected_purchases": 2})
+    if isinstance(out.get("products"), list):
+        out["products"] = rows(out["products"], {"units": 2, "utilisation": SHARE_DECIMALS})
+    return out
+
+
+def _named(scenario: Scenario, products: pd.DataFrame) -> pd.DataFrame:
+    """Per-product figures with the product's name ("" when products.csv has none)."""
+    names = scenario.products["name"] if "name" in scenario.products else pd.Series(dtype=str)
+    return products.assign(name=names.reindex(products["product_id"]).fillna("").astype(str).to_numpy())
+
+
+def _report_facts(scenario: Scenario, time_limit, mip_gap, status: str, gap, cancelled: bool,
+                  plan: pd.DataFrame | None) -> dict:
+    """What a report needs beyond the KPIs: the limits asked for, the rules imposed, the old plan."""
+    target = DEFAULT_MIP_GAP if mip_gap is None else mip_gap
+    short = status == "no_solution" or (status == "feasible" and (gap is None or gap > target))
+    facts = {
+        "time_limit": time_limit,
+        "mip_gap_target": target,
+        # no plan, or one short of the gap asked for, and nobody cancelled: the limit stopped it
+        "stopped_by_time_limit": bool(time_limit is not None and not cancelled and short),
+        "constraints_imposed": scenario.constraints.active(),
+        "previous_plan_rows": int(len(scenario.previous_plan)),
+    }
+    if plan is not None and len(scenario.previous_plan):
+        prev = scenario.previous_plan
+        gone = prev[~prev["bundle_id"].isin(set(plan["bundle_id"]))]
+        labels = offer_labels(scenario)
+        facts["previous_plan_dropped"] = [
+            {"bundle_id": r.bundle_id, "segment_id": r.segment_id, "price": round(float(r.price), 2),
+             "components": labels.get(r.bundle_id, r.bundle_id)} for r in gone.itertuples()]
+    return facts

@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "simulate-data": ("demand.cli", "simulate_data"),
     "serve": ("solver.service.cli", "serve"),
     "plan": ("solver.service.cli", "plan"),
+    "report": ("solver.report.cli", "report"),
 }
 
 
@@ -83,11 +84,6 @@ def _money(v) -> str:
     return "—" if v is None else f"{v:,.2f}"
 
 
-def _cut(text, width: int) -> str:
-    text = str(text)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _pct(v) -> str:
     return "—" if v is None else f"{v:.1%}"
 
@@ -105,7 +101,10 @@ def _pct(v) -> str:
               help="Stop once the plan is provably within this fraction of the best possible.")
 @click.option("--threads", type=int, default=None, help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threads, quiet) -> None:
+@click.option("--report", "make_report", is_flag=True,
+              help="Also write OUT_DIR/report.html: the plan's tables and charts, opens in a browser.")
+def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threads, quiet,
+          make_report) -> None:
     """Pick the offers and prices that earn the most under the scenario's rules.
 
     Reads SCENARIO_DIR (scenario.yaml, products.csv, bundles.csv, segments.csv,
@@ -128,6 +127,10 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
     result.write(out_dir)
     if not quiet:
         click.echo(format_summary(result, out_dir))
+    if make_report:
+        from .report.cli import write_after
+
+        write_after(out_dir, quiet)
     if not result.has_plan:
         sys.exit(EXIT_NO_PLAN)
 
@@ -145,16 +148,9 @@ def format_summary(result, out_dir: Path | None = None) -> str:
             f"offers      {k['offers_on_sale']} on sale, {len(result.plan)} plan rows",
             f"binding     {', '.join(s['binding_constraints']) or 'none'}",
         ]
-        top = result.plan.sort_values("expected_profit", ascending=False).head(8)
-        wo = min(40, max([5] + [len(str(b)) for b in top["bundle_id"]])) + 2
-        ws = min(16, max([7] + [len(str(b)) for b in top["segment_id"]])) + 2
-        lines.append("")
-        lines.append(f"{'offer':<{wo}}{'segment':<{ws}}{'price':>10}{'units':>12}{'profit':>14}")
-        for r in top.itertuples():
-            lines.append(f"{_cut(r.bundle_id, wo - 2):<{wo}}{_cut(r.segment_id, ws - 2):<{ws}}{r.price:>10.2f}"
-                         f"{r.expected_units:>12,.1f}{r.expected_profit:>14,.2f}")
-        if len(result.plan) > len(top):
-            lines.append(f"... {len(result.plan) - len(top)} more rows in plan.csv")
+        lines += _plan_rows(result.plan.sort_values("expected_profit", ascending=False).head(TOP_ROWS))
+        if len(result.plan) > TOP_ROWS:
+            lines.append(f"... {len(result.plan) - TOP_ROWS} more rows in plan.csv")
     elif result.status == "infeasible":
         conflict = s.get("conflicting_constraints") or []
         lines.append("no plan: the rules cannot all hold" +
@@ -168,6 +164,26 @@ def format_summary(result, out_dir: Path | None = None) -> str:
     if out_dir is not None:
         lines.append(f"written     {out_dir}/" + ("plan.csv, " if result.has_plan else "") + "summary.json")
     return "\n".join(lines)
+
+
+TOP_ROWS = 8
+
+
+def _plan_rows(top) -> list[str]:
+    """The top plan rows, numbered; each offer's full id (and components) last, never cut."""
+    ws = max([7] + [len(str(s)) for s in top["segment_id"]]) + 2
+    has_list = "list_price" in top
+    out = ["", f"{'#':>3}  {'segment':<{ws}}{'price':>10}" + (f"{'list':>10}{'off':>7}" if has_list else "")
+           + f"{'units':>12}{'profit':>14}  offer"]
+    for i, r in enumerate(top.itertuples(), 1):
+        offer = str(r.bundle_id)
+        parts = getattr(r, "components", None)
+        if isinstance(parts, str) and parts.replace(" + ", "+") != offer:
+            offer += f"  ({parts})"
+        out.append(f"{i:>3}  {str(r.segment_id):<{ws}}{r.price:>10,.2f}"
+                   + (f"{r.list_price:>10,.2f}{_pct(r.discount):>7}" if has_list else "")
+                   + f"{r.expected_units:>12,.1f}{r.expected_profit:>14,.2f}  {offer}")
+    return out
 
 
 @main.command()
