@@ -22,6 +22,9 @@ LAZY_COMMANDS = {
     "simulate-data": ("demand.cli", "simulate_data"),
     "serve": ("solver.service.cli", "serve"),
     "plan": ("solver.service.cli", "plan"),
+    "sweep": ("solver.study.cli", "sweep"),
+    "explain": ("solver.study.cli", "explain"),
+    "robustness": ("solver.study.cli", "robustness"),
 }
 
 
