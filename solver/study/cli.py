@@ -64,3 +64,64 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
         click.echo(f"{len(run.variants)} variants: "
                    + ", ".join(f"{n} {s}" for s, n in counts.items()))
         click.echo(f"written     {out_dir}/results.csv, frontier.csv, <variant>/")
+
+
+_EXECUTOR_OPTIONS = [
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="local: a process pool on this machine; ray: a Ray cluster."),
+    click.option("--address", default=None, help="Ray cluster to join; default: start a local one."),
+    click.option("--workers", type=int, default=None, help="Solves at once (default: cores)."),
+]
+
+
+def _executor_options(fn):
+    for opt in reversed(_EXECUTOR_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+@click.command()
+@click.argument("scenario_dir", type=_DIR)
+@click.option("--plan", "plan_dir", required=True, type=_DIR,
+              help="Folder holding the plan.csv to explain (what `bundleopt solve --out` wrote).")
+@click.option("--out", "out_dir", required=True, type=_DIR,
+              help="Folder for rule_costs.csv and moves.csv.")
+@_executor_options
+@click.option("--time-limit", type=float, default=None, help="Seconds per solve without a rule.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address, workers,
+            time_limit, quiet) -> None:
+    """Say what each rule costs and why each price is what it is.
+
+    OUT/rule_costs.csv: for every rule in scenario.yaml's constraints, the best
+    objective without it and its cost (that minus the plan's objective).
+    OUT/moves.csv: what the plan would earn if one offer moved a price step up or
+    down, came off sale, or (for offers not on sale) was added at its best price —
+    everything else unchanged — and which rules that move would break.
+    """
+    from formulations.loading import load_scenario
+    from solver.api import _atomic_write, _check_options
+
+    from .executors import make_executor
+    from .explain import rule_costs
+    from .moves import moves
+    from .plans import read_plan
+    from .sweep import SolveSettings
+
+    _check_options(time_limit, None, None)
+    scenario = load_scenario(scenario_dir)
+    plan = read_plan(plan_dir, scenario)
+    with make_executor(executor, workers=workers, address=address) as ex:
+        costs = rule_costs(scenario, plan, executor=ex,
+                           settings=SolveSettings(time_limit=time_limit, explain=False))
+        mv = moves(scenario, plan, executor=ex)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / "rule_costs.csv", costs.to_csv(index=False))
+    _atomic_write(out_dir / "moves.csv", mv.to_csv(index=False))
+    if not quiet:
+        for r in costs.itertuples():
+            click.echo(f"{r.rule:<28} costs {_money(r.cost):>14}   ({r.status})")
+        better = mv[mv["delta"] > 0]
+        click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
+                   f"({(better['breaks'] != '').sum()} of those break a rule)")
+        click.echo(f"written     {out_dir}/rule_costs.csv, moves.csv")

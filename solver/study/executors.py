@@ -32,6 +32,12 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers
 
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
     def run(self, fn: Callable[[Any, Any], Any], base: Any,
             jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         workers = min(self.workers or default_workers(), max(1, len(jobs)))
@@ -65,24 +71,41 @@ class RayExecutor:
     """Ray: joins the cluster at ``address``, or starts a short-lived local one.
 
     A local cluster gets ``workers`` CPUs (default: this machine's cores), no dashboard,
-    and is shut down when the run ends. If this process is already connected to Ray (a
-    notebook, a test session), that connection is used and left open.
+    and is shut down when the run ends — or, used as a context manager, when the
+    ``with`` block ends, so that several runs share one cluster. If this process is
+    already connected to Ray (a notebook, a test session), that connection is used and
+    left open.
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
         self.address, self.workers = address, workers
+        self._started = False
+
+    def __enter__(self) -> "RayExecutor":
+        self._started = self._connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            _import_ray().shutdown()
+            self._started = False
+
+    def _connect(self) -> bool:
+        """Connect unless connected already; True if this call made the connection."""
+        ray = _import_ray()
+        if ray.is_initialized():
+            return False
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
+        return True
 
     def run(self, fn: Callable[[Any, Any], Any], base: Any,
             jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         ray = _import_ray()
-        started = False
-        if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
-            else:
-                ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
-                         log_to_driver=False, logging_level=logging.WARNING)
-            started = True
+        started = self._connect()
         try:
             base_ref = ray.put(base)
             task = ray.remote(num_cpus=1, max_retries=0)(fn)
@@ -105,9 +128,14 @@ def _import_ray():
     return ray
 
 
-def make_executor(executor: str = "local", *, workers: int | None = None,
-                  address: str | None = None) -> LocalExecutor | RayExecutor:
-    """An executor by name (``local`` or ``ray``)."""
+Executor = LocalExecutor | RayExecutor
+
+
+def make_executor(executor: "str | Executor" = "local", *, workers: int | None = None,
+                  address: str | None = None) -> "Executor":
+    """An executor by name (``local`` or ``ray``); an executor object is returned as is."""
+    if isinstance(executor, (LocalExecutor, RayExecutor)):
+        return executor
     if executor not in EXECUTORS:
         raise ParameterError(f"The 'executor' option must be one of {', '.join(EXECUTORS)}. "
                              f"Got {executor!r} instead.")
