@@ -125,3 +125,46 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
         click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
                    f"({(better['breaks'] != '').sum()} of those break a rule)")
         click.echo(f"written     {out_dir}/rule_costs.csv, moves.csv")
+
+
+@click.command()
+@click.argument("scenario_dir", type=_DIR)
+@click.option("--plan", "plan_dir", required=True, type=_DIR,
+              help="Folder holding the plan.csv to test (what `bundleopt solve --out` wrote).")
+@click.option("--draws", type=int, default=1000, show_default=True, help="How many WTP draws.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same draws).")
+@click.option("--wtp-cv", type=float, default=None,
+              help="WTP standard deviation as a share of the WTP, where wtp.csv has no wtp_sd "
+                   "(default: 0, i.e. such WTPs are taken as exact).")
+@click.option("--out", "out_dir", required=True, type=_DIR, help="Folder for robustness.json.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv, out_dir: Path,
+               quiet) -> None:
+    """Re-score a plan on random draws of the shoppers' willingness to pay.
+
+    Writes OUT/robustness.json: the objective's mean and 5th/50th/95th percentiles
+    over the draws, each product's chance of selling more than its inventory, and
+    the share of each segment's shoppers who buy.
+    """
+    import json
+
+    from formulations.loading import load_scenario
+    from solver.api import _atomic_write
+
+    from .plans import read_plan
+    from .robustness import robustness as run
+
+    scenario = load_scenario(scenario_dir)
+    plan = read_plan(plan_dir, scenario)
+    res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
+    if not quiet:
+        click.echo(f"{res['objective_sense']} over {draws} draws: mean {_money(res['mean'])}  "
+                   f"p5 {_money(res['p5'])}  p50 {_money(res['p50'])}  p95 {_money(res['p95'])}  "
+                   f"(plan as estimated: {_money(res['plan_objective'])})")
+        risky = {p: x for p, x in res["stockout_probability"].items() if x > 0}
+        if risky:
+            top = sorted(risky.items(), key=lambda kv: -kv[1])[:5]
+            click.echo("stockout risk  " + ", ".join(f"{p} {x:.0%}" for p, x in top))
+        click.echo(f"written     {out_dir}/robustness.json")
