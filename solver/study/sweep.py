@@ -128,6 +128,12 @@ class Study:
         """Every swept key, in the order first given."""
         return list(dict.fromkeys(k for v in self.variants for k in v))
 
+    @property
+    def columns(self) -> list[str]:
+        """results.csv's column for each swept key: the key as given, except that a key
+        named like a result column (``objective``) becomes ``set.objective``."""
+        return [f"set.{k}" if k in RESULT_COLUMNS else k for k in self.keys]
+
     def run(self, executor: str = "local", *, workers: int | None = None,
             address: str | None = None, settings: SolveSettings = SolveSettings(),
             progress: Callable[[int, int, VariantResult | None], None] | None = None
@@ -156,20 +162,20 @@ class StudyRun:
     @property
     def results(self) -> pd.DataFrame:
         """One row per variant: a column per swept key, then :data:`RESULT_COLUMNS`."""
-        keys = self.study.keys
+        keys, cols = self.study.keys, self.study.columns
         rows = []
         for vr in self.variants:
-            row = {k: show(vr.changes.get(k)) for k in keys}
+            row = {c: show(vr.changes.get(k)) for k, c in zip(keys, cols)}
             row.update(_kpis(vr))
             rows.append(row)
-        df = pd.DataFrame(rows, columns=keys + RESULT_COLUMNS)
+        df = pd.DataFrame(rows, columns=cols + RESULT_COLUMNS)
         df["offers"] = df["offers"].astype("Int64")
         return df
 
     def frontier(self) -> pd.DataFrame:
         from .frontier import frontier
 
-        return frontier(self.results, self.study.keys)
+        return frontier(self.results, self.study.columns)
 
     def write(self, out_dir: str | Path) -> None:
         """DIR/results.csv, DIR/frontier.csv, and each solved variant's plan.csv and
