@@ -2,7 +2,7 @@
 
 A change is ``KEY = value``. ``KEY`` is a ``scenario.yaml`` path (``objective``,
 ``constraints.max_offers``, ``constraints.fairness.max_price_spread``,
-``price_ladder.discounts``, …) or a data scaling (``scale.wtp``, ``scale.unit_cost``,
+``price_ladder.discounts``, ``robust.draws``, …) or a data scaling (``scale.wtp``, ``scale.unit_cost``,
 ``scale.inventory``, ``scale.size``: multiply that column by the value). Values are
 YAML scalars; a list is written in brackets (``[A, B]``).
 
@@ -14,13 +14,14 @@ row says ``invalid`` with the validator's message.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import yaml
 
 from formulations.errors import ParameterError
-from formulations.scenario import CONSTRAINT_KEYS, Scenario
+from formulations.scenario import CONSTRAINT_KEYS, RobustOptions, Scenario
 from formulations.validate import suggest
 
 
@@ -91,6 +92,9 @@ KEYS: dict[str, tuple[Callable[[Any], Any], tuple[str, str]]] = {
     "price_ladder.discounts": (_discounts, ("setting", "discounts")),
     **{f"constraints.{key}": (_CONSTRAINT_PARSERS[field], ("constraint", field))
        for field, key in CONSTRAINT_KEYS.items()},
+    "robust.draws": (_integer, ("robust", "draws")),
+    "robust.seed": (_integer, ("robust", "seed")),
+    "robust.wtp_cv": (_number, ("robust", "wtp_cv")),
     "scale.wtp": (_factor, ("scale", "wtp")),
     "scale.unit_cost": (_factor, ("scale", "unit_cost")),
     "scale.inventory": (_factor, ("scale", "inventory")),
@@ -168,14 +172,19 @@ def apply_changes(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     settings: dict[str, Any] = {}
     constraints: dict[str, Any] = {}
     tables: dict[str, Any] = {}
+    robust: dict[str, Any] = {}
     for key, value in changes.items():
         kind, name = KEYS[check_key(key)][1]
         if kind == "setting":
             settings[name] = value
         elif kind == "constraint":
             constraints[name] = value
+        elif kind == "robust":
+            robust[name] = value
         else:
             tables.update(_scaled(scenario, name, float(value), tables))
+    if robust:
+        settings["robust"] = dataclasses.replace(scenario.robust or RobustOptions(), **robust)
     out = scenario
     if settings or tables:
         out = out.replace(**settings, **tables)
