@@ -168,6 +168,23 @@ def test_cli_sweep_on_a_ray_cluster_matches_local(ray_session, tmp_path):
         assert (tmp_path / "a" / v / "plan.csv").exists() and (tmp_path / "a" / v / "summary.json").exists()
 
 
+def test_console_sweep_starts_and_stops_its_own_local_ray(tmp_path):
+    """The real entry point, as a merchandiser runs it: no cluster running beforehand."""
+    import subprocess
+
+    scen = write_dir(tmp_path / "tiny")
+    exe = Path(sys.executable).with_name("bundleopt")
+    cmd = [str(exe), "sweep", str(scen), "--set", "scale.wtp=0.9,1.0", "--out"]
+    local = subprocess.run(cmd + [str(tmp_path / "a"), "--workers", "1"], capture_output=True, text=True, timeout=300)
+    remote = subprocess.run(cmd + [str(tmp_path / "b"), "--executor", "ray", "--workers", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr
+    assert "Traceback" not in remote.stderr and "2/2 variants done" in remote.stderr
+    a, b = (pd.read_csv(tmp_path / d / "results.csv") for d in "ab")
+    pd.testing.assert_frame_equal(a.drop(columns="solve_seconds"), b.drop(columns="solve_seconds"))
+    assert b.loc[1, "objective"] == pytest.approx(890.0)
+
+
 @pytest.mark.parametrize("opt, words", [
     ("constraints.max_offer=1,2", ["unknown key", "constraints.max_offers"]),
     ("max_offers=1", ["unknown key", "constraints.max_offers"]),

@@ -5,11 +5,9 @@ from pathlib import Path
 
 import click
 
+from ..cli import _money
+
 _DIR = click.Path(file_okay=False, path_type=Path)
-
-
-def _money(v) -> str:
-    return "—" if v is None else f"{v:,.2f}"
 
 
 @click.command()
