@@ -351,6 +351,7 @@ def test_robustness_cli(tmp_path):
 @pytest.mark.parametrize("seed, kw, draws", [
     (51, dict(), 3), (52, dict(choice_model="mnl"), 2),
     (53, dict(constraints={"inventory", "max_offers"}), 3), (54, dict(wtp_level="product"), 4),
+    (55, dict(constraints={"coverage"}), 3), (56, dict(constraints={"price_change", "min_margin"}), 3),
 ])
 def test_expected_profit_optimum_is_brute_force_over_the_saa_scenario(seed, kw, draws):
     base = random_scenario(np.random.default_rng(seed), max_plans=300, **kw)
