@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import ray          # in the [test] extra: these tests run Ray for real
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,7 +38,6 @@ from solver.study.explain import rule_costs  # noqa: E402
 from solver.study.moves import moves  # noqa: E402
 from solver.study.robustness import robustness  # noqa: E402
 
-ray = pytest.importorskip("ray") if False else __import__("ray")   # a hard dependency of [test]
 TOL = dict(rel=1e-6, abs=1e-6)
 
 
