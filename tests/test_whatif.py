@@ -375,3 +375,11 @@ def test_expected_profit_loads_and_round_trips(tmp_path):
     r = CliRunner().invoke(main, ["check", str(write_dir(tmp_path / "bad", {
         "scenario.yaml": "objective: expected_profit\n"}))])
     assert r.exit_code == 2 and "robust" in r.output
+
+
+def test_robustness_of_the_empty_plan_is_zero():
+    base = random_scenario(np.random.default_rng(61), max_plans=200)
+    empty = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
+                          "price": pd.Series(dtype=float)})
+    r = robustness(base, empty, draws=20, seed=0, wtp_cv=0.3)
+    assert r["mean"] == r["p95"] == 0.0 and set(r["segment_buy_rate"].values()) <= {0.0, None}

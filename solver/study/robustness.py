@@ -42,6 +42,8 @@ def demand_draws(scenario: Scenario, seen: pd.DataFrame, wtp: np.ndarray) -> np.
     size = scenario.segments["size"].to_numpy(float)[seen["s"].to_numpy()]
     s = seen["s"].to_numpy()
     n_seg = len(scenario.segments)
+    if len(seen) == 0:
+        return np.zeros((len(wtp), 0))
     if scenario.choice_model == "mnl":
         beta = seen["beta"].to_numpy(float)
         z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
