@@ -49,6 +49,12 @@ def _seen(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     """Evaluate ``plan`` (columns ``bundle_id, segment_id, price``) on ``scenario``."""
+    if scenario.objective == "expected_profit":
+        from .robust import collapse_segments, saa_scenario
+
+        ev = evaluate_plan(saa_scenario(scenario), plan)   # the average over the draws
+        ev.segments = collapse_segments(ev.segments)
+        return ev
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True).copy()
     plan["price"] = plan["price"].astype(float)
     order = {b: i for i, b in enumerate(scenario.bundles.index)}

@@ -36,7 +36,7 @@ import pandas as pd
 import yaml
 
 from .errors import InputError
-from .scenario import DEFAULT_DISCOUNTS, Constraints, Scenario, SolverOptions
+from .scenario import DEFAULT_DISCOUNTS, Constraints, RobustOptions, Scenario, SolverOptions
 from .validate import Sources, suggest, validate_scenario
 
 SETTINGS_FILE = "scenario.yaml"
@@ -140,6 +140,7 @@ _SCHEMA: dict[str, Any] = {
     },
     "solver": {"backend": _text, "time_limit": _number, "mip_gap": _number,
                "threads": _integer},
+    "robust": {"draws": _integer, "seed": _integer, "wtp_cv": _number},
 }
 
 
@@ -201,6 +202,9 @@ def _settings(mapping: Any, src: str) -> dict[str, Any]:
     if o.get("backend") is None:
         o.pop("backend", None)
     kw["solver"] = SolverOptions(**o)
+    r = {k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("robust.") and v is not None}
+    if r:
+        kw["robust"] = RobustOptions(**r)
     return kw
 
 
@@ -555,6 +559,9 @@ def scenario_settings(scenario: Scenario) -> dict[str, Any]:
         out["constraints"] = cons
     solver = {k: _plain(v) for k, v in dataclasses.asdict(o).items() if v is not None}
     out["solver"] = solver
+    if scenario.robust is not None:
+        out["robust"] = {k: _plain(v) for k, v in dataclasses.asdict(scenario.robust).items()
+                         if v is not None}
     return out
 
 

@@ -69,6 +69,10 @@ def ladder(scenario: Scenario) -> pd.DataFrame:
 
 
 def build_offer_space(scenario: Scenario) -> OfferSpace:
+    if scenario.objective == "expected_profit":
+        from .robust import saa_scenario
+
+        scenario = saa_scenario(scenario)      # the same model on a segment per draw
     c = scenario.constraints
     bundles = scenario.bundles
     excluded = set(c.exclude)

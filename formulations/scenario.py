@@ -33,7 +33,7 @@ import pandas as pd
 DEFAULT_DISCOUNTS: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 PRICINGS = ("uniform", "personalized")
 CHOICE_MODELS = ("first_choice", "mnl")
-OBJECTIVES = ("profit", "revenue")
+OBJECTIVES = ("profit", "revenue", "expected_profit")
 BACKENDS = ("highs", "cpsat")
 
 
@@ -86,6 +86,15 @@ class SolverOptions:
     threads: int | None = None
 
 
+@dataclass(frozen=True)
+class RobustOptions:
+    """``robust:`` of scenario.yaml, for ``objective: expected_profit`` (formulations/robust.py)."""
+
+    draws: int = 1
+    seed: int = 0
+    wtp_cv: float | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Scenario:
     products: pd.DataFrame
@@ -106,6 +115,7 @@ class Scenario:
     constraints: Constraints = Constraints()
     solver: SolverOptions = SolverOptions()
     name: str = "scenario"
+    robust: RobustOptions | None = None
 
     # ----------------------------------------------------------------- what-if
     def replace(self, **changes: Any) -> "Scenario":

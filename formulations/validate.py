@@ -252,6 +252,11 @@ def _check_settings(s: Scenario, src: Sources) -> None:
     _setting_number(o.time_limit, "solver.time_limit", src, lo=0.0, lo_open=True)
     _setting_number(o.mip_gap, "solver.mip_gap", src, lo=0.0)
     _setting_number(o.threads, "solver.threads", src, lo=1.0, integer=True)
+    from .robust import check_robust
+
+    problem = check_robust(s)
+    if problem:
+        raise src.setting_error(*problem)
 
 
 def _is_number(v: object) -> bool:

@@ -23,6 +23,9 @@ LAZY_COMMANDS = {
     "serve": ("solver.service.cli", "serve"),
     "plan": ("solver.service.cli", "plan"),
     "report": ("solver.report.cli", "report"),
+    "sweep": ("solver.study.cli", "sweep"),
+    "explain": ("solver.study.cli", "explain"),
+    "robustness": ("solver.study.cli", "robustness"),
 }
 
 

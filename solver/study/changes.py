@@ -1,0 +1,218 @@
+"""What a study may change in a scenario, and how a change is read and applied.
+
+A change is ``KEY = value``. ``KEY`` is a ``scenario.yaml`` path (``objective``,
+``constraints.max_offers``, ``constraints.fairness.max_price_spread``,
+``price_ladder.discounts``, ``robust.draws``, …) or a data scaling (``scale.wtp``, ``scale.unit_cost``,
+``scale.inventory``, ``scale.size``: multiply that column by the value). Values are
+YAML scalars; a list is written in brackets (``[A, B]``).
+
+Two kinds of bad input are told apart on purpose: a value of the wrong *type*
+(``max_offers=abc``) or an unknown key is the user's typo and stops the study before
+anything runs (:class:`~formulations.errors.ParameterError`); a value of the right type
+that the scenario's validation rejects (``max_offers=-1``) is a legitimate variant whose
+row says ``invalid`` with the validator's message.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import yaml
+
+from formulations.errors import ParameterError
+from formulations.scenario import CONSTRAINT_KEYS, RobustOptions, Scenario
+from formulations.validate import suggest
+
+
+def _number(v: Any) -> float | int | None:
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return v
+    raise ValueError(f"expected a number, found {v!r}")
+
+
+def _integer(v: Any) -> int | None:
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+        raise ValueError(f"expected an integer, found {v!r}")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError(f"expected an integer, found {v!r}")
+        v = int(v)
+    return v
+
+
+def _flag(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, found {v!r}")
+    return v
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"expected text, found {v!r}")
+    return v
+
+
+def _ids(v: Any) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (str, int))
+                                               for x in v):
+        raise ValueError(f"expected a list of ids in brackets, found {v!r}")
+    return tuple(str(x) for x in v)
+
+
+def _ids_or_all(v: Any) -> tuple[str, ...] | str:
+    return "all" if v == "all" else _ids(v)
+
+
+def _discounts(v: Any) -> tuple[float, ...]:
+    if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (int, float))
+                                               for x in v):
+        raise ValueError(f"expected a list of numbers in brackets, found {v!r}")
+    return tuple(float(x) for x in v)
+
+
+def _factor(v: Any) -> float:
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, found {v!r}")
+    return float(v)
+
+
+_CONSTRAINT_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "min_margin": _number, "max_offers": _integer, "max_offers_per_segment": _integer,
+    "inventory": _flag, "must_offer": _ids, "exclude": _ids, "no_arbitrage": _flag,
+    "max_price_spread": _number, "coverage": _ids_or_all, "max_price_change": _number,
+}
+# study key -> (parser, how it is applied)
+KEYS: dict[str, tuple[Callable[[Any], Any], tuple[str, str]]] = {
+    "pricing": (_text, ("setting", "pricing")),
+    "choice_model": (_text, ("setting", "choice_model")),
+    "objective": (_text, ("setting", "objective")),
+    "price_ladder.discounts": (_discounts, ("setting", "discounts")),
+    **{f"constraints.{key}": (_CONSTRAINT_PARSERS[field], ("constraint", field))
+       for field, key in CONSTRAINT_KEYS.items()},
+    "robust.draws": (_integer, ("robust", "draws")),
+    "robust.seed": (_integer, ("robust", "seed")),
+    "robust.wtp_cv": (_number, ("robust", "wtp_cv")),
+    "scale.wtp": (_factor, ("scale", "wtp")),
+    "scale.unit_cost": (_factor, ("scale", "unit_cost")),
+    "scale.inventory": (_factor, ("scale", "inventory")),
+    "scale.size": (_factor, ("scale", "size")),
+}
+
+
+def check_key(key: str) -> str:
+    """The key itself, or a ParameterError naming the closest known key."""
+    if key in KEYS:
+        return key
+    # a constraint written without its section (max_offers → constraints.max_offers)
+    for full in KEYS:
+        if full.endswith("." + key) and full.startswith("constraints."):
+            raise ParameterError(f"--set: unknown key {key!r} (did you mean '{full}'?)")
+    raise ParameterError(f"--set: unknown key {key!r}" + suggest(key, KEYS)
+                         + "; keys are scenario.yaml paths or scale.wtp|unit_cost|inventory|size")
+
+
+def parse_value(key: str, value: Any) -> Any:
+    """A value (already YAML-parsed) checked for the key's type."""
+    parser = KEYS[check_key(key)][0]
+    try:
+        return parser(value)
+    except ValueError as e:
+        raise ParameterError(f"--set {key}: {e}") from None
+
+
+def split_values(text: str) -> list[str]:
+    """``"1,2,[A,B],[C]"`` → ``["1", "2", "[A,B]", "[C]"]``: commas inside brackets stay."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("a ']' without its '['")
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    if depth != 0:
+        raise ValueError("a '[' without its ']'")
+    out.append("".join(cur).strip())
+    return out
+
+
+def parse_set(option: str) -> tuple[str, list[Any]]:
+    """One ``--set KEY=V1,V2,...`` option → (key, typed values); ParameterError if bad."""
+    key, eq, rest = option.partition("=")
+    key = key.strip()
+    if not eq or not key:
+        raise ParameterError(f"--set {option!r}: expected KEY=VALUE[,VALUE...]")
+    check_key(key)
+    try:
+        texts = split_values(rest)
+    except ValueError as e:
+        raise ParameterError(f"--set {key}: {e}") from None
+    values = []
+    for t in texts:
+        if t == "":
+            raise ParameterError(f"--set {key}: an empty value in {rest!r}")
+        try:
+            raw = yaml.safe_load(t)
+        except yaml.YAMLError:
+            raise ParameterError(f"--set {key}: cannot read {t!r} as a YAML value") from None
+        values.append(parse_value(key, raw))
+    return key, values
+
+
+def apply_changes(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
+    """The scenario with every change applied, re-validated (InputError if rejected)."""
+    settings: dict[str, Any] = {}
+    constraints: dict[str, Any] = {}
+    tables: dict[str, Any] = {}
+    robust: dict[str, Any] = {}
+    for key, value in changes.items():
+        kind, name = KEYS[check_key(key)][1]
+        if kind == "setting":
+            settings[name] = value
+        elif kind == "constraint":
+            constraints[name] = value
+        elif kind == "robust":
+            robust[name] = value
+        else:
+            tables.update(_scaled(scenario, name, float(value), tables))
+    if robust:
+        settings["robust"] = dataclasses.replace(scenario.robust or RobustOptions(), **robust)
+    out = scenario
+    if settings or tables:
+        out = out.replace(**settings, **tables)
+    if constraints:
+        out = out.with_constraints(**constraints)
+    return out
+
+
+def _scaled(scenario: Scenario, what: str, factor: float, done: dict) -> dict:
+    if what == "wtp":
+        wtp = done.get("wtp", scenario.wtp).copy()
+        wtp["wtp"] = wtp["wtp"].to_numpy(float) * factor
+        if "wtp_sd" in wtp.columns:     # the standard error scales with the estimate
+            wtp["wtp_sd"] = wtp["wtp_sd"].to_numpy(float) * abs(factor)
+        return {"wtp": wtp}
+    if what == "size":
+        seg = done.get("segments", scenario.segments).copy()
+        seg["size"] = seg["size"].to_numpy(float) * factor
+        return {"segments": seg}
+    prod = done.get("products", scenario.products).copy()
+    prod[what] = prod[what].to_numpy(float) * factor       # NaN (unlimited) stays NaN
+    return {"products": prod}
+
+
+def show(value: Any) -> Any:
+    """A value as written in results.csv: scalars as they are, lists in YAML brackets."""
+    if isinstance(value, (list, tuple)):
+        return yaml.safe_dump(list(value), default_flow_style=True).strip()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,168 @@
+"""``bundleopt sweep``, ``explain`` and ``robustness``: thin shells over solver.study."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..cli import _money
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("scenario_dir", type=_DIR)
+@click.option("--set", "sets", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="A setting to vary and its values, e.g. constraints.max_offers=5,10,20 or "
+                   "scale.wtp=0.9,1.1. Lists go in brackets: constraints.must_offer=[A,B],[C]. "
+                   "Several --set make a grid.")
+@click.option("--out", "out_dir", required=True, type=_DIR,
+              help="Folder for results.csv, frontier.csv and one folder per variant.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: a Ray cluster.")
+@click.option("--address", default=None,
+              help="Ray cluster to join (e.g. ray://head:10001); default: start a local one.")
+@click.option("--workers", type=int, default=None,
+              help="Variants solved at once (default: this machine's cores).")
+@click.option("--time-limit", type=float, default=None, help="Seconds per variant.")
+@click.option("--backend", type=click.Choice(["highs", "cpsat"]), default=None,
+              help="Solver for every variant (default: scenario.yaml).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, workers, time_limit,
+          backend, quiet) -> None:
+    """Solve SCENARIO_DIR once per combination of the --set values.
+
+    Writes OUT/results.csv (one row per variant: the values used, status, objective,
+    bound, gap, revenue, profit, units, shoppers' surplus, offers, solve time),
+    OUT/frontier.csv (which variants are best on both profit and shoppers' surplus),
+    and OUT/<variant>/plan.csv and summary.json as `bundleopt solve` writes them.
+    A variant that is infeasible or whose value is not allowed is a row saying so.
+    """
+    from formulations.loading import load_scenario
+    from solver.api import _check_options
+
+    from .sweep import SolveSettings, Study, parse_grid
+
+    axes = parse_grid(sets)
+    _check_options(time_limit, None, None)
+    scenario = load_scenario(scenario_dir)
+    study = Study.grid(scenario, axes)
+
+    def progress(done: int, total: int, best) -> None:
+        if not quiet:
+            b = "—" if best is None else f"{_money(best.result.objective)} ({best.name})"
+            click.echo(f"  {done}/{total} variants done, best so far {b}", err=True)
+
+    run = study.run(executor, workers=workers, address=address,
+                    settings=SolveSettings(backend=backend, time_limit=time_limit),
+                    progress=progress)
+    run.write(out_dir)
+    if not quiet:
+        counts = run.results["status"].value_counts().to_dict()
+        click.echo(f"{len(run.variants)} variants: "
+                   + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        click.echo(f"written     {out_dir}/results.csv, frontier.csv, <variant>/")
+
+
+_EXECUTOR_OPTIONS = [
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="local: a process pool on this machine; ray: a Ray cluster."),
+    click.option("--address", default=None, help="Ray cluster to join; default: start a local one."),
+    click.option("--workers", type=int, default=None, help="Solves at once (default: cores)."),
+]
+
+
+def _executor_options(fn):
+    for opt in reversed(_EXECUTOR_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+@click.command()
+@click.argument("scenario_dir", type=_DIR)
+@click.option("--plan", "plan_dir", required=True, type=_DIR,
+              help="Folder holding the plan.csv to explain (what `bundleopt solve --out` wrote).")
+@click.option("--out", "out_dir", required=True, type=_DIR,
+              help="Folder for rule_costs.csv and moves.csv.")
+@_executor_options
+@click.option("--time-limit", type=float, default=None, help="Seconds per solve without a rule.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address, workers,
+            time_limit, quiet) -> None:
+    """Say what each rule costs and why each price is what it is.
+
+    OUT/rule_costs.csv: for every rule in scenario.yaml's constraints, the best
+    objective without it and its cost (that minus the plan's objective).
+    OUT/moves.csv: what the plan would earn if one offer moved a price step up or
+    down, came off sale, or (for offers not on sale) was added at its best price —
+    everything else unchanged — and which rules that move would break.
+    """
+    from formulations.loading import load_scenario
+    from solver.api import _atomic_write, _check_options
+
+    from .executors import make_executor
+    from .explain import rule_costs
+    from .moves import moves
+    from .plans import read_plan
+    from .sweep import SolveSettings
+
+    _check_options(time_limit, None, None)
+    scenario = load_scenario(scenario_dir)
+    plan = read_plan(plan_dir, scenario)
+    with make_executor(executor, workers=workers, address=address) as ex:
+        costs = rule_costs(scenario, plan, executor=ex,
+                           settings=SolveSettings(time_limit=time_limit, explain=False))
+        mv = moves(scenario, plan, executor=ex)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / "rule_costs.csv", costs.to_csv(index=False))
+    _atomic_write(out_dir / "moves.csv", mv.to_csv(index=False))
+    if not quiet:
+        for r in costs.itertuples():
+            click.echo(f"{r.rule:<28} costs {_money(r.cost):>14}   ({r.status})")
+        better = mv[mv["delta"] > 0]
+        click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
+                   f"({(better['breaks'] != '').sum()} of those break a rule)")
+        click.echo(f"written     {out_dir}/rule_costs.csv, moves.csv")
+
+
+@click.command()
+@click.argument("scenario_dir", type=_DIR)
+@click.option("--plan", "plan_dir", required=True, type=_DIR,
+              help="Folder holding the plan.csv to test (what `bundleopt solve --out` wrote).")
+@click.option("--draws", type=int, default=1000, show_default=True, help="How many WTP draws.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same draws).")
+@click.option("--wtp-cv", type=float, default=None,
+              help="WTP standard deviation as a share of the WTP, where wtp.csv has no wtp_sd "
+                   "(default: 0, i.e. such WTPs are taken as exact).")
+@click.option("--out", "out_dir", required=True, type=_DIR, help="Folder for robustness.json.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv, out_dir: Path,
+               quiet) -> None:
+    """Re-score a plan on random draws of the shoppers' willingness to pay.
+
+    Writes OUT/robustness.json: the objective's mean and 5th/50th/95th percentiles
+    over the draws, each product's chance of selling more than its inventory, and
+    the share of each segment's shoppers who buy.
+    """
+    import json
+
+    from formulations.loading import load_scenario
+    from solver.api import _atomic_write
+
+    from .plans import read_plan
+    from .robustness import robustness as run
+
+    scenario = load_scenario(scenario_dir)
+    plan = read_plan(plan_dir, scenario)
+    res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
+    if not quiet:
+        click.echo(f"{res['objective_sense']} over {draws} draws: mean {_money(res['mean'])}  "
+                   f"p5 {_money(res['p5'])}  p50 {_money(res['p50'])}  p95 {_money(res['p95'])}  "
+                   f"(plan as estimated: {_money(res['plan_objective'])})")
+        risky = {p: x for p, x in res["stockout_probability"].items() if x > 0}
+        if risky:
+            top = sorted(risky.items(), key=lambda kv: -kv[1])[:5]
+            click.echo("stockout risk  " + ", ".join(f"{p} {x:.0%}" for p, x in top))
+        click.echo(f"written     {out_dir}/robustness.json")

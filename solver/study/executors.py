@@ -1,0 +1,149 @@
+"""Where a study's solves run: this process, a local process pool, or a Ray cluster.
+
+Every executor does one thing: ``run(fn, base, jobs)`` calls ``fn(base, job)`` for each
+job and yields ``(index, result)`` as results arrive (any order). The base scenario is
+shipped to each worker once (pool initializer / ``ray.put``), jobs are small.
+``fn`` must be a module-level function so that it can be sent to another process.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterator, Sequence
+
+from formulations.errors import ParameterError
+
+EXECUTORS = ("local", "ray")
+_BASE: Any = None          # the base scenario, in a pool worker
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:     # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LocalExecutor:
+    """A local process pool (``workers`` processes; 1 = run in this process)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def run(self, fn: Callable[[Any, Any], Any], base: Any,
+            jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        workers = min(self.workers or default_workers(), max(1, len(jobs)))
+        if workers == 1:
+            for i, job in enumerate(jobs):
+                yield i, fn(base, job)
+            return
+        import multiprocessing
+
+        # fork: workers start in milliseconds and inherit the imported modules
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_set_base, initargs=(base,)) as pool:
+            futures = {pool.submit(_call, fn, job): i for i, job in enumerate(jobs)}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield futures[f], f.result()
+
+
+def _set_base(base: Any) -> None:
+    global _BASE
+    _BASE = base
+
+
+def _call(fn: Callable[[Any, Any], Any], job: Any) -> Any:
+    return fn(_BASE, job)
+
+
+class RayExecutor:
+    """Ray: joins the cluster at ``address``, or starts a short-lived local one.
+
+    A local cluster gets ``workers`` CPUs (default: this machine's cores), no dashboard,
+    and is shut down when the run ends — or, used as a context manager, when the
+    ``with`` block ends, so that several runs share one cluster. If this process is
+    already connected to Ray (a notebook, a test session), that connection is used and
+    left open.
+    """
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        self.address, self.workers = address, workers
+        self._started = False
+
+    def __enter__(self) -> "RayExecutor":
+        self._started = self._connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            _import_ray().shutdown()
+            self._started = False
+
+    def _connect(self) -> bool:
+        """Connect unless connected already; True if this call made the connection."""
+        ray = _import_ray()
+        if ray.is_initialized():
+            return False
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
+        return True
+
+    def run(self, fn: Callable[[Any, Any], Any], base: Any,
+            jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        ray = _import_ray()
+        started = self._connect()
+        try:
+            base_ref = ray.put(base)
+            task = ray.remote(num_cpus=1, max_retries=0)(fn)
+            refs = {task.remote(base_ref, job): i for i, job in enumerate(jobs)}
+            pending = list(refs)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for r in done:
+                    yield refs[r], ray.get(r)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ParameterError("--executor ray needs Ray: pip install 'bundleopt[ray]'") from None
+    return ray
+
+
+Executor = LocalExecutor | RayExecutor
+
+
+def make_executor(executor: "str | Executor" = "local", *, workers: int | None = None,
+                  address: str | None = None) -> "Executor":
+    """An executor by name (``local`` or ``ray``); an executor object is returned as is."""
+    if isinstance(executor, (LocalExecutor, RayExecutor)):
+        return executor
+    if executor not in EXECUTORS:
+        raise ParameterError(f"The 'executor' option must be one of {', '.join(EXECUTORS)}. "
+                             f"Got {executor!r} instead.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ParameterError(f"The 'workers' option must be an int ≥ 1. Got {workers!r} instead.")
+    if address and executor != "ray":
+        raise ParameterError("The 'address' option needs the ray executor (--executor ray).")
+    if executor == "ray":
+        _import_ray()
+        return RayExecutor(address, workers)
+    return LocalExecutor(workers)

@@ -1,0 +1,126 @@
+"""How a plan fares when the WTP estimates are off: re-score it on N draws of the WTPs.
+
+The draws are those of :mod:`formulations.robust` (normal with each pair's ``wtp_sd``,
+else ``wtp_cv`` × WTP; below 0 counts as 0). The plan is fixed; for each draw the
+choice model of SCENARIO.md §4 is applied to the offers each segment sees, all draws
+at once as ``draws × rows`` arrays. With zero spread every draw is the estimate itself
+and the mean is the plan's objective as :func:`formulations.evaluate.evaluate_plan`
+computes it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from formulations.errors import ParameterError
+from formulations.evaluate import evaluate_plan
+from formulations.offers import MONEY_DECIMALS
+from formulations.robust import draw_wtp, offer_wtp_sd
+from formulations.scenario import Scenario
+
+
+def _seen(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
+    """(segment, offer, price) each segment sees, in bundles order within a segment."""
+    segs = scenario.segments.index.to_numpy(dtype=object)
+    uni = plan[plan["segment_id"] == "*"]
+    seen = pd.concat([
+        pd.DataFrame({"segment_id": np.tile(segs, len(uni)),
+                      "bundle_id": np.repeat(uni["bundle_id"].to_numpy(dtype=object), len(segs)),
+                      "price": np.repeat(uni["price"].to_numpy(float), len(segs))}),
+        plan.loc[plan["segment_id"] != "*", ["segment_id", "bundle_id", "price"]]], ignore_index=True)
+    order = {b: i for i, b in enumerate(scenario.bundles.index)}
+    seg_code = pd.Index(segs).get_indexer(seen["segment_id"])
+    return seen.assign(s=seg_code, o=seen["bundle_id"].map(order)).sort_values(
+        ["s", "o"], kind="stable").reset_index(drop=True)
+
+
+def demand_draws(scenario: Scenario, seen: pd.DataFrame, wtp: np.ndarray) -> np.ndarray:
+    """Expected offers sold per (draw, seen row) for WTP draws ``wtp`` (draws × rows,
+    NaN = the segment never buys that offer)."""
+    price = seen["price"].to_numpy(float)
+    size = scenario.segments["size"].to_numpy(float)[seen["s"].to_numpy()]
+    s = seen["s"].to_numpy()
+    n_seg = len(scenario.segments)
+    if len(seen) == 0:
+        return np.zeros((len(wtp), 0))
+    if scenario.choice_model == "mnl":
+        beta = seen["beta"].to_numpy(float)
+        z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
+        v = np.exp(np.minimum(z, 50.0))
+        member = sp.csr_matrix((np.ones(len(seen)), (np.arange(len(seen)), s)), shape=(len(seen), n_seg))
+        denom = 1.0 + np.asarray(member.T.dot(v.T)).T           # draws × segments
+        return size * v / denom[:, s]
+    # first choice: highest surplus ≥ 0, then the seller's value, then bundles order
+    value = seen["value"].to_numpy(float)
+    surplus = np.round(wtp - price, MONEY_DECIMALS)
+    ok = np.isfinite(surplus) & (surplus >= 0)
+    out = np.zeros_like(surplus)
+    bounds = np.flatnonzero(np.r_[True, s[1:] != s[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):          # one segment's rows; draws vectorised
+        sur = np.where(ok[:, a:b], surplus[:, a:b], -np.inf)
+        top = ok[:, a:b] & (sur == sur.max(axis=1, keepdims=True))
+        val = np.where(top, value[None, a:b], -np.inf)
+        top &= val == val.max(axis=1, keepdims=True)
+        pick = np.argmax(top, axis=1)                   # first in bundles order
+        buys = top.any(axis=1)
+        out[np.flatnonzero(buys), a + pick[buys]] = size[a]
+    return out
+
+
+def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
+               wtp_cv: float | None = None) -> dict:
+    """robustness.json content: the objective's ``mean, p5, p50, p95`` over the draws,
+    ``stockout_probability`` per product (share of draws selling more than its
+    inventory; 0 where unlimited) and ``segment_buy_rate`` per segment (mean share of
+    its shoppers who buy)."""
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ParameterError(f"The 'draws' parameter must be an int ≥ 1. Got {draws!r} instead.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"The 'seed' parameter must be an int ≥ 0. Got {seed!r} instead.")
+    if wtp_cv is not None and not (isinstance(wtp_cv, (int, float)) and np.isfinite(wtp_cv) and wtp_cv >= 0):
+        raise ParameterError(f"The 'wtp_cv' parameter must be a number ≥ 0. Got {wtp_cv!r} instead.")
+    sense = "revenue" if scenario.objective == "revenue" else "profit"
+    plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
+    seen = _seen(scenario, plan)
+    w = offer_wtp_sd(scenario, wtp_cv)
+    w = w.assign(col=np.arange(len(w)))
+    seen = seen.merge(w[["segment_id", "bundle_id", "beta", "col"]], on=["segment_id", "bundle_id"],
+                      how="left", sort=False)
+    cost = scenario.offer_costs().reindex(seen["bundle_id"]).to_numpy(float)
+    seen["value"] = seen["price"].to_numpy(float) - (cost if sense == "profit" else 0.0)
+    wd = draw_wtp(w, draws, seed)                                 # draws × pairs
+    col = seen["col"].to_numpy(float)
+    has = np.isfinite(col)
+    wtp = np.full((draws, len(seen)), np.nan)
+    wtp[:, has] = wd[:, col[has].astype(int)]
+    demand = demand_draws(scenario, seen, wtp)                    # draws × seen rows
+    objective = demand @ seen["value"].to_numpy(float)
+
+    comp = scenario.components
+    prods = scenario.products.index
+    rows = seen["bundle_id"].to_numpy()
+    q = comp.merge(pd.DataFrame({"bundle_id": rows, "r": np.arange(len(rows))}), on="bundle_id")
+    use = sp.csr_matrix((q["quantity"].to_numpy(float), (q["r"].to_numpy(), prods.get_indexer(q["product_id"]))),
+                        shape=(len(rows), len(prods)))
+    units = np.asarray(use.T.dot(demand.T)).T                      # draws × products
+    inv = scenario.products["inventory"].to_numpy(float)
+    lim = np.isfinite(inv)
+    over = lim & (units > inv + 1e-6 * np.maximum(1.0, np.where(lim, inv, 0.0)))
+    member = sp.csr_matrix((np.ones(len(seen)), (np.arange(len(seen)), seen["s"].to_numpy())),
+                           shape=(len(seen), len(scenario.segments)))
+    bought = np.asarray(member.T.dot(demand.T)).T                  # draws × segments
+    size = scenario.segments["size"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(size > 0, bought.mean(axis=0) / size, np.nan)
+    p5, p50, p95 = np.percentile(objective, [5, 50, 95])
+    return {
+        "draws": int(draws), "seed": int(seed), "wtp_cv": wtp_cv, "objective_sense": sense,
+        "plan_objective": float(evaluate_plan(scenario, plan).objective),
+        "mean": float(objective.mean()), "std": float(objective.std()),
+        "p5": float(p5), "p50": float(p50), "p95": float(p95),
+        "min": float(objective.min()), "max": float(objective.max()),
+        "stockout_probability": {str(p): float(x) for p, x in zip(prods, over.mean(axis=0))},
+        "segment_buy_rate": {str(s): (None if not np.isfinite(r) else float(r))
+                             for s, r in zip(scenario.segments.index, rate)},
+    }

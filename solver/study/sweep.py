@@ -1,0 +1,218 @@
+"""Sweeps: one base scenario, many variants, one row of results per variant.
+
+>>> from formulations import load_scenario
+>>> from solver.study import Study
+>>> study = Study.grid(load_scenario("examples/grocery_week"),
+...                    {"constraints.max_offers": [5, 10, 20], "scale.wtp": [0.9, 1.0]})
+>>> run = study.run(executor="ray")
+>>> run.results            # one pandas row per variant
+>>> run.write("out/")      # results.csv, frontier.csv, <variant>/plan.csv + summary.json
+
+Variants are solved independently (each exactly, one thread each) by an executor
+(:mod:`solver.study.executors`). A variant whose value the scenario's validation rejects
+is a row with status ``invalid`` and the validator's message; an infeasible one is a
+row with status ``infeasible`` and the rules in conflict.
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from formulations.errors import BundleoptError, ParameterError
+from formulations.scenario import Scenario
+
+from ..api import SolveResult, _atomic_write, solve
+from .changes import apply_changes, check_key, parse_value, show
+from .executors import make_executor
+
+RESULT_COLUMNS = ["status", "objective", "bound", "gap", "revenue", "profit", "units",
+                  "surplus", "offers", "solve_seconds", "variant", "message"]
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """How each variant is solved (None = the scenario's own setting)."""
+
+    backend: str | None = None
+    time_limit: float | None = None
+    mip_gap: float | None = None
+    threads: int | None = 1          # one thread per variant: the executor is the parallelism
+    explain: bool = True             # name the conflicting rules of an infeasible variant
+
+
+@dataclass
+class VariantResult:
+    index: int
+    name: str
+    changes: dict
+    status: str
+    message: str = ""
+    result: SolveResult | None = None
+
+
+def solve_kwargs(settings: SolveSettings, warm_start: pd.DataFrame | None = None) -> dict:
+    """Keyword arguments of :func:`solver.solve`; a warm start only where solve takes one."""
+    kw = dict(backend=settings.backend, time_limit=settings.time_limit,
+              mip_gap=settings.mip_gap, threads=settings.threads, explain=settings.explain)
+    if warm_start is not None and "warm_start" in inspect.signature(solve).parameters:
+        kw["warm_start"] = warm_start
+    return kw
+
+
+def run_variant(base: Scenario, job: tuple) -> VariantResult:
+    """Solve one variant (runs in a worker)."""
+    index, name, changes, settings = job
+    try:
+        scenario = apply_changes(base, changes)
+        res = solve(scenario, **solve_kwargs(settings))
+    except BundleoptError as e:
+        return VariantResult(index, name, changes, "invalid", str(e))
+    res.log = ""        # the backend's log stays in the worker
+    message = ""
+    if res.status == "infeasible":
+        conflict = res.summary.get("conflicting_constraints") or []
+        message = "the rules cannot all hold" + (
+            f": conflict between {', '.join(conflict)}" if conflict else "")
+    elif res.status == "no_solution":
+        message = "no plan found within the time limit"
+    return VariantResult(index, name, changes, res.status, message, res)
+
+
+def variant_name(index: int, changes: Mapping[str, Any]) -> str:
+    """A folder name: ``003_max_offers-5_wtp-0.9`` (the last part of each key)."""
+    parts = []
+    for key, value in changes.items():
+        v = show(value)
+        v = "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        parts.append(f"{key.rsplit('.', 1)[-1]}-{v}")
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", "_".join(parts).replace("[", "").replace("]", ""))
+    slug = slug.strip("_")[:80]
+    return f"{index + 1:03d}" + (f"_{slug}" if slug else "")
+
+
+@dataclass
+class Study:
+    """A base scenario and its variants (each a mapping of study key → value)."""
+
+    base: Scenario
+    variants: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        checked = []
+        for v in self.variants:
+            if not isinstance(v, Mapping):
+                raise ParameterError(f"A study variant must be a mapping of key → value. Got {v!r} instead.")
+            checked.append({check_key(k): parse_value(k, x) for k, x in v.items()})
+        self.variants = checked
+
+    @classmethod
+    def grid(cls, base: Scenario, axes: Mapping[str, Iterable[Any]]) -> "Study":
+        """Every combination of the axes' values (the first axis varies slowest)."""
+        keys = list(axes)
+        values = [list(axes[k]) for k in keys]
+        for k, vs in zip(keys, values):
+            if not vs:
+                raise ParameterError(f"The sweep of {k!r} has no values.")
+        return cls(base, [dict(zip(keys, combo)) for combo in itertools.product(*values)])
+
+    @property
+    def keys(self) -> list[str]:
+        """Every swept key, in the order first given."""
+        return list(dict.fromkeys(k for v in self.variants for k in v))
+
+    @property
+    def columns(self) -> list[str]:
+        """results.csv's column for each swept key: the key as given, except that a key
+        named like a result column (``objective``) becomes ``set.objective``."""
+        return [f"set.{k}" if k in RESULT_COLUMNS else k for k in self.keys]
+
+    def run(self, executor: str = "local", *, workers: int | None = None,
+            address: str | None = None, settings: SolveSettings = SolveSettings(),
+            progress: Callable[[int, int, VariantResult | None], None] | None = None
+            ) -> "StudyRun":
+        """Solve every variant; ``progress(done, total, best_so_far)`` after each."""
+        ex = make_executor(executor, workers=workers, address=address)
+        names = [variant_name(i, v) for i, v in enumerate(self.variants)]
+        jobs = [(i, names[i], v, settings) for i, v in enumerate(self.variants)]
+        out: list[VariantResult | None] = [None] * len(jobs)
+        best: VariantResult | None = None
+        for done, (i, vr) in enumerate(ex.run(run_variant, self.base, jobs), start=1):
+            out[i] = vr
+            if vr.result is not None and vr.result.objective is not None and (
+                    best is None or vr.result.objective > best.result.objective):
+                best = vr
+            if progress is not None:
+                progress(done, len(jobs), best)
+        return StudyRun(self, [r for r in out if r is not None])
+
+
+@dataclass
+class StudyRun:
+    study: Study
+    variants: list[VariantResult]
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """One row per variant: a column per swept key, then :data:`RESULT_COLUMNS`."""
+        keys, cols = self.study.keys, self.study.columns
+        rows = []
+        for vr in self.variants:
+            row = {c: show(vr.changes.get(k)) for k, c in zip(keys, cols)}
+            row.update(_kpis(vr))
+            rows.append(row)
+        df = pd.DataFrame(rows, columns=cols + RESULT_COLUMNS)
+        df["offers"] = df["offers"].astype("Int64")
+        return df
+
+    def frontier(self) -> pd.DataFrame:
+        from .frontier import frontier
+
+        return frontier(self.results, self.study.columns)
+
+    def write(self, out_dir: str | Path) -> None:
+        """DIR/results.csv, DIR/frontier.csv, and each solved variant's plan.csv and
+        summary.json in DIR/<variant>/ as ``bundleopt solve`` writes them."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for vr in self.variants:
+            if vr.result is not None:
+                vr.result.write(out / vr.name)
+        _atomic_write(out / "results.csv", self.results.to_csv(index=False))
+        _atomic_write(out / "frontier.csv", self.frontier().to_csv(index=False))
+
+
+def _kpis(vr: VariantResult) -> dict:
+    row = {c: None for c in RESULT_COLUMNS}
+    row.update(status=vr.status, variant=vr.name, message=vr.message)
+    res = vr.result
+    if res is None:
+        return row
+    row.update(bound=res.bound, gap=res.gap, solve_seconds=round(res.solve_seconds, 4))
+    if res.has_plan:
+        k = res.summary["kpis"]
+        surplus = res.segments["surplus"].to_numpy(float) if len(res.segments) else np.zeros(0)
+        row.update(objective=res.objective, revenue=k["revenue"], profit=k["profit"],
+                   units=k["units"], offers=k["offers_on_sale"],
+                   surplus=float(surplus.sum()) if np.isfinite(surplus).all() else math.nan)
+    return row
+
+
+def parse_grid(options: Sequence[str]) -> dict[str, list[Any]]:
+    """``--set`` options → grid axes; every problem is a ParameterError, before any solve."""
+    from .changes import parse_set
+
+    axes: dict[str, list[Any]] = {}
+    for opt in options:
+        key, values = parse_set(opt)
+        if key in axes:
+            raise ParameterError(f"--set {key}: given twice; list all its values in one --set")
+        axes[key] = values
+    return axes
