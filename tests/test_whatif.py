@@ -154,7 +154,8 @@ def test_cli_sweep_on_a_ray_cluster_matches_local(ray_session, tmp_path):
     scen = write_dir(tmp_path / "tiny")
     runner = CliRunner()
     sets = ["--set", "constraints.max_offers=1,2", "--set", "constraints.must_offer=[A],[B, AB]"]
-    r1 = runner.invoke(main, ["sweep", str(scen), *sets, "--out", str(tmp_path / "a"), "--workers", "1"])
+    r1 = runner.invoke(main, ["sweep", str(scen), *sets, "--out", str(tmp_path / "a"), "--workers", "1",
+                              "--report"])
     r2 = runner.invoke(main, ["sweep", str(scen), *sets, "--out", str(tmp_path / "b"),
                               "--executor", "ray", "--address", ray_session])
     assert r1.exit_code == 0 and r2.exit_code == 0, (r1.output, r2.output)
@@ -164,6 +165,8 @@ def test_cli_sweep_on_a_ray_cluster_matches_local(ray_session, tmp_path):
     # hand-worked: max_offers 2 with AB allowed earns the tiny scenario's 890
     assert a.loc[3, "objective"] == pytest.approx(890.0)
     assert "4/4 variants done" in r1.output
+    html = (tmp_path / "a" / "report.html").read_text()     # --report: the study's page
+    assert all(v in html for v in a["variant"]) and not (tmp_path / "b" / "report.html").exists()
     for v in a["variant"][a["status"] == "optimal"]:
         assert (tmp_path / "a" / v / "plan.csv").exists() and (tmp_path / "a" / v / "summary.json").exists()
 

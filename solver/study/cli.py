@@ -28,8 +28,10 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--backend", type=click.Choice(["highs", "cpsat"]), default=None,
               help="Solver for every variant (default: scenario.yaml).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--report", "make_report", is_flag=True,
+              help="Also write OUT/report.html: the frontier and results as charts, opens in a browser.")
 def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, workers, time_limit,
-          backend, quiet) -> None:
+          backend, quiet, make_report) -> None:
     """Solve SCENARIO_DIR once per combination of the --set values.
 
     Writes OUT/results.csv (one row per variant: the values used, status, objective,
@@ -62,6 +64,9 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
         click.echo(f"{len(run.variants)} variants: "
                    + ", ".join(f"{n} {s}" for s, n in counts.items()))
         click.echo(f"written     {out_dir}/results.csv, frontier.csv, <variant>/")
+    if make_report:
+        from solver.report.cli import write_after
+        write_after(out_dir, quiet)
 
 
 _EXECUTOR_OPTIONS = [
