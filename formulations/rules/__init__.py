@@ -15,9 +15,10 @@ from .base import FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext
 from .registry import (active_rules, all_rules, get_rule, nest_by_key, register, rule_for_field,
                        unregister)
 
-# the built-in rules, in catalogue order (rows are added, and conflicts searched, so)
+# the built-in rules, in catalogue order: rows are added, conflicts searched and
+# scenario.yaml's `constraints` written in this order
 from . import min_margin, max_offers, max_offers_per_segment, inventory  # noqa: E402,F401
-from . import must_offer, exclude, no_arbitrage, max_price_spread  # noqa: E402,F401
+from . import no_arbitrage, must_offer, exclude, max_price_spread  # noqa: E402,F401
 from . import coverage, price_change  # noqa: E402,F401
 
 if TYPE_CHECKING:
