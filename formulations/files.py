@@ -52,3 +52,16 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         if tmp.exists():
             tmp.unlink()
         raise
+
+
+def fresh_dir(parent: str | os.PathLike[str], prefix: str) -> Path:
+    """A new, empty, uniquely named directory in ``parent``, with the umask's mode (not
+    ``tempfile.mkdtemp``'s 0700), to be filled and then renamed into place."""
+    for _ in range(100):
+        path = Path(parent) / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            os.mkdir(path, 0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {parent}")

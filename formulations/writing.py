@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 import yaml
 
 from .errors import InputError
+from .files import fresh_dir
 from .reading import SCENARIO_FILES, SETTINGS_FILE
 from .rules import all_rules, nest_by_key
 from .scenario import Scenario
@@ -106,9 +106,11 @@ def write_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
             raise InputError(str(root), "exists and is not a scenario directory; "
                              "refusing to overwrite it")
     parent = root.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(str(root), f"cannot write: {parent} is a file, not a folder")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{root.name}.tmp-"))
+        tmp = fresh_dir(parent, f".{root.name}.tmp-")
     except OSError as e:
         raise InputError(str(root), f"cannot write: {e.strerror or e}") from None
     try:
@@ -122,7 +124,7 @@ def write_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
             text = pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns})
             text.to_csv(tmp / f"{key}.csv", index=False)
         if root.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{root.name}.old-"))
+            old = fresh_dir(parent, f".{root.name}.old-")
             os.replace(root, old / root.name)
             os.replace(tmp, root)
             shutil.rmtree(old, ignore_errors=True)

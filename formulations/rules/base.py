@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ..checks import Sources, check_setting_flag, check_setting_ids
-from ..schema import flag, ids, number
+from ..checks import Sources, check_setting_flag, check_setting_ids, check_setting_number
+from ..schema import flag, ids, integer, number
 
 if TYPE_CHECKING:      # annotations only: rules are imported by the scenario module
     from ..linear import LinearModel, VarFamily
@@ -165,6 +165,16 @@ class IdListRule(Rule):
 
     def to_yaml(self, value: Any) -> Any:
         return list(value)
+
+
+class CapRule(Rule):
+    """A rule given as a whole-number cap ``K ≥ 0``."""
+
+    def parse(self, value: Any, key: str, src: str) -> Any:
+        return integer(value, key, src)
+
+    def validate(self, value: Any, scenario: "Scenario", src: Sources) -> None:
+        check_setting_number(value, self.yaml_key, src, lo=0.0, integer=True)
 
 
 class PriceRule(Rule):

@@ -8,21 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..checks import check_setting_number
 from ..linear import Terms
-from ..schema import integer
-from .base import Rule
+from .base import CapRule
 from .registry import register
 
 
-class MaxOffersPerSegment(Rule):
+class MaxOffersPerSegment(CapRule):
     key = field = "max_offers_per_segment"
-
-    def parse(self, value, key, src):
-        return integer(value, key, src)
-
-    def validate(self, value, scenario, src) -> None:
-        check_setting_number(value, self.yaml_key, src, lo=0.0, integer=True)
 
     def add_rows(self, rows) -> None:
         space = rows.space
