@@ -52,7 +52,7 @@ def validate_scenario(scenario: Scenario, source: str = "scenario", *,
     """
     src = sources if sources is not None else Sources(settings=source)
     _check_columns(scenario, src)
-    scenario = _with_optional_columns(scenario)
+    scenario = with_optional_columns(scenario)
     _check_settings(scenario, src)
     _check_products(scenario.products, src)
     components = _check_components(scenario, src)
@@ -80,7 +80,7 @@ _NUMERIC = {"unit_cost", "list_price", "inventory", "quantity", "complementarity
             "min_price", "max_price", "size", "price_sensitivity", "wtp", "price", "wtp_sd"}
 
 
-def _with_optional_columns(s: Scenario) -> Scenario:
+def with_optional_columns(s: Scenario) -> Scenario:
     """Add the optional columns a table may leave out: product ``name`` (blank = none)
     and ``wtp_sd`` (NaN = no standard error known)."""
     products, wtp = s.products, s.wtp

@@ -20,6 +20,7 @@ from .files import fresh_dir
 from .reading import SCENARIO_FILES, SETTINGS_FILE
 from .rules import all_rules, nest_by_key
 from .scenario import Scenario
+from .validate import with_optional_columns
 
 
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def _plain(v: Any) -> Any:
 
 def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
     """The file tables of a scenario (columns in file order, optional ones when used)."""
-    s = scenario
+    s = with_optional_columns(scenario)     # a scenario built in code may lack them
     products = s.products.reset_index()[["product_id", "unit_cost", "list_price", "inventory",
                                          "name"]]
     if (products["name"] == "").all():
