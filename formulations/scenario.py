@@ -80,9 +80,12 @@ class Constraints:
         for k, v in values.items():
             if k in own:
                 continue
-            if rule_for_field(k) is None:
+            rule = rule_for_field(k)
+            if rule is None:
                 raise TypeError(f"no rule with field {k!r}" + suggest(k, _OWN_FIELDS))
             others[k] = v
+            if v is rule.off or (v == rule.off and type(v) is type(rule.off)):
+                del others[k]          # "not imposed" is not stored
         return dataclasses.replace(self, **own, others=tuple(others.items()))
 
     def active(self) -> list[str]:
