@@ -5,7 +5,7 @@
 
 A size ``CxSxL`` is C candidate offers, S segments and an L-point price ladder, in a
 uniform first-choice profit scenario with a margin floor, an offer cap and limited
-inventory for a third of the products (generated with numpy, seeded). For each size
+inventory for a third of the products (``formulations.synthetic``, seeded). For each size
 it times
 
 * ``build_offer_space`` (pruning, price points, choice arcs) and the formulation
@@ -37,55 +37,19 @@ sys.path[:0] = [str(HERE.parent)]
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from formulations.scenario import Constraints, Scenario  # noqa: E402
-from formulations.validate import validate_scenario  # noqa: E402
+from formulations.scenario import Scenario  # noqa: E402
+from formulations.synthetic import synthetic_scenario  # noqa: E402
 
 
 def build_paths_scenario(n_candidates: int, n_segments: int, n_ladder: int,
                          seed: int = 0) -> Scenario:
     """Uniform first-choice scenario: C offers (all singles, then 2–3 item bundles)."""
-    rng = np.random.default_rng(seed)
-    n_products = int(np.clip(n_candidates // 4, 10, 300))
-    pids = np.array([f"P{i:04d}" for i in range(n_products)])
-    list_price = np.round(rng.uniform(2, 30, n_products) * 5) / 5
-    inventory = np.where(rng.random(n_products) < 1 / 3,
-                         np.round(rng.uniform(50, 2000, n_products)), np.nan)
-    products = pd.DataFrame({"unit_cost": np.round(list_price * rng.uniform(0.4, 0.7, n_products), 2),
-                             "list_price": list_price, "inventory": inventory},
-                            index=pd.Index(pids, name="product_id"))
-    # bundles: draw many random 2–3 item sets at once, keep distinct ones
-    n_multi = n_candidates - n_products
-    k = rng.integers(2, 4, 3 * n_multi)
-    picks = np.sort(rng.random((3 * n_multi, n_products)).argsort(axis=1)[:, :3], axis=1)
-    names = np.where(k == 2, pd.Series(pids[picks[:, 0]]) + "+" + pids[picks[:, 1]],
-                     pd.Series(pids[picks[:, 0]]) + "+" + pids[picks[:, 1]] + "+" + pids[picks[:, 2]])
-    _, first = np.unique(names, return_index=True)
-    first = np.sort(first)[:n_multi]
-    multi_names, multi_k, multi_picks = names[first], k[first], picks[first]
-    bids = np.concatenate([pids, multi_names])
-    comp_b = np.concatenate([pids, np.repeat(multi_names, multi_k)])
-    mask = np.arange(3)[None, :] < multi_k[:, None]
-    comp_p = np.concatenate([pids, pids[multi_picks[mask]]])
-    comps = pd.DataFrame({"bundle_id": comp_b, "product_id": comp_p, "quantity": 1})
-    bundles = pd.DataFrame({"complementarity": 0.0, "min_price": np.nan, "max_price": np.nan},
-                           index=pd.Index(bids, name="bundle_id"))
-    sids = np.array([f"S{i:03d}" for i in range(n_segments)])
-    segments = pd.DataFrame({"size": np.round(rng.uniform(50, 2000, n_segments)),
-                             "price_sensitivity": rng.uniform(0.2, 1.2, n_segments)},
-                            index=pd.Index(sids, name="segment_id"))
-    ref = (comps["product_id"].map(products["list_price"]).groupby(comps["bundle_id"]).sum()
-           .reindex(bids).to_numpy())
-    s, b = np.divmod(np.arange(n_segments * len(bids)), len(bids))
-    # WTP around the reference price: about half the ladder is within a segment's WTP
-    wtp = pd.DataFrame({"segment_id": sids[s], "bundle_id": bids[b],
-                        "wtp": np.round(ref[b] * rng.uniform(0.6, 1.1, len(b)), 2),
-                        "price_sensitivity": np.nan})
-    discounts = tuple(np.round(np.linspace(0.0, 0.4, n_ladder), 4))
-    sc = Scenario(products=products, components=comps, bundles=bundles, segments=segments,
-                  wtp=wtp, discounts=discounts, name=f"{n_candidates}x{n_segments}x{n_ladder}",
-                  constraints=Constraints(min_margin=0.1, max_offers=max(5, n_candidates // 20),
-                                          inventory=True))
-    return validate_scenario(sc, "generated")
+    return synthetic_scenario(
+        n_candidates, seed=seed, n_segments=n_segments,
+        discounts=tuple(np.round(np.linspace(0.0, 0.4, n_ladder), 4)), short_share=1 / 3,
+        constraints={"min_margin": 0.1, "max_offers": max(5, n_candidates // 20),
+                     "inventory": True},
+        name=f"{n_candidates}x{n_segments}x{n_ladder}")
 
 
 def pass_to_highs(form) -> float:

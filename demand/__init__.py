@@ -1,4 +1,4 @@
-"""Learn segments and willingness to pay from a retailer's data (see DATA.md).
+"""Learn segments and willingness to pay from a retailer's data (see docs/data.md).
 
 Data flows ``data`` (load, clean) -> ``exposures`` / ``features`` -> ``segmentation``
 -> ``wtp`` and ``bundles`` -> ``fit`` (writes a scenario directory). ``simulate``

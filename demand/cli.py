@@ -112,6 +112,3 @@ def simulate_data(out_dir: str, n_customers: int, n_segments: int, n_products: i
     click.echo(f"wrote {out_dir}: " + ", ".join(f"{len(v)} {k}" for k, v in files.items())
                + f"; truth shares {json.dumps({k: round(v, 3) for k, v in truth.shares.items()})}")
 
-
-# What the main group registers: ``from demand.cli import fit, simulate_data``.
-COMMANDS = (fit, simulate_data)

@@ -1,4 +1,4 @@
-"""Load and clean a demand data directory (DATA.md): customers, exposures, transactions.
+"""Load and clean a demand data directory (docs/data.md): customers, exposures, transactions.
 
 Every file is read as text and converted column by column, so a malformed value is
 reported as one line naming the file, the spreadsheet row (header = row 1) and the

@@ -1,6 +1,6 @@
 """Turn purchases into exposures, and derive a product catalogue from the data.
 
-Transactions only record what was bought. The assumption used here (DATA.md asks to
+Transactions only record what was bought. The assumption used here (docs/data.md asks to
 state it) is the **visit assumption**: every visit of a customer — a basket, i.e.
 ``basket_id`` or else one customer on one date — is one chance to buy each modelled
 product at *that day's shelf price*, and the product was bought in that visit or not.

@@ -1,7 +1,7 @@
 """The fit pipeline: data directory -> segments -> WTP -> bundles -> scenario directory.
 
-Decisions the contract leaves open (also in ``docs/demand.md`` via the module
-docstrings):
+Decisions the contract leaves open (the data contract is docs/data.md; these are the
+module docstrings' part of it):
 
 - **Split.** With dates, the last ``holdout_fraction`` of the distinct days (or every
   day from ``holdout_from``) is held out; without dates a seeded random
@@ -32,7 +32,6 @@ docstrings):
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -45,7 +44,9 @@ import numpy as np
 import pandas as pd
 
 from formulations.errors import BundleoptError, DataError, InputError, ParameterError
-from formulations.scenario import Scenario, SolverOptions
+from formulations.files import atomic_write_text, json_text
+from formulations.options import SolverOptions
+from formulations.scenario import Scenario
 from formulations.validate import validate_scenario
 
 from .bundles import complementarity, mine_bundles
@@ -449,20 +450,12 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
         target = tmp / "scenario"
         write_scenario(result.scenario, target)
         result.customer_segments.to_csv(target / "customer_segments.csv", index=False)
-        (target / "fit_report.json").write_text(json.dumps(result.report, indent=2, default=_json))
+        atomic_write_text(target / "fit_report.json", json_text(result.report))
         if root.exists():
             shutil.rmtree(root)
         os.replace(target, root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _json(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
 def fit_scenario(data_dir: str | Path, out_dir: str | Path | None = None, options: FitOptions | None = None,

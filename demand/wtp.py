@@ -1,10 +1,10 @@
 """Willingness to pay and price sensitivity per (segment, offer), by maximum likelihood.
 
-The model is DATA.md's: a shopper of segment s shown offer b alone at price p buys
+The model is docs/data.md's: a shopper of segment s shown offer b alone at price p buys
 with probability ``σ(β_s (w_sb − p))``, where w_sb is the segment's median reservation
 price and β_s its logit scale. For one segment this is a logistic regression of
 ``purchased`` on one indicator per offer (coefficient β_s w_sb) and the price
-(coefficient −β_s): per-offer intercepts with one shared price slope, because DATA.md
+(coefficient −β_s): per-offer intercepts with one shared price slope, because docs/data.md
 gives β per segment. :class:`PriceLogit` fits such regressions exactly (Newton's
 method on the likelihood, with a negligible ridge so separable data stays finite).
 

@@ -5,7 +5,7 @@
 writes ``OUT_ROOT/grocery_week`` (uniform prices, first choice, profit, with most
 constraints and a previous plan) and ``OUT_ROOT/grocery_personal`` (personalized
 prices with per-segment offer caps and a fairness spread). OUT_ROOT defaults to this
-file's directory. Between them every constraint of SCENARIO.md §6 is used.
+file's directory. Between them every rule of docs/scenario.md §6 is used.
 
 The data is made up but shaped like a small supermarket's week: 30 products with
 realistic shelf prices and 55-75 % cost ratios, ~100 candidate offers (every product
@@ -16,6 +16,7 @@ complementarity bonus for things that go together.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,7 +26,8 @@ import pandas as pd
 # Run as a script from a checkout: make the project importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from formulations import Constraints, Scenario, SolverOptions, write_scenario  # noqa: E402
+from formulations import (BundleoptError, Constraints, Scenario, SolverOptions,  # noqa: E402
+                          write_scenario)
 
 SEED = 20261123
 
@@ -272,12 +274,32 @@ def build_personal() -> Scenario:
                     name="grocery_personal").replace()
 
 
-def main(root: Path | str | None = None) -> None:
-    """Write both examples under ``root`` (default: next to this file)."""
+def main(root: Path | str | None = None) -> list[Path]:
+    """Write both examples under ``root`` (default: next to this file); their paths."""
     out = Path(root) if root is not None else Path(__file__).resolve().parent
-    write_scenario(build_week(), out / "grocery_week")
-    write_scenario(build_personal(), out / "grocery_personal")
+    written = []
+    for scenario in (build_week(), build_personal()):
+        write_scenario(scenario, out / scenario.name)
+        written.append(out / scenario.name)
+    return written
+
+
+def _cli(argv: list[str]) -> int:
+    """The script: one line for a user mistake (exit 2), one line per folder written."""
+    parser = argparse.ArgumentParser(
+        prog="make_grocery_example.py",
+        description="Write the grocery_week and grocery_personal example scenarios.")
+    parser.add_argument("out_root", nargs="?", default=None,
+                        help="folder to write them into (default: next to this script)")
+    args = parser.parse_args(argv)
+    try:
+        for path in main(args.out_root):
+            print(f"wrote {path}/ ({', '.join(sorted(p.name for p in path.iterdir()))})")
+    except BundleoptError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    sys.exit(_cli(sys.argv[1:]))

@@ -1,8 +1,10 @@
 """Scenarios and their MIP formulations (no solver imported here)."""
 from .errors import BundleoptError, CapabilityError, DataError, InputError, ParameterError
-from .loading import load_scenario, scenario_from_tables, scenario_to_tables, write_scenario
-from .scenario import Constraints, Scenario, SolverOptions
+from .options import SolverOptions
+from .reading import load_scenario, scenario_from_tables
+from .scenario import Constraints, Scenario
 from .validate import validate_scenario
+from .writing import scenario_to_tables, write_scenario
 
 __all__ = [
     "BundleoptError", "CapabilityError", "Constraints", "DataError", "InputError",

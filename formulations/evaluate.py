@@ -1,6 +1,6 @@
 """What a plan earns, re-evaluated from the scenario alone — no model, no solver.
 
-Given the offers on sale and their prices, the choice model of SCENARIO.md §4 gives each
+Given the offers on sale and their prices, the choice model of docs/scenario.md §4 gives each
 segment's expected purchases, from which follow units, revenue, profit, inventory use,
 shopper surplus, which rules of §6 hold and which are tight. Reported objectives are
 computed here, so they are what the plan really earns whatever the solver thought.
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .offers import MONEY_DECIMALS, ladder, to_cents
+from .money import MONEY_DECIMALS, to_cents
+from .offers import ladder, within_bounds
+from .rules import PlanView, check_rules
 from .scenario import Scenario
-
-TOL = 1e-6
 
 
 @dataclass
@@ -132,23 +132,16 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
 
 # ----------------------------------------------------------------- rule checks
 def _check(scenario: Scenario, plan: pd.DataFrame, seen: pd.DataFrame, ev: Evaluation) -> None:
-    c = scenario.constraints
+    """What the plan breaks and which rules bind: the plan's own shape here, each rule
+    in its module (:func:`formulations.rules.check_rules`)."""
     bad, tight = ev.violations, ev.binding
-    cost = scenario.offer_costs()
-    known = set(scenario.bundles.index)
-    unknown = set(plan["bundle_id"]) - known
+    unknown = set(plan["bundle_id"]) - set(scenario.bundles.index)
     if unknown:
         bad.append(f"unknown offers {sorted(unknown)}")
         return
     if plan.duplicated(["bundle_id", "segment_id"]).any() or (
             (plan["segment_id"] == "*").any() and (plan["segment_id"] != "*").any()):
         bad.append("an offer has more than one price for the same shoppers")
-    on_sale = set(plan["bundle_id"])
-    if set(c.exclude) & on_sale:
-        bad.append(f"exclude: {sorted(set(c.exclude) & on_sale)} on sale")
-    if set(c.must_offer) - on_sale:
-        bad.append(f"must_offer: {sorted(set(c.must_offer) - on_sale)} not on sale")
-
     lad = ladder(scenario)
     allowed = set(zip(lad["bundle_id"], to_cents(lad["price"].to_numpy())))
     off = [(b, p) for b, p in zip(plan["bundle_id"], to_cents(plan["price"].to_numpy(float)))
@@ -156,110 +149,25 @@ def _check(scenario: Scenario, plan: pd.DataFrame, seen: pd.DataFrame, ev: Evalu
     if off:
         bad.append(f"prices not on the ladder: {off[:3]}")
 
-    if c.max_offers is not None:
-        n = len(on_sale)
-        if n > c.max_offers:
-            bad.append(f"max_offers: {n} > {c.max_offers}")
-        elif n == c.max_offers:
-            tight.append("max_offers")
-    if c.max_offers_per_segment is not None:
-        per = seen.groupby("segment_id")["bundle_id"].nunique()
-        if (per > c.max_offers_per_segment).any():
-            bad.append("max_offers_per_segment exceeded")
-        elif (per == c.max_offers_per_segment).any():
-            tight.append("max_offers_per_segment")
-    if c.inventory:
-        p = ev.products
-        lim = np.isfinite(p["inventory"].to_numpy())
-        over = lim & (p["units"].to_numpy() > p["inventory"].to_numpy() + TOL * np.maximum(1, p["inventory"].to_numpy()))
-        at = lim & ~over & (p["units"].to_numpy() >= p["inventory"].to_numpy() - TOL * np.maximum(1, p["inventory"].to_numpy()))
-        if over.any():
-            bad.append(f"inventory exceeded for {p['product_id'][over].tolist()}")
-        tight += [f"inventory:{pid}" for pid in p["product_id"][at]]
-    if c.coverage:
-        ok = seen[np.round(seen["wtp"].to_numpy(float) - seen["price"].to_numpy(float), MONEY_DECIMALS) >= 0]
-        counts = ok.groupby("segment_id").size()
-        for s in c.coverage:
-            if counts.get(s, 0) == 0:
-                bad.append(f"fairness.coverage: segment {s} sees no offer within its WTP")
-            elif counts.get(s, 0) == 1:
-                tight.append(f"fairness.coverage:{s}")
-    if c.max_price_spread is not None:
-        g = seen.groupby("bundle_id")["price"].agg(["min", "max"])
-        ratio_ok = g["max"] <= (1 + c.max_price_spread) * g["min"] + 1e-9
-        if not ratio_ok.all():
-            bad.append(f"fairness.max_price_spread broken for {g.index[~ratio_ok].tolist()}")
-        if (np.abs(g["max"] - (1 + c.max_price_spread) * g["min"]) <= 1e-6).any() and (g["max"] > g["min"]).any():
-            tight.append("fairness.max_price_spread")
-    if c.no_arbitrage:
-        _check_arbitrage(scenario, seen, bad, tight)
-    if c.min_margin is not None:
-        p = plan["price"].to_numpy(float)
-        cb = cost.reindex(plan["bundle_id"]).to_numpy(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            low = ~((p > 0) & (p - cb >= c.min_margin * p - 1e-9))
-        if low.any():
-            bad.append(f"min_margin broken for {plan['bundle_id'][low].tolist()}")
-    if c.max_price_change is not None and len(scenario.previous_plan):
-        prev = scenario.previous_plan
-        pairs = plan.merge(prev, on="bundle_id", suffixes=("", "_old"))
-        match = ((pairs["segment_id"] == pairs["segment_id_old"]) | (pairs["segment_id"] == "*")
-                 | (pairs["segment_id_old"] == "*"))
-        pairs = pairs[match]
-        move = np.abs(pairs["price"] - pairs["price_old"])
-        lim = c.max_price_change * pairs["price_old"]
-        if (move > lim + 1e-9).any():
-            bad.append("price_change.max_relative broken")
-    _edge_rules(scenario, plan, lad, tight)
-
-
-def _check_arbitrage(scenario: Scenario, seen: pd.DataFrame, bad: list, tight: list) -> None:
-    comp = scenario.components
-    nparts = comp.groupby("bundle_id")["product_id"].count()
-    total = comp.groupby("bundle_id")["quantity"].sum()
-    single = comp[(comp["bundle_id"].map(nparts) == 1) & (comp["quantity"] == 1)]
-    comp_offer = single.set_index("bundle_id")["product_id"]
-    price_of = {(s, b): p for s, b, p in zip(seen["segment_id"], seen["bundle_id"], seen["price"])}
-    by_seg: dict = {}
-    for s, b, p in zip(seen["segment_id"], seen["bundle_id"], seen["price"]):
-        if b in comp_offer.index:
-            by_seg.setdefault((s, comp_offer[b]), []).append(p)
-    for (s, b), p in price_of.items():
-        if total.get(b, 0) < 2:
-            continue
-        parts = comp[comp["bundle_id"] == b]
-        cheapest = [min(by_seg.get((s, i), [np.inf])) for i in parts["product_id"]]
-        if not np.all(np.isfinite(cheapest)):
-            continue
-        separate = float(np.dot(parts["quantity"].to_numpy(float), cheapest))
-        if p > separate + 1e-9:
-            bad.append(f"no_arbitrage: {b} costs {p} but its parts {separate:.2f} for {s}")
-        elif p >= separate - 1e-6:
-            tight.append(f"no_arbitrage:{b}")
-
-
-def _edge_rules(scenario: Scenario, plan: pd.DataFrame, lad: pd.DataFrame, tight: list) -> None:
-    """Price-removing rules are tight when an offered price's ladder neighbour was cut by them."""
-    c = scenario.constraints
     cost = scenario.offer_costs()
-    bounds = scenario.bundles[["min_price", "max_price"]]
-    rules = {}
-    if c.min_margin is not None:
-        rules["min_margin"] = lambda b, p: p > 0 and p - cost[b] >= c.min_margin * p - 1e-9
-    rules["min_price/max_price"] = lambda b, p: not (p < bounds.at[b, "min_price"] - 1e-9) and not (
-        p > bounds.at[b, "max_price"] + 1e-9)
-    if c.max_price_change is not None and len(scenario.previous_plan):
-        prev = scenario.previous_plan.groupby("bundle_id")["price"].apply(list).to_dict()
-        rules["price_change.max_relative"] = lambda b, p: all(
-            abs(p - o) <= c.max_price_change * o + 1e-9 for o in prev.get(b, []))
+    priced = plan.assign(cost=cost.reindex(plan["bundle_id"]).to_numpy(float))
+    near = _ladder_neighbours(priced, lad).assign(
+        cost=lambda f: cost.reindex(f["bundle_id"]).to_numpy(float))
+    view = PlanView(priced, near, seen, ev.products, ev.units, bad, tight)
+    check_rules(scenario, view)
+    if not within_bounds(scenario, near).all():
+        tight.append("min_price/max_price")
+
+
+def _ladder_neighbours(plan: pd.DataFrame, lad: pd.DataFrame) -> pd.DataFrame:
+    """The ladder points next to each price on sale (``bundle_id, segment_id, price``):
+    a rule that forbids one of them is what stops the price moving, so it binds."""
     ladders = lad.sort_values("price").groupby("bundle_id")["price"].apply(list).to_dict()
-    for name, ok in rules.items():
-        for b, p in zip(plan["bundle_id"], plan["price"]):
-            lst = ladders.get(b, [])
-            if p not in lst:
-                continue
+    rows = []
+    for b, s, p in zip(plan["bundle_id"], plan["segment_id"], plan["price"]):
+        lst = ladders.get(b, [])
+        if p in lst:
             i = lst.index(p)
-            near = [lst[k] for k in (i - 1, i + 1) if 0 <= k < len(lst)]
-            if any(not ok(b, q) for q in near):
-                tight.append(name)
-                break
+            rows += [(b, s, lst[k]) for k in (i - 1, i + 1) if 0 <= k < len(lst)]
+    return pd.DataFrame(rows, columns=["bundle_id", "segment_id", "price"]).astype(
+        {"bundle_id": object, "segment_id": object, "price": float})

@@ -34,7 +34,7 @@ The surplus constraints need no big-M: at most one price of each offer is chosen
 ``y`` onto the segment's unique preferred point on sale, so ``y`` would be integral anyway;
 it is declared binary because HiGHS branches better on it.
 The tie rows are written with suffix sums (``O(|t|)`` non-zeros per group). Side
-constraints (inventory, fairness, …) come from :mod:`formulations.side_constraints`.
+constraints (inventory, fairness, …) come from the rule catalogue, :mod:`formulations.rules`.
 """
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ import pandas as pd
 
 from .linear import LinearModel, Terms, group_rows
 from .offers import OfferSpace
-from .side_constraints import add_offer_variables, add_side_constraints
+from .rules import add_rule_rows
+from .side_constraints import add_offer_variables
 
 
 def build_first_choice(space: OfferSpace) -> LinearModel:
@@ -96,7 +97,7 @@ def build_first_choice(space: OfferSpace) -> LinearModel:
 
     demand = space.size[s]                      # N_s shoppers on an arc if it is bought
     model.add_objective(buy, rows, demand * arcs["value"].to_numpy())
-    add_side_constraints(model, space, offer, buy, demand)
+    add_rule_rows(model, space, offer, buy, demand)
     return model
 
 

@@ -2,7 +2,7 @@ r"""Latent-class MNL assortment-and-price model, exact on the price ladder.
 
 Segment ``s`` buys point ``j`` (offer ``b`` at price ``p_j``) among those it sees with the
 logit probability ``v_sj / (1 + Σ_{j' seen} v_sj')``, ``v_sj = exp(β_sb (w_sb − p_j))``
-(SCENARIO.md §4). Treating every (offer, price) pair as a product turns joint assortment
+(docs/scenario.md §4). Treating every (offer, price) pair as a product turns joint assortment
 and pricing on a ladder into latent-class MNL assortment optimisation (Bront, Méndez-Díaz
 & Vulcano, "A column generation algorithm for choice-based network revenue management",
 Operations Research 57(3), 2009), made exact by the linearisation of Méndez-Díaz,
@@ -33,7 +33,8 @@ import pandas as pd
 
 from .linear import LinearModel, Terms
 from .offers import OfferSpace
-from .side_constraints import add_offer_variables, add_side_constraints
+from .rules import add_rule_rows
+from .side_constraints import add_offer_variables
 
 MAX_EXPONENT = 20.0  # e^20 ≈ 4.9e8; see attraction()
 
@@ -93,5 +94,5 @@ def build_mnl(space: OfferSpace) -> LinearModel:
 
     demand = space.size[s]
     model.add_objective(share, rows, demand * arcs["value"].to_numpy())
-    add_side_constraints(model, space, offer, share, demand)
+    add_rule_rows(model, space, offer, share, demand)
     return model

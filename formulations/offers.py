@@ -4,10 +4,11 @@ A **price point** ``j`` is "offer ``b`` at price ``p`` to audience ``g``" — th
 is everyone (``segment = -1``) in ``uniform`` mode and one segment in ``personalized``
 mode. An **arc** ``a = (s, j)`` says segment ``s`` could buy point ``j``.
 
-Pruning happens here, before any model sees it (SCENARIO.md §3, docs/semantics.md):
+Pruning happens here, before any model sees it (docs/scenario.md §3, docs/semantics.md):
 
-* ladder points outside ``min_price``/``max_price``, below the margin floor, or moving
-  more than ``price_change.max_relative`` from the previous plan are removed;
+* ladder points outside ``min_price``/``max_price`` are removed, and so is every price a
+  rule forbids (:meth:`formulations.rules.Rule.allows`: the margin floor, moving more than
+  ``price_change.max_relative`` from the previous plan), and every offer it excludes;
 * ``first_choice``: an arc exists only where ``p ≤ w_sb`` (a shopper never buys above its
   WTP), and a point without arcs is dropped — offering it changes nobody's choice and
   only tightens other constraints. ``mnl``: an arc exists wherever the segment has a WTP
@@ -21,10 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .money import MONEY_DECIMALS, to_cents
+from .rules import Rule, active_rules
+from .rules.base import PRICE_TOL
 from .scenario import Scenario
 
-# Money is compared at a micro-unit: surpluses or prices equal to 6 decimals are ties.
-MONEY_DECIMALS = 6
+__all__ = ["MONEY_DECIMALS", "OfferSpace", "build_offer_space", "ladder", "to_cents",
+           "within_bounds"]
 
 
 @dataclass
@@ -46,10 +50,9 @@ class OfferSpace:
         return self.scenario.pricing == "personalized"
 
 
-def to_cents(x) -> np.ndarray:
-    """Round money to the nearest cent, halves up (24.105 → 24.11), immune to float noise
-    such as 32.14 × 0.75 = 24.104999…"""
-    return np.floor(np.asarray(x, dtype=float) * 100.0 + 0.5 + 1e-7) / 100.0
+def audience_labels(segment_ids: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Segment id of each audience code, ``*`` for everyone (code -1)."""
+    return np.where(seg < 0, "*", segment_ids[np.maximum(seg, 0)])
 
 
 def ladder(scenario: Scenario) -> pd.DataFrame:
@@ -68,21 +71,31 @@ def ladder(scenario: Scenario) -> pd.DataFrame:
     return lad.drop_duplicates().reset_index(drop=True)
 
 
+def within_bounds(scenario: Scenario, prices: pd.DataFrame) -> np.ndarray:
+    """Which of ``prices`` (``bundle_id, price``) lie within the offer's ``min_price`` /
+    ``max_price`` (bundles.csv; scenario data, not a rule)."""
+    b = scenario.bundles
+    lo = b["min_price"].reindex(prices["bundle_id"]).to_numpy(float)
+    hi = b["max_price"].reindex(prices["bundle_id"]).to_numpy(float)
+    p = prices["price"].to_numpy(float)
+    return ~(p < lo - PRICE_TOL) & ~(p > hi + PRICE_TOL)
+
+
 def build_offer_space(scenario: Scenario) -> OfferSpace:
     if scenario.objective == "expected_profit":
         from .robust import saa_scenario
 
         scenario = saa_scenario(scenario)      # the same model on a segment per draw
-    c = scenario.constraints
-    bundles = scenario.bundles
-    excluded = set(c.exclude)
-    bundle_ids = np.array([b for b in bundles.index if b not in excluded], dtype=object)
+    rules = active_rules(scenario)
+    excluded = set().union(*(r.excluded_offers(scenario) for r in rules))
+    pinned_ids = set().union(*(r.pinned_offers(scenario) for r in rules))
+    bundle_ids = np.array([b for b in scenario.bundles.index if b not in excluded], dtype=object)
     bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)
     segment_ids = scenario.segments.index.to_numpy(dtype=object)
     scode = pd.Series(np.arange(len(segment_ids)), index=segment_ids)
     ref = scenario.reference_prices().reindex(bundle_ids).to_numpy(float)
     cost = scenario.offer_costs().reindex(bundle_ids).to_numpy(float)
-    pinned = np.isin(bundle_ids, list(c.must_offer))
+    pinned = np.isin(bundle_ids, list(pinned_ids))
     pruned: dict[str, int] = {}
     removed_by: dict[str, list[str]] = {}
 
@@ -91,8 +104,10 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
     pts = pd.DataFrame({"b": bcode.reindex(lad["bundle_id"]).to_numpy(),
                         "price": lad["price"].to_numpy(float)})
 
-    def apply(rule: str, keep: np.ndarray) -> None:
+    def apply(rule: str, keep: np.ndarray | None) -> None:
         nonlocal pts
+        if keep is None:
+            return
         keep = np.asarray(keep, bool)
         gone = pts.loc[~keep, "b"].unique()
         left = set(pts.loc[keep, "b"].unique())
@@ -102,25 +117,27 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
         pruned[rule] = pruned.get(rule, 0) + int((~keep).sum())
         pts = pts[keep].reset_index(drop=True)
 
-    lo = bundles["min_price"].reindex(bundle_ids).to_numpy(float)[pts["b"]]
-    hi = bundles["max_price"].reindex(bundle_ids).to_numpy(float)[pts["b"]]
-    p = pts["price"].to_numpy()
-    apply("min_price/max_price", ~(p < lo - 1e-9) & ~(p > hi + 1e-9))
-    if c.min_margin is not None:
-        p = pts["price"].to_numpy()
-        cb = cost[pts["b"].to_numpy()]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ok = (p > 0) & ((p - cb) >= c.min_margin * p - 1e-9)
-        apply("min_margin", ok)
+    def priced(frame: pd.DataFrame) -> pd.DataFrame:
+        """Points as the rules see prices: ids, audience (``*`` = everyone), cost."""
+        seg = frame["seg"].to_numpy() if "seg" in frame else np.full(len(frame), -1)
+        return pd.DataFrame({
+            "bundle_id": bundle_ids[frame["b"].to_numpy()],
+            "segment_id": audience_labels(segment_ids, seg),
+            "price": frame["price"].to_numpy(float), "cost": cost[frame["b"].to_numpy()]})
 
+    def prune(stage: str, rules: list[Rule]) -> None:
+        for rule in rules:
+            if rule.prune_stage == stage:
+                apply(rule.key, rule.allows(scenario, priced(pts)))
+
+    apply("min_price/max_price", within_bounds(scenario, priced(pts)))
+    prune("offer", rules)
     # Audiences: everyone, or one point per segment in personalized mode.
     if scenario.pricing == "personalized":
         pts = pts.merge(pd.DataFrame({"seg": np.arange(len(segment_ids))}), how="cross")
     else:
         pts["seg"] = -1
-
-    if c.max_price_change is not None and len(scenario.previous_plan):
-        apply("price_change.max_relative", _price_change_ok(pts, scenario, bcode, scode))
+    prune("audience", rules)
 
     # Arcs: which segments could buy which point.
     w = scenario.offer_wtp()
@@ -148,7 +165,7 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
     # offering it: taking all of them off sale moves their buyers to offers that earn
     # more or to no purchase, and no rule needs an offer on sale — except `inventory`
     # (a loss leader can divert shoppers from a scarce product) and `coverage`.
-    if not (c.inventory or c.coverage):
+    if not any(r.keeps_unprofitable_points for r in rules):
         value = pts["price"].to_numpy() - (cost[pts["b"].to_numpy()] if scenario.objective == "profit" else 0.0)
         earns = (value > 1e-12) | is_pinned
         pruned["earns nothing"] = int((keep & ~earns).sum())
@@ -179,32 +196,10 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
                                "product_id": comp["product_id"].to_numpy(),
                                "quantity": comp["quantity"].to_numpy(int)})
 
-    no_price = {b: ["exclude"] for b in c.must_offer if b in excluded}
+    no_price = {b: ["exclude"] for b in scenario.bundles.index if b in pinned_ids & excluded}
     for b in np.flatnonzero(pinned):
         if not (pts["b"].to_numpy() == b).any():
             no_price[bundle_ids[b]] = removed_by.get(bundle_ids[b], ["price ladder"])
     return OfferSpace(scenario, bundle_ids, segment_ids,
                       scenario.segments["size"].to_numpy(float), ref, cost, components,
                       pts, arcs, pruned, no_price)
-
-
-def _price_change_ok(pts: pd.DataFrame, scenario: Scenario, bcode: pd.Series,
-                     scode: pd.Series) -> np.ndarray:
-    """Which points move ≤ ε from every previous price they are compared with."""
-    eps = scenario.constraints.max_price_change
-    prev = scenario.previous_plan
-    prev = prev[prev["bundle_id"].isin(bcode.index)]
-    prev = pd.DataFrame({"b": bcode.reindex(prev["bundle_id"]).to_numpy(),
-                         "pseg": prev["segment_id"].map(lambda s: -1 if s == "*" else scode.get(s, -2)).to_numpy(),
-                         "old": prev["price"].to_numpy(float)})
-    prev = prev[prev["pseg"] != -2]
-    pts = pts.reset_index(drop=True)
-    pts["j"] = np.arange(len(pts))
-    pairs = pts.merge(prev, on="b")
-    if scenario.pricing == "personalized":
-        # same segment, or a uniform (`*`) row of the previous plan
-        pairs = pairs[(pairs["pseg"] == -1) | (pairs["pseg"] == pairs["seg"])]
-    bad = np.abs(pairs["price"].to_numpy() - pairs["old"].to_numpy()) > eps * pairs["old"].to_numpy() + 1e-9
-    keep = np.ones(len(pts), bool)
-    keep[pairs.loc[bad, "j"].to_numpy()] = False
-    return keep

@@ -24,12 +24,15 @@ Pricing must be ``uniform``: a personalized plan may not tell draws apart.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .scenario import Scenario
+
+if TYPE_CHECKING:     # validate.py calls check_robust while scenario.py imports validate
+    from .scenario import Scenario
 
 DRAW_SEP = "#"       # segment s, draw d → segment id "s#d"
 

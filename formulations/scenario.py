@@ -1,9 +1,9 @@
 """The scenario: products, candidate offers, segments and willingness to pay.
 
-This is the in-memory form of a scenario directory (see ``SCENARIO.md`` and
-``docs`` in the README). It holds validated, id-keyed pandas tables and is immutable:
-what-if studies derive new scenarios with :meth:`Scenario.replace` and
-:meth:`Scenario.with_constraints`, which re-validate.
+This is the in-memory form of a scenario directory (see docs/scenario.md). It holds
+validated, id-keyed pandas tables and is immutable: what-if studies derive new
+scenarios with :meth:`Scenario.replace` and :meth:`Scenario.with_constraints`, which
+re-validate, and :meth:`Scenario.without_rule`.
 
 Table layouts (all ids are ``str``):
 
@@ -25,21 +25,27 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-DEFAULT_DISCOUNTS: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
-PRICINGS = ("uniform", "personalized")
-CHOICE_MODELS = ("first_choice", "mnl")
-OBJECTIVES = ("profit", "revenue", "expected_profit")
-BACKENDS = ("highs", "cpsat")
+from .checks import suggest
+from .options import BACKENDS, SolverOptions
+from .rules import active_rules, all_rules, get_rule, rule_for_field
+from .settings import CHOICE_MODELS, DEFAULT_DISCOUNTS, OBJECTIVES, PRICINGS
+from .validate import validate_scenario
 
+__all__ = ["BACKENDS", "CHOICE_MODELS", "CONSTRAINT_KEYS", "Constraints", "DEFAULT_DISCOUNTS",
+           "OBJECTIVES", "PRICINGS", "RobustOptions", "Scenario", "SolverOptions"]
 
 @dataclass(frozen=True)
 class Constraints:
-    """Section 6 of SCENARIO.md; ``None`` / ``False`` / empty means "not imposed"."""
+    """The rules of ``scenario.yaml`` → ``constraints`` (docs/scenario.md §6); ``None`` /
+    ``False`` / empty means "not imposed". One field per built-in rule of the catalogue
+    (:mod:`formulations.rules`); rules registered later keep their value in ``others``.
+    Read any rule's value with :meth:`get`.
+    """
 
     min_margin: float | None = None
     max_offers: int | None = None
@@ -51,39 +57,45 @@ class Constraints:
     max_price_spread: float | None = None      # fairness.max_price_spread
     coverage: tuple[str, ...] = ()             # fairness.coverage, "all" expanded
     max_price_change: float | None = None      # price_change.max_relative
+    others: tuple[tuple[str, Any], ...] = ()   # (field, value) of other registered rules
+
+    @classmethod
+    def of(cls, **values: Any) -> "Constraints":
+        """Constraints from rule field names, built-in or registered (``max_offers=3``)."""
+        return cls().changed(**values)
+
+    def get(self, name: str) -> Any:
+        """The value of the rule whose field is ``name`` (its ``off`` value if unset)."""
+        if name in _OWN_FIELDS:
+            return getattr(self, name)
+        rule = rule_for_field(name)
+        if rule is None:
+            raise KeyError(f"no rule with field {name!r}")
+        return dict(self.others).get(name, rule.off)
+
+    def changed(self, **values: Any) -> "Constraints":
+        """A copy with some rules' values changed (by field name); not validated."""
+        own = {k: v for k, v in values.items() if k in _OWN_FIELDS}
+        others = dict(self.others)
+        for k, v in values.items():
+            if k in own:
+                continue
+            rule = rule_for_field(k)
+            if rule is None:
+                raise TypeError(f"no rule with field {k!r}" + suggest(k, _OWN_FIELDS))
+            others[k] = v
+            if v is rule.off or (v == rule.off and type(v) is type(rule.off)):
+                del others[k]          # "not imposed" is not stored
+        return dataclasses.replace(self, **own, others=tuple(others.items()))
 
     def active(self) -> list[str]:
-        """Names (as in scenario.yaml) of the constraints this scenario imposes."""
-        names = []
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if v is None or v is False or v == ():
-                continue
-            names.append(CONSTRAINT_KEYS[f.name])
-        return names
+        """Keys (as in scenario.yaml) of the rules these constraints impose."""
+        return [r.key for r in all_rules() if r.is_on(self.get(r.field))]
 
 
-# dataclass field -> the key a merchandiser writes in scenario.yaml
-CONSTRAINT_KEYS = {
-    "min_margin": "min_margin",
-    "max_offers": "max_offers",
-    "max_offers_per_segment": "max_offers_per_segment",
-    "inventory": "inventory",
-    "must_offer": "must_offer",
-    "exclude": "exclude",
-    "no_arbitrage": "no_arbitrage",
-    "max_price_spread": "fairness.max_price_spread",
-    "coverage": "fairness.coverage",
-    "max_price_change": "price_change.max_relative",
-}
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    backend: str = "highs"
-    time_limit: float | None = None
-    mip_gap: float | None = None
-    threads: int | None = None
+_OWN_FIELDS = tuple(f.name for f in dataclasses.fields(Constraints) if f.name != "others")
+# dataclass field -> the key a merchandiser writes in scenario.yaml (built-in rules)
+CONSTRAINT_KEYS = {f: rule_for_field(f).key for f in _OWN_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -120,25 +132,36 @@ class Scenario:
     # ----------------------------------------------------------------- what-if
     def replace(self, **changes: Any) -> "Scenario":
         """A copy with some fields changed, re-validated (tables or settings)."""
-        from .validate import validate_scenario
-
         return validate_scenario(dataclasses.replace(self, **changes), source="scenario")
 
     def with_constraints(self, **changes: Any) -> "Scenario":
-        """A copy with some constraints changed, e.g. ``with_constraints(max_offers=3)``."""
-        if "coverage" in changes and changes["coverage"] == "all":
-            changes["coverage"] = tuple(self.segments.index)
-        for key in ("must_offer", "exclude", "coverage"):
-            if key in changes and changes[key] is not None:
-                changes[key] = tuple(changes[key])
-        return self.replace(constraints=dataclasses.replace(self.constraints, **changes))
+        """A copy with some rules changed by field name, re-validated, e.g.
+        ``with_constraints(max_offers=3)`` or ``with_constraints(coverage="all")``."""
+        return self.replace(constraints=self.constraints.changed(**changes))
+
+    def without_rule(self, key: str) -> "Scenario":
+        """This scenario with one rule switched off, for a what-if: "what would the
+        plan earn without ``fairness.max_price_spread``?".
+
+        ``key`` is the rule's scenario.yaml key under ``constraints``
+        (``fairness.max_price_spread``) or its field name (``max_price_spread``). A
+        rule the scenario does not impose leaves it unchanged; an unknown key raises
+        ``KeyError``. Nothing else changes, so the result needs no re-validation.
+        """
+        return self.without_rules([key])
+
+    def without_rules(self, keys: Iterable[str]) -> "Scenario":
+        """This scenario with each rule in ``keys`` switched off (see :meth:`without_rule`)."""
+        rules = [get_rule(k) for k in keys]
+        off = self.constraints.changed(**{r.field: r.off for r in rules})
+        return dataclasses.replace(self, constraints=off)
 
     # ------------------------------------------------------------ derived data
     def offer_wtp(self) -> pd.DataFrame:
         """WTP per (segment, offer): columns ``segment_id, bundle_id, wtp, beta``.
 
         With per-product WTP, ``w_sb = (1 + κ_b) Σ_i q_ib w_si``; an offer with a
-        component lacking a WTP gets none (SCENARIO.md §2). ``beta`` is the per-offer
+        component lacking a WTP gets none (docs/scenario.md §2). ``beta`` is the per-offer
         price sensitivity if given, else the segment's (NaN if neither).
         """
         seg_beta = self.segments["price_sensitivity"]
@@ -163,7 +186,7 @@ class Scenario:
         fallback = seg_beta.reindex(out["segment_id"]).to_numpy(dtype=float)
         out["beta"] = np.where(np.isnan(beta), fallback, beta)
         out = out.drop(columns="price_sensitivity")
-        excluded = set(self.constraints.exclude)
+        excluded = set().union(*(r.excluded_offers(self) for r in active_rules(self)))
         if excluded:
             out = out[~out["bundle_id"].isin(excluded)]
         return out.reset_index(drop=True)

@@ -13,58 +13,25 @@ rows are 1-based positions.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .checks import ALL_SEGMENTS, Sources, suggest
 from .errors import InputError
-from .scenario import BACKENDS, CHOICE_MODELS, OBJECTIVES, PRICINGS, Scenario
+from .options import BACKENDS, OPTION_RANGES, is_number, option_problem
+from .rules import all_rules
+from .settings import CHOICE_MODELS, OBJECTIVES, PRICINGS
+
+if TYPE_CHECKING:     # the scenario module imports this one, not the other way round
+    from .scenario import Scenario
+
+__all__ = ["ALL_SEGMENTS", "Sources", "suggest", "validate_scenario"]
 
 WTP_LEVELS = ("bundle", "product")
 TABLE_KEYS = ("products", "components", "bundles", "segments", "wtp", "prices",
               "previous_plan")
-# Offers on sale to every segment are written with this segment id in plans.
-ALL_SEGMENTS = "*"
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Where each table came from, so errors can point at the right file and row.
-
-    ``tables`` maps a Scenario attribute (``components``) to the name shown
-    (``bundles.csv``); ``rows`` maps an attribute to the file row of each table row
-    (needed when rows were skipped or, for ``bundles``, folded together); otherwise
-    the row is the position plus ``first_row``.
-    """
-
-    settings: str = "scenario"
-    tables: Mapping[str, str] = field(default_factory=dict)
-    first_row: int = 1
-    rows: Mapping[str, np.ndarray] = field(default_factory=dict)
-
-    def table(self, key: str) -> str:
-        return self.tables.get(key, key)
-
-    def row(self, key: str, pos: int) -> int:
-        if key in self.rows:
-            return int(self.rows[key][pos])
-        return int(pos) + self.first_row
-
-    def error(self, key: str, pos: int | None, column: str | None, problem: str) -> InputError:
-        row = None if pos is None else self.row(key, pos)
-        return InputError(self.table(key), problem, row=row, field=column)
-
-    def setting_error(self, key: str, problem: str) -> InputError:
-        return InputError(self.settings, problem, field=key)
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest valid choice, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _fmt(value: object) -> str:
@@ -85,7 +52,7 @@ def validate_scenario(scenario: Scenario, source: str = "scenario", *,
     """
     src = sources if sources is not None else Sources(settings=source)
     _check_columns(scenario, src)
-    scenario = _with_optional_columns(scenario)
+    scenario = with_optional_columns(scenario)
     _check_settings(scenario, src)
     _check_products(scenario.products, src)
     components = _check_components(scenario, src)
@@ -94,11 +61,8 @@ def validate_scenario(scenario: Scenario, source: str = "scenario", *,
     _check_wtp(scenario, src)
     _check_prices(scenario, src)
     _check_previous_plan(scenario, src)
-    _check_constraint_ids(scenario, src)
-    c = scenario.constraints
-    constraints = dataclasses.replace(c, must_offer=tuple(c.must_offer),
-                                      exclude=tuple(c.exclude), coverage=tuple(c.coverage))
-    return dataclasses.replace(scenario, components=components, constraints=constraints,
+    scenario = _check_rules(scenario, src)
+    return dataclasses.replace(scenario, components=components,
                                discounts=tuple(float(d) for d in scenario.discounts))
 
 
@@ -116,7 +80,7 @@ _NUMERIC = {"unit_cost", "list_price", "inventory", "quantity", "complementarity
             "min_price", "max_price", "size", "price_sensitivity", "wtp", "price", "wtp_sd"}
 
 
-def _with_optional_columns(s: Scenario) -> Scenario:
+def with_optional_columns(s: Scenario) -> Scenario:
     """Add the optional columns a table may leave out: product ``name`` (blank = none)
     and ``wtp_sd`` (NaN = no standard error known)."""
     products, wtp = s.products, s.wtp
@@ -227,54 +191,23 @@ def _check_settings(s: Scenario, src: Sources) -> None:
     if len(d) == 0:
         raise src.setting_error("price_ladder.discounts", "expected at least one discount")
     for v in d:
-        if not _is_number(v) or not (0 <= v < 1):
+        if not is_number(v) or not (0 <= v < 1):
             raise src.setting_error("price_ladder.discounts",
                                     f"expected numbers in [0, 1), found {v!r}")
-    c = s.constraints
-    ranges = (  # field, yaml key, lower, lower open, upper open(1), integer
-        ("min_margin", "constraints.min_margin", 0.0, False, 1.0, False),
-        ("max_offers", "constraints.max_offers", 0.0, False, None, True),
-        ("max_offers_per_segment", "constraints.max_offers_per_segment", 0.0, False, None, True),
-        ("max_price_spread", "constraints.fairness.max_price_spread", 0.0, False, None, False),
-        ("max_price_change", "constraints.price_change.max_relative", 0.0, False, None, False),
-    )
-    for attr, yaml_key, lo, lo_open, hi, integer in ranges:
-        _setting_number(getattr(c, attr), yaml_key, src, lo=lo, lo_open=lo_open, hi=hi,
-                        integer=integer)
-    for attr in ("inventory", "no_arbitrage"):
-        if not isinstance(getattr(c, attr), (bool, np.bool_)):
-            raise src.setting_error(f"constraints.{attr}",
-                                    f"expected true or false, found {getattr(c, attr)!r}")
     o = s.solver
     if o.backend not in BACKENDS:
         raise src.setting_error("solver.backend", f"expected one of {', '.join(BACKENDS)}, "
                                 f"found {o.backend!r}" + suggest(o.backend, BACKENDS))
-    _setting_number(o.time_limit, "solver.time_limit", src, lo=0.0, lo_open=True)
-    _setting_number(o.mip_gap, "solver.mip_gap", src, lo=0.0)
-    _setting_number(o.threads, "solver.threads", src, lo=1.0, integer=True)
-    from .robust import check_robust
+    for name in OPTION_RANGES:
+        value = getattr(o, name)
+        problem = option_problem(name, value)
+        if problem is not None:
+            raise src.setting_error(f"solver.{name}", f"expected {problem}, found {value!r}")
+    from .robust import check_robust     # robust.py reads Scenario, which imports this module
 
     problem = check_robust(s)
     if problem:
         raise src.setting_error(*problem)
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-        v, (bool, np.bool_)) and bool(np.isfinite(v))
-
-
-def _setting_number(v: object, key: str, src: Sources, *, lo: float, lo_open: bool = False,
-                    hi: float | None = None, integer: bool = False) -> None:
-    if v is None:
-        return
-    ok = _is_number(v) and (v > lo if lo_open else v >= lo) and (hi is None or v < hi)
-    if ok and integer:
-        ok = float(v) == round(float(v))
-    if not ok:
-        what = "an integer" if integer else "a number"
-        rng = f"{'>' if lo_open else '≥'} {lo:g}" + (f" and < {hi:g}" if hi is not None else "")
-        raise src.setting_error(key, f"expected {what} {rng}, found {v!r}")
 
 
 # ------------------------------------------------------------------- tables
@@ -398,18 +331,10 @@ def _check_previous_plan(s: Scenario, src: Sources) -> None:
     _check_range("previous_plan", p["price"], "price", src, lo=0.0, lo_open=True)
 
 
-def _check_constraint_ids(s: Scenario, src: Sources) -> None:
+def _check_rules(s: Scenario, src: Sources) -> Scenario:
+    """Each rule of the catalogue normalises and validates its own value."""
     c = s.constraints
-    for attr, key, known, what in (
-            ("must_offer", "constraints.must_offer", s.bundles.index, "offer"),
-            ("exclude", "constraints.exclude", s.bundles.index, "offer"),
-            ("coverage", "constraints.fairness.coverage", s.segments.index, "segment")):
-        ids = getattr(c, attr)
-        if isinstance(ids, str) or not isinstance(ids, (tuple, list)):
-            raise src.setting_error(key, f"expected a list of ids, found {ids!r}")
-        for v in ids:
-            if not isinstance(v, str) or v not in known:
-                raise src.setting_error(key, f"unknown {what} {v!r}" + suggest(v, known))
-        dup = pd.Index(ids).duplicated()
-        if dup.any():
-            raise src.setting_error(key, f"{ids[int(np.flatnonzero(dup)[0])]!r} is listed twice")
+    values = {r.field: r.normalise(c.get(r.field), s) for r in all_rules()}
+    for r in all_rules():
+        r.validate(values[r.field], s, src)
+    return dataclasses.replace(s, constraints=c.changed(**values))

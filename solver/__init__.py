@@ -5,7 +5,7 @@ command line starts quickly.
 """
 from __future__ import annotations
 
-__all__ = ["Progress", "SolveResult", "solve"]
+__all__ = ["Progress", "SolveResult", "Status", "solve"]
 
 
 def __getattr__(name: str):

@@ -8,10 +8,7 @@
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,13 +21,18 @@ import pandas as pd
 from formulations.build import build_model
 from formulations.errors import ParameterError
 from formulations.evaluate import evaluate_plan
+from formulations.files import atomic_write_text, json_safe, json_text
+from formulations.options import DEFAULT_MIP_GAP, SolverOptions
 from formulations.scenario import Scenario
 
-from .backends import SolveOptions, check_capabilities, get_backend
+from .backends import SolveControl, check_capabilities, get_backend
+from .backends.base import TIME_LIMIT
 from .conflicts import minimal_conflict
+from .deadline import Deadline
+from .status import STATUSES, Status, relative_gap
 
-STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
-DEFAULT_MIP_GAP = 1e-6      # "optimal" means within one part in a million of the bound
+__all__ = ["DEFAULT_MIP_GAP", "STATUSES", "Progress", "SolveResult", "Status", "check_options",
+           "solve"]
 CONFLICT_SEARCH_SECONDS = 60.0
 
 
@@ -45,7 +47,7 @@ class Progress:
 
 @dataclass
 class SolveResult:
-    status: str                       # one of STATUSES
+    status: Status                    # a str: "optimal" == Status.OPTIMAL
     objective: float | None
     bound: float | None
     gap: float | None
@@ -61,7 +63,7 @@ class SolveResult:
 
     @property
     def has_plan(self) -> bool:
-        return self.status in ("optimal", "feasible")
+        return Status(self.status).has_plan
 
     def write(self, out_dir: str | Path) -> None:
         """Write summary.json and, if there is a plan, plan.csv — each atomically.
@@ -72,90 +74,45 @@ class SolveResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if self.has_plan:
-            _atomic_write(out / "plan.csv", money_rounded_plan(self.plan).to_csv(index=False))
+            atomic_write_text(out / "plan.csv", money_rounded_plan(self.plan).to_csv(index=False))
         elif (out / "plan.csv").exists():
             (out / "plan.csv").unlink()
         if (out / "report.html").exists():
             # it shows the folder's previous run; `--report` writes a new one after this
             (out / "report.html").unlink()
-        _atomic_write(out / "summary.json",
-                      json.dumps(money_rounded_summary(self.summary), indent=2, default=_json_default) + "\n")
+        atomic_write_text(out / "summary.json", json_text(money_rounded_summary(self.summary)))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o))
-
-
-def _clean(v):
-    """JSON-safe: NaN/inf become None, numpy scalars become Python numbers."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.floating, float)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-def _check_options(time_limit, mip_gap, threads) -> None:
-    if time_limit is not None and (not isinstance(time_limit, (int, float)) or not time_limit > 0):
-        raise ParameterError(f"The 'time_limit' option must be a number of seconds > 0. Got {time_limit!r} instead.")
-    if mip_gap is not None and (not isinstance(mip_gap, (int, float)) or not 0 <= mip_gap < 1):
-        raise ParameterError(f"The 'mip_gap' option must be a number in [0, 1). Got {mip_gap!r} instead.")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ParameterError(f"The 'threads' option must be an int ≥ 1. Got {threads!r} instead.")
-
-
-def _gap(objective, bound) -> float | None:
-    """|bound − objective| / max(|objective|, |bound|): 0 when proven optimal, at most 1."""
-    if objective is None or bound is None:
-        return None
-    diff = abs(bound - objective)
-    if diff <= 1e-9 * max(1.0, abs(objective)):
-        return 0.0
-    return diff / max(abs(objective), abs(bound))
+def check_options(options: SolverOptions) -> None:
+    """Raise a scikit-learn style ParameterError for the first out-of-range option."""
+    problem = options.first_problem()
+    if problem is not None:
+        name, expected = problem
+        raise ParameterError(f"The '{name}' option must be {expected}. "
+                             f"Got {getattr(options, name)!r} instead.")
 
 
 def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None,
           progress: Callable[[Progress], None] | None = None,
-          cancel: threading.Event | None = None, explain: bool = True) -> SolveResult:
+          cancel: threading.Event | None = None, explain: bool = True,
+          started: float | None = None) -> SolveResult:
     """Solve a scenario exactly; options default to ``scenario.solver``.
 
     ``time_limit`` bounds the whole call (build included): a solve stopped by it returns
-    its best plan with status ``feasible`` and the proven bound. ``progress`` is called
+    its best plan with status ``feasible`` and the proven bound, and its summary says
+    ``"stopped_by": "time_limit"``. ``started`` (a ``time.monotonic()`` value, default
+    now) is when the time limit starts counting: the CLI passes its own start, so that
+    loading the scenario counts too. ``progress`` is called
     with :class:`Progress` snapshots; setting ``cancel`` stops the solve early (the
     result has ``cancelled=True``). With ``explain``, an infeasible scenario's summary
     names a minimal set of conflicting rules.
     """
-    opts = scenario.solver
-    backend = backend or opts.backend
-    time_limit = time_limit if time_limit is not None else opts.time_limit
-    mip_gap = mip_gap if mip_gap is not None else opts.mip_gap
-    threads = threads if threads is not None else opts.threads
-    _check_options(time_limit, mip_gap, threads)
+    options = scenario.solver.overridden(backend=backend, time_limit=time_limit,
+                                         mip_gap=mip_gap, threads=threads)
+    check_options(options)
+    deadline = Deadline(options.time_limit, start=started)
+    backend = options.backend
     backend_cls = get_backend(backend)
     check_capabilities(backend_cls, scenario)
 
@@ -169,25 +126,28 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
             progress(Progress(build_seconds + elapsed, obj, bound))
 
     notes: list[str] = list(built.model.notes)
+    stopped_by: str | None = None
     if built.space.no_price:
         raw = None
-        status, x, solver_obj, bound, solve_seconds, log, cancelled = "infeasible", None, None, None, 0.0, "", False
+        status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.INFEASIBLE, None, None, None, 0.0, "", False
         notes += [f"must_offer {b} has no price left after {', '.join(r)}" for b, r in built.space.no_price.items()]
     elif form.A.shape[1] == 0:
         # nothing can be offered to anyone (no prices left, nobody buys): the empty
         # plan is the only plan, and it is optimal
-        status, x, solver_obj, bound, solve_seconds, log, cancelled = "optimal", np.zeros(0), 0.0, 0.0, 0.0, "", False
+        status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
         notes.append("no offer can be put on sale: every price was pruned")
     else:
-        remaining = None if time_limit is None else max(0.05, time_limit - build_seconds)
-        raw = backend_cls().solve(form, SolveOptions(
-            time_limit=remaining, mip_gap=DEFAULT_MIP_GAP if mip_gap is None else mip_gap,
-            threads=threads, progress=report, cancel=cancel))
-        status, x, solver_obj, bound = raw.status, raw.x, raw.objective, raw.bound
+        raw = backend_cls().solve(form, options.overridden(mip_gap=options.gap_or_default),
+                                  SolveControl(deadline, report, cancel))
+        status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
         solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
         notes += raw.notes
+        stopped_by = raw.stopped_by
+        if stopped_by == TIME_LIMIT:
+            notes.append(f"stopped by the time limit ({options.time_limit:g} s) before "
+                         + ("proving the plan optimal" if status.has_plan else "finding a plan"))
 
-    if x is not None and status in ("optimal", "feasible"):
+    if x is not None and status.has_plan:
         plan = built.plan_from_solution(x)
     else:
         plan = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
@@ -195,18 +155,18 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     if bound is not None and not math.isfinite(bound):
         bound = None
     ev = evaluate_plan(scenario, plan)
-    objective = ev.objective if status in ("optimal", "feasible") else None
-    if status == "optimal" and bound is not None and objective is not None:
+    objective = ev.objective if status.has_plan else None
+    if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
         bound = max(bound, objective) if form.sense == "max" else min(bound, objective)
-    gap = _gap(objective, bound)
+    gap = relative_gap(objective, bound)
 
     conflict: list[str] = []
-    if status == "infeasible" and explain:
+    if status == Status.INFEASIBLE and explain:
         conflict = _explain(scenario, backend, built, threads)
 
-    summary = _clean({
-        "status": status,
+    summary = json_safe({
+        "status": status.value,
         "objective": objective,
         "bound": bound,
         "gap": gap,
@@ -218,6 +178,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         "choice_model": scenario.choice_model,
         "scenario": scenario.name,
         "cancelled": cancelled,
+        "stopped_by": stopped_by,
         "solver_objective": solver_obj,
         "kpis": {
             "revenue": ev.revenue if objective is not None else None,
@@ -257,10 +218,10 @@ def _explain(scenario: Scenario, backend: str, built, threads) -> list[str]:
         rules = {r for rs in built.space.no_price.values() for r in rs} - {"price ladder"}
         return ["must_offer"] + sorted(r if r != "min_price/max_price" else "min_price/max_price (bundles.csv)"
                                        for r in rules)
-    deadline = time.perf_counter() + CONFLICT_SEARCH_SECONDS
+    budget = Deadline(CONFLICT_SEARCH_SECONDS)
 
     def infeasible(sc: Scenario) -> bool:
-        left = deadline - time.perf_counter()
+        left = budget.remaining()
         if left <= 0.5:
             return False
         r = solve(sc, backend=backend, time_limit=min(left, 20.0), threads=threads, explain=False)

@@ -99,10 +99,15 @@ def _pct(v) -> str:
               help="Solver: highs (every scenario) or cpsat (first_choice only). "
                    "Default: scenario.yaml, else highs.")
 @click.option("--time-limit", type=float, default=None,
-              help="Stop after this many seconds and return the best plan found.")
+              help="Stop after this many seconds (counted from the command's start) and "
+                   "return the best plan found. Default: scenario.yaml's solver.time_limit, "
+                   "else no limit.")
 @click.option("--mip-gap", type=float, default=None,
-              help="Stop once the plan is provably within this fraction of the best possible.")
-@click.option("--threads", type=int, default=None, help="Solver threads.")
+              help="Stop once the plan is provably within this fraction of the best possible. "
+                   "Default: scenario.yaml's solver.mip_gap, else 1e-6.")
+@click.option("--threads", type=int, default=None,
+              help="Solver threads. Default: scenario.yaml's solver.threads, else the "
+                   "solver's own choice (HiGHS decides; CP-SAT uses 8 workers).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--report", "make_report", is_flag=True,
               help="Also write OUT_DIR/report.html: the plan's tables and charts, opens in a browser.")
@@ -120,13 +125,12 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
 
     from .api import solve as run_solve
 
+    check_flags(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
     scenario = load_scenario(scenario_dir)
     printer = _ProgressPrinter(quiet)
-    if time_limit is not None and time_limit > 0:
-        # what the command has spent on imports and loading comes off the solve's share
-        time_limit = max(0.1, time_limit - (time.monotonic() - _STARTED))
+    # the time limit counts from the command's start: imports and loading count too
     result = run_solve(scenario, backend=backend, time_limit=time_limit, mip_gap=mip_gap,
-                       threads=threads, progress=printer)
+                       threads=threads, progress=printer, started=_STARTED)
     result.write(out_dir)
     if not quiet:
         click.echo(format_summary(result, out_dir))
@@ -138,10 +142,24 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
         sys.exit(EXIT_NO_PLAN)
 
 
+def check_flags(**values) -> None:
+    """Out-of-range flags are named as typed (``--time-limit``), before anything is read."""
+    from formulations.errors import ParameterError
+    from formulations.options import option_problem
+
+    for name, value in values.items():
+        problem = option_problem(name, value)
+        if problem is not None:
+            flag = "--" + name.replace("_", "-")
+            raise ParameterError(f"{flag} must be {problem}. Got {value!r} instead.")
+
+
 def format_summary(result, out_dir: Path | None = None) -> str:
     """A short, readable table of what the solve found."""
     s = result.summary
     lines = [f"status      {result.status}" + (f"  (gap {result.gap:.4%})" if result.gap else "")]
+    if s.get("stopped_by") == "time_limit" and result.has_plan:
+        lines[0] += "  — stopped by the time limit before proving it optimal"
     if result.has_plan:
         k = s["kpis"]
         lines += [
@@ -201,8 +219,13 @@ def check(scenario_dir: Path) -> None:
     m = built.model
     click.echo(f"ok: {len(sc.products)} products, {len(sc.bundles)} candidate offers, "
                f"{len(sc.segments)} segments; {sc.pricing} {sc.choice_model}, objective {sc.objective}")
+    click.echo(f"rules: {', '.join(sc.constraints.active()) or 'none'}")
     click.echo(f"model: {len(built.space.points)} price points, {len(built.space.arcs)} choice arcs, "
-               f"{m.num_cols} variables, {m.num_rows} constraints after pruning {built.space.pruned}")
+               f"{m.num_cols} variables, {m.num_rows} constraints")
+    removed = [f"{n:,} by {why}" for why, n in built.space.pruned.items() if n]
+    click.echo("pruned: " + ("; ".join(removed) + " (price points)" if removed else "nothing"))
+    for b, why in built.space.no_price.items():
+        click.echo(f"warning: must_offer {b} has no price left after {', '.join(why)}")
 
 
 @main.command()

@@ -6,19 +6,14 @@ infeasible. What is left is a minimal set of rules that cannot hold together.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable
 
-from formulations.scenario import CONSTRAINT_KEYS, Constraints, Scenario
-
-_FIELD_OF = {v: k for k, v in CONSTRAINT_KEYS.items()}
-_OFF = {f.name: f.default for f in dataclasses.fields(Constraints)}
+from formulations.scenario import Scenario
 
 
 def without(scenario: Scenario, names: list[str]) -> Scenario:
     """The scenario with the named rules (scenario.yaml keys) switched off."""
-    changes = {_FIELD_OF[n]: _OFF[_FIELD_OF[n]] for n in names}
-    return dataclasses.replace(scenario, constraints=dataclasses.replace(scenario.constraints, **changes))
+    return scenario.without_rules(names)
 
 
 def minimal_conflict(scenario: Scenario, is_infeasible: Callable[[Scenario], bool]) -> list[str]:
@@ -27,6 +22,6 @@ def minimal_conflict(scenario: Scenario, is_infeasible: Callable[[Scenario], boo
     for name in list(keep):
         trial = [k for k in keep if k != name]
         dropped = [k for k in scenario.constraints.active() if k not in trial]
-        if is_infeasible(without(scenario, dropped)):
+        if is_infeasible(scenario.without_rules(dropped)):
             keep = trial
     return keep

@@ -16,7 +16,7 @@ import itertools
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 import pandas as pd
 
@@ -380,19 +380,25 @@ def plan_count(scenario: Scenario) -> int:
     return n
 
 
-def brute_force(scenario: Scenario) -> tuple[float | None, dict | None]:
+def brute_force(scenario: Scenario, *, allowed: dict | None = None,
+                accept: Callable[[dict, Evaluation], bool] | None = None,
+                ) -> tuple[float | None, dict | None]:
     """Enumerate every plan (each offer/(segment, offer): off or one allowed price).
 
     Returns ``(best objective, best plan)``, or ``(None, None)`` if no plan is feasible.
+    ``allowed`` replaces :func:`allowed_prices` and ``accept(plan, evaluation)`` is one
+    more feasibility test: both for rules this checker does not know (a test's own).
     """
     ctx = _Context(scenario)
-    allowed = allowed_prices(scenario)
+    allowed = allowed_prices(scenario) if allowed is None else allowed
     keys = list(allowed)
     best_obj: float | None = None
     best_plan: dict | None = None
     for choice in itertools.product(*[[None] + allowed[k] for k in keys]):
         plan = {k: p for k, p in zip(keys, choice) if p is not None}
         ev = _evaluate(ctx, plan, check_prices=False)
+        if ev.feasible and accept is not None and not accept(plan, ev):
+            continue
         if ev.feasible and (best_obj is None or ev.objective > best_obj):
             best_obj, best_plan = ev.objective, plan
     return best_obj, best_plan

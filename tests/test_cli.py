@@ -122,7 +122,7 @@ def test_bad_option_value_is_exit_2(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = invoke("solve", str(scen), "--out", str(out), "--time-limit", "0")
     assert r.exit_code == 2
-    assert "time_limit" in r.stderr and "Traceback" not in r.stderr
+    assert "--time-limit" in r.stderr and "'time_limit'" not in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
 
 

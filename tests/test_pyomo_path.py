@@ -26,7 +26,7 @@ from random_scenarios import make_scenario, random_scenario  # noqa: E402
 
 from formulations.build import build_model  # noqa: E402
 from formulations.scenario import Scenario  # noqa: E402
-from solver.backends import SolveOptions  # noqa: E402
+from formulations.options import SolverOptions  # noqa: E402
 from solver.backends.highs import HighsBackend  # noqa: E402
 
 REL = 1e-6
@@ -35,7 +35,7 @@ INFEASIBLE = (TerminationCondition.provenInfeasible, TerminationCondition.infeas
 
 def _array_path(sc: Scenario):
     built = build_model(sc)
-    raw = HighsBackend().solve(built.model.to_arrays(), SolveOptions(mip_gap=1e-9, threads=1))
+    raw = HighsBackend().solve(built.model.to_arrays(), SolverOptions(mip_gap=1e-9, threads=1))
     return built, raw
 
 

@@ -7,8 +7,8 @@ Nov 2000 - Feb 2001, 817,741 lines). It is looked for at ``--zip``, ``$TA_FENG_Z
 ``/work/shared/data/ta_feng.csv.zip`` and next to this script; see README.md for how
 to download it (e.g. from Kaggle).
 
-Steps: keep one product subclass (a category) and its top products, write a DATA.md
-data directory, ``fit`` on November-January with February held out, mine bundles, and
+Steps: keep one product subclass (a category) and its top products, write a data
+directory (docs/data.md), ``fit`` on November-January with February held out, mine bundles, and
 solve the scenario with the Python API. Everything printed here is in README.md.
 """
 from __future__ import annotations

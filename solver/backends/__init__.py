@@ -8,7 +8,7 @@ import importlib
 
 from formulations.errors import ParameterError
 
-from .base import Backend, Capabilities, RawSolution, SolveOptions, check_capabilities
+from .base import Backend, Capabilities, RawSolution, SolveControl, check_capabilities
 
 BACKENDS: dict[str, str] = {"highs": "solver.backends.highs:HighsBackend",
                             "cpsat": "solver.backends.cpsat:CpSatBackend"}
@@ -24,5 +24,5 @@ def get_backend(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["Backend", "BACKENDS", "Capabilities", "RawSolution", "SolveOptions",
+__all__ = ["Backend", "BACKENDS", "Capabilities", "RawSolution", "SolveControl",
            "check_capabilities", "get_backend"]

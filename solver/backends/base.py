@@ -1,4 +1,11 @@
-"""The one small interface every backend implements, and the one status vocabulary."""
+"""The one small interface every backend implements.
+
+A backend is handed the model (:class:`~formulations.linear.MatrixForm`), the solve's
+:class:`~formulations.options.SolverOptions` and a :class:`SolveControl` — the
+:class:`~solver.deadline.Deadline` it asks how much time is left, where to report
+progress, and the flag that cancels it — and answers with a :class:`RawSolution` whose
+status is a :class:`~solver.status.Status`.
+"""
 from __future__ import annotations
 
 import threading
@@ -9,9 +16,15 @@ import numpy as np
 
 from formulations.errors import CapabilityError
 from formulations.linear import MatrixForm
+from formulations.options import SolverOptions
 from formulations.scenario import Scenario
 
-OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "optimal", "feasible", "infeasible", "no_solution"
+from ..deadline import Deadline
+from ..status import Status
+
+OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE,
+                                              Status.NO_SOLUTION)
+TIME_LIMIT = "time_limit"       # RawSolution.stopped_by when the deadline stopped the search
 
 ProgressFn = Callable[[float, "float | None", "float | None"], None]   # elapsed, incumbent, bound
 
@@ -24,17 +37,17 @@ class Capabilities:
 
 
 @dataclass
-class SolveOptions:
-    time_limit: float | None = None      # seconds for the solve itself (build excluded)
-    mip_gap: float | None = None
-    threads: int | None = None
+class SolveControl:
+    """How a running solve is steered (not what it is asked: that is SolverOptions)."""
+
+    deadline: Deadline = field(default_factory=lambda: Deadline(None))
     progress: ProgressFn | None = None
     cancel: threading.Event | None = None
 
 
 @dataclass
 class RawSolution:
-    status: str                          # OPTIMAL / FEASIBLE / INFEASIBLE / NO_SOLUTION
+    status: Status
     x: np.ndarray | None
     objective: float | None              # the solver's own value of x
     bound: float | None
@@ -42,13 +55,15 @@ class RawSolution:
     log: str = ""
     cancelled: bool = False
     notes: list[str] = field(default_factory=list)
+    stopped_by: str | None = None        # TIME_LIMIT when the deadline ended the search
 
 
 class Backend(Protocol):
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
-    def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution: ...
+    def solve(self, form: MatrixForm, options: SolverOptions,
+              control: SolveControl | None = None) -> RawSolution: ...
 
 
 def check_capabilities(backend: type, scenario: Scenario) -> None:

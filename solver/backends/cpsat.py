@@ -19,9 +19,10 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from formulations.linear import MatrixForm
+from formulations.options import SolverOptions
 
-from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, RawSolution,
-                   SolveOptions)
+from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, TIME_LIMIT, Capabilities,
+                   RawSolution, SolveControl)
 
 MAX_DECIMALS = 9
 INF_INT = float(2 ** 62)       # "no bound" for a row, exactly representable as a float
@@ -56,12 +57,15 @@ class CpSatBackend:
         why_not="MNL purchase shares are fractions, which CP-SAT's integer arithmetic "
                 "cannot represent exactly.")
 
-    def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution:
+    def solve(self, form: MatrixForm, options: SolverOptions,
+              control: SolveControl | None = None) -> RawSolution:
         if np.isnan(form.unit).any():
             raise ValueError("model has variables without an integer unit")
+        control = control or SolveControl()
+        deadline = control.deadline
         notes: list[str] = []
         built_at = time.perf_counter()
-        deadline = None if options.time_limit is None else built_at + options.time_limit
+        left_at_start = deadline.remaining(floor=0.05)
         unit = form.unit
         model = cp_model.CpModel()
         lo_int = np.ceil(form.lb / unit - 1e-9).astype(np.int64)
@@ -97,9 +101,10 @@ class CpSatBackend:
         proto = model.proto
         indptr, indices = A.indptr, A.indices
         for r in np.flatnonzero(~empty).tolist():
-            if r % 2048 == 0 and deadline is not None and time.perf_counter() > deadline:
+            if r % 2048 == 0 and deadline.expired():
                 return RawSolution(NO_SOLUTION, None, None, None, time.perf_counter() - built_at,
-                                   "time limit reached while building the CP-SAT model\n")
+                                   "time limit reached while building the CP-SAT model\n",
+                                   stopped_by=TIME_LIMIT)
             a, b = indptr[r], indptr[r + 1]
             ct = proto.constraints.add()
             ct.linear.vars.extend(indices[a:b].tolist())
@@ -120,9 +125,10 @@ class CpSatBackend:
 
         solver = cp_model.CpSolver()
         p = solver.parameters
-        if options.time_limit is not None:
-            # the limit covers turning the matrix into CP-SAT constraints too
-            p.max_time_in_seconds = max(0.05, 0.9 * float(options.time_limit) - (time.perf_counter() - built_at))
+        if left_at_start is not None:
+            # the limit covers turning the matrix into CP-SAT constraints too, and a tenth
+            # of what was left is kept for building and re-pricing the plan
+            p.max_time_in_seconds = max(0.05, deadline.remaining() - 0.1 * left_at_start)
         if options.mip_gap is not None:
             p.relative_gap_limit = float(options.mip_gap)
         p.num_workers = int(options.threads) if options.threads else 8
@@ -136,7 +142,7 @@ class CpSatBackend:
         solver.log_callback = lambda line: log.append(line + "\n")
 
         start = built_at
-        progress = options.progress
+        progress = control.progress
 
         class Incumbents(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
@@ -149,7 +155,7 @@ class CpSatBackend:
 
         def watch() -> None:
             while not stop.wait(0.05):
-                if options.cancel is not None and options.cancel.is_set():
+                if control.cancel is not None and control.cancel.is_set():
                     cancelled["v"] = True
                     solver.stop_search()
                     return
@@ -170,4 +176,7 @@ class CpSatBackend:
         bound = solver.best_objective_bound / scale if has else None
         if status == OPTIMAL:
             bound = objective
-        return RawSolution(status, x, objective, bound, seconds, "".join(log), cancelled["v"], notes)
+        stopped = (TIME_LIMIT if status in (FEASIBLE, NO_SOLUTION) and left_at_start is not None
+                   and not cancelled["v"] else None)
+        return RawSolution(status, x, objective, bound, seconds, "".join(log), cancelled["v"], notes,
+                           stopped)

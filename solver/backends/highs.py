@@ -11,9 +11,10 @@ import highspy
 import numpy as np
 
 from formulations.linear import MatrixForm
+from formulations.options import SolverOptions
 
-from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, RawSolution,
-                   SolveOptions)
+from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, TIME_LIMIT, Capabilities,
+                   RawSolution, SolveControl)
 
 # HiGHS's own time limit is not checked inside presolve, so it can overrun; past the
 # limit plus this grace we stop waiting and return the best plan seen so far.
@@ -55,16 +56,19 @@ class HighsBackend:
     name = "highs"
     capabilities = Capabilities(choice_models=frozenset({"first_choice", "mnl"}))
 
-    def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution:
+    def solve(self, form: MatrixForm, options: SolverOptions,
+              control: SolveControl | None = None) -> RawSolution:
+        control = control or SolveControl()
         h = _quiet_highs()
         h.setOptionValue("output_flag", False)
         log: list[str] = []
         h.cbLogging.subscribe(lambda e: log.append(e.message))
         h.setOptionValue("log_to_console", False)
         h.setOptionValue("output_flag", True)
-        if options.time_limit is not None:
+        left = control.deadline.remaining(floor=0.05)
+        if left is not None:
             # a little under the limit, so HiGHS normally stops itself with a final bound
-            h.setOptionValue("time_limit", float(options.time_limit) * 0.95)
+            h.setOptionValue("time_limit", left * 0.95)
         if options.mip_gap is not None:
             h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         if options.threads is not None:
@@ -106,28 +110,28 @@ class HighsBackend:
                 best["x"] = np.array(e.data_out.mip_solution, dtype=float)
                 best["obj"] = finite(e.data_out.objective_function_value)
                 best["bound"] = finite(e.data_out.mip_dual_bound) or best["bound"]
-            if options.progress:
-                options.progress(time.perf_counter() - start, best["obj"], best["bound"])
+            if control.progress:
+                control.progress(time.perf_counter() - start, best["obj"], best["bound"])
 
         def mip_log(e):
             with lock:
                 best["bound"] = finite(e.data_out.mip_dual_bound) or best["bound"]
-            if options.progress:
-                options.progress(time.perf_counter() - start, best["obj"], best["bound"])
+            if control.progress:
+                control.progress(time.perf_counter() - start, best["obj"], best["bound"])
 
         h.cbMipImprovingSolution.subscribe(improving)
         h.cbMipLogging.subscribe(mip_log)
         h.HandleUserInterrupt = True
 
         thread = h.startSolve()
-        deadline = None if options.time_limit is None else start + options.time_limit * (1 + GRACE) + 0.05
+        deadline = None if left is None else start + left * (1 + GRACE) + 0.05
         finished, abandoned, cancelled = False, False, False
         while not finished:
             finished, _ = h.wait(0.05)
             if finished:
                 break
             now = time.perf_counter()
-            if options.cancel is not None and options.cancel.is_set() and not cancelled:
+            if control.cancel is not None and control.cancel.is_set() and not cancelled:
                 cancelled = True
                 h.cancelSolve()
                 deadline = min(deadline or np.inf, now + 0.5)
@@ -143,7 +147,8 @@ class HighsBackend:
                 x, obj, bound = best["x"], best["obj"], best["bound"]
             return RawSolution(FEASIBLE if x is not None else NO_SOLUTION, x, obj, bound, seconds,
                                "".join(log), cancelled,
-                               notes + ["HiGHS overran its time limit; returned the best plan found by then"])
+                               notes + ["HiGHS overran its time limit; returned the best plan found by then"],
+                               stopped_by=None if cancelled else TIME_LIMIT)
 
         ms = h.getModelStatus()
         info = h.getInfo()
@@ -162,4 +167,5 @@ class HighsBackend:
             status = INFEASIBLE
         else:
             status = FEASIBLE if has_sol else NO_SOLUTION
-        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes)
+        stopped = TIME_LIMIT if ms == MS.kTimeLimit and not cancelled else None
+        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes, stopped)

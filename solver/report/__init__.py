@@ -12,7 +12,7 @@ from pathlib import Path
 
 from formulations.errors import InputError
 
-from ..api import _atomic_write
+from formulations.files import atomic_write_text
 from . import fit_report, solve_report, study_report
 from .page import Page
 
@@ -59,5 +59,5 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, currency: s
     text = build_report(run_dir, currency)
     target = Path(out) if out is not None else Path(run_dir) / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target, text)
+    atomic_write_text(target, text)
     return target

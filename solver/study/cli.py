@@ -41,12 +41,12 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
     A variant that is infeasible or whose value is not allowed is a row saying so.
     """
     from formulations.loading import load_scenario
-    from solver.api import _check_options
+    from solver.cli import check_flags
 
     from .sweep import SolveSettings, Study, parse_grid
 
     axes = parse_grid(sets)
-    _check_options(time_limit, None, None)
+    check_flags(time_limit=time_limit)
     scenario = load_scenario(scenario_dir)
     study = Study.grid(scenario, axes)
 
@@ -103,7 +103,8 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     everything else unchanged — and which rules that move would break.
     """
     from formulations.loading import load_scenario
-    from solver.api import _atomic_write, _check_options
+    from formulations.files import atomic_write_text
+    from solver.cli import check_flags
 
     from .executors import make_executor
     from .explain import rule_costs
@@ -111,7 +112,7 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     from .plans import read_plan
     from .sweep import SolveSettings
 
-    _check_options(time_limit, None, None)
+    check_flags(time_limit=time_limit)
     scenario = load_scenario(scenario_dir)
     plan = read_plan(plan_dir, scenario)
     with make_executor(executor, workers=workers, address=address) as ex:
@@ -119,8 +120,8 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
                            settings=SolveSettings(time_limit=time_limit, explain=False))
         mv = moves(scenario, plan, executor=ex)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / "rule_costs.csv", costs.to_csv(index=False))
-    _atomic_write(out_dir / "moves.csv", mv.to_csv(index=False))
+    atomic_write_text(out_dir / "rule_costs.csv", costs.to_csv(index=False))
+    atomic_write_text(out_dir / "moves.csv", mv.to_csv(index=False))
     if not quiet:
         for r in costs.itertuples():
             click.echo(f"{r.rule:<28} costs {_money(r.cost):>14}   ({r.status})")
@@ -152,7 +153,7 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     import json
 
     from formulations.loading import load_scenario
-    from solver.api import _atomic_write
+    from formulations.files import atomic_write_text
 
     from .plans import read_plan
     from .robustness import robustness as run
@@ -161,7 +162,7 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     plan = read_plan(plan_dir, scenario)
     res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
+    atomic_write_text(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
     if not quiet:
         click.echo(f"{res['objective_sense']} over {draws} draws: mean {_money(res['mean'])}  "
                    f"p5 {_money(res['p5'])}  p50 {_money(res['p50'])}  p95 {_money(res['p95'])}  "

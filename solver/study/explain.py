@@ -15,20 +15,14 @@ from formulations.evaluate import evaluate_plan
 from formulations.scenario import Scenario
 
 from ..api import solve
-from ..conflicts import without
 from .executors import make_executor
 from .sweep import SolveSettings, solve_kwargs
-
-
-def without_rule(scenario: Scenario, path: str) -> Scenario:
-    """``scenario`` with the rule at ``path`` (``fairness.coverage``) switched off."""
-    return without(scenario, [path])
 
 
 def _solve_without(base: Scenario, job: tuple) -> tuple[str, float | None, str]:
     rule, plan, settings = job
     try:
-        res = solve(without_rule(base, rule), **solve_kwargs(settings, warm_start=plan))
+        res = solve(base.without_rule(rule), **solve_kwargs(settings, warm_start=plan))
     except BundleoptError as e:
         return "invalid", None, str(e)
     return res.status, res.objective, ""

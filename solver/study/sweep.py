@@ -29,7 +29,9 @@ import pandas as pd
 from formulations.errors import BundleoptError, ParameterError
 from formulations.scenario import Scenario
 
-from ..api import SolveResult, _atomic_write, solve
+from formulations.files import atomic_write_text
+
+from ..api import SolveResult, solve
 from .changes import apply_changes, check_key, parse_value, show
 from .executors import make_executor
 
@@ -185,8 +187,8 @@ class StudyRun:
         for vr in self.variants:
             if vr.result is not None:
                 vr.result.write(out / vr.name)
-        _atomic_write(out / "results.csv", self.results.to_csv(index=False))
-        _atomic_write(out / "frontier.csv", self.frontier().to_csv(index=False))
+        atomic_write_text(out / "results.csv", self.results.to_csv(index=False))
+        atomic_write_text(out / "frontier.csv", self.frontier().to_csv(index=False))
 
 
 def _kpis(vr: VariantResult) -> dict:

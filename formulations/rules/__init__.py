@@ -1,0 +1,48 @@
+"""The rule catalogue: one module per merchandiser rule (``constraints`` in
+``scenario.yaml``; docs/scenario.md), each holding its key, schema, validation, pruning,
+rows, plan check and binding name (:mod:`.base` says what a rule holds).
+
+Everything else asks here: the loaders for the schema, :mod:`formulations.validate`
+for the checks, :mod:`formulations.offers` for what to prune, the formulations for
+their rows (:func:`add_rule_rows`), :mod:`formulations.evaluate` for plan checks.
+Adding a rule is one module that subclasses :class:`Rule` and calls :func:`register`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext
+from .registry import (active_rules, all_rules, get_rule, nest_by_key, register, rule_for_field,
+                       unregister)
+
+# the built-in rules, in catalogue order: rows are added, conflicts searched and
+# scenario.yaml's `constraints` written in this order
+from . import min_margin, max_offers, max_offers_per_segment, inventory  # noqa: E402,F401
+from . import no_arbitrage, must_offer, exclude, max_price_spread  # noqa: E402,F401
+from . import coverage, price_change  # noqa: E402,F401
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..linear import LinearModel, VarFamily
+    from ..offers import OfferSpace
+    from ..scenario import Scenario
+
+
+def add_rule_rows(model: "LinearModel", space: "OfferSpace", offer: "VarFamily",
+                  demand: "VarFamily", per_arc: "np.ndarray") -> None:
+    """Add the rows of every rule the scenario imposes (the formulations call this)."""
+    ctx = RowContext(model, space, offer, demand, per_arc)
+    for rule in active_rules(space.scenario):
+        rule.add_rows(ctx)
+
+
+def check_rules(scenario: "Scenario", view: PlanView) -> None:
+    """Check a plan against every rule the scenario imposes (the evaluator calls this)."""
+    for rule in active_rules(scenario):
+        rule.check(scenario, view)
+
+
+__all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext",
+           "active_rules", "add_rule_rows", "all_rules", "check_rules", "get_rule", "nest_by_key",
+           "register", "rule_for_field", "unregister"]

@@ -1,0 +1,194 @@
+"""What a merchandiser rule is: one class holding everything about it.
+
+A rule (a key under ``constraints`` in ``scenario.yaml``) says, in one place:
+
+* ``key`` — its dotted path under ``constraints`` (``fairness.max_price_spread``), and
+  ``field`` — its name on :class:`~formulations.scenario.Constraints` and in
+  :meth:`Scenario.with_constraints <formulations.scenario.Scenario.with_constraints>`;
+* ``parse`` — its schema: the YAML/JSON value to a Python value (kind only);
+* ``normalise`` / ``validate`` — its value made canonical, then checked, with a
+  one-line :class:`~formulations.errors.InputError` naming ``constraints.<key>``;
+* ``to_yaml`` — how it is written back (``None`` = left out);
+* pruning — offers it removes (``excluded_offers``), offers it pins on sale
+  (``pinned_offers``), prices it forbids (``allows``, applied at ``prune_stage``
+  ``"offer"`` — per offer — or ``"audience"`` — per offer and audience), and whether
+  it needs points that earn nothing kept (``keeps_unprofitable_points``);
+* ``add_rows`` — the rows it adds to every formulation, on the offer variables ``x``
+  and the choice model's demand variables (:class:`RowContext`);
+* ``check`` — how the plan evaluator checks a plan against it and names it in
+  ``summary.json``'s ``binding_constraints`` when it binds.
+
+Every hook has a do-nothing default, so a rule writes only what it does. Rules read
+their value with :meth:`Rule.value`; a value of ``off`` (``None``, ``False`` or ``()``)
+means the scenario does not impose the rule, and no hook of it is called.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..checks import Sources, check_setting_flag, check_setting_ids, check_setting_number
+from ..schema import flag, ids, integer, number
+
+if TYPE_CHECKING:      # annotations only: rules are imported by the scenario module
+    from ..linear import LinearModel, VarFamily
+    from ..offers import OfferSpace
+    from ..scenario import Scenario
+
+PRICE_TOL = 1e-9       # slack of every price rule (docs/semantics.md)
+
+
+@dataclass
+class RowContext:
+    """What a rule's rows are written on: the model, its offer space, ``x`` (one per
+    price point), the demand variables ``d`` (one per arc) and ``D`` per arc, so that
+    ``D_a d_a`` is the expected number of sales on arc ``a``."""
+
+    model: "LinearModel"
+    space: "OfferSpace"
+    offer: "VarFamily"
+    demand: "VarFamily"
+    per_arc: np.ndarray
+
+
+@dataclass
+class PlanView:
+    """A plan as the evaluator sees it, for rule checks.
+
+    ``plan``: ``bundle_id, segment_id, price`` rows; ``seen``: one row per (segment,
+    offer seen) with ``segment_id, bundle_id, price, wtp``; ``products``: per product
+    ``product_id, units, inventory``; ``units``: total expected units; ``neighbours``:
+    the ladder neighbours of each price on sale, laid out like ``plan`` (for price
+    rules: is a rule what stops the price moving?). ``plan`` and ``neighbours`` carry
+    the offer's ``cost`` too.
+    """
+
+    plan: pd.DataFrame
+    neighbours: pd.DataFrame
+    seen: pd.DataFrame
+    products: pd.DataFrame
+    units: float
+    violations: list[str] = field(default_factory=list)
+    binding: list[str] = field(default_factory=list)
+
+
+class Rule:
+    """Base class of the catalogue's rules; see the module docstring."""
+
+    key: ClassVar[str]
+    field: ClassVar[str]
+    off: ClassVar[Any] = None
+    prune_stage: ClassVar[str | None] = None          # "offer" | "audience" | None
+    keeps_unprofitable_points: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ value
+    @property
+    def yaml_key(self) -> str:
+        return "constraints." + self.key
+
+    def value(self, scenario: "Scenario") -> Any:
+        return scenario.constraints.get(self.field)
+
+    def is_on(self, value: Any) -> bool:
+        return not (value is None or value is False or (isinstance(value, tuple) and not value))
+
+    # ---------------------------------------------------------- schema, checks
+    def parse(self, value: Any, key: str, src: str) -> Any:
+        return number(value, key, src)
+
+    def normalise(self, value: Any, scenario: "Scenario") -> Any:
+        return value
+
+    def validate(self, value: Any, scenario: "Scenario", src: Sources) -> None:
+        """Raise a one-line InputError (field ``constraints.<key>``) if ``value`` is bad."""
+
+    def to_yaml(self, value: Any) -> Any:
+        return value.item() if isinstance(value, np.generic) else value
+
+    # ---------------------------------------------------------------- pruning
+    def excluded_offers(self, scenario: "Scenario") -> set[str]:
+        return set()
+
+    def pinned_offers(self, scenario: "Scenario") -> set[str]:
+        return set()
+
+    def allows(self, scenario: "Scenario", prices: pd.DataFrame) -> np.ndarray | None:
+        """Which of ``prices`` (``bundle_id, segment_id, price, cost``; segment ``*`` =
+        everyone) the rule permits; ``None`` = it forbids no price here."""
+        return None
+
+    # ------------------------------------------------------------------- rows
+    def add_rows(self, rows: RowContext) -> None:
+        """Add the rule's constraint families to ``rows.model``."""
+
+    # -------------------------------------------------------------- evaluator
+    def check(self, scenario: "Scenario", view: PlanView) -> None:
+        """Append to ``view.violations`` what the plan breaks and to ``view.binding``
+        the rule's name (``key`` or ``key:which``) where it holds with no slack."""
+
+
+class FlagRule(Rule):
+    """A rule switched on with ``true``."""
+
+    off: ClassVar[Any] = False
+
+    def parse(self, value: Any, key: str, src: str) -> Any:
+        return flag(value, key, src)
+
+    def validate(self, value: Any, scenario: "Scenario", src: Sources) -> None:
+        check_setting_flag(value, self.yaml_key, src)
+
+    def to_yaml(self, value: Any) -> Any:
+        return True
+
+
+class IdListRule(Rule):
+    """A rule given as a list of ids of ``what`` (``offer`` or ``segment``)."""
+
+    off: ClassVar[Any] = ()
+    what: ClassVar[str] = "offer"
+
+    def parse(self, value: Any, key: str, src: str) -> Any:
+        return ids(value, key, src)
+
+    def normalise(self, value: Any, scenario: "Scenario") -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    def known(self, scenario: "Scenario") -> pd.Index:
+        return scenario.bundles.index if self.what == "offer" else scenario.segments.index
+
+    def validate(self, value: Any, scenario: "Scenario", src: Sources) -> None:
+        check_setting_ids(value, self.yaml_key, self.known(scenario), self.what, src)
+
+    def to_yaml(self, value: Any) -> Any:
+        return list(value)
+
+
+class CapRule(Rule):
+    """A rule given as a whole-number cap ``K ≥ 0``."""
+
+    def parse(self, value: Any, key: str, src: str) -> Any:
+        return integer(value, key, src)
+
+    def validate(self, value: Any, scenario: "Scenario", src: Sources) -> None:
+        check_setting_number(value, self.yaml_key, src, lo=0.0, integer=True)
+
+
+class PriceRule(Rule):
+    """A rule that only forbids prices: pruned before any model sees them, so it adds
+    no rows. The evaluator finds a plan price it forbids, and calls the rule binding
+    when it cut a ladder neighbour of a price on sale."""
+
+    prune_stage: ClassVar[str | None] = "offer"
+
+    def check(self, scenario: "Scenario", view: PlanView) -> None:
+        ok = self.allows(scenario, view.plan)
+        if ok is not None and not ok.all():
+            view.violations.append(f"{self.key} broken for "
+                                   f"{view.plan['bundle_id'][~ok].tolist()}")
+        near = self.allows(scenario, view.neighbours)
+        if near is not None and not near.all():
+            view.binding.append(self.key)

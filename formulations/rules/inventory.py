@@ -1,0 +1,50 @@
+"""``inventory: true`` — expected units of each product ≤ its inventory (no rationing).
+
+Rows: ``Σ_a D_a q_{i b(a)} d_a ≤ Q_i`` for each product with a finite inventory.
+Pruning keeps points that earn nothing: a loss leader can divert shoppers from a
+scarce product. Binds per product (``inventory:<product_id>``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..linear import Terms
+from .base import FlagRule
+from .registry import register
+
+TOL = 1e-6       # relative slack of "at / over inventory" in the evaluator
+
+
+class Inventory(FlagRule):
+    key = field = "inventory"
+    keeps_unprofitable_points = True
+
+    def add_rows(self, rows) -> None:
+        space = rows.space
+        inv = space.scenario.products["inventory"]
+        limited = inv[np.isfinite(inv.to_numpy(float))]
+        if limited.empty:
+            return
+        comp = space.components[space.components["product_id"].isin(limited.index)]
+        arcs = space.arcs.reset_index(drop=True)
+        use = pd.DataFrame({"a": np.arange(len(arcs)), "b": arcs["b"].to_numpy()}).merge(comp, on="b")
+        prod = pd.Index(limited.index)
+        coef = rows.per_arc[use["a"].to_numpy()] * use["quantity"].to_numpy(float)
+        rows.model.add_constraints("inventory", pd.DataFrame({"product": prod.to_numpy()}), [
+            Terms(rows.demand, prod.get_indexer(use["product_id"]), use["a"].to_numpy(), coef)],
+            hi=limited.to_numpy(float))
+
+    def check(self, scenario, view) -> None:
+        p = view.products
+        units, cap = p["units"].to_numpy(float), p["inventory"].to_numpy(float)
+        slack = TOL * np.maximum(1, cap)
+        lim = np.isfinite(cap)
+        over = lim & (units > cap + slack)
+        at = lim & ~over & (units >= cap - slack)
+        if over.any():
+            view.violations.append(f"inventory exceeded for {p['product_id'][over].tolist()}")
+        view.binding.extend(f"{self.key}:{pid}" for pid in p["product_id"][at])
+
+
+register(Inventory())

@@ -1,0 +1,36 @@
+"""The time budget of one solve: computed once where the solve starts, passed down.
+
+The CLI starts it when the process starts (loading counts), :func:`solver.solve` when
+called without one; the build, the backend and its watchdogs each ask it how much time
+is left instead of re-deriving a limit of their own.
+"""
+from __future__ import annotations
+
+import time
+
+
+class Deadline:
+    """``seconds`` from ``start`` (``time.monotonic()``; default now); ``None`` = no limit."""
+
+    def __init__(self, seconds: float | None, *, start: float | None = None) -> None:
+        self.seconds = None if seconds is None else float(seconds)
+        self.start = time.monotonic() if start is None else float(start)
+
+    @property
+    def limited(self) -> bool:
+        return self.seconds is not None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def remaining(self, floor: float = 0.0) -> float | None:
+        """Seconds left (at least ``floor``), or ``None`` without a limit."""
+        if self.seconds is None:
+            return None
+        return max(floor, self.seconds - self.elapsed())
+
+    def expired(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+    def __repr__(self) -> str:
+        return f"Deadline(seconds={self.seconds}, remaining={self.remaining()})"

@@ -1,0 +1,127 @@
+"""The package has no import cycle, and every module imports on its own.
+
+The graph is read from the source (``ast``): an edge for every ``import`` of a package
+module, at the top or inside a function (a lazy import is still a cycle a reader must
+untangle), except under ``if TYPE_CHECKING:``, which never runs.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("formulations", "solver", "demand")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            parts = list(rel.parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            if "migrations" in parts:       # alembic scripts, run by alembic only
+                continue
+            out[".".join(parts)] = path
+    return out
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    is_pkg = path.name == "__init__.py"
+    base = name.split(".") if is_pkg else name.split(".")[:-1]
+    found: set[str] = set()
+
+    def add(target: str) -> None:
+        while target and target not in known:       # `from pkg.mod import func`
+            target = target.rpartition(".")[0]
+        if target and target != name:
+            found.add(target)
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                for a in child.names:
+                    add(a.name)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    mod = ".".join(base[: len(base) - child.level + 1] + (
+                        [child.module] if child.module else []))
+                else:
+                    mod = child.module or ""
+                for a in child.names:
+                    full = f"{mod}.{a.name}"
+                    add(full if full in known else mod)
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph.get(n, ())):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = dfs(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            found = dfs(n)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle() -> None:
+    mods = _modules()
+    graph = {name: _imports(name, path, set(mods)) for name, path in mods.items()}
+    assert graph["formulations.scenario"], "the graph reader found no imports at all"
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_every_module_imports_in_a_fresh_interpreter() -> None:
+    names = sorted(_modules())
+    code = ("import importlib, sys\n"
+            f"for n in {names!r}:\n"
+            "    importlib.import_module(n)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_formulations_imports_no_solver() -> None:
+    mods = _modules()
+    for name, path in mods.items():
+        if name.startswith("formulations"):
+            bad = {m for m in _imports(name, path, set(mods)) if not m.startswith("formulations")}
+            assert not bad, f"{name} imports {sorted(bad)}: data flows demand → formulations → solver"
