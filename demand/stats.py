@@ -59,13 +59,13 @@ class ExposureStats:
         return n, k
 
     def rows(self, labels: np.ndarray, segment_ids: list[str]) -> pd.DataFrame:
-        """Long table ``segment_id, offer_id, price, n, k`` of the cells with exposures."""
+        """Long table ``segment_id, offer_id, price, n, k`` (and codes ``s, g``) of the cells with exposures."""
         n, k = self.by_segment(labels, len(segment_ids))
         s, g = np.nonzero(n)
         return pd.DataFrame({"segment_id": np.asarray(segment_ids, dtype=object)[s],
                              "offer_id": self.groups["offer_id"].to_numpy()[g],
                              "price": self.groups["price"].to_numpy()[g],
-                             "n": n[s, g], "k": k[s, g]})
+                             "n": n[s, g], "k": k[s, g], "s": s, "g": g})
 
     def customer_loss(self, labels: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """Each customer's summed log-loss under per-(segment, group) probabilities ``prob``."""
