@@ -47,6 +47,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from formulations.errors import BundleoptError, DataError, InputError, ParameterError
 from formulations.scenario import Scenario, SolverOptions
@@ -287,7 +288,8 @@ def _search(f: _Fit, sets: list[str], ks: list[int]) -> list[Candidate]:
                                           feature_table(f.data, c.features, f.ids, tx_tr, exp_tr))
                 (Xv, on_v), (Xt, on_t) = tables[c.features]
                 lab_v = cluster(Xv, on_v, c.k, opt.seed)
-                lab_t = cluster(Xt, on_t, c.k, opt.seed)
+                # customers.csv's columns do not change between periods: the same clustering.
+                lab_t = lab_v if c.features == "customers" else cluster(Xt, on_t, c.k, opt.seed)
             c.validation = fit_and_score(lab_v, f.fit, f.val, opt.min_obs, opt.min_events)
             if f.test is not None:
                 c.test = fit_and_score(lab_t, f.train, f.test, opt.min_obs, opt.min_events)
@@ -442,7 +444,7 @@ def _bootstrap(f: _Fit, labels: np.ndarray, final: Scored) -> np.ndarray:
 def _mine(f: _Fit, labels: np.ndarray, final: Scored) -> pd.DataFrame:
     """Bundles mined on the fit part's baskets; κ on the validation baskets; held-out evidence."""
     opt, est, b = f.opt, final.estimate, f.builder
-    single = [p for p in f.products if p in set(est.pooled.index)]
+    single = sorted(p for p in f.products if p in set(est.pooled.index))
     if b.baskets is None or opt.max_bundles <= 0 or len(single) < 2:
         return pd.DataFrame()
     cols = pd.Index(f.products).get_indexer(single)
@@ -482,6 +484,13 @@ def fit_data(data: DemandData, options: FitOptions | None = None, progress: Prog
     ``progress`` receives one line per step, timed from ``started`` (a
     ``time.perf_counter()`` value; default now).
     """
+    # One thread: on shared, busy cores k-means' OpenMP threads made it ~15x slower.
+    with threadpool_limits(limits=1):
+        return _fit_data(data, options, progress, started)
+
+
+def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
+              started: float | None) -> FitResult:
     opt = options or FitOptions()
     opt.check()
     t0 = time.perf_counter() if started is None else started
@@ -624,16 +633,18 @@ def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, sing
     frames = [offer_wtp.rename(columns={"offer_id": "bundle_id"})]
     if not mined.empty:
         W = cells.pivot(index="segment_id", columns="offer_id", values="wtp")
+        # Replicates as segments x offers x B, in W's order (cells are sorted the same way).
+        rep = None if draws is None else draws.to_numpy().reshape(len(W.index), len(W.columns), -1)
         for r in mined.itertuples():
             for p in r.products:
                 comp_rows.append((r.bundle_id, p, 1))
             bundle_rows.append((r.bundle_id, float(r.complementarity)))
             w = (1.0 + r.complementarity) * W[list(r.products)].sum(axis=1)
             sd = np.full(len(W), np.nan)
-            if draws is not None:
+            if rep is not None:
                 # The bundle's WTP in each replicate: (1 + κ) × its components' replicate WTPs.
-                rep = sum(draws.xs(p, level="offer_id").reindex(W.index).to_numpy() for p in r.products)
-                sd = robust_sd((1.0 + r.complementarity) * rep, axis=1)
+                sd = robust_sd((1.0 + r.complementarity) * rep[:, W.columns.get_indexer(list(r.products))].sum(axis=1),
+                               axis=1)
             frames.append(pd.DataFrame({"segment_id": W.index, "bundle_id": r.bundle_id, "wtp": w.to_numpy(),
                                         "wtp_sd": sd}))
     wtp = pd.concat(frames, ignore_index=True)

@@ -211,21 +211,26 @@ class _Design:
     rich: np.ndarray          # per cell (S*O): estimated on its own
     n_seg: int
     n_off: int
+    start: dict | None = None  # the point estimate (warm start of the bootstrap)
 
 
 def _slope_fit(grp: np.ndarray, cell: np.ndarray, cell_grp: np.ndarray, price: np.ndarray, n: np.ndarray,
-               k: np.ndarray, n_grp: int, n_cell: int, iters: int = 60,
-               tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               k: np.ndarray, n_grp: int, n_cell: int, iters: int = 60, tol: float = 1e-9,
+               start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-cell intercepts and one price slope per group, by Newton's method on counts.
 
     Row r (``n`` exposures, ``k`` purchases at ``price``) has log-odds
     ``a[cell] − β[grp] · price``. The Hessian is an arrow (intercepts only meet their
     group's slope), so each step is solved exactly through the slope's Schur
     complement — vectorised over all groups at once (segments, bootstrap replicates).
-    Returns β, its standard error, and the intercepts.
+    ``start`` (intercepts, slopes) warm-starts it. Returns β, its standard error, and
+    the intercepts.
     """
-    a = np.log((np.bincount(cell, k, n_cell) + 0.5) / (np.bincount(cell, n - k, n_cell) + 0.5))
-    beta = np.zeros(n_grp)
+    if start is None:
+        a = np.log((np.bincount(cell, k, n_cell) + 0.5) / (np.bincount(cell, n - k, n_cell) + 0.5))
+        beta = np.zeros(n_grp)
+    else:
+        a, beta = np.nan_to_num(start[0]).copy(), np.nan_to_num(start[1]).copy()
     pscale = np.maximum(np.bincount(grp, n * np.abs(price), n_grp) / np.maximum(np.bincount(grp, n, n_grp), 1e-12),
                         1e-9)
     for _ in range(iters):
@@ -259,11 +264,14 @@ def _slope_fit(grp: np.ndarray, cell: np.ndarray, cell_grp: np.ndarray, price: n
 
 def _cell_wtp(cell: np.ndarray, price: np.ndarray, n: np.ndarray, k: np.ndarray, n_cells: int,
               beta: np.ndarray, prior_mean: np.ndarray, prior_prec: np.ndarray,
-              iters: int = 60) -> tuple[np.ndarray, np.ndarray]:
+              iters: int = 60, start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mode of w per cell given its β (vectorised Newton); ``prior_prec`` 0 = MLE."""
     b = beta[cell]
-    w = np.bincount(cell, n * price, n_cells) / np.maximum(np.bincount(cell, n, n_cells), 1e-12)
-    w = np.where(prior_prec > 0, prior_mean, w)
+    if start is None:
+        w = np.bincount(cell, n * price, n_cells) / np.maximum(np.bincount(cell, n, n_cells), 1e-12)
+        w = np.where(prior_prec > 0, prior_mean, w)
+    else:
+        w = np.nan_to_num(start).copy()
     cap = 4.0 / np.maximum(beta, 1e-9)
     for _ in range(iters):
         s = expit(b * (w[cell] - price))
@@ -279,11 +287,12 @@ def _cell_wtp(cell: np.ndarray, price: np.ndarray, n: np.ndarray, k: np.ndarray,
     return w, 1.0 / np.sqrt(np.maximum(h, 1e-300))
 
 
-def _estimate(d: _Design, n: np.ndarray, k: np.ndarray) -> dict[str, np.ndarray]:
+def _estimate(d: _Design, n: np.ndarray, k: np.ndarray, start: dict | None = None) -> dict[str, np.ndarray]:
     """The whole estimator (module docstring) for B count vectors at once: ``n, k`` are B × rows.
 
     Which cells count as estimated (``d.rich``) is fixed by the caller, so a bootstrap
-    replicate re-runs exactly the point estimator on reweighted counts.
+    replicate re-runs exactly the point estimator on reweighted counts; ``start`` (the
+    point estimate's result) warm-starts every Newton solve.
     """
     B, R = n.shape
     S, O = d.n_seg, d.n_off
@@ -294,12 +303,15 @@ def _estimate(d: _Design, n: np.ndarray, k: np.ndarray) -> dict[str, np.ndarray]
     off = np.tile(d.off, B)
     cell_r = np.tile(d.seg * O + d.off, B)
     # Pooled: all segments together, per-offer intercepts, one slope per replicate.
-    beta_p, se_p, a_p = _slope_fit(rb, rb * O + off, np.repeat(np.arange(B), O), pf, nf, kf, B, B * O)
+    st = (lambda key: None) if start is None else (lambda key: np.tile(start[key][0].ravel(), B))
+    beta_p, se_p, a_p = _slope_fit(rb, rb * O + off, np.repeat(np.arange(B), O), pf, nf, kf, B, B * O,
+                                   start=None if start is None else (st("a_pool"), st("beta_pool")))
     w_pool = a_p.reshape(B, O) / beta_p[:, None]
     # β per segment from its well-observed cells.
     m = d.rich[cell_r]
-    beta_s, se_s, _ = _slope_fit((rb * S + np.tile(d.seg, B))[m], (rb * SO + cell_r)[m],
-                                 np.arange(B * SO) // O, pf[m], nf[m], kf[m], B * S, B * SO)
+    beta_s, se_s, a_s = _slope_fit((rb * S + np.tile(d.seg, B))[m], (rb * SO + cell_r)[m],
+                                   np.arange(B * SO) // O, pf[m], nf[m], kf[m], B * S, B * SO,
+                                   start=None if start is None else (st("a_seg"), st("beta_raw")))
     beta_s, se_s = beta_s.reshape(B, S), se_s.reshape(B, S)
     ok = np.isfinite(beta_s) & (beta_s > 0) & (se_s < beta_s)
     beta_seg = np.where(ok, beta_s, beta_p[:, None])
@@ -308,7 +320,8 @@ def _estimate(d: _Design, n: np.ndarray, k: np.ndarray) -> dict[str, np.ndarray]
     beta_cell = beta_seg[:, seg_of_cell].ravel()
     cf = rb * SO + cell_r
     zeros = np.zeros(B * SO)
-    w_mle, _ = _cell_wtp(cf, pf, nf, kf, B * SO, beta_cell, zeros, zeros)
+    w_mle, _ = _cell_wtp(cf, pf, nf, kf, B * SO, beta_cell, zeros, zeros,
+                         start=None if start is None else st("w_mle"))
     # Prior per offer: centred on the pooled w; spread from the estimated cells.
     W = w_mle.reshape(B, S, O)
     rich = d.rich.reshape(S, O)
@@ -319,10 +332,12 @@ def _estimate(d: _Design, n: np.ndarray, k: np.ndarray) -> dict[str, np.ndarray]
     tau = np.where(cnt >= 2, np.maximum(sd, floor), 0.25 * np.abs(w_pool))
     tau = np.maximum(np.nan_to_num(tau, nan=1e-6), 1e-6)
     prec = np.where(d.rich[None, :], 0.0, 1.0 / tau[:, off_of_cell] ** 2)
-    w_hat, se = _cell_wtp(cf, pf, nf, kf, B * SO, beta_cell, w_pool[:, off_of_cell].ravel(), prec.ravel())
+    w_hat, se = _cell_wtp(cf, pf, nf, kf, B * SO, beta_cell, w_pool[:, off_of_cell].ravel(), prec.ravel(),
+                          start=None if start is None else st("w"))
     return {"w": w_hat.reshape(B, SO), "se": se.reshape(B, SO), "prec": prec, "w_pool": w_pool,
             "beta_pool": beta_p, "se_pool": se_p, "beta_seg": beta_seg, "se_seg": se_seg, "beta_ok": ok,
-            "beta_raw": beta_s}
+            "beta_raw": beta_s, "a_pool": a_p.reshape(B, O), "a_seg": a_s.reshape(B, SO),
+            "w_mle": w_mle.reshape(B, SO)}
 
 
 def estimate_wtp_counts(rows: pd.DataFrame, *, min_obs: int = 30, min_events: int = 5) -> WTPEstimate:
@@ -347,6 +362,7 @@ def estimate_wtp_counts(rows: pd.DataFrame, *, min_obs: int = 30, min_events: in
     rich = (cn >= min_obs) & (ck >= min_events) & (cn - ck >= min_events)
     d = _Design(keep=keep, seg=seg, off=off, price=r["price"].to_numpy(float), rich=rich, n_seg=S, n_off=O)
     e = _estimate(d, n[None, :], k[None, :])
+    d.start = e
     pooled_beta = float(e["beta_pool"][0])
     if not (np.isfinite(pooled_beta) and pooled_beta > 0):
         raise ValueError("purchases do not fall as prices rise in these data, so no price "
@@ -374,7 +390,7 @@ def bootstrap_wtp(est: WTPEstimate, n: np.ndarray, k: np.ndarray, chunk: int = 5
     :func:`estimate_wtp_counts`): a B × cells array in ``est.cells`` order."""
     d = est.design
     n, k = n[:, d.keep], k[:, d.keep]
-    out = [_estimate(d, n[i:i + chunk], k[i:i + chunk])["w"] for i in range(0, n.shape[0], chunk)]
+    out = [_estimate(d, n[i:i + chunk], k[i:i + chunk], d.start)["w"] for i in range(0, n.shape[0], chunk)]
     return np.vstack(out)
 
 
