@@ -79,25 +79,27 @@ def write_data_dir(df: pd.DataFrame, subclass: str, n_products: int, train_end: 
     # Top products = bought in the most baskets during the training months only.
     top = (train.drop_duplicates(["CUSTOMER_ID", "date", "PRODUCT_ID"])["PRODUCT_ID"]
            .value_counts().index[:n_products].tolist())
-    pd.DataFrame({"date": cat["date"].dt.strftime("%Y-%m-%d"), "customer_id": cat["CUSTOMER_ID"],
-                  "product_id": cat["PRODUCT_ID"], "quantity": cat["AMOUNT"],
-                  "revenue": cat["SALES_PRICE"], "cost": cat["ASSET"]}).to_csv(out / "transactions.csv", index=False)
+    write_lines_and_customers(cat, df, out)
+    pd.DataFrame({"product_id": top, "category": subclass}).to_csv(out / "products.csv", index=False)
+    return top
+
+
+def write_lines_and_customers(lines: pd.DataFrame, df: pd.DataFrame, out: Path) -> None:
+    """transactions.csv from ``lines`` (revenue = SALES_PRICE, cost = ASSET, both line totals);
+    customers.csv (age group, area) for every customer of ``df``."""
+    pd.DataFrame({"date": lines["date"].dt.strftime("%Y-%m-%d"), "customer_id": lines["CUSTOMER_ID"],
+                  "product_id": lines["PRODUCT_ID"], "quantity": lines["AMOUNT"],
+                  "revenue": lines["SALES_PRICE"], "cost": lines["ASSET"]}).to_csv(out / "transactions.csv",
+                                                                              index=False)
     cust = df.drop_duplicates("CUSTOMER_ID")[["CUSTOMER_ID", "AGE_GROUP", "PIN_CODE"]]
     cust.columns = ["customer_id", "age_group", "pin_code"]
     cust.to_csv(out / "customers.csv", index=False)
-    pd.DataFrame({"product_id": top, "category": subclass}).to_csv(out / "products.csv", index=False)
-    return top
 
 
 def write_store_dir(df: pd.DataFrame, out: Path) -> None:
     """customers.csv, transactions.csv (every line) and products.csv (every product, subclass as category)."""
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"date": df["date"].dt.strftime("%Y-%m-%d"), "customer_id": df["CUSTOMER_ID"],
-                  "product_id": df["PRODUCT_ID"], "quantity": df["AMOUNT"],
-                  "revenue": df["SALES_PRICE"], "cost": df["ASSET"]}).to_csv(out / "transactions.csv", index=False)
-    cust = df.drop_duplicates("CUSTOMER_ID")[["CUSTOMER_ID", "AGE_GROUP", "PIN_CODE"]]
-    cust.columns = ["customer_id", "age_group", "pin_code"]
-    cust.to_csv(out / "customers.csv", index=False)
+    write_lines_and_customers(df, df, out)
     prod = df.drop_duplicates("PRODUCT_ID")[["PRODUCT_ID", "PRODUCT_SUBCLASS"]]
     prod.columns = ["product_id", "category"]
     prod.to_csv(out / "products.csv", index=False)
