@@ -240,7 +240,7 @@ def main() -> None:
           f"held out {sp['holdout_from']} .. {sp['holdout_to']}")
     print("assumption: " + rep["data"]["exposure_assumption"])
     seg = rep["segmentation"]
-    how = "given" if seg["criterion"] == "given" else f"by {seg['criterion']} {seg.get('scores')}"
+    how = "given" if seg["criterion"] == "given" else f"by {seg['criterion']}; k_search in fit_report.json"
     print(f"segments: K={seg['k']} ({how}), {seg['method']}; features {', '.join(seg['features'])}")
     segs = pd.DataFrame(rep["segments"]).set_index("segment_id")
     print(segs[["customers", "occasions", "size", "price_sensitivity", "price_sensitivity_se"]].round(4).to_string())
