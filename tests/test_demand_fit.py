@@ -201,14 +201,19 @@ def test_cli_simulate_then_fit(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (tmp_path / "d" / "truth.json").is_file()
     r = runner.invoke(fit_cmd, [str(tmp_path / "d"), "--out", str(tmp_path / "s"), "--segments", "2",
-                                "--horizon-days", "14"])
+                                "--horizon-days", "14", "--bootstrap", "20"])
     assert r.exit_code == 0, r.output
     assert "held-out log-loss" in r.output
     rep = json.loads((tmp_path / "s" / "fit_report.json").read_text())
     assert rep["horizon_days"] == 14 and rep["segmentation"]["criterion"] == "given"
+    assert rep["bootstrap"]["replicates"] == 20 and rep["chosen_k"] == 2
+    wtp = pd.read_csv(tmp_path / "s" / "wtp.csv")
+    assert (wtp["wtp_sd"] > 0).all()
     # Refitting into the same directory replaces it.
-    r = runner.invoke(fit_cmd, [str(tmp_path / "d"), "--out", str(tmp_path / "s"), "--segments", "2", "--quiet"])
+    r = runner.invoke(fit_cmd, [str(tmp_path / "d"), "--out", str(tmp_path / "s"), "--segments", "2", "--quiet",
+                                "--bootstrap", "0"])
     assert r.exit_code == 0, r.output
+    assert "wtp_sd" not in pd.read_csv(tmp_path / "s" / "wtp.csv").columns
     # A user error surfaces as the one-line error hierarchy (the main group prints it).
     r = runner.invoke(fit_cmd, [str(tmp_path / "nowhere"), "--out", str(tmp_path / "s2")])
     assert r.exit_code != 0 and isinstance(r.exception, DataError)
