@@ -101,29 +101,28 @@ def _onehot(labels: np.ndarray, n_segments: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(cols)), (labels[keep], cols)), shape=(n_segments, len(labels)))
 
 
+@dataclass
 class StatsBuilder:
     """Shared structure of a fit's statistics; :meth:`period` cuts one period.
 
     Build with :meth:`from_transactions` (visit assumption) or :meth:`from_exposures`.
-    ``row_dates`` are the dates of the rows a period mask selects (visits or exposure
-    rows; NaT without dates), ``row_customer`` their customer codes.
+    A period mask selects *rows* (visits, or exposure rows): ``row_customer``,
+    ``row_basis`` and ``row_dates`` are their customer codes, basis (day or group) and
+    dates (NaT without dates); purchases are ``buy_row`` → ``buy_group``.
     """
 
-    def __init__(self, customers: pd.Index, groups: pd.DataFrame, P: sp.csr_matrix,
-                 row_customer: np.ndarray, row_basis: np.ndarray, row_dates: np.ndarray,
-                 buy_row: np.ndarray, buy_group: np.ndarray, buy_weight: np.ndarray) -> None:
-        self.customers = customers
-        self.groups = groups
-        self.P = P
-        self.row_customer = row_customer
-        self.row_basis = row_basis
-        self.row_dates = row_dates
-        self.buy_row = buy_row
-        self.buy_group = buy_group
-        self.buy_weight = buy_weight
-        self.rows_are_occasions = False               # transactions: each row is a visit
-        self.prices: pd.DataFrame | None = None       # days × products (transactions only)
-        self.baskets: sp.csr_matrix | None = None     # rows × products, 0/1 (transactions only)
+    customers: pd.Index
+    groups: pd.DataFrame
+    P: sp.csr_matrix
+    row_customer: np.ndarray
+    row_basis: np.ndarray
+    row_dates: np.ndarray
+    buy_row: np.ndarray
+    buy_group: np.ndarray
+    buy_weight: np.ndarray
+    rows_are_occasions: bool = False               # transactions: each row is a visit
+    prices: pd.DataFrame | None = None             # days × products (transactions only)
+    baskets: sp.csr_matrix | None = None           # rows × products, 0/1 (transactions only)
 
     @classmethod
     def from_transactions(cls, transactions: pd.DataFrame, vis: pd.DataFrame, products: list[str],
