@@ -562,7 +562,7 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
                  "customers": int(len(f.ids)), "exposures": int(round(f.n_exposures)),
                  "exposures_represented_as": "sufficient statistics per (customer, offer, price level)",
                  "cells": int(len(final.rows)),
-                 "exposures_without_segment": 0,
+                 "exposures_without_segment": int(round((f.train.U[labels < 0] @ f.train.P).sum())),
                  "products_modelled": list(map(str, f.products)),
                  "offers_never_bought": est.dropped},
         "split": f.per.info,
@@ -691,7 +691,7 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
         target = tmp / "scenario"
         write_scenario(result.scenario, target)
         result.customer_segments.to_csv(target / "customer_segments.csv", index=False)
-        (target / "fit_report.json").write_text(json.dumps(result.report, indent=2, default=_json))
+        (target / "fit_report.json").write_text(json.dumps(_strict(result.report), indent=2, allow_nan=False))
         if root.exists():
             shutil.rmtree(root)
         os.replace(target, root)
@@ -699,12 +699,18 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _json(v):
+def _strict(v):
+    """The report as strict JSON: NumPy scalars as Python ones, NaN and infinities as null
+    (a browser's JSON.parse rejects NaN)."""
+    if isinstance(v, dict):
+        return {str(k): _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(x) for x in v]
     if isinstance(v, np.generic):
-        return v.item()
+        v = v.item()
     if isinstance(v, float) and not np.isfinite(v):
         return None
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+    return v
 
 
 def fit_scenario(data_dir: str | Path, out_dir: str | Path | None = None, options: FitOptions | None = None,

@@ -132,7 +132,8 @@ def transactions_fit(tmp_path_factory):
 
 def test_store_scale_report_keys_and_scenario_solves(transactions_fit) -> None:
     d, truth, res = transactions_fit
-    rep = json.loads((d / "scenario" / "fit_report.json").read_text())
+    text = (d / "scenario" / "fit_report.json").read_text()
+    rep = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in fit_report.json is not JSON"))
     ks = rep["k_search"]
     assert {c["k"] for c in ks} == {1, 3} and rep["chosen_k"] == 3
     for c in ks:
