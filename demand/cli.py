@@ -44,7 +44,8 @@ def _segments(value: str) -> str | int:
               type=click.Choice(["auto", "customers", "behaviour", "both", "latent"]),
               help="Segments from customers.csv columns, behaviour (recency, frequency, spend, "
                    "category mix), both, or latent (latent-class logit on purchases at prices). "
-                   "auto: customers.csv columns if it has any, else latent.")
+                   "auto: try each of customers/behaviour/both the data has and keep what predicts "
+                   "the validation days best; latent when there is neither.")
 @click.option("--holdout-from", default=None, help="First held-out date (default: last 20% of days).")
 @click.option("--holdout-fraction", default=0.2, show_default=True, type=float,
               help="Share of days (or rows, without dates) held out when --holdout-from is not given.")
