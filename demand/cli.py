@@ -33,7 +33,7 @@ def _segments(value: str) -> str | int:
               help="Scenario directory to write (plus customer_segments.csv, fit_report.json).")
 @click.option("--segments", default="auto", show_default=True,
               help="K (cluster into K), 'given' (customers.csv segment_id) or 'auto' "
-                   "(given if the column exists, else K chosen by silhouette).")
+                   "(given if the column exists, else K and features chosen on the validation slice).")
 @click.option("--horizon-days", default=7.0, show_default=True, type=float,
               help="Planning horizon; segment size = expected shopping occasions in it.")
 @click.option("--max-bundles", default=10, show_default=True, type=int,
@@ -45,33 +45,43 @@ def _segments(value: str) -> str | int:
               type=click.Choice(["auto", "customers", "behaviour", "both", "latent"]),
               help="Segments from customers.csv columns, behaviour (recency, frequency, spend, "
                    "category mix), both, or latent (latent-class logit on purchases at prices). "
-                   "auto: customers.csv columns if it has any, else latent.")
+                   "auto: try each of customers/behaviour/both the data has and keep what predicts "
+                   "the validation days best; latent when there is neither.")
 @click.option("--holdout-from", default=None, help="First held-out date (default: last 20% of days).")
 @click.option("--holdout-fraction", default=0.2, show_default=True, type=float,
               help="Share of days (or rows, without dates) held out when --holdout-from is not given.")
-@click.option("--min-support", default=0.01, show_default=True, type=float,
-              help="Bundle mining: least share of baskets holding the whole bundle.")
+@click.option("--min-baskets", default=30, show_default=True, type=int,
+              help="Bundle mining: least number of baskets holding the whole bundle.")
+@click.option("--min-support", default=0.0, show_default=True, type=float,
+              help="Bundle mining: also a least share of baskets (0 = only --min-baskets).")
 @click.option("--min-lift", default=1.2, show_default=True, type=float,
               help="Bundle mining: least lift (support over independence).")
 @click.option("--min-obs", default=30, show_default=True, type=int,
               help="Exposures a (segment, offer) needs to be estimated on its own, not shrunk.")
+@click.option("--validation-days", default=14, show_default=True, type=int,
+              help="Last training days that choose K and the features (held out from the fit part).")
+@click.option("--k-max", default=8, show_default=True, type=int, help="Largest K tried.")
+@click.option("--bootstrap", default=200, show_default=True, type=int,
+              help="Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @click.option("--report", "make_report", is_flag=True,
               help="Also write report.html (segments, WTP, held-out checks; opens in a browser) into --out.")
 def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bundles: int,
         max_products: int, features: str, holdout_from: str | None, holdout_fraction: float,
-        min_support: float, min_lift: float, min_obs: int, seed: int, quiet: bool,
+        min_baskets: int, min_support: float, min_lift: float, min_obs: int, validation_days: int,
+        k_max: int, bootstrap: int, seed: int, quiet: bool,
         make_report: bool = False) -> None:
     """Learn segments and willingness to pay from DATA_DIR and write a scenario."""
     opts = FitOptions(segments=_segments(segments), horizon_days=horizon_days, max_bundles=max_bundles,
                       max_products=max_products, features=features, holdout_from=holdout_from,
-                      holdout_fraction=holdout_fraction, min_support=min_support, min_lift=min_lift,
-                      min_obs=min_obs, seed=seed)
+                      holdout_fraction=holdout_fraction, min_baskets=min_baskets, min_support=min_support,
+                      min_lift=min_lift, min_obs=min_obs, validation_days=validation_days, k_max=k_max,
+                      bootstrap=bootstrap, seed=seed)
     progress = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     result = fit_scenario(data_dir, out_dir, opts, progress)
     rep = result.report
-    line = (f"wrote {out_dir}: {len(result.scenario.segments)} segments, "
+    line = (f"wrote {out_dir}: {len(result.scenario.segments)} segments (K chosen: {rep['chosen_k']}), "
             f"{len(result.scenario.bundles)} offers ({len(rep['bundles'])} mined bundles)")
     ho = rep.get("holdout")
     if ho:

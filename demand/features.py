@@ -156,10 +156,12 @@ def behavioural_features(transactions: pd.DataFrame, products: pd.DataFrame | No
         "log_spend_per_visit": np.log1p(spend / n_visits.reindex(spend.index)),
     })
     if products is not None and "category" in products.columns:
-        cat = products["category"].reindex(t["product_id"]).fillna("<other>").to_numpy()
-        mix = t["revenue"].groupby([t["customer_id"], cat]).sum().unstack(fill_value=0.0)
-        top = mix.sum().sort_values(ascending=False).index[:max_categories]
-        share = mix[top].div(mix.sum(axis=1).replace(0, 1.0), axis=0)
+        cat = products["category"].reindex(t["product_id"]).fillna("<other>")
+        top = t["revenue"].groupby(cat.to_numpy()).sum().sort_values(ascending=False).index[:max_categories]
+        # Only the largest categories are spread into columns (a store has thousands).
+        kept = cat.where(cat.isin(top), "<rest>").to_numpy()
+        mix = t["revenue"].groupby([t["customer_id"], kept]).sum().unstack(fill_value=0.0)
+        share = mix.reindex(columns=top, fill_value=0.0).div(mix.sum(axis=1).replace(0, 1.0), axis=0)
         share.columns = [f"share_{c}" for c in top]
         out = out.join(share)
     out.index.name = "customer_id"

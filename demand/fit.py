@@ -1,23 +1,23 @@
 """The fit pipeline: data directory -> segments -> WTP -> bundles -> scenario directory.
 
-Decisions the contract leaves open (the data contract is docs/data.md; these are the
-module docstrings' part of it):
+Decisions the contract leaves open (the data contract is docs/data.md; also in
+``demand/README.md``):
 
+- **Statistics, not rows.** Exposures are never expanded: per customer, the counts of
+  exposures and purchases per (offer, price level) are kept as sparse matrices
+  (:mod:`demand.stats`); every fit, score and bootstrap replicate aggregates them.
 - **Split.** With dates, the last ``holdout_fraction`` of the distinct days (or every
-  day from ``holdout_from``) is held out; without dates a seeded random
-  ``holdout_fraction`` of the exposure rows. Everything written is fitted on the
-  training part only, so the report's held-out scores describe the written numbers.
+  day from ``holdout_from``) is held out; the last ``validation_days`` of the training
+  days (at most a third of them) are the **validation** slice that chooses the
+  segments, the days before it the *fit part*. Without dates, seeded random shares of
+  the rows. Everything written is fitted on all training days, so the report's
+  held-out scores describe the written numbers.
 - **Segments.** ``segments="auto"`` keeps customers.csv's ``segment_id`` when the
-  column exists and clusters otherwise (K by silhouette, or BIC); an integer clusters into
-  that many; ``"given"`` requires the column. ``features`` says what segments are
-  found from: ``customers`` — customers.csv's feature columns (k-means, see
-  :mod:`demand.segmentation`); ``behaviour`` — recency, frequency, spend and category
-  mix from transactions (or purchase rate per offer from exposures); ``both``;
-  ``latent`` — a latent-class logit on the purchases themselves
-  (:mod:`demand.latent`). ``auto`` uses customers.csv's columns when it has any, else
-  ``latent``. With behaviour, the clustering is fitted on the customers active in the
-  training part and every customer is then assigned (new customers by their other
-  features, their behaviour imputed).
+  column exists; otherwise K and the feature set are chosen on the validation slice
+  and checked against one pooled segment on the held-out period
+  (:mod:`demand.selection`). An integer clusters into that many; ``"given"`` requires
+  the column. ``features="latent"`` (or neither customer features nor transactions)
+  uses a latent-class logit on the purchases themselves (:mod:`demand.latent`, K by BIC).
 - **Size.** N_s = the segment's shopping occasions in the training window, divided
   by the window's length in days, times ``horizon_days``. An occasion is a visit
   (basket) for transactions, a distinct (customer, date) for dated exposures. Without
@@ -29,6 +29,10 @@ module docstrings' part of it):
   left out of wtp.csv — a missing pair means "never buys", which is closer to the
   fitted model (buying probability below σ(β w) < 1/2 at every price, typically a
   few per cent) than a WTP of 0 would be. The report counts these pairs.
+- **Uncertainty.** ``bootstrap`` replicates reweight customers (Poisson(1) weights on
+  each customer's aggregated counts, segments held fixed) and re-run the WTP
+  estimator on all replicates at once; each (segment, offer) WTP's spread is written
+  as ``wtp_sd`` in wtp.csv.
 """
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from formulations.errors import BundleoptError, DataError, InputError, ParameterError
 from formulations.files import atomic_write_text, json_text
@@ -49,14 +55,14 @@ from formulations.options import SolverOptions
 from formulations.scenario import Scenario
 from formulations.validate import validate_scenario
 
-from .bundles import complementarity, mine_bundles
+from .bundles import basket_evidence, mine_bundles
 from .data import DemandData, load_data
 from .exposures import catalogue, implied_exposures, top_products, visits
-from .features import behavioural_features, exposure_features
 from .latent import latent_class_segments
 from .report import holdout_scores
-from .segmentation import CustomerSegmenter
-from .wtp import WTPEstimate, estimate_wtp
+from .selection import Candidate, Scored, feature_table, cluster, fit_and_score, one_se_choice, wtp_spread
+from .stats import ExposureStats, StatsBuilder
+from .wtp import WTPEstimate, bootstrap_wtp, robust_sd
 
 FEATURES = ("auto", "customers", "behaviour", "both", "latent")
 EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html")
@@ -65,6 +71,7 @@ VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a c
                     "carried forward on days without sales); bought = the product is in the basket. "
                     "A visit with no line at all in transactions.csv is invisible, so with only some "
                     "products' lines the estimates are conditional on a visit buying one of them")
+LATENT_MAX_EXPOSURES = 5_000_000
 
 
 @dataclass
@@ -75,14 +82,17 @@ class FitOptions:
     horizon_days: float = 7.0
     max_bundles: int = 10
     max_products: int = 30
-    min_support: float = 0.01
+    min_support: float = 0.0
+    min_baskets: int = 30
     min_lift: float = 1.2
     features: str = "auto"                # one of FEATURES
     holdout_from: str | None = None
     holdout_fraction: float = 0.2
+    validation_days: int = 14
     min_obs: int = 30
     min_events: int = 5
     k_max: int = 8
+    bootstrap: int = 200
     seed: int = 0
 
     def check(self) -> None:
@@ -96,13 +106,15 @@ class FitOptions:
             raise ParameterError(f"--horizon-days must be > 0, got {self.horizon_days}")
         for name, v, lo in (("--max-bundles", self.max_bundles, 0),
                             ("--max-products", self.max_products, 1), ("--min-obs", self.min_obs, 1),
-                            ("--min-events", self.min_events, 1), ("--k-max", self.k_max, 2)):
+                            ("--min-events", self.min_events, 1), ("--k-max", self.k_max, 2),
+                            ("--min-baskets", self.min_baskets, 1), ("--bootstrap", self.bootstrap, 0),
+                            ("--validation-days", self.validation_days, 1)):
             if not v >= lo:
                 raise ParameterError(f"{name} must be >= {lo:g}, got {v}")
         if not 0 <= self.holdout_fraction < 1:
             raise ParameterError(f"--holdout-fraction must be in [0, 1), got {self.holdout_fraction}")
-        if not 0 < self.min_support <= 1:
-            raise ParameterError(f"--min-support must be in (0, 1], got {self.min_support}")
+        if not 0 <= self.min_support <= 1:
+            raise ParameterError(f"--min-support must be in [0, 1], got {self.min_support}")
 
 
 @dataclass
@@ -114,6 +126,7 @@ class FitResult:
     report: dict
     estimate: WTPEstimate
     bundles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    wtp_draws: pd.DataFrame | None = None     # bootstrap WTP per (segment, offer) x replicate
 
 
 Progress = Callable[[str], None]
@@ -127,10 +140,25 @@ def _source_name(data: DemandData) -> str:
     return "exposures.csv" if data.exposures is not None else "transactions.csv"
 
 
-def _split(exp: pd.DataFrame, opt: FitOptions) -> tuple[np.ndarray, dict]:
-    """Boolean train mask over exposures and a description of the split."""
-    if exp["date"].notna().all() and len(exp):
-        days = np.sort(exp["date"].unique())
+@dataclass
+class Periods:
+    """Row masks (visits or exposure rows) of the fit part, validation slice, training and held-out."""
+
+    fit: np.ndarray
+    val: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    info: dict
+    train_days: int | None = None
+    cut: np.datetime64 | None = None          # first held-out day
+    val_from: np.datetime64 | None = None     # first validation day
+
+
+def _periods(dates: np.ndarray, opt: FitOptions) -> Periods:
+    """Split rows by date (or at random without dates): see the module docstring."""
+    n = len(dates)
+    if n and not pd.isna(dates).any():
+        days = np.sort(pd.unique(dates))
         if opt.holdout_from is not None:
             try:
                 cut = np.datetime64(pd.Timestamp(opt.holdout_from))
@@ -142,75 +170,313 @@ def _split(exp: pd.DataFrame, opt: FitOptions) -> tuple[np.ndarray, dict]:
             cut = days[min(max(first_held, 1), len(days) - 1)]
         else:
             cut = days[-1] + np.timedelta64(1, "D")
-        train = (exp["date"] < cut).to_numpy()
+        train = dates < cut
         if not train.any():
             raise ParameterError(f"--holdout-from {pd.Timestamp(cut).date()} leaves no training data "
                                  f"(data start {pd.Timestamp(days[0]).date()})")
-        tr_days = exp["date"][train]
-        info = {"method": "date", "train_from": str(pd.Timestamp(tr_days.min()).date()),
-                "train_to": str(pd.Timestamp(tr_days.max()).date()),
-                "train_days": int((tr_days.max() - tr_days.min()).days) + 1}
+        tr_days = days[days < cut]
+        # The validation slice: the last validation_days, at most a third of the training days.
+        n_val = min(opt.validation_days, len(tr_days) // 3)
+        val_from = tr_days[-n_val] if n_val >= 1 else tr_days[-1] + np.timedelta64(1, "D")
+        val = train & (dates >= val_from)
+        fit = train & ~val
+        first, last = pd.Timestamp(tr_days[0]), pd.Timestamp(tr_days[-1])
+        info = {"method": "date", "train_from": str(first.date()), "train_to": str(last.date()),
+                "train_days": int((last - first).days) + 1}
+        if val.any():
+            info.update(validation_from=str(pd.Timestamp(val_from).date()), validation_to=str(last.date()))
         if (~train).any():
-            te = exp["date"][~train]
-            info.update(holdout_from=str(pd.Timestamp(te.min()).date()), holdout_to=str(pd.Timestamp(te.max()).date()))
-        return train, info
+            te = days[days >= cut]
+            info.update(holdout_from=str(pd.Timestamp(te[0]).date()), holdout_to=str(pd.Timestamp(te[-1]).date()))
+        return Periods(fit, val, train, ~train, info, info["train_days"], cut, val_from)
     rng = np.random.default_rng(opt.seed)
-    train = rng.random(len(exp)) >= opt.holdout_fraction
-    return train, {"method": "random rows (no dates)", "holdout_fraction": opt.holdout_fraction,
-                   "seed": opt.seed}
+    u = rng.random(n)
+    train = u >= opt.holdout_fraction
+    val = train & (rng.random(n) < 0.2)
+    return Periods(train & ~val, val, train, ~train,
+                   {"method": "random rows (no dates)", "holdout_fraction": opt.holdout_fraction,
+                    "validation_fraction_of_training": 0.2, "seed": opt.seed})
 
 
-def _segment(data: DemandData, exp_train: pd.DataFrame, tx_train: pd.DataFrame | None,
-             all_ids: pd.Index, opt: FitOptions, progress: Progress) -> tuple[pd.Series, dict]:
-    """Segment id per customer (index ``all_ids``) and a description of how."""
+def _feature_sets(data: DemandData, opt: FitOptions) -> list[str]:
+    cust = data.customers
+    has_cols = cust is not None and any(c not in ("customer_id", "segment_id") for c in cust.columns)
+    has_tx = data.transactions is not None and len(data.transactions) > 0
+    if opt.features in ("customers", "behaviour", "both"):
+        return [opt.features]
+    out = (["customers"] if has_cols else []) + (["behaviour"] if has_tx else [])
+    if has_cols and has_tx:
+        out.append("both")
+    return out
+
+
+class _Fit:
+    """One fit's shared state: the data, its periods and their statistics."""
+
+    def __init__(self, data: DemandData, opt: FitOptions, step: Progress) -> None:
+        self.data, self.opt, self.step = data, opt, step
+        tx = data.transactions
+        self.vis = visits(tx) if tx is not None and len(tx) else None
+        ids = [] if data.customers is None else [data.customers["customer_id"]]
+        if data.exposures is not None:
+            ids.append(data.exposures["customer_id"])
+        if tx is not None:
+            ids.append(tx["customer_id"])
+        self.ids = pd.Index(pd.unique(pd.concat(ids, ignore_index=True)), name="customer_id")
+        src = _source_name(data)
+        if data.exposures is not None:
+            exp = data.exposures.drop(columns="row")
+            self.exp = exp
+            self.per = _periods(exp["date"].to_numpy(), opt)
+            products = sorted(set(exp.loc[~exp["is_bundle"], "offer_id"]))
+            if data.bundles is not None:
+                used = data.bundles[data.bundles["bundle_id"].isin(exp["offer_id"])]
+                products = sorted(set(products) | set(used["product_id"]))
+            self.products = products
+            self.assumption = "exposures.csv as given"
+            self.builder = StatsBuilder.from_exposures(exp, self.ids)
+        else:
+            self.exp = None
+            self.per = _periods(self.vis["date"].to_numpy(), opt)
+            cand = tx if data.products is None else tx[tx["product_id"].isin(data.products.index)]
+            if cand.empty:
+                raise DataError("products.csv", "none of its products appears in transactions.csv",
+                                field="product_id")
+            if self.per.cut is not None:
+                cand = cand[cand["date"] < self.per.cut]   # chosen on training days only
+            self.products = top_products(cand, opt.max_products)
+            step(f"sufficient statistics: {len(self.vis)} visits x {len(self.products)} products "
+                 "(aggregated per customer, day and price level; never expanded)")
+            self.builder = StatsBuilder.from_transactions(tx, self.vis, self.products, self.ids)
+            self.assumption = VISIT_ASSUMPTION
+        b, p = self.builder, self.per
+        self.train = b.period(p.train)
+        self.test = b.period(p.test) if p.test.any() else None
+        self.has_val = bool(p.val.any()) and bool(p.fit.any())
+        self.fit = b.period(p.fit) if self.has_val else self.train
+        self.val = b.period(p.val) if self.has_val else self.train
+        n_exp = float(np.asarray(self.train.U.sum(axis=0)).ravel() @ np.asarray(self.train.P.sum(axis=1)).ravel())
+        n_buy = float(self.train.K.sum())
+        self.n_exposures = n_exp
+        if n_exp == 0 or n_buy == 0 or n_buy == n_exp:
+            what = "no exposure" if n_buy == 0 else "every exposure"
+            raise DataError(src, f"in the training part ({int(n_exp)} exposures) {what} ends in a purchase: "
+                                 "there is no price response to learn",
+                            field="purchased" if data.exposures is not None else None)
+
+    def rows_until(self, until: np.datetime64 | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """Transactions and exposure rows before ``until`` (behaviour features of a period)."""
+        tx, exp = self.data.transactions, self.exp
+        if until is None:
+            return tx, exp
+        return (None if tx is None else tx[tx["date"] < until],
+                None if exp is None else exp[exp["date"] < until])
+
+
+def _search(f: _Fit, sets: list[str], ks: list[int]) -> list[Candidate]:
+    """Score every (feature set, K) on the validation slice, then refit on training and score held-out."""
+    opt = f.opt
+    tx_fit, exp_fit = f.rows_until(f.per.val_from if f.has_val else f.per.cut)
+    tx_tr, exp_tr = f.rows_until(f.per.cut)
+    cands = [Candidate("none", 1)] + [Candidate(s, k) for s in sets for k in ks if k > 1]
+    tables: dict = {}
+    for c in cands:
+        try:
+            if c.k == 1:
+                lab_v = lab_t = np.zeros(len(f.ids), dtype=int)
+            else:
+                if c.features not in tables:
+                    tables[c.features] = (feature_table(f.data, c.features, f.ids, tx_fit, exp_fit),
+                                          feature_table(f.data, c.features, f.ids, tx_tr, exp_tr))
+                (Xv, on_v), (Xt, on_t) = tables[c.features]
+                lab_v = cluster(Xv, on_v, c.k, opt.seed)
+                # customers.csv's columns do not change between periods: the same clustering.
+                lab_t = lab_v if c.features == "customers" else cluster(Xt, on_t, c.k, opt.seed)
+            c.validation = fit_and_score(lab_v, f.fit, f.val, opt.min_obs, opt.min_events)
+            if f.test is not None:
+                c.test = fit_and_score(lab_t, f.train, f.test, opt.min_obs, opt.min_events)
+            else:
+                c.test = fit_and_score(lab_t, f.train, f.train, opt.min_obs, opt.min_events)
+                c.test.scores = {"log_loss": None, "auc": None}
+        except ValueError as e:
+            if isinstance(e, BundleoptError):
+                raise
+            c.note = str(e)
+        f.step(f"  K={c.k} {c.features}: validation log-loss "
+               + (f"{c.validation.scores['log_loss']:.5f}" if c.validation else f"n/a ({c.note})"))
+    return cands
+
+
+def _k_search_report(cands: list[Candidate]) -> list[dict]:
+    out = []
+    for c in cands:
+        if c.validation is None:
+            out.append({"k": c.k, "features": c.features, "validation": None, "test": None,
+                        "wtp_spread": None, "note": c.note})
+            continue
+        out.append({"k": c.k, "features": c.features, "validation": c.validation.scores,
+                    "test": c.test.scores if c.test else None,
+                    "wtp_spread": wtp_spread(c.test.estimate if c.test else c.validation.estimate),
+                    "within_one_se_of_best": c.within_one_se, **c.extra})
+    return out
+
+
+def _segment(f: _Fit) -> tuple[np.ndarray, list[str], dict, Scored]:
+    """Segment code per customer (−1 = none), segment ids, a description, and the final fit."""
+    data, opt, step = f.data, f.opt, f.step
     cust = data.customers
     has_given = cust is not None and "segment_id" in cust.columns
     if opt.segments == "given" and not has_given:
         raise DataError("customers.csv", "--segments given needs a segment_id column", field="segment_id")
+    score_on = f.test if f.test is not None else f.train
     if opt.segments == "given" or (opt.segments == "auto" and has_given):
-        seg = cust.set_index("customer_id")["segment_id"].astype(str).reindex(all_ids)
-        return seg, {"method": "given", "k": int(seg.nunique()),
-                     "customers_without_segment": int(seg.isna().sum())}
-    feat_cols = [] if cust is None else [c for c in cust.columns if c not in ("customer_id", "segment_id")]
-    k = None if opt.segments == "auto" else int(opt.segments)
-    if opt.features == "latent" or (opt.features == "auto" and not feat_cols):
-        progress(f"latent-class logit on {exp_train['customer_id'].nunique()} customers' purchases "
-                 f"({'K=' + str(k) if k else 'K chosen by BIC'})")
-        labels, info = latent_class_segments(exp_train, n_segments=k, k_max=opt.k_max, random_state=opt.seed)
-        # Customers without training purchases data cannot be placed: the largest segment.
-        full = labels.reindex(all_ids).fillna(0).astype(int)
-        info.update(features=["purchases at prices (exposures)"], behavioural=True,
-                    customers_without_training_data=int(labels.reindex(all_ids).isna().sum()))
-        return pd.Series([f"S{i + 1}" for i in full], index=all_ids), info
-    use_behaviour = opt.features in ("behaviour", "both")
-    X = pd.DataFrame(index=all_ids)
-    if feat_cols and opt.features != "behaviour":
-        X = X.join(cust.set_index("customer_id")[feat_cols])
-    if use_behaviour:
-        if tx_train is not None and len(tx_train):
-            beh = behavioural_features(tx_train, data.products)
+        given = cust.set_index("customer_id")["segment_id"].astype(str).reindex(f.ids)
+        ids = sorted(given.dropna().unique())
+        labels = pd.Index(ids).get_indexer(given.to_numpy())
+        final = fit_and_score(labels, f.train, score_on, opt.min_obs, opt.min_events, ids=ids)
+        return labels, ids, {"method": "given", "criterion": "given", "k": len(ids), "chosen_k": len(ids),
+                             "customers_without_segment": int((labels < 0).sum())}, final
+    sets = _feature_sets(data, opt)
+    k_fixed = None if opt.segments == "auto" else int(opt.segments)
+    if opt.features == "latent" or not sets:
+        return _latent(f, k_fixed, score_on)
+    ks = list(range(2, opt.k_max + 1)) if k_fixed is None else [k_fixed]
+    step(f"choosing segments on the validation slice: K in {[1] + [k for k in ks if k > 1]}, "
+         f"features {', '.join(sets)}")
+    cands = _search(f, sets, ks)
+    info: dict = {"features_tried": sets, "validation": f.per.info.get("validation_from", "in-sample"),
+                  "k_search": None}
+    scored = [c for c in cands if c.validation is not None]
+    if not scored:
+        raise ParameterError("cannot segment these customers: " + "; ".join(c.note for c in cands))
+    one_se, best = one_se_choice(scored, float(scored[0].validation.score_rows["n"].sum()))
+    if k_fixed is not None:
+        chosen = next((c for c in scored if c.k == k_fixed), scored[0])
+        info.update(criterion="given", method="kmeans / latent class (K given)")
+    else:
+        chosen = one_se
+        info.update(criterion="validation log-likelihood (one-standard-error rule)",
+                    method="kmeans / latent class per feature set", best=best["best"])
+    k1 = next(c for c in cands if c.k == 1)
+    check = None
+    if f.test is not None and chosen.k > 1 and k1.test is not None:
+        better = chosen.test.scores["log_loss"] < k1.test.scores["log_loss"]
+        check = {"chosen": {"k": chosen.k, "features": chosen.features, **chosen.test.scores},
+                 "pooled_k1": k1.test.scores, "chosen_beats_k1": bool(better)}
+        if not better and k_fixed is None:
+            check["note"] = (f"the chosen K={chosen.k} ({chosen.features}) does not predict the held-out "
+                             "period better than one pooled segment: K = 1 is used")
+            step(check["note"])
+            chosen = k1
+    info.update(k=chosen.k, chosen_k=chosen.k, features=[chosen.features] if chosen.k > 1 else [],
+                final_check=check, k_search=_k_search_report(cands))
+    final = chosen.test
+    if f.test is None:
+        final.scores = fit_and_score(final.labels, f.train, f.train, opt.min_obs, opt.min_events).scores
+    return final.labels, final.segment_ids, info, final
+
+
+def _latent(f: _Fit, k: int | None, score_on: ExposureStats) -> tuple[np.ndarray, list[str], dict, Scored]:
+    """Latent-class logit on the training purchases (needs exposure rows; small data only)."""
+    opt = f.opt
+    if f.exp is not None:
+        exp_train = f.exp[f.per.train]
+    else:
+        if f.per.train.sum() * len(f.products) > LATENT_MAX_EXPOSURES:
+            raise ParameterError("--features latent needs every (visit, product) exposure in memory: "
+                                 f"{int(f.per.train.sum())} visits x {len(f.products)} products is too many; "
+                                 "use --features customers, behaviour or both")
+        imp = implied_exposures(f.data.transactions, f.vis, f.products)
+        exp_train = imp[f.per.train[imp["visit"].to_numpy()]]
+    f.step(f"latent-class logit on {exp_train['customer_id'].nunique()} customers' purchases "
+           f"({'K=' + str(k) if k else 'K chosen by BIC'})")
+    labels, info = latent_class_segments(exp_train, n_segments=k, k_max=opt.k_max, random_state=opt.seed)
+    full = labels.reindex(f.ids)
+    codes = full.fillna(0).astype(int).to_numpy()
+    info.update(features=["purchases at prices (exposures)"], behavioural=True, chosen_k=int(info["k"]),
+                customers_without_training_data=int(full.isna().sum()))
+    final = fit_and_score(codes, f.train, score_on, opt.min_obs, opt.min_events)
+    return codes, final.segment_ids, info, final
+
+
+def _profiles(f: _Fit, labels: np.ndarray, ids: list[str]) -> dict[str, dict]:
+    """Per segment: shares of each customers.csv category, means of its numbers, visits and spend."""
+    out: dict[str, dict] = {s: {} for s in ids}
+    cust = f.data.customers
+    cols = [] if cust is None else [c for c in cust.columns if c not in ("customer_id", "segment_id")]
+    X = cust.set_index("customer_id")[cols].reindex(f.ids) if cols else pd.DataFrame(index=f.ids)
+    tx, _ = f.rows_until(f.per.cut)
+    if tx is not None and len(tx):
+        g = tx.groupby("customer_id")
+        X["visits"] = tx.drop_duplicates(["customer_id", "date", "basket_id"]).groupby("customer_id").size() \
+            .reindex(f.ids).fillna(0.0)
+        X["spend"] = g["revenue"].sum().reindex(f.ids).fillna(0.0)
+    lab = pd.Series(labels, index=f.ids)
+    for c in X.columns:
+        col = X[c]
+        if pd.api.types.is_numeric_dtype(col):
+            m = col.groupby(lab.to_numpy()).mean()
+            for code, v in m.items():
+                if code >= 0:
+                    out[ids[code]][f"mean_{c}" if c not in ("visits", "spend") else c] = float(v)
         else:
-            beh = exposure_features(exp_train)
-        X = X.join(beh)
-    info: dict = {"features": [str(c) for c in X.columns], "behavioural": bool(use_behaviour)}
-    if X.shape[1] == 0:
-        info.update(method="single segment (no customer features)", k=1)
-        return pd.Series("S1", index=all_ids), info
-    active = pd.Index(exp_train["customer_id"].unique())
-    fit_ids = all_ids[all_ids.isin(active)] if use_behaviour else all_ids
-    if k is None and len(fit_ids) < 3:
-        info.update(method=f"single segment (only {len(fit_ids)} customer(s) to cluster)", k=1)
-        return pd.Series("S1", index=all_ids), info
-    progress(f"clustering {len(fit_ids)} customers on {X.shape[1]} features "
-             f"({'K=' + str(k) if k else 'K chosen by silhouette, or BIC for categories only'})")
-    model = CustomerSegmenter(n_segments=k, k_max=opt.k_max, random_state=opt.seed)
-    model.fit(X.loc[fit_ids])
-    labels = model.predict(X)
-    info.update(method="latent class (categories only)" if model.mixture_ is not None else "kmeans",
-                criterion=model.criterion_, k=int(model.n_segments_),
-                scores={str(kk): round(v, 4) for kk, v in model.scores_.items()},
-                fitted_on_customers=int(len(fit_ids)))
-    return pd.Series([f"S{i + 1}" for i in labels], index=all_ids), info
+            top = col.value_counts().index[:8]
+            sh = pd.crosstab(lab.to_numpy(), col.where(col.isin(top), "other").fillna("blank").to_numpy(),
+                             normalize="index")
+            for code, row in sh.iterrows():
+                if code >= 0:
+                    out[ids[code]].update({f"{c}={lev}": round(float(v), 4) for lev, v in row.items()})
+    if "visits" in X.columns:
+        for s in ids:
+            if out[s].get("visits"):
+                out[s]["spend_per_visit"] = out[s]["spend"] / out[s]["visits"]
+    return out
+
+
+def _bootstrap(f: _Fit, labels: np.ndarray, final: Scored) -> np.ndarray:
+    """WTP per cell (``final.estimate.cells`` order) under each customer-bootstrap replicate."""
+    rng = np.random.default_rng(f.opt.seed + 1)
+    weights = rng.poisson(1.0, (f.opt.bootstrap, len(f.ids))).astype(float)
+    n, k = f.train.bootstrap(labels, len(final.segment_ids), weights)
+    r = final.rows
+    return bootstrap_wtp(final.estimate, n[:, r["s"].to_numpy(), r["g"].to_numpy()],
+                         k[:, r["s"].to_numpy(), r["g"].to_numpy()])
+
+
+def _mine(f: _Fit, labels: np.ndarray, final: Scored) -> pd.DataFrame:
+    """Bundles mined on the fit part's baskets; κ on the validation baskets; held-out evidence."""
+    opt, est, b = f.opt, final.estimate, f.builder
+    single = sorted(p for p in f.products if p in set(est.pooled.index))
+    if b.baskets is None or opt.max_bundles <= 0 or len(single) < 2:
+        return pd.DataFrame()
+    cols = pd.Index(f.products).get_indexer(single)
+    mining = f.per.fit if f.has_val else f.per.train
+    f.step(f"mining bundles among {len(single)} products in {int(mining.sum())} baskets "
+           f"(>= {opt.min_baskets} baskets, lift >= {opt.min_lift})")
+    mined = mine_bundles(b.baskets[mining][:, cols], single, min_support=opt.min_support,
+                         min_count=opt.min_baskets, min_lift=opt.min_lift, max_bundles=opt.max_bundles)
+    if mined.empty:
+        return mined
+    ids = final.segment_ids
+    W = est.cells.pivot(index="segment_id", columns="offer_id", values="wtp").reindex(index=ids, columns=single)
+    beta = est.segments["price_sensitivity"].reindex(ids).to_numpy(float)
+    prices = b.prices[single].to_numpy(float)
+    Z = sp.csr_matrix((np.ones(int((labels >= 0).sum())), (labels[labels >= 0], np.flatnonzero(labels >= 0))),
+                      shape=(len(ids), len(labels)))
+
+    def evidence(mask: np.ndarray) -> pd.DataFrame:
+        st = b.period(mask)
+        return basket_evidence(mined, single, b.baskets[mask][:, cols], np.asarray((Z @ st.U).todense()),
+                               prices, W.to_numpy(float), beta)
+
+    held = f.per.val if f.has_val else f.per.train
+    ev = evidence(held)
+    mined["adjusted_lift"] = ev["adjusted_lift"].to_numpy()
+    mined["complementarity"] = ev["kappa"].to_numpy()
+    mined["complementarity_evidence"] = ev.drop(columns="kappa").to_dict("records")
+    mined["holdout_evidence"] = evidence(f.per.test).drop(columns="kappa").to_dict("records") \
+        if f.per.test.any() else None
+    return mined
 
 
 def fit_data(data: DemandData, options: FitOptions | None = None, progress: Progress = _quiet,
@@ -220,6 +486,13 @@ def fit_data(data: DemandData, options: FitOptions | None = None, progress: Prog
     ``progress`` receives one line per step, timed from ``started`` (a
     ``time.perf_counter()`` value; default now).
     """
+    # One thread: on shared, busy cores k-means' OpenMP threads made it ~15x slower.
+    with threadpool_limits(limits=1):
+        return _fit_data(data, options, progress, started)
+
+
+def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
+              started: float | None) -> FitResult:
     opt = options or FitOptions()
     opt.check()
     t0 = time.perf_counter() if started is None else started
@@ -228,140 +501,93 @@ def fit_data(data: DemandData, options: FitOptions | None = None, progress: Prog
         progress(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
     src = _source_name(data)
-    tx = data.transactions
-    vis = None
-    if tx is not None and len(tx):
-        vis = visits(tx)
-    # --- offers and exposures
-    if data.exposures is not None:
-        exp = data.exposures.drop(columns="row").copy()
-        products = sorted(set(exp.loc[~exp["is_bundle"], "offer_id"]))
-        if data.bundles is not None:
-            used = data.bundles[data.bundles["bundle_id"].isin(exp["offer_id"])]
-            products = sorted(set(products) | set(used["product_id"]))
-        assumption = "exposures.csv as given"
-    else:
-        cand = tx if data.products is None else tx[tx["product_id"].isin(data.products.index)]
-        if cand.empty:
-            raise DataError("products.csv", "none of its products appears in transactions.csv",
-                            field="product_id")
-        products = top_products(cand, opt.max_products)
-        step(f"building exposures: {len(vis)} visits x {len(products)} products")
-        exp = implied_exposures(tx, vis, products)
-        exp["is_bundle"] = False
-        assumption = VISIT_ASSUMPTION
-    if exp.empty:
-        raise DataError(src, "no usable rows after cleaning")
-    train, split = _split(exp, opt)
-    exp_train, exp_test = exp[train], exp[~train]
-    n_buy = int(exp_train["purchased"].sum())
-    if n_buy == 0 or n_buy == len(exp_train):
-        what = "no exposure" if n_buy == 0 else "every exposure"
-        raise DataError(src, f"in the training part ({len(exp_train)} exposures) {what} ends in a purchase: "
-                             "there is no price response to learn",
-                        field="purchased" if data.exposures is not None else None)
-    tx_train = None
-    if tx is not None:
-        tx_train = tx[tx["date"] <= exp_train["date"].max()] if split["method"] == "date" else tx
-
-    # --- segments
-    ids = [exp["customer_id"]]
-    if data.customers is not None:
-        ids.insert(0, data.customers["customer_id"])
-    if tx is not None:
-        ids.append(tx["customer_id"])
-    all_ids = pd.Index(pd.unique(pd.concat(ids, ignore_index=True)), name="customer_id")
-    step(f"segmenting {len(all_ids)} customers")
+    f = _Fit(data, opt, step)
+    step(f"segmenting {len(f.ids)} customers")
     try:
-        seg_of, seg_info = _segment(data, exp_train, tx_train, all_ids, opt, step)
+        labels, seg_ids, seg_info, final = _segment(f)
     except ValueError as e:
         if isinstance(e, BundleoptError):
             raise
-        raise ParameterError(f"cannot segment these customers: {e}") from None
-    exp = exp.assign(segment_id=seg_of.reindex(exp["customer_id"]).to_numpy())
-    unassigned = int(exp["segment_id"].isna().sum())
-    exp_train, exp_test = exp[train & exp["segment_id"].notna().to_numpy()], exp[~train & exp["segment_id"].notna().to_numpy()]
-
-    # --- WTP and β
-    step(f"estimating WTP from {len(exp_train)} training exposures")
-    try:
-        est = estimate_wtp(exp_train, min_obs=opt.min_obs, min_events=opt.min_events)
-    except ValueError as e:
         raise DataError(src, str(e)) from None
+    est = final.estimate
+    step(f"segments: K={len(seg_ids)}; WTP from {int(final.rows['n'].sum())} training exposures "
+         f"({len(final.rows)} segment x offer x price cells)")
 
     # --- sizes
     segs = est.segments.copy()
-    if split["method"] == "date":
-        occ_key = ["visit"] if "visit" in exp_train.columns else ["customer_id", "date"]
-        occ = exp_train.drop_duplicates(occ_key).groupby("segment_id").size()
-        sizes = occ / split["train_days"] * opt.horizon_days
+    occ = pd.Series(np.bincount(labels[labels >= 0], f.train.occasions[labels >= 0], len(seg_ids)),
+                    index=seg_ids)
+    if f.per.train_days:
+        sizes = occ / f.per.train_days * opt.horizon_days
         size_method = "shopping occasions per day in the training window x horizon_days"
     else:
-        occ = exp_train.drop_duplicates("customer_id").groupby("segment_id").size()
         sizes = occ.astype(float)
         size_method = "no dates: one shopping occasion per customer per horizon"
     segs["occasions"] = occ.reindex(segs.index).fillna(0).astype(int)
     segs["size"] = sizes.reindex(segs.index).fillna(0.0)
-    segs["customers"] = seg_of.value_counts().reindex(segs.index).fillna(0).astype(int)
+    segs["customers"] = pd.Series(np.bincount(labels[labels >= 0], minlength=len(seg_ids)),
+                                  index=seg_ids).reindex(segs.index).fillna(0).astype(int)
 
-    # --- held-out scores
+    # --- held-out scores (the chosen segments and K = 1 on the same exposures)
     holdout = None
-    if len(exp_test):
-        step(f"scoring {len(exp_test)} held-out exposures")
-        prob = est.probability(exp_test["segment_id"], exp_test["offer_id"], exp_test["price"])
-        holdout = holdout_scores(exp_train, exp_test, prob)
+    if f.test is not None:
+        step("scoring the held-out period")
+        holdout = holdout_scores(final.rows, final.score_rows, final.score_rows["prob"].to_numpy())
+        k1 = next((c for c in (seg_info.get("k_search") or []) if c["k"] == 1), None)
+        holdout["pooled_k1"] = k1["test"] if k1 else fit_and_score(
+            np.zeros(len(f.ids), dtype=int), f.train, f.test, opt.min_obs, opt.min_events).scores
 
     # --- bundles mined from baskets
-    mined = pd.DataFrame()
-    single = [p for p in products if p in set(est.pooled.index)]
-    if vis is not None and opt.max_bundles > 0:
-        bprods = [p for p in single if p in set(tx["product_id"])]
-        if len(bprods) >= 2:
-            step(f"mining bundles among {len(bprods)} products")
-            imp = exp if (data.exposures is None) else implied_exposures(tx, vis, bprods).assign(
-                segment_id=lambda d: seg_of.reindex(d["customer_id"]).to_numpy())
-            imp = imp[imp["offer_id"].isin(bprods)]
-            in_train = (imp["date"] <= exp_train["date"].max()).to_numpy() if split["method"] == "date" \
-                else np.ones(len(imp), dtype=bool)
-            imp = imp[in_train & imp["segment_id"].notna().to_numpy()]
-            ordered = imp.sort_values(["visit", "offer_id"], kind="stable")
-            order = sorted(bprods)
-            bought = ordered["purchased"].to_numpy().reshape(-1, len(order))
-            mined = mine_bundles(bought, order, min_support=opt.min_support, min_lift=opt.min_lift,
-                                 max_bundles=opt.max_bundles)
-            if not mined.empty:
-                pr = est.probability(ordered["segment_id"], ordered["offer_id"], ordered["price"])
-                prob = np.nan_to_num(pr).reshape(-1, len(order))
-                vseg = ordered["segment_id"].to_numpy()[:: len(order)]
-                W = est.cells.pivot(index="segment_id", columns="offer_id", values="wtp")
-                mined = complementarity(mined, order, bought, prob, vseg, W,
-                                        est.segments["price_sensitivity"])
+    mined = _mine(f, labels, final)
+    single = [p for p in f.products if p in set(est.pooled.index)]
 
-    scenario, clamped, notes = _build_scenario(data, est, segs, single, mined)
+    # --- WTP uncertainty
+    draws = None
+    cells = est.cells
+    cells["wtp_sd"] = np.nan
+    if opt.bootstrap > 0:
+        tb = time.perf_counter()
+        step(f"bootstrap: {opt.bootstrap} customer-reweighted replicates of the WTP estimator")
+        reps = _bootstrap(f, labels, final)
+        cells["wtp_sd"] = robust_sd(reps, axis=0)
+        draws = pd.DataFrame(reps.T, index=pd.MultiIndex.from_frame(cells[["segment_id", "offer_id"]]))
+        step(f"bootstrap done in {time.perf_counter() - tb:.1f}s")
+
+    scenario, clamped, notes = _build_scenario(data, est, segs, single, mined, draws)
+    if seg_info.get("final_check") and seg_info["final_check"].get("note"):
+        notes.append(seg_info["final_check"]["note"])
     step(f"scenario: {len(scenario.products)} products, {len(scenario.bundles)} offers, "
          f"{len(scenario.segments)} segments")
-    cells = est.cells
+    profiles = _profiles(f, labels, seg_ids)
     report = {
-        "data": {"source": src, "exposure_assumption": assumption, "cleaning": data.cleaning,
-                 "customers": int(len(all_ids)), "exposures": int(len(exp)),
-                 "exposures_without_segment": unassigned,
-                 "products_modelled": list(map(str, products)),
+        "data": {"source": src, "exposure_assumption": f.assumption, "cleaning": data.cleaning,
+                 "customers": int(len(f.ids)), "exposures": int(round(f.n_exposures)),
+                 "exposures_represented_as": "sufficient statistics per (customer, offer, price level)",
+                 "cells": int(len(final.rows)),
+                 "exposures_without_segment": int(round((f.train.U[labels < 0] @ f.train.P).sum())),
+                 "products_modelled": list(map(str, f.products)),
                  "offers_never_bought": est.dropped},
-        "split": split,
-        "segmentation": seg_info,
+        "split": f.per.info,
+        "segmentation": {k: v for k, v in seg_info.items() if k != "k_search"},
+        "k_search": seg_info.get("k_search") or [],
+        "chosen_k": int(len(seg_ids)),
         "horizon_days": opt.horizon_days,
         "size_method": size_method,
         "segments": [
             {"segment_id": str(s), "customers": int(r["customers"]), "occasions": int(r["occasions"]),
              "size": float(r["size"]), "price_sensitivity": float(r["price_sensitivity"]),
              "price_sensitivity_se": float(r["se"]), "price_sensitivity_status": str(r["status"]),
-             "n_obs": int(r["n_obs"])} for s, r in segs.iterrows()],
+             "n_obs": int(r["n_obs"]), "profile": profiles.get(str(s), {})} for s, r in segs.iterrows()],
         "holdout": holdout,
         "estimates": [
             {"segment_id": str(r.segment_id), "offer_id": str(r.offer_id), "n_obs": int(r.n_obs),
              "n_purchases": int(r.n_purchases), "wtp": float(r.wtp),
-             "se": None if not np.isfinite(r.se) else float(r.se), "status": str(r.status),
+             "se": None if not np.isfinite(r.se) else float(r.se),
+             "wtp_sd": None if not np.isfinite(r.wtp_sd) else float(r.wtp_sd), "status": str(r.status),
              "prior_weight": float(r.prior_weight)} for r in cells.itertuples()],
+        "bootstrap": {"replicates": opt.bootstrap,
+                      "method": "Poisson(1) weights per customer on the aggregated counts; segments held "
+                                "fixed; wtp_sd = (95th - 5th percentile) / 3.29"} if opt.bootstrap else None,
         "pooled": {
             "price_sensitivity": est.pooled_beta,
             "segments_with_pooled_price_sensitivity": [str(s) for s in segs.index[segs["status"] == "pooled"]],
@@ -375,15 +601,20 @@ def fit_data(data: DemandData, options: FitOptions | None = None, progress: Prog
         "bundles": [] if mined.empty else [
             {"bundle_id": r.bundle_id, "products": list(r.products), "baskets": int(r.count),
              "support": float(r.support), "lift": float(r.lift), "adjusted_lift": float(r.adjusted_lift),
-             "complementarity": float(r.complementarity)} for r in mined.itertuples()],
+             "complementarity": float(r.complementarity),
+             "complementarity_evidence": r.complementarity_evidence,
+             "holdout_evidence": r.holdout_evidence} for r in mined.itertuples()],
     }
-    cs = pd.DataFrame({"customer_id": all_ids.to_numpy(), "segment_id": seg_of.to_numpy()})
+    cs = pd.DataFrame({"customer_id": f.ids.to_numpy(),
+                       "segment_id": np.where(labels >= 0, np.asarray(seg_ids, dtype=object)[np.maximum(labels, 0)],
+                                              None)})
     step("done")
-    return FitResult(scenario=scenario, customer_segments=cs, report=report, estimate=est, bundles=mined)
+    return FitResult(scenario=scenario, customer_segments=cs, report=report, estimate=est, bundles=mined,
+                     wtp_draws=draws)
 
 
 def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, single: list[str],
-                    mined: pd.DataFrame) -> tuple[Scenario, int, list[str]]:
+                    mined: pd.DataFrame, draws: pd.DataFrame | None = None) -> tuple[Scenario, int, list[str]]:
     """Scenario from the estimates; also the number of negative WTPs left out, and notes."""
     cells = est.cells
     known = set(est.pooled.index)
@@ -398,20 +629,32 @@ def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, sing
         for r in data.bundles[data.bundles["bundle_id"] == b].itertuples():
             comp_rows.append((b, r.product_id, int(r.quantity)))
         bundle_rows.append((b, 0.0))
-    offer_wtp = cells[cells["offer_id"].isin([b for b, _ in bundle_rows])][["segment_id", "offer_id", "wtp"]]
+    sd_col = cells["wtp_sd"] if "wtp_sd" in cells.columns else pd.Series(np.nan, index=cells.index)
+    offer_wtp = cells.assign(wtp_sd=sd_col)[cells["offer_id"].isin([b for b, _ in bundle_rows])][
+        ["segment_id", "offer_id", "wtp", "wtp_sd"]]
     frames = [offer_wtp.rename(columns={"offer_id": "bundle_id"})]
     if not mined.empty:
         W = cells.pivot(index="segment_id", columns="offer_id", values="wtp")
+        # Replicates as segments x offers x B, in W's order (cells are sorted the same way).
+        rep = None if draws is None else draws.to_numpy().reshape(len(W.index), len(W.columns), -1)
         for r in mined.itertuples():
             for p in r.products:
                 comp_rows.append((r.bundle_id, p, 1))
             bundle_rows.append((r.bundle_id, float(r.complementarity)))
             w = (1.0 + r.complementarity) * W[list(r.products)].sum(axis=1)
-            frames.append(pd.DataFrame({"segment_id": W.index, "bundle_id": r.bundle_id, "wtp": w.to_numpy()}))
+            sd = np.full(len(W), np.nan)
+            if rep is not None:
+                # The bundle's WTP in each replicate: (1 + κ) × its components' replicate WTPs.
+                sd = robust_sd((1.0 + r.complementarity) * rep[:, W.columns.get_indexer(list(r.products))].sum(axis=1),
+                               axis=1)
+            frames.append(pd.DataFrame({"segment_id": W.index, "bundle_id": r.bundle_id, "wtp": w.to_numpy(),
+                                        "wtp_sd": sd}))
     wtp = pd.concat(frames, ignore_index=True)
     negative = (wtp["wtp"] < 0).to_numpy()
     wtp = wtp[~negative].reset_index(drop=True)
     wtp["wtp"] = wtp["wtp"].round(4)
+    # Significant digits, not decimals: a small standard error must not print as 0.
+    wtp["wtp_sd"] = [float(f"{v:.6g}") if np.isfinite(v) else np.nan for v in wtp["wtp_sd"].to_numpy(float)]
     wtp["segment_id"] = wtp["segment_id"].astype(str)
     wtp["bundle_id"] = wtp["bundle_id"].astype(str)
     wtp["price_sensitivity"] = np.nan

@@ -37,9 +37,10 @@ class CategoricalMixture:
         return -2.0 * self.log_likelihood + free * np.log(n)
 
 
-def _m_step(onehot: np.ndarray, resp: np.ndarray, blocks: list[slice]) -> tuple[np.ndarray, np.ndarray]:
-    weights = np.maximum(resp.mean(axis=0), 1e-12)
-    counts = resp.T @ onehot + _SMOOTH
+def _m_step(onehot: np.ndarray, resp: np.ndarray, blocks: list[slice],
+            w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    weights = np.maximum((resp * w[:, None]).sum(axis=0) / w.sum(), 1e-12)
+    counts = (resp * w[:, None]).T @ onehot + _SMOOTH
     log_theta = np.empty_like(counts)
     for b in blocks:
         log_theta[:, b] = np.log(counts[:, b] / counts[:, b].sum(axis=1, keepdims=True))
@@ -48,23 +49,31 @@ def _m_step(onehot: np.ndarray, resp: np.ndarray, blocks: list[slice]) -> tuple[
 
 def fit_mixture(onehot: np.ndarray, blocks: list[slice], k: int, *, random_state: int = 0,
                 n_init: int = 3, max_iter: int = 100, tol: float = 1e-7) -> CategoricalMixture:
-    """EM from ``n_init`` k-means starts; the run with the highest likelihood wins."""
+    """EM from ``n_init`` k-means starts; the run with the highest likelihood wins.
+
+    Customers with the same categories are one weighted row: a store's customers have
+    a few hundred distinct combinations at most, so EM costs the same for any number.
+    """
+    onehot, w = np.unique(onehot, axis=0, return_counts=True)
+    w = w.astype(float)
     n = onehot.shape[0]
+    k_eff = min(k, n)
     best: CategoricalMixture | None = None
     for start in range(n_init if k > 1 else 1):
         if k == 1:
             resp = np.ones((n, 1))
         else:
-            labels = KMeans(n_clusters=k, n_init=1, random_state=random_state + start).fit(onehot).labels_
+            labels = KMeans(n_clusters=k_eff, n_init=1, random_state=random_state + start).fit(
+                onehot, sample_weight=w).labels_
             resp = np.full((n, k), 0.2 / (k - 1))
             resp[np.arange(n), labels] = 0.8
         prev = -np.inf
         for _ in range(max_iter):
-            weights, log_theta = _m_step(onehot, resp, blocks)
+            weights, log_theta = _m_step(onehot, resp, blocks, w)
             joint = np.log(weights)[None, :] + onehot @ log_theta.T
             norm = logsumexp(joint, axis=1)
             resp = np.exp(joint - norm[:, None])
-            ll = float(norm.sum())
+            ll = float((w * norm).sum())
             if ll - prev < tol * abs(ll):
                 break
             prev = ll

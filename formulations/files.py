@@ -20,7 +20,8 @@ def json_safe(value: Any) -> Any:
     """``value`` with NaN/inf as ``None``, numpy scalars and arrays as plain Python, and
     tuples as lists, recursively: what ``json.dumps`` writes as strict JSON."""
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
+        return {(k.item() if isinstance(k, np.generic) else k): json_safe(v)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
         return [json_safe(v) for v in value]
     if isinstance(value, (np.bool_, bool)):

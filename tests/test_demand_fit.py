@@ -68,8 +68,8 @@ def exposures_fit(tmp_path_factory):
 def test_fit_recovers_segments_wtp_sensitivity_and_shares(exposures_fit) -> None:
     d, truth, result = exposures_fit
     check_recovery(d / "scenario", truth)
-    assert result.report["segmentation"]["criterion"] == "silhouette"
-    assert result.report["segmentation"]["k"] == 3
+    assert result.report["segmentation"]["criterion"].startswith("validation log-likelihood")
+    assert result.report["segmentation"]["k"] == result.report["chosen_k"] == 3
 
 
 @pytest.mark.parametrize("n_segments, n_products, seed", [(2, 3, 31), (4, 5, 22), (5, 4, 23)])
@@ -201,14 +201,19 @@ def test_cli_simulate_then_fit(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (tmp_path / "d" / "truth.json").is_file()
     r = runner.invoke(fit_cmd, [str(tmp_path / "d"), "--out", str(tmp_path / "s"), "--segments", "2",
-                                "--horizon-days", "14"])
+                                "--horizon-days", "14", "--bootstrap", "20"])
     assert r.exit_code == 0, r.output
     assert "held-out log-loss" in r.output
     rep = json.loads((tmp_path / "s" / "fit_report.json").read_text())
     assert rep["horizon_days"] == 14 and rep["segmentation"]["criterion"] == "given"
+    assert rep["bootstrap"]["replicates"] == 20 and rep["chosen_k"] == 2
+    wtp = pd.read_csv(tmp_path / "s" / "wtp.csv")
+    assert (wtp["wtp_sd"] > 0).all()
     # Refitting into the same directory replaces it.
-    r = runner.invoke(fit_cmd, [str(tmp_path / "d"), "--out", str(tmp_path / "s"), "--segments", "2", "--quiet"])
+    r = runner.invoke(fit_cmd, [str(tmp_path / "d"), "--out", str(tmp_path / "s"), "--segments", "2", "--quiet",
+                                "--bootstrap", "0"])
     assert r.exit_code == 0, r.output
+    assert "wtp_sd" not in pd.read_csv(tmp_path / "s" / "wtp.csv").columns
     # A user error surfaces as the one-line error hierarchy (the main group prints it).
     r = runner.invoke(fit_cmd, [str(tmp_path / "nowhere"), "--out", str(tmp_path / "s2")])
     assert r.exit_code != 0 and isinstance(r.exception, DataError)

@@ -337,7 +337,10 @@ def test_fit_report_in_the_browser_from_a_real_fit(browser, tmp_path: Path) -> N
     assert num(scores[0]["log_loss"]) == round(rep["holdout"]["model"]["log_loss"], 6)
     segs = read_table(opened.page, "segments-table")
     assert [s["segment_id"] for s in segs] == [s["segment_id"] for s in rep["segments"]]
-    assert "not in this fit report" in opened.page.inner_text("body")       # no profiles yet
+    # the store-scale fit writes segment profiles and the search over K; the page shows them
+    prof = read_table(opened.page, "profiles-table")
+    assert [p["feature"] for p in prof] == list(rep["segments"][0]["profile"])
+    assert "chosen" in opened.page.inner_text("body").lower() and rep["chosen_k"] >= 1
     opened.page.close()
 
     # the keys the store-scale fit adds (issue 12's format): profiles and the search over K
@@ -360,11 +363,11 @@ def test_fit_report_in_the_browser_from_a_real_fit(browser, tmp_path: Path) -> N
 def test_calibration_deciles_are_equal_count_groups_by_prediction() -> None:
     import numpy as np
 
-    from demand.report import calibration_deciles
+    from demand.report import calibration
 
     p = np.linspace(0.0, 0.99, 100)[::-1].copy()      # unsorted input
     y = (np.arange(100) % 2 == 0).astype(int)[::-1].copy()
-    cal = calibration_deciles(y, p)
+    cal = calibration(np.ones(100), y, p)      # one exposure per row
     assert [c["decile"] for c in cal] == list(range(1, 11)) and all(c["n"] == 10 for c in cal)
     assert [round(c["predicted"], 6) for c in cal] == [round(0.045 + 0.1 * i, 6) for i in range(10)]
     assert all(c["observed"] == 0.5 for c in cal)

@@ -1,20 +1,27 @@
 """Ta-Feng walkthrough: real grocery baskets -> segments and WTP -> bundles -> an optimal plan.
 
-    .venv/bin/python examples/ta_feng/walkthrough.py [--zip PATH] [--out DIR]
+    python examples/ta_feng/walkthrough.py [--zip PATH] [--out DIR]            # one subclass, quick
+    python examples/ta_feng/walkthrough.py --store [--zip PATH] [--out DIR]    # the whole store
 
-Needs the public "Ta Feng Grocery Dataset" (four months of a Taiwanese supermarket,
-Nov 2000 - Feb 2001, 817,741 lines). It is looked for at ``--zip``, ``$TA_FENG_ZIP``,
-``/work/shared/data/ta_feng.csv.zip`` and next to this script; see README.md for how
-to download it (e.g. from Kaggle).
+Runs with whichever Python runs it (the project installed, or from a checkout). Needs the
+public "Ta Feng Grocery Dataset" (four months of a Taiwanese supermarket, Nov 2000 - Feb
+2001, 817,741 lines), looked for at ``--zip``, ``$TA_FENG_ZIP``,
+``../shared/data/ta_feng.csv.zip`` from the project root, then next to this script; see
+README.md for how to download it (e.g. from Kaggle).
 
-Steps: keep one product subclass (a category) and its top products, write a data
-directory (docs/data.md), ``fit`` on November-January with February held out, mine bundles, and
-solve the scenario with the Python API. Everything printed here is in README.md.
+Quick demo: keep one product subclass and its top products, write a data directory
+(docs/data.md), ``fit`` on November-January with February held out, mine bundles, solve.
+``--store``: every line of the store, the 300 products bought in most baskets, up to
+1,000 mined bundles, segments chosen on held-out data, WTP standard errors by
+bootstrap; solve with a time limit and compare the plan with the status quo
+(``DIR/plan/vs_status_quo.json``). Everything printed here is in README.md.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -22,23 +29,34 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))   # run from a checkout without installing
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))   # run from a checkout without installing
 
 from demand.fit import FitOptions, fit_scenario  # noqa: E402
 
-CANDIDATES = [os.environ.get("TA_FENG_ZIP"), "/work/shared/data/ta_feng.csv.zip",
-              str(HERE / "ta_feng.csv.zip"), str(HERE / "ta_feng_all_months_merged.csv")]
 HOW_TO_GET = """The Ta-Feng file was not found. It is the public "Ta Feng Grocery Dataset":
   https://www.kaggle.com/datasets/chiranjivdas09/ta-feng-grocery-dataset
   (kaggle datasets download -d chiranjivdas09/ta-feng-grocery-dataset)
-Put ta_feng_all_months_merged.csv (or the zip holding it) next to this script as
-ta_feng.csv.zip, or pass --zip PATH, or set TA_FENG_ZIP."""
+Pass --zip PATH (the zip or ta_feng_all_months_merged.csv), or set TA_FENG_ZIP, or put it at
+../shared/data/ta_feng.csv.zip next to the project, or next to this script as ta_feng.csv.zip."""
+
+
+def candidates(given: str | None) -> list[tuple[str, str]]:
+    """Where the data is looked for, in order, with where each place comes from."""
+    return [(given, "--zip"), (os.environ.get("TA_FENG_ZIP"), "$TA_FENG_ZIP"),
+            (str(ROOT.parent / "shared" / "data" / "ta_feng.csv.zip"), "../shared/data from the project root"),
+            (str(HERE / "ta_feng.csv.zip"), "next to the script"),
+            (str(HERE / "ta_feng_all_months_merged.csv"), "next to the script")]
 
 
 def find_file(given: str | None) -> Path:
-    for c in [given] + CANDIDATES:
+    for c, where in candidates(given):
         if c and Path(c).is_file():
+            print(f"data: {c} (found via {where})")
             return Path(c)
+        if c and where == "--zip":
+            print(f"--zip {c}: no such file", file=sys.stderr)
+            break
     print(HOW_TO_GET, file=sys.stderr)
     raise SystemExit(2)
 
@@ -61,36 +79,152 @@ def write_data_dir(df: pd.DataFrame, subclass: str, n_products: int, train_end: 
     # Top products = bought in the most baskets during the training months only.
     top = (train.drop_duplicates(["CUSTOMER_ID", "date", "PRODUCT_ID"])["PRODUCT_ID"]
            .value_counts().index[:n_products].tolist())
-    pd.DataFrame({"date": cat["date"].dt.strftime("%Y-%m-%d"), "customer_id": cat["CUSTOMER_ID"],
-                  "product_id": cat["PRODUCT_ID"], "quantity": cat["AMOUNT"],
-                  "revenue": cat["SALES_PRICE"], "cost": cat["ASSET"]}).to_csv(out / "transactions.csv", index=False)
+    write_lines_and_customers(cat, df, out)
+    pd.DataFrame({"product_id": top, "category": subclass}).to_csv(out / "products.csv", index=False)
+    return top
+
+
+def write_lines_and_customers(lines: pd.DataFrame, df: pd.DataFrame, out: Path) -> None:
+    """transactions.csv from ``lines`` (revenue = SALES_PRICE, cost = ASSET, both line totals);
+    customers.csv (age group, area) for every customer of ``df``."""
+    pd.DataFrame({"date": lines["date"].dt.strftime("%Y-%m-%d"), "customer_id": lines["CUSTOMER_ID"],
+                  "product_id": lines["PRODUCT_ID"], "quantity": lines["AMOUNT"],
+                  "revenue": lines["SALES_PRICE"], "cost": lines["ASSET"]}).to_csv(out / "transactions.csv",
+                                                                              index=False)
     cust = df.drop_duplicates("CUSTOMER_ID")[["CUSTOMER_ID", "AGE_GROUP", "PIN_CODE"]]
     cust.columns = ["customer_id", "age_group", "pin_code"]
     cust.to_csv(out / "customers.csv", index=False)
-    pd.DataFrame({"product_id": top, "category": subclass}).to_csv(out / "products.csv", index=False)
-    return top
+
+
+def write_store_dir(df: pd.DataFrame, out: Path) -> None:
+    """customers.csv, transactions.csv (every line) and products.csv (every product, subclass as category)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_lines_and_customers(df, df, out)
+    prod = df.drop_duplicates("PRODUCT_ID")[["PRODUCT_ID", "PRODUCT_SUBCLASS"]]
+    prod.columns = ["product_id", "category"]
+    prod.to_csv(out / "products.csv", index=False)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def store(args: argparse.Namespace, df: pd.DataFrame, t0: float) -> None:
+    """The whole store: fit at scale, solve with a time limit, compare with the status quo."""
+    out = Path(args.out)
+    write_store_dir(df, out / "data")
+    print(f"wrote {out / 'data'}: every line as transactions.csv, customers.csv (age group, area), "
+          f"products.csv (subclass as category) ({time.perf_counter() - t0:.1f}s)")
+    opts = FitOptions(holdout_from="2001-02-01", max_products=args.products or 300,
+                      max_bundles=args.max_bundles or 1000, bootstrap=args.bootstrap, k_max=args.k_max)
+    tf = time.perf_counter()
+    res = fit_scenario(out / "data", out / "scenario", opts, progress=lambda m: print("  fit " + m, flush=True))
+    fit_s = time.perf_counter() - tf
+    rep = res.report
+    sp_ = rep["split"]
+    print(f"\nfit: {fit_s:.1f}s including the bootstrap; peak memory of this process {_peak_mb():,.0f} MB")
+    print(f"train {sp_['train_from']} .. {sp_['train_to']} (segments chosen on {sp_.get('validation_from')} .. "
+          f"{sp_.get('validation_to')}), held out {sp_['holdout_from']} .. {sp_['holdout_to']}")
+    print(f"{len(res.scenario.products)} products, {len(res.scenario.bundles)} candidate offers "
+          f"({len(rep['bundles'])} mined bundles), {len(res.scenario.wtp)} WTP rows "
+          f"({rep['wtp_negative_left_out']} negative WTPs left out = never buys)")
+    print("\nK search (log-loss per exposure; validation = last two weeks of January, test = February):")
+    for c in rep["k_search"]:
+        if c["validation"] is None:
+            print(f"  K={c['k']} {c['features']}: {c.get('note')}")
+            continue
+        print(f"  K={c['k']:<2} {c['features']:<10} validation {c['validation']['log_loss']:.5f} "
+              f"AUC {c['validation']['auc']:.4f} | February {c['test']['log_loss']:.5f} AUC {c['test']['auc']:.4f}"
+              f" | WTP spread NT$ {c['wtp_spread']:.2f}{'  (within 1 s.e. of best)' if c.get('within_one_se_of_best') else ''}")
+    seg = rep["segmentation"]
+    print(f"chosen: K={rep['chosen_k']} ({seg.get('criterion')}; features {seg.get('features')})")
+    if seg.get("final_check"):
+        print(f"final check on February: {json.dumps(seg['final_check'])}")
+    ho = rep["holdout"]
+    print(f"\nFebruary: {ho['n_exposures']:,} exposures (visits x products), {ho['n_purchases']:,} purchases")
+    rows = [("model (segments + price)", ho["model"]), ("pooled K = 1 (+ price)", ho["pooled_k1"])] + [
+        (f"baseline: {k} (no price)", v) for k, v in ho["baselines"].items()]
+    for name, sc in rows:
+        print(f"  {name:<40} log-loss {sc['log_loss']:.5f}   AUC {sc['auc']:.4f}")
+    print("calibration (decile: predicted / observed): " + ", ".join(
+        f"{c['decile']}: {c['predicted']:.4f}/{c['observed']:.4f}" for c in ho["calibration"]))
+    for s_ in rep["segments"]:
+        prof = s_["profile"]
+        print(f"  {s_['segment_id']}: {s_['customers']:,} customers, size {s_['size']:,.0f}/week, "
+              f"β {s_['price_sensitivity']:.4f} ± {s_['price_sensitivity_se']:.4f}, visits {prof.get('visits', 0):.1f}, "
+              f"spend NT$ {prof.get('spend', 0):,.0f}")
+    sd = res.scenario.wtp["wtp_sd"]
+    print(f"wtp_sd: median NT$ {sd.median():.2f}, range {sd.min():.3g} .. {sd.max():.3g}")
+    print(f"fit done ({time.perf_counter() - t0:.1f}s since start)")
+    solve_and_compare(args, out, t0)
+
+
+def solve_and_compare(args: argparse.Namespace, out: Path, t0: float) -> None:
+    try:
+        from formulations.loading import load_scenario
+        from solver.api import solve
+
+        from demand.status_quo import compare
+    except ImportError as e:   # the solver is a separate part of the project
+        print(f"solver not available ({e}); the scenario is in {out / 'scenario'}")
+        return
+    scenario = load_scenario(out / "scenario")
+    ts = time.perf_counter()
+    result = solve(scenario, time_limit=args.time_limit)
+    result.write(out / "plan")
+    gap = "n/a" if result.gap is None else f"{result.gap:.2%}"
+    obj = "n/a" if result.objective is None else f"{result.objective:,.0f}"
+    print(f"\nsolve: {result.status}, expected weekly profit NT$ {obj}, gap {gap}, "
+          f"{result.solve_seconds:.1f}s solving, {time.perf_counter() - ts:.1f}s in all ({result.backend}, "
+          f"time limit {args.time_limit:g}s)")
+    if result.has_plan:
+        plan = result.plan
+        n_b = int(plan["bundle_id"].astype(str).str.startswith("B:").sum())
+        print(f"plan: {len(plan)} offers on sale ({n_b} bundles)")
+        cmp = compare(scenario, plan, draws=args.draws)
+        (out / "plan" / "vs_status_quo.json").write_text(json.dumps(cmp, indent=2))
+        u = cmp["uplift"]
+        print(f"vs status quo ({cmp['label']}):\n  plan NT$ {cmp['plan']['profit']:,.0f} vs status quo NT$ "
+              f"{cmp['status_quo']['profit']:,.0f} per week: {u['profit']:+,.0f} "
+              f"({u['relative']:+.1%}), {u['level']:.0%} interval [{u['interval'][0]:+,.0f}, {u['interval'][1]:+,.0f}]"
+              f" -> {out / 'plan' / 'vs_status_quo.json'}")
+    print(f"\ntotal {time.perf_counter() - t0:.1f}s; scenario in {out / 'scenario'}, plan in {out / 'plan'}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zip", help="path of ta_feng.csv.zip (or the csv)")
-    ap.add_argument("--out", default=str(HERE / "out"), help="work directory (default examples/ta_feng/out)")
+    ap.add_argument("--store", action="store_true", help="the whole store (every line), not one subclass")
+    ap.add_argument("--out", default=None, help="work directory (default examples/ta_feng/out, or out_store)")
     ap.add_argument("--subclass", default="110411", help="PRODUCT_SUBCLASS to model")
-    ap.add_argument("--products", type=int, default=6, help="top products of the subclass")
-    ap.add_argument("--max-bundles", type=int, default=4)
+    ap.add_argument("--products", type=int, default=None, help="top products (default 6; --store 300)")
+    ap.add_argument("--max-bundles", type=int, default=None, help="default 4; --store 1000")
+    ap.add_argument("--bootstrap", type=int, default=200, help="--store: bootstrap replicates for wtp_sd")
+    ap.add_argument("--k-max", type=int, default=8, help="--store: largest K tried")
+    ap.add_argument("--draws", type=int, default=100, help="--store: WTP draws for the status-quo interval")
     ap.add_argument("--segments", default="3", help="K, or 'auto' (chosen by BIC: the features are categories)")
     ap.add_argument("--features", default="customers", choices=["customers", "behaviour", "both"],
                     help="clustering features (see README for why demographics are the default)")
-    ap.add_argument("--time-limit", type=float, default=120.0, help="solver time limit, seconds")
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="solver time limit, seconds (default 120; --store 300, keeping the run under 10 min)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    args.out = args.out or str(HERE / ("out_store" if args.store else "out"))
+    args.time_limit = args.time_limit or (300.0 if args.store else 120.0)
     out = Path(args.out)
     pd.set_option("display.width", 120)
+    print(f"python: {sys.executable}")
 
     src = find_file(args.zip)
     df = read_ta_feng(src)
     print(f"read {len(df):,} lines, {df['CUSTOMER_ID'].nunique():,} customers, "
+          f"{df['PRODUCT_ID'].nunique():,} products, {df['PRODUCT_SUBCLASS'].nunique():,} subclasses, "
           f"{df['date'].min():%Y-%m-%d} .. {df['date'].max():%Y-%m-%d} ({time.perf_counter() - t0:.1f}s)")
+    if args.store:
+        store(args, df, t0)
+        return
+    args.products = args.products or 6
+    args.max_bundles = args.max_bundles or 4
     top = write_data_dir(df, args.subclass, args.products, "2001-02-01", out / "data")
     print(f"subclass {args.subclass}: top {len(top)} products {', '.join(top)}")
 
@@ -106,7 +240,7 @@ def main() -> None:
           f"held out {sp['holdout_from']} .. {sp['holdout_to']}")
     print("assumption: " + rep["data"]["exposure_assumption"])
     seg = rep["segmentation"]
-    how = "given" if seg["criterion"] == "given" else f"by {seg['criterion']} {seg.get('scores')}"
+    how = "given" if seg["criterion"] == "given" else f"by {seg['criterion']}; k_search in fit_report.json"
     print(f"segments: K={seg['k']} ({how}), {seg['method']}; features {', '.join(seg['features'])}")
     segs = pd.DataFrame(rep["segments"]).set_index("segment_id")
     print(segs[["customers", "occasions", "size", "price_sensitivity", "price_sensitivity_se"]].round(4).to_string())
