@@ -34,11 +34,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
         eng.dispose()
 
 
-def _submit(engine: object, key: str | None = None, actor: str = "token:a") -> Solve:
+def _submit(engine: object, key: str | None = None, actor: str = "token:a",
+            tenant: str = "a", payload: dict | None = None) -> Solve:
     with session_factory(engine)() as s:  # type: ignore[arg-type]
-        solve, _ = queue.enqueue(s, payload=small_payload(), n_offers=1, n_segments=1,
-                                 options={"time_limit": 5.0}, actor=actor,
-                                 idempotency_key=key)
+        solve, _ = queue.enqueue(s, payload=payload or small_payload(), n_offers=1,
+                                 n_segments=1, options={"time_limit": 5.0}, actor=actor,
+                                 idempotency_key=key, tenant=tenant)
         return solve
 
 
@@ -87,7 +88,10 @@ def test_idempotency_key_race_makes_one_solve(engine: object) -> None:
     with cf.ThreadPoolExecutor(8) as ex:
         solves = list(ex.map(lambda _: _submit(engine, key="same").id, range(8)))
     assert len(set(solves)) == 1
-    assert _submit(engine, key="same", actor="token:b").id != solves[0]
+    # Keys are per tenant: another tenant's same key is another solve ...
+    assert _submit(engine, key="same", actor="token:b", tenant="b").id != solves[0]
+    # ... while another token of the same tenant shares the tenant's key space.
+    assert _submit(engine, key="same", actor="token:a2").id == solves[0]
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         audits = s.scalars(select(Audit).where(Audit.target == solves[0])).all()
     assert len(audits) == 1
