@@ -138,7 +138,16 @@ def test_plan_run_reports_bad_config_and_week_in_one_line(tmp_path: Path) -> Non
     assert shift_week("2026-W01", -1) == "2025-W52" and shift_week("2026-W53", 1) == "2027-W01"
 
 
-def test_schedule_occurrences_are_claimed_once(tmp_path: Path) -> None:
+def _allow(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
+    """The operator allows ``tmp`` for configs and ``tmp/exports`` for exports (the env
+    reaches the `plan run --schedule` children too)."""
+    monkeypatch.setenv("BUNDLEOPT_CONFIG_ROOTS", str(tmp))
+    monkeypatch.setenv("BUNDLEOPT_EXPORT_ROOT", str(tmp / "exports"))
+
+
+def test_schedule_occurrences_are_claimed_once(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _allow(monkeypatch, tmp_path)
     cfg = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 's.db'}"
     engine = make_engine(url)
@@ -164,6 +173,8 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path) -> None:
     assert week == shift_week(f"{at.isocalendar()[0]}-W{at.isocalendar()[1]:02d}", 1)
     assert schedules.execute_run(engine, url, claimed[0], "scheduler-A") == "done"
     assert _count(url, WeeklyPlan, WeeklyPlan.week == week, WeeklyPlan.status == "done") == 1
+    # A service-run config exports under the export root, in the tenant's own directory.
+    assert (tmp_path / "exports" / "default" / "out" / week / "plan.csv").is_file()
     # Three weeks of downtime: one catch-up run, not three.
     later = at + timedelta(weeks=3, hours=1)
     assert len(schedules.claim_due(engine, "scheduler-A", now=later)) == 1
@@ -171,7 +182,9 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_abandoned_schedule_run_is_taken_over_after_its_lease(tmp_path: Path) -> None:
+def test_abandoned_schedule_run_is_taken_over_after_its_lease(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _allow(monkeypatch, tmp_path)
     cfg = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 'a.db'}"
     engine = make_engine(url)
