@@ -12,6 +12,7 @@ on the write engine, prepared (parsed, validated, hashed) before they start.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ from .limits import (BodyLimit, QuotaGate, ServiceSettings, TenantQuotas,
                      scenario_cells, service_time_limit)
 from .models import SOLVE_STATUSES, Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
 
+log = logging.getLogger("bundleopt.serve")
 MAX_OFFSET = 1_000_000_000   # keeps OFFSET within every database's integer range
 #: Seconds a client is asked to wait when its tenant has its cap of active solves.
 QUEUE_FULL_RETRY_AFTER = 5
@@ -241,7 +243,6 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         yield
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
-        health_pool.shutdown(wait=False)
 
     app = FastAPI(title="bundleopt", version="1",
                   description="Bundle offer & pricing solves as a service (SERVICE.md).",
@@ -310,6 +311,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         except Exception as err:
             reason = ("the database did not answer in time" if isinstance(
                 err, asyncio.TimeoutError) else "the database cannot take a write")
+            log.warning("healthz: %s (%s)", reason, type(err).__name__)
             return JSONResponse({"status": "degraded", "detail": reason}, status_code=503)
         return {"status": "ok"}
 
@@ -375,14 +377,13 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
             return {"id": solve.id, "status": solve.status}
 
     @app.get("/v1/solves", response_model=SolveList, tags=["solves"])
-    def list_solves(status: str | None = Query(None, max_length=16),
+    def list_solves(status: str | None = Query(
+                        None, pattern=f"^({'|'.join(SOLVE_STATUSES)})$"),
                     limit: int = Query(50, ge=1, le=500), offset: int = _offset(),
                     who: Caller = Depends(caller), s: Session = Depends(reads)) -> Any:
         """Solves, newest first, optionally of one status."""
         q = visible(select(Solve), Solve, who).order_by(Solve.created_at.desc(), Solve.id)
         if status:
-            if status not in SOLVE_STATUSES:
-                raise HTTPException(422, f"status must be one of {', '.join(SOLVE_STATUSES)}")
             q = q.where(Solve.status == status)
         return {"solves": [solve_out(x) for x in s.scalars(q.limit(limit).offset(offset))]}
 
