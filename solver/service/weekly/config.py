@@ -25,6 +25,7 @@ import dataclasses
 import math
 import os
 import re
+import string
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -222,10 +223,13 @@ def _export_pattern(export: Any, name: str, source: str) -> str:
     if not isinstance(export, str) or not export or "\x00" in export:
         raise InputError(source, "expected a path pattern", field="export")
     try:
-        export.format(name=name, week="2026-W01")
-    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        fields = [(f, conv, spec) for _, f, spec, conv in string.Formatter().parse(export)
+                  if f is not None]
+    except ValueError:
+        fields = [("?", None, None)]
+    if any(f not in ("name", "week") or conv or spec for f, conv, spec in fields):
         raise InputError(source, "expected a path pattern whose only fields are {name} "
-                         "and {week}", field="export") from None
+                         "and {week}", field="export")
     return export
 
 
