@@ -1,0 +1,150 @@
+"""Workers that cannot be poisoned, cancels that stop the CPU, tenants served in turn.
+
+Real ``serve`` processes with one worker each, real HiGHS: a solve whose native solver
+thread outlives it (HiGHS still in presolve when its 0.01 s limit passed) must end its
+worker, the next solve — another tenant's — must run clean on a fresh one; a cancel
+must stop the CPU within a couple of seconds even inside presolve; a burst of one
+tenant must not delay another's solve behind the whole burst; ``/healthz`` must say
+``degraded`` while the database cannot take a write.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E402
+                                  database, db_solve, hard_payload, small_payload,
+                                  wait_status)
+
+from solver.service.db import make_engine  # noqa: E402
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", params=DB_KINDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"workers-{request.param}")
+    with database(request.param, tmp) as url:
+        srv = Server(url, tmp, workers=1).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def _pid_of(url: str, solve_id: str) -> int:
+    return int(db_solve(url, solve_id).worker.split(":")[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def test_a_poisoned_worker_is_replaced_and_the_next_solves_run_clean(server: Server) -> None:
+    # HiGHS is still in presolve when the 0.01 s limit passes: the backend gives up
+    # waiting and its thread keeps running inside the worker.
+    poison = hard_payload(1, time_limit=0.01, n_bundles=1000, n_segments=30, n_products=20)
+    with server.client(TOKENS[0]) as a, server.client(TOKENS[1]) as b:
+        sid = a.post("/v1/solves", json=poison).json()["id"]
+        done = wait_status(a, sid, TERMINAL, timeout=120)
+        assert done["status"] in ("feasible", "no_solution"), done
+        pid = _pid_of(server.db_url, sid)
+        assert _gone_within(pid, 10), "the poisoned worker kept running"
+        assert "replaced" in " ".join(done["summary"].get("notes", []))
+        # The other tenant's valid solves all succeed on the fresh worker.
+        ids = [b.post("/v1/solves", json=small_payload()).json()["id"] for _ in range(3)]
+        for i in ids:
+            assert wait_status(b, i, TERMINAL, timeout=60)["status"] == "optimal"
+            assert _pid_of(server.db_url, i) != pid
+    assert "poisoned" in server.log.read_text()
+
+
+def test_cancel_stops_the_cpu_within_seconds_even_in_presolve(server: Server) -> None:
+    big = hard_payload(2, time_limit=120, n_bundles=1500, n_segments=40, n_products=20)
+    with server.client() as c:
+        sid = c.post("/v1/solves", json=big).json()["id"]
+        wait_status(c, sid, {"running"}, timeout=60)
+        time.sleep(2.5)          # well into HiGHS's presolve of this model
+        pid = _pid_of(server.db_url, sid)
+        asked = time.monotonic()
+        assert c.delete(f"/v1/solves/{sid}").status_code == 200
+        done = wait_status(c, sid, TERMINAL, timeout=30)
+        took = time.monotonic() - asked
+        assert done["status"] == "cancelled"
+        assert took < 4.0, f"cancel took {took:.1f}s"
+        # The CPU stops: the worker that ran it is gone (killed or exited, replaced).
+        assert _gone_within(pid, 3.0), "the cancelled solve's worker kept running"
+        stored = db_solve(server.db_url, sid)
+        assert stored.crashes == 0 and stored.attempts == 1    # not a failed attempt
+        # A fresh worker takes the next solve.
+        nxt = c.post("/v1/solves", json=small_payload()).json()["id"]
+        assert wait_status(c, nxt, TERMINAL, timeout=60)["status"] == "optimal"
+        time.sleep(1.5)
+        assert db_solve(server.db_url, sid).status == "cancelled"   # not re-queued
+
+
+def test_tenants_are_served_in_turn(server: Server) -> None:
+    with server.client(TOKENS[0]) as a, server.client(TOKENS[1]) as b:
+        burst = [a.post("/v1/solves", json=hard_payload(5, time_limit=2)).json()["id"]]
+        burst += [a.post("/v1/solves", json=small_payload(),
+                         headers={"Idempotency-Key": f"burst-{time.time()}-{i}"}).json()["id"]
+                  for i in range(19)]
+        late = b.post("/v1/solves", json=small_payload()).json()["id"]
+        wait_status(b, late, TERMINAL, timeout=120)
+        for i in burst:
+            wait_status(a, i, TERMINAL, timeout=120)
+        started = {i: a.get(f"/v1/solves/{i}").json()["started_at"] for i in burst}
+        b_started = b.get(f"/v1/solves/{late}").json()["started_at"]
+    order = sorted([*started.values(), b_started])
+    # First-come-first-served would run it 21st; in turn, right after A's running one.
+    assert order.index(b_started) <= 2, order.index(b_started)
+    assert b_started < started[burst[19]]
+
+
+def test_healthz_is_degraded_while_the_database_cannot_take_a_write(server: Server) -> None:
+    import httpx
+
+    engine = make_engine(server.db_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("UPDATE service_health SET at = at"))  # holds the write lock
+            else:
+                conn.execute(text("LOCK TABLE service_health IN ACCESS EXCLUSIVE MODE"))
+            t0 = time.monotonic()
+            r = httpx.get(server.base + "/healthz", timeout=10)
+            assert time.monotonic() - t0 < 1.5
+            assert r.status_code == 503 and r.json()["status"] == "degraded"
+            tx.rollback()
+        r = httpx.get(server.base + "/healthz", timeout=10)
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+    finally:
+        engine.dispose()
+
+
+def test_serve_logs_its_database_without_password_and_its_workers(server: Server) -> None:
+    log = server.log.read_text()
+    assert "1 worker process" in log and "database " in log
+    if "@" in server.db_url and ":" in server.db_url.split("@")[0].split("//")[1]:
+        assert server.db_url.split("@")[0].split(":")[-1] not in log
