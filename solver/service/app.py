@@ -11,11 +11,11 @@ on the write engine, prepared (parsed, validated, hashed) before they start.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+import threading
+import time
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, AsyncIterator, Callable
 
 import anyio.to_thread
@@ -35,7 +35,7 @@ from .auth import SCOPE_KEY, Caller, RequireToken, TokenCheck
 from .db import (REQUEST_THREADS, check_writable, jsonable, make_engine, make_engines,
                  session_factory, upgrade)
 from .limits import (BodyLimit, QuotaGate, ServiceSettings, TenantQuotas,
-                     check_payload_values, check_threads, parse_json, safe_text,
+                     check_payload_values, check_threads, machine_cores, parse_json, safe_text,
                      scenario_cells, service_time_limit)
 from .models import SOLVE_STATUSES, Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
 
@@ -44,6 +44,8 @@ MAX_OFFSET = 1_000_000_000   # keeps OFFSET within every database's integer rang
 #: Seconds a client is asked to wait when its tenant has its cap of active solves.
 QUEUE_FULL_RETRY_AFTER = 5
 HEALTH_TIMEOUT_MS = 800
+HEALTH_PROBE_SECONDS = 0.5
+HEALTH_STALE_SECONDS = 3.0
 # Shapes of the ids and names in paths; anything else cannot exist and answers 404
 # before the database is asked.
 SOLVE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -226,11 +228,15 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         default_read = (make_engine(settings.db_url, read_only=True, pool_size=REQUEST_THREADS)
                         if engine.dialect.name == "sqlite" else engine)
     read_engine = read_engine or default_read
-    health_engine = make_engine(settings.db_url, pool_size=1, busy_ms=HEALTH_TIMEOUT_MS)
-    # /healthz never queues behind request threads, and never behind itself for long.
-    health_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="healthz")
+    health = HealthProbe(make_engine(settings.db_url, pool_size=1,
+                                     busy_ms=HEALTH_TIMEOUT_MS))
     Writes = session_factory(engine)
     Reads = session_factory(read_engine)
+    # SQLite has one writer at a time and lets waiters poll with growing sleeps, which
+    # starves some of them under load; queueing this process's writers on a lock keeps
+    # at most one of them at the database, so /healthz and the workers get in promptly.
+    write_turn = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+    cpu_turn = threading.BoundedSemaphore(machine_cores())
     tokens = TokenCheck(settings.tokens, settings.admin_tokens)
     quotas = TenantQuotas(settings)
 
@@ -240,7 +246,9 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         if migrate:
             await run_in_threadpool(upgrade, engine)
+        health.start()
         yield
+        health.stop()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
@@ -258,7 +266,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
             yield s
 
     def writes() -> Any:
-        with Writes() as s:
+        with write_turn, Writes() as s:
             yield s
 
     def caller(request: Request,
@@ -303,16 +311,13 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
 
     @app.get("/healthz", tags=["service"], responses={503: {"description": "degraded"}})
     async def healthz() -> Any:
-        """``ok`` when the database can be reached and written; else 503 ``degraded``."""
-        loop = asyncio.get_running_loop()
-        try:
-            await asyncio.wait_for(loop.run_in_executor(health_pool, check_writable,
-                                                        health_engine), timeout=0.9)
-        except Exception as err:
-            reason = ("the database did not answer in time" if isinstance(
-                err, asyncio.TimeoutError) else "the database cannot take a write")
-            log.warning("healthz: %s (%s)", reason, type(err).__name__)
-            return JSONResponse({"status": "degraded", "detail": reason}, status_code=503)
+        """``ok`` when the database could be reached and written within the last few
+        seconds; else 503 ``degraded``. Answered from a background probe, so it is
+        instant however busy the service is."""
+        health.start()   # no-op once running (an app served without its lifespan)
+        problem = health.problem()
+        if problem:
+            return JSONResponse({"status": "degraded", "detail": problem}, status_code=503)
         return {"status": "ok"}
 
     def visible(q: Any, model: Any, who: Caller) -> Any:
@@ -338,9 +343,8 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         body = await request.body()
         return await run_in_threadpool(_submit, body, who, idempotency_key)
 
-    def _submit(body: bytes, who: Caller, key: str | None) -> dict[str, str]:
-        if key is not None and not KEY_RE.match(key):
-            raise HTTPException(422, "Idempotency-Key must be 1-255 visible ASCII characters")
+    def _prepare(body: bytes) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """The payload, solver options and offer count of a submission; 4xx if invalid."""
         # A retry is validated like the first request: a broken body is never "accepted".
         try:
             payload = parse_json(body)
@@ -355,6 +359,15 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                                 f"cells, the limit is {settings.max_cells}")
         options = _options(_parse(payload), settings)
         n_offers = len({str(r.get("bundle_id")) for r in payload["bundles"]})
+        return payload, options, n_offers
+
+    def _submit(body: bytes, who: Caller, key: str | None) -> dict[str, str]:
+        if key is not None and not KEY_RE.match(key):
+            raise HTTPException(422, "Idempotency-Key must be 1-255 visible ASCII characters")
+        # Parsing and validating is the CPU-bound part of a request: at most one thread
+        # per core does it at a time, so the event loop (and /healthz) keep the GIL often.
+        with cpu_turn:
+            payload, options, n_offers = _prepare(body)
         if key is not None:
             # A retry is answered from a snapshot read, without the write lock.
             with Reads() as s:
@@ -362,7 +375,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                 if existing is not None:
                     existing = queue.same_body(existing, queue.scenario_hash(payload))
                     return {"id": existing.id, "status": existing.status}
-        with Writes() as s:
+        with write_turn, Writes() as s:
             try:
                 solve, _ = queue.enqueue(
                     s, payload=payload, n_offers=n_offers,
@@ -533,6 +546,61 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                 if code in route.responses:
                     route.responses[code] = {"description": text_}
     return app
+
+
+class HealthProbe:
+    """Writes the health row every :data:`HEALTH_PROBE_SECONDS` in its own thread.
+
+    ``/healthz`` reads the outcome instead of touching the database itself, so its
+    answer never waits behind request threads, writers or a slow disk; a database that
+    cannot take a write shows within :data:`HEALTH_STALE_SECONDS`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._ok_at: float | None = None
+        self._error: str | None = None
+        self._first = threading.Event()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="health-probe",
+                                                daemon=True)
+                self._thread.start()
+        self._first.wait(timeout=HEALTH_TIMEOUT_MS / 1000 + 0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                check_writable(self.engine)
+                ok, error = True, None
+            except Exception as err:   # locked, full, corrupt, unreachable: all "degraded"
+                ok, error = False, type(err).__name__
+                log.warning("health probe: the database cannot take a write (%s)", error)
+            with self._lock:
+                if ok:
+                    self._ok_at = time.monotonic()
+                self._error = error
+            self._first.set()
+            self._stop.wait(HEALTH_PROBE_SECONDS)
+
+    def problem(self) -> str | None:
+        """Why the service is degraded, or ``None`` when it is healthy."""
+        with self._lock:
+            ok_at, error = self._ok_at, self._error
+        if ok_at is not None and error is None and \
+                time.monotonic() - ok_at < HEALTH_STALE_SECONDS:
+            return None
+        if error is not None:
+            return "the database cannot take a write"
+        return "the database did not take a write in time"
 
 
 def jsonable_safe(value: Any) -> Any:
