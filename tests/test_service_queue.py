@@ -182,3 +182,14 @@ def test_a_dead_plan_run_solve_is_closed_not_queued(engine: object) -> None:
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         assert s.get(Solve, solve.id).status == "failed"
     assert queue.claim(engine, "host:1:w", 30) is None  # type: ignore[arg-type]
+
+
+def test_the_default_cell_cap_takes_a_retail_scale_scenario() -> None:
+    """1,000 candidate offers × 50 segments × a 20-point ladder: one million cells."""
+    from solver.service.limits import ServiceSettings
+
+    payload = {"bundles": [{"bundle_id": f"B{i}"} for i in range(1000)],
+               "segments": [{"segment_id": f"S{i}"} for i in range(50)],
+               "scenario": {"price_ladder": {"discounts": [i / 100 for i in range(20)]}}}
+    assert scenario_cells(payload) == 1_000_000
+    assert scenario_cells(payload) <= ServiceSettings(db_url="sqlite://").max_cells
