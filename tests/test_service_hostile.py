@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E402
-                                  database, small_payload, wait_status)
+                                  served, small_payload, wait_status)
 
 from formulations.loading import scenario_from_tables, write_scenario  # noqa: E402
 from solver.service.limits import machine_cores  # noqa: E402
@@ -44,14 +44,10 @@ def server(request: pytest.FixtureRequest,
     (roots / "store" / "etc-link").symlink_to(SECRET_DIR)
     (tmp / "exports").mkdir()
     (tmp / "exports" / "out-link").symlink_to(tmp)
-    with database(request.param, tmp) as url:
-        srv = Server(url, tmp, workers=1, env={
+    with served(request.param, tmp, workers=1, env={
             "BUNDLEOPT_CONFIG_ROOTS": str(roots), "BUNDLEOPT_EXPORT_ROOT": str(tmp / "exports"),
-            "BUNDLEOPT_MAX_BODY_BYTES": "300000"}).start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
+            "BUNDLEOPT_MAX_BODY_BYTES": "300000"}) as srv:
+        yield srv
 
 
 @pytest.fixture()

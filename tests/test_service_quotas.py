@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E402
-                                  database, hard_payload, small_payload, wait_status)
+                                  served, hard_payload, small_payload, wait_status)
 
 pytestmark = pytest.mark.timeout(300)
 MAX_BODY = 100_000
@@ -27,17 +27,13 @@ MAX_BODY = 100_000
 def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"quotas-{request.param}")
-    with database(request.param, tmp) as url:
-        # Body memory: one tenant may have two maximal bodies in flight, everyone three.
-        srv = Server(url, tmp, workers=1, env={
+    # Body memory: one tenant may have two maximal bodies in flight, everyone three.
+    with served(request.param, tmp, workers=1, env={
             "BUNDLEOPT_MAX_ACTIVE_PER_TENANT": "3", "BUNDLEOPT_MAX_BODY_BYTES": str(MAX_BODY),
             "BUNDLEOPT_TENANT_BODY_MEMORY": str(2 * 10 * MAX_BODY),
             "BUNDLEOPT_BODY_MEMORY": str(3 * 10 * MAX_BODY),
-            "BUNDLEOPT_RATE_PER_SECOND": "1000", "BUNDLEOPT_RATE_BURST": "1000"}).start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
+            "BUNDLEOPT_RATE_PER_SECOND": "1000", "BUNDLEOPT_RATE_BURST": "1000"}) as srv:
+        yield srv
 
 
 def _retry_after(r: httpx.Response) -> int:
@@ -105,18 +101,14 @@ def test_concurrent_large_bodies_are_capped_per_tenant(server: Server) -> None:
 
 
 def test_request_rate_is_limited_per_tenant(tmp_path: Path) -> None:
-    with database("sqlite", tmp_path) as url:
-        srv = Server(url, tmp_path, workers=1, env={"BUNDLEOPT_RATE_PER_SECOND": "5",
-                                                    "BUNDLEOPT_RATE_BURST": "10"}).start()
-        try:
-            with srv.client(TOKENS[0]) as a, srv.client(TOKENS[1]) as b:
-                answers = [a.get("/v1/solves").status_code for _ in range(30)]
-                assert answers[:10] == [200] * 10 and 429 in answers
-                r = a.get("/v1/solves")
-                assert _retry_after(r) >= 1
-                assert b.get("/v1/solves").status_code == 200   # another tenant is served
-                time.sleep(1.2)
-                assert a.get("/v1/solves").status_code == 200   # the bucket refills
-                assert httpx.get(srv.base + "/healthz").status_code == 200  # never limited
-        finally:
-            srv.stop()
+    with served("sqlite", tmp_path, workers=1, env={"BUNDLEOPT_RATE_PER_SECOND": "5",
+                                                    "BUNDLEOPT_RATE_BURST": "10"}) as srv:
+        with srv.client(TOKENS[0]) as a, srv.client(TOKENS[1]) as b:
+            answers = [a.get("/v1/solves").status_code for _ in range(30)]
+            assert answers[:10] == [200] * 10 and 429 in answers
+            r = a.get("/v1/solves")
+            assert _retry_after(r) >= 1
+            assert b.get("/v1/solves").status_code == 200   # another tenant is served
+            time.sleep(1.2)
+            assert a.get("/v1/solves").status_code == 200   # the bucket refills
+            assert httpx.get(srv.base + "/healthz").status_code == 200  # never limited

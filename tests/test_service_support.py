@@ -52,6 +52,17 @@ def database(kind: str, tmp_path: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def served(kind: str, tmp_path: Path, **server_args: Any) -> Iterator["Server"]:
+    """A started ``serve`` over a fresh database of ``kind``; stopped afterwards."""
+    with database(kind, tmp_path) as url:
+        srv = Server(url, tmp_path, **server_args).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_service_support import (DB_KINDS, TERMINAL, Server, database,  # noqa: E402
+from test_service_support import (DB_KINDS, TERMINAL, Server, served,  # noqa: E402
                                   hard_payload, small_payload, wait_status)
 
 from solver.service.weekly import config_from_mapping, run_week  # noqa: E402
@@ -33,12 +33,8 @@ TENANT_ENV = {"BUNDLEOPT_API_TOKENS": f"acme:{ACME},acme:{ACME2},globex:{GLOBEX}
 def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"tenants-{request.param}")
-    with database(request.param, tmp) as url:
-        srv = Server(url, tmp, workers=1, env=TENANT_ENV).start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
+    with served(request.param, tmp, workers=1, env=TENANT_ENV) as srv:
+        yield srv
 
 
 def _same_404(theirs: httpx.Response, missing: httpx.Response, their_id: str,

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E402
-                                  database, db_solve, hard_payload, small_payload,
+                                  served, db_solve, hard_payload, small_payload,
                                   wait_status)
 
 from solver.service.db import make_engine  # noqa: E402
@@ -31,12 +31,8 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"workers-{request.param}")
-    with database(request.param, tmp) as url:
-        srv = Server(url, tmp, workers=1).start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
+    with served(request.param, tmp, workers=1) as srv:
+        yield srv
 
 
 def _pid_of(url: str, solve_id: str) -> int:
