@@ -11,6 +11,7 @@ on the write engine, prepared (parsed, validated, hashed) before they start.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -230,6 +231,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     read_engine = read_engine or default_read
     health = HealthProbe(make_engine(settings.db_url, pool_size=1,
                                      busy_ms=HEALTH_TIMEOUT_MS))
+    health.start(wait=False)
     Writes = session_factory(engine)
     Reads = session_factory(read_engine)
     # SQLite has one writer at a time and lets waiters poll with growing sleeps, which
@@ -246,9 +248,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         if migrate:
             await run_in_threadpool(upgrade, engine)
-        health.start()
         yield
-        health.stop()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
@@ -314,7 +314,9 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         """``ok`` when the database could be reached and written within the last few
         seconds; else 503 ``degraded``. Answered from a background probe, so it is
         instant however busy the service is."""
-        health.start()   # no-op once running (an app served without its lifespan)
+        end = time.monotonic() + HEALTH_STALE_SECONDS
+        while not health.probed() and time.monotonic() < end:   # just started
+            await asyncio.sleep(0.05)
         problem = health.problem()
         if problem:
             return JSONResponse({"status": "degraded", "detail": problem}, status_code=503)
@@ -560,24 +562,21 @@ class HealthProbe:
         self.engine = engine
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._ok_at: float | None = None
         self._error: str | None = None
         self._first = threading.Event()
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="health-probe",
                                                 daemon=True)
                 self._thread.start()
-        self._first.wait(timeout=HEALTH_TIMEOUT_MS / 1000 + 0.2)
-
-    def stop(self) -> None:
-        self._stop.set()
+        if wait:
+            self._first.wait(timeout=HEALTH_TIMEOUT_MS / 1000 + 0.2)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:   # a daemon thread: it lives as long as the process
             try:
                 check_writable(self.engine)
                 ok, error = True, None
@@ -589,7 +588,11 @@ class HealthProbe:
                     self._ok_at = time.monotonic()
                 self._error = error
             self._first.set()
-            self._stop.wait(HEALTH_PROBE_SECONDS)
+            time.sleep(HEALTH_PROBE_SECONDS)
+
+    def probed(self) -> bool:
+        """Whether the first probe has finished."""
+        return self._first.is_set()
 
     def problem(self) -> str | None:
         """Why the service is degraded, or ``None`` when it is healthy."""

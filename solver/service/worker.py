@@ -190,7 +190,8 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] 
         summary["stopped"] = "hard time limit"
     if leftover:
         summary.setdefault("notes", []).append(
-            "the solver left a thread running; its worker process was replaced")
+            "the solver left a thread running: the process that ran this solve ended, so "
+            "that no other solve shares it (serve replaces its worker)")
     fields["summary"] = summary
     rows = None
     if status in ("optimal", "feasible") and result.has_plan:
