@@ -162,6 +162,25 @@ def test_odd_ids_in_urls_are_4xx(client: httpx.Client, method: str, path: str) -
     r.json()   # a JSON answer, whatever went in
 
 
+@pytest.mark.parametrize("body", [
+    '{"name": "x\\ud800", "cron": "0 6 * * 5", "config": {"scenario": "s"}}',
+    '{"name": "x", "cron": "0 6 * * 5\\u0000", "config": {"scenario": "s"}}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": {"\\ud800": 1}}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": {"scenario": "s\\u0000/../x"}}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": "\\u0000/etc/shadow"}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": "/etc/\\ud800"}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": {"scenario": "\\udfff"}}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": {"demand": {"data": "d\\ud800"}}}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": {"scenario": {"products": 1e400}}}',
+    '{"name": "x", "cron": "0 6 * * 5", "config": {"max_price_change": 1e308}}',
+])
+def test_hostile_schedule_bodies_are_422(client: httpx.Client, body: str) -> None:
+    r = client.put("/v1/schedules/x", content=body.encode(),
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert "/etc" not in r.text
+
+
 def test_the_service_still_answers_everyone_after_the_barrage(server: Server) -> None:
     for token in TOKENS:
         with server.client(token) as c:

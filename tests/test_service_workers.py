@@ -94,6 +94,8 @@ def test_cancel_stops_the_cpu_within_seconds_even_in_presolve(server: Server) ->
         assert took < 4.0, f"cancel took {took:.1f}s"
         # The CPU stops: the worker that ran it is gone (killed or exited, replaced).
         assert _gone_within(pid, 3.0), "the cancelled solve's worker kept running"
+        print(f"\ncancel in presolve: cancelled {took:.2f}s after DELETE, worker gone "
+              f"{time.monotonic() - asked:.2f}s after it")
         stored = db_solve(server.db_url, sid)
         assert stored.crashes == 0 and stored.attempts == 1    # not a failed attempt
         # A fresh worker takes the next solve.

@@ -71,13 +71,21 @@ class Confinement:
         return cls.from_settings(ServiceSettings.from_env("", []))
 
     def readable(self, path: Path, source: str, field: str) -> Path:
-        """``path`` resolved, if inside a root; else InputError that does not quote it."""
-        resolved = path.resolve()
-        if not any(resolved.is_relative_to(r.resolve()) for r in self.roots):
-            raise InputError(source, "must be inside the directories the operator allowed "
+        """``path`` resolved, if inside a root; else InputError that does not quote it.
+
+        A path that cannot even be resolved (NUL, lone surrogates) gets the same answer
+        as one outside the roots."""
+        refused = InputError(source, "must be inside the directories the operator allowed "
                              "(BUNDLEOPT_CONFIG_ROOTS)" if self.roots else
                              "must be given inline: the operator allowed no directories "
                              "(BUNDLEOPT_CONFIG_ROOTS)", field=field)
+        try:
+            resolved = Path(path).resolve()
+            str(resolved).encode("utf-8")
+        except (ValueError, OSError, UnicodeError):
+            raise refused from None
+        if not any(resolved.is_relative_to(r.resolve()) for r in self.roots):
+            raise refused
         return resolved
 
     def export_dir(self, tenant: str, source: str) -> Path | None:
