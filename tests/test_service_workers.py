@@ -160,3 +160,54 @@ def test_serve_logs_its_database_without_password_and_its_workers(server: Server
     assert "1 worker process" in log and "database " in log
     if "@" in server.db_url and ":" in server.db_url.split("@")[0].split("//")[1]:
         assert server.db_url.split("@")[0].split(":")[-1] not in log
+
+
+def _disk_full_or_corrupt(tmp_path: Path, damage: str) -> None:
+    """``serve`` on SQLite whose disk fills up / whose file is overwritten: /healthz says
+    degraded within seconds, requests get 503 with Retry-After (never 500), and once the
+    disk has room again everything answers normally."""
+    import httpx
+
+    with served("sqlite", tmp_path, workers=1) as srv, srv.client() as c:
+        assert c.post("/v1/solves", json=small_payload()).status_code == 202
+        if damage == "full":
+            filler = tmp_path / "filler"
+            with open(filler, "wb") as fh:
+                try:
+                    while True:
+                        fh.write(b"\0" * (1 << 16))
+                        fh.flush()
+                except OSError:
+                    pass
+        else:
+            for f in tmp_path.glob("svc-*.db*"):
+                with open(f, "r+b") as fh:
+                    fh.write(b"\xa5" * 4096)
+        assert _healthz_until(srv, 503, within=6)["status"] == "degraded"
+        with srv.client() as fresh:
+            r = fresh.post("/v1/solves", json=small_payload())
+            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1, r.text
+        if damage == "full":
+            filler.unlink()
+            assert _healthz_until(srv, 200, within=6) == {"status": "ok"}
+            with srv.client() as fresh:
+                assert fresh.post("/v1/solves", json=small_payload()).status_code == 202
+        assert httpx.get(srv.base + "/healthz", timeout=5).status_code in (200, 503)
+
+
+def test_a_corrupt_database_is_degraded_and_503(tmp_path: Path) -> None:
+    _disk_full_or_corrupt(tmp_path, "corrupt")
+
+
+def test_a_full_disk_is_degraded_and_503_until_there_is_room(tmp_path: Path) -> None:
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root) to fill a disk")
+    try:
+        _disk_full_or_corrupt(disk, "full")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from formulations.errors import BundleoptError, InputError
@@ -291,6 +292,19 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     @app.exception_handler(BundleoptError)
     async def _user_error(_request: Request, err: BundleoptError) -> JSONResponse:
         return JSONResponse(_error_body(err), status_code=422)
+
+    @app.exception_handler(DatabaseError)
+    async def _database_unavailable(_request: Request, err: DatabaseError) -> JSONResponse:
+        if isinstance(err, (IntegrityError, ProgrammingError)):   # our bug, not the disk's
+            log.error("database error", exc_info=err)
+            return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+        # A full disk, a corrupt file, a lock held too long, a lost connection: nothing
+        # the client did wrong and nothing recorded; it may retry (the same
+        # Idempotency-Key is safe). /healthz says "degraded" meanwhile.
+        log.warning("database unavailable: %s", type(err.orig).__name__)
+        return JSONResponse({"detail": "the database cannot take the request right now; "
+                             "retry later"}, status_code=503,
+                            headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
