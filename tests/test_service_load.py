@@ -6,7 +6,7 @@ loopback while ``/healthz`` is polled: every submission is answered 202 or 429 (
 accepted solve finishes exactly once. Then the whole service is ``kill -9``-ed three
 times mid-solve while clients retry with their idempotency keys: after the restarts
 every accepted solve has finished exactly once, and the service-wide deaths cost no
-solve an attempt. Bounded: 300 requests, a few tens of seconds.
+solve an attempt. Bounded: 300 requests, about 15 s of load; the kills take about 25 s.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from solver.service.models import Plan, Solve  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(400), pytest.mark.slow]
 CLIENTS, TENANTS = 100, 10
+KILLS = 3
 TOKENS = [f"tok-load-{i:02d}-5e1f" for i in range(TENANTS)]
 HEALTH_POLLER = """
 import sys, threading, time, httpx
@@ -43,7 +44,7 @@ with httpx.Client(timeout=10) as h:
         stop.wait(0.1)
 """
 ENV = {"BUNDLEOPT_API_TOKENS": ",".join(f"shop{i}:{t}" for i, t in enumerate(TOKENS)),
-       "BUNDLEOPT_MAX_ACTIVE_PER_TENANT": "5"}
+       "BUNDLEOPT_MAX_ACTIVE_PER_TENANT": "3"}
 
 
 def _stored(url: str) -> tuple[dict[str, Any], dict[str, int]]:
@@ -123,15 +124,15 @@ def test_100_concurrent_clients_get_202_or_429_and_healthz_stays_fast(
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_repeated_kill9_loses_nothing_and_runs_nothing_twice(kind: str,
                                                              tmp_path: Path) -> None:
-    payloads = {f"k9-{i}": (hard_payload(i, time_limit=2) if i % 2 else small_payload())
-                for i in range(12)}
+    payloads = {f"k9-{i}": (hard_payload(i, time_limit=1.5) if i % 2 else small_payload())
+                for i in range(8)}
     for i, p in enumerate(payloads.values()):
         if i % 2 == 0:
-            p["products"][0]["list_price"] = 9 + i / 10   # twelve different scenarios
+            p["products"][0]["list_price"] = 9 + i / 10   # eight different scenarios
     rng = random.Random(7)
     ids: dict[str, str] = {}
     with database(kind, tmp_path) as url:
-        for round_ in range(4):
+        for round_ in range(KILLS + 1):
             srv = Server(url, tmp_path, workers=2, env=ENV | {
                 "BUNDLEOPT_MAX_ACTIVE_PER_TENANT": "50"}).start()
             try:
@@ -141,7 +142,7 @@ def test_repeated_kill9_loses_nothing_and_runs_nothing_twice(kind: str,
                         r = c.post("/v1/solves", json=p, headers={"Idempotency-Key": key})
                         assert r.status_code == 202, r.text
                         assert ids.setdefault(key, r.json()["id"]) == r.json()["id"]
-                    if round_ < 3:
+                    if round_ < KILLS:
                         time.sleep(rng.uniform(1.0, 2.5))   # mid-solve
                         srv.kill9()
                         continue
@@ -154,4 +155,4 @@ def test_repeated_kill9_loses_nothing_and_runs_nothing_twice(kind: str,
     assert set(solves) == set(ids.values())           # nothing lost, nothing duplicated
     assert all(plans.get(i) == 1 for i in solves)    # one result each
     assert all(s.crashes == 0 and not s.error for s in solves.values())
-    assert all(1 <= s.attempts <= 4 for s in solves.values())
+    assert all(1 <= s.attempts <= KILLS + 1 for s in solves.values())
