@@ -193,3 +193,21 @@ def test_the_default_cell_cap_takes_a_retail_scale_scenario() -> None:
                "scenario": {"price_ladder": {"discounts": [i / 100 for i in range(20)]}}}
     assert scenario_cells(payload) == 1_000_000
     assert scenario_cells(payload) <= ServiceSettings(db_url="sqlite://").max_cells
+
+
+def test_the_logged_database_url_hides_the_password() -> None:
+    from solver.service.db import describe_url
+
+    shown = describe_url("postgresql+psycopg://planner:s3cr3t-pw@db.internal:5432/bundleopt")
+    assert "s3cr3t-pw" not in shown and "db.internal" in shown and "planner" in shown
+
+
+def test_tenant_entries_are_parsed_and_checked() -> None:
+    check = TokenCheck(["acme:t1", "acme:t2", "bare-token"], ["ops:t9"])
+    a1, a2, bare, ops = (check.caller(f"Bearer {t}") for t in ("t1", "t2", "bare-token", "t9"))
+    assert a1.tenant == a2.tenant == "acme" and a1.actor != a2.actor and not a1.admin
+    assert bare.tenant == fingerprint("bare-token") and ops.tenant == "ops" and ops.admin
+    for bad in (["bad tenant:x"], ["acme:"], ["acme:t1", "globex:t1"]):
+        with pytest.raises(ParameterError) as err:
+            TokenCheck(bad)
+        assert "t1" not in str(err.value).replace("token", "")   # never echoes a secret
