@@ -28,6 +28,7 @@ from formulations.scenario import Scenario
 
 from .backends import SolveOptions, check_capabilities, get_backend
 from .conflicts import minimal_conflict
+from .machine import clamp_threads
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 DEFAULT_MIP_GAP = 1e-6      # "optimal" means within one part in a million of the bound
@@ -152,6 +153,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     mip_gap = mip_gap if mip_gap is not None else opts.mip_gap
     threads = threads if threads is not None else opts.threads
     _check_options(time_limit, mip_gap, threads)
+    threads, threads_note = clamp_threads(threads)   # more threads than cores only hurt
     backend_cls = get_backend(backend)
     check_capabilities(backend_cls, scenario)
 
@@ -164,7 +166,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         if progress is not None:
             progress(Progress(build_seconds + elapsed, obj, bound))
 
-    notes: list[str] = list(built.model.notes)
+    notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
     if built.space.no_price:
         raw = None
         status, x, solver_obj, bound, solve_seconds, log, cancelled = "infeasible", None, None, None, 0.0, "", False

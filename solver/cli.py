@@ -117,8 +117,12 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
     from formulations.loading import load_scenario
 
     from .api import solve as run_solve
+    from .machine import clamp_threads
 
     scenario = load_scenario(scenario_dir)
+    _, threads_note = clamp_threads(threads if threads is not None else scenario.solver.threads)
+    if threads_note:
+        click.echo(f"note: {threads_note}", err=True)
     printer = _ProgressPrinter(quiet)
     if time_limit is not None and time_limit > 0:
         # what the command has spent on imports and loading comes off the solve's share

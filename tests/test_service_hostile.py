@@ -24,7 +24,7 @@ from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E
                                   served, small_payload, wait_status)
 
 from formulations.loading import scenario_from_tables, write_scenario  # noqa: E402
-from solver.service.limits import machine_cores  # noqa: E402
+from solver.machine import machine_cores  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 SECRET_DIR = "/etc"

@@ -33,11 +33,12 @@ from sqlalchemy.orm import Session
 from formulations.errors import BundleoptError, InputError
 
 from . import queue, schedules
+from ..machine import machine_cores
 from .auth import SCOPE_KEY, Caller, RequireToken, TokenCheck
 from .db import (REQUEST_THREADS, check_writable, jsonable, make_engine, make_engines,
                  session_factory, upgrade)
 from .limits import (BodyLimit, QuotaGate, ServiceSettings, TenantQuotas,
-                     check_payload_values, check_threads, machine_cores, parse_json, safe_text,
+                     check_payload_values, check_threads, parse_json, safe_text,
                      scenario_cells, service_time_limit)
 from .models import SOLVE_STATUSES, Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
 

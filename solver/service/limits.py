@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from formulations.errors import InputError, ParameterError
+from solver.machine import machine_cores
 
 DEFAULT_DISCOUNT_COUNT = 7   # length of SCENARIO.md's default price ladder
 #: Parsing JSON into Python objects costs about this many bytes per byte of body.
@@ -58,14 +59,6 @@ def _available_memory() -> int:
     except OSError:
         pass
     return 4 << 30
-
-
-def machine_cores() -> int:
-    """Cores this process may run on (the cap on a solve's ``threads``)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
