@@ -311,10 +311,11 @@ class WorkerPool:
             pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             if pid not in mine:
                 continue   # another instance's worker: that instance enforces it
-            queue.finish(engine, solve_id, worker, status="cancelled", fields={
-                "summary": {"status": "cancelled", "stopped": "the solver did not stop "
-                            "within a second of the cancel request; its worker was killed"}},
-                plan_rows=None)
+            if not queue.finish(engine, solve_id, worker, status="cancelled", fields={
+                    "summary": {"status": "cancelled", "stopped": "the solver did not stop "
+                                "within a second of the cancel request; its worker was "
+                                "killed"}}, plan_rows=None):
+                continue   # it stopped (and recorded it) just now: nothing to kill
             mine[pid].kill()
             mine[pid].join(timeout=5)
             log.warning("solve %s: cancelled by killing worker pid %s", solve_id, pid)
