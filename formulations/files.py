@@ -11,26 +11,33 @@ import math
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN/inf as ``None``, numpy scalars and arrays as plain Python, and
-    tuples as lists, recursively: what ``json.dumps`` writes as strict JSON."""
+def json_safe(value: Any, *, other: Callable[[Any], Any] | None = None) -> Any:
+    """``value`` with NaN/inf and missing values as ``None``, numpy scalars and arrays as
+    plain Python, tuples as lists and keys as text, recursively: what ``json.dumps`` writes
+    as strict JSON. ``other`` converts any other type (``str`` for storage); without it
+    such values are left for ``json.dumps`` to refuse."""
     if isinstance(value, dict):
-        return {(k.item() if isinstance(k, np.generic) else k): json_safe(v)
+        return {str(k.item() if isinstance(k, np.generic) else k): json_safe(v, other=other)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [json_safe(v) for v in value]
+        return [json_safe(v, other=other) for v in value]
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, (np.integer, int)):
         return int(value)
     if isinstance(value, (np.floating, float)):
         return float(value) if math.isfinite(float(value)) else None
-    return value
+    if value is None or isinstance(value, str):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return other(value) if other is not None else value
 
 
 def json_text(value: Any) -> str:

@@ -30,6 +30,7 @@ from .backends.base import TIME_LIMIT
 from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .status import STATUSES, Status, relative_gap
+from .machine import clamp_threads
 
 __all__ = ["DEFAULT_MIP_GAP", "STATUSES", "Progress", "SolveResult", "Status", "check_options",
            "solve"]
@@ -112,6 +113,8 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
                                          mip_gap=mip_gap, threads=threads)
     check_options(options)
     deadline = Deadline(options.time_limit, start=started)
+    clamped, threads_note = clamp_threads(options.threads)   # more threads than cores only hurt
+    options = options.overridden(threads=clamped)
     backend = options.backend
     backend_cls = get_backend(backend)
     check_capabilities(backend_cls, scenario)
@@ -125,7 +128,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         if progress is not None:
             progress(Progress(build_seconds + elapsed, obj, bound))
 
-    notes: list[str] = list(built.model.notes)
+    notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
     stopped_by: str | None = None
     if built.space.no_price:
         raw = None

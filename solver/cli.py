@@ -124,9 +124,13 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
     from formulations.loading import load_scenario
 
     from .api import solve as run_solve
+    from .machine import clamp_threads
 
     check_flags(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
     scenario = load_scenario(scenario_dir)
+    _, threads_note = clamp_threads(threads if threads is not None else scenario.solver.threads)
+    if threads_note:
+        click.echo(f"note: {threads_note}", err=True)
     printer = _ProgressPrinter(quiet)
     # the time limit counts from the command's start: imports and loading count too
     result = run_solve(scenario, backend=backend, time_limit=time_limit, mip_gap=mip_gap,

@@ -34,7 +34,8 @@ def server(request: pytest.FixtureRequest,
     tmp = tmp_path_factory.mktemp(f"serve-{request.param}")
     with database(request.param, tmp) as url:
         srv = Server(url, tmp, workers=2,
-                     env={"BUNDLEOPT_MAX_BODY_BYTES": "200000", "BUNDLEOPT_MAX_CELLS": "5000",
+                     env={"BUNDLEOPT_CONFIG_ROOTS": str(tmp / "configs"),
+                          "BUNDLEOPT_MAX_BODY_BYTES": "200000", "BUNDLEOPT_MAX_CELLS": "5000",
                           "BUNDLEOPT_MAX_TIME_LIMIT": "120", "BUNDLEOPT_DEFAULT_TIME_LIMIT": "30"})
         srv.start()
         try:
@@ -254,9 +255,10 @@ def test_time_limits_are_per_solve_and_capped(client: httpx.Client) -> None:
         assert d["options"]["time_limit"] == expected
 
 
-def test_schedules_through_http(client: httpx.Client, tmp_path: Path) -> None:
+def test_schedules_through_http(server: Server, client: httpx.Client) -> None:
     from formulations.loading import write_scenario
 
+    tmp_path = server.cwd / "configs"   # the root the operator allowed
     write_scenario(scenario_from_tables(small_payload()), tmp_path / "scenario")
     cfg = tmp_path / "weekly.yaml"
     cfg.write_text("name: store-1\nscenario: scenario\n")

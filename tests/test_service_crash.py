@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import evaluate_plan_frame  # noqa: E402
 from test_service_support import (DB_KINDS, TERMINAL, Server, database,  # noqa: E402
-                                  hard_payload, small_payload, wait_status)
+                                  group_pids, hard_payload, small_payload, wait_status)
 
 from formulations.loading import scenario_from_tables  # noqa: E402
 
@@ -22,19 +22,9 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 def _group_alive(pgid: int, wait: float = 10.0) -> bool:
     """Whether a live (non-zombie) process of group ``pgid`` remains after ``wait`` s."""
     end = time.monotonic() + wait
-    while True:
-        alive = False
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                alive = True
-                break
-        if not alive or time.monotonic() > end:
-            return alive
+    while group_pids(pgid) and time.monotonic() < end:
         time.sleep(0.2)
+    return bool(group_pids(pgid))
 
 
 @pytest.mark.parametrize("kind", DB_KINDS)

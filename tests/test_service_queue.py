@@ -34,11 +34,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
         eng.dispose()
 
 
-def _submit(engine: object, key: str | None = None, actor: str = "token:a") -> Solve:
+def _submit(engine: object, key: str | None = None, actor: str = "token:a",
+            tenant: str = "a", payload: dict | None = None) -> Solve:
     with session_factory(engine)() as s:  # type: ignore[arg-type]
-        solve, _ = queue.enqueue(s, payload=small_payload(), n_offers=1, n_segments=1,
-                                 options={"time_limit": 5.0}, actor=actor,
-                                 idempotency_key=key)
+        solve, _ = queue.enqueue(s, payload=payload or small_payload(), n_offers=1,
+                                 n_segments=1, options={"time_limit": 5.0}, actor=actor,
+                                 idempotency_key=key, tenant=tenant)
         return solve
 
 
@@ -87,7 +88,10 @@ def test_idempotency_key_race_makes_one_solve(engine: object) -> None:
     with cf.ThreadPoolExecutor(8) as ex:
         solves = list(ex.map(lambda _: _submit(engine, key="same").id, range(8)))
     assert len(set(solves)) == 1
-    assert _submit(engine, key="same", actor="token:b").id != solves[0]
+    # Keys are per tenant: another tenant's same key is another solve ...
+    assert _submit(engine, key="same", actor="token:b", tenant="b").id != solves[0]
+    # ... while another token of the same tenant shares the tenant's key space.
+    assert _submit(engine, key="same", actor="token:a2").id == solves[0]
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         audits = s.scalars(select(Audit).where(Audit.target == solves[0])).all()
     assert len(audits) == 1
@@ -178,3 +182,32 @@ def test_a_dead_plan_run_solve_is_closed_not_queued(engine: object) -> None:
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         assert s.get(Solve, solve.id).status == "failed"
     assert queue.claim(engine, "host:1:w", 30) is None  # type: ignore[arg-type]
+
+
+def test_the_default_cell_cap_takes_a_retail_scale_scenario() -> None:
+    """1,000 candidate offers × 50 segments × a 20-point ladder: one million cells."""
+    from solver.service.limits import ServiceSettings
+
+    payload = {"bundles": [{"bundle_id": f"B{i}"} for i in range(1000)],
+               "segments": [{"segment_id": f"S{i}"} for i in range(50)],
+               "scenario": {"price_ladder": {"discounts": [i / 100 for i in range(20)]}}}
+    assert scenario_cells(payload) == 1_000_000
+    assert scenario_cells(payload) <= ServiceSettings(db_url="sqlite://").max_cells
+
+
+def test_the_logged_database_url_hides_the_password() -> None:
+    from solver.service.db import describe_url
+
+    shown = describe_url("postgresql+psycopg://planner:s3cr3t-pw@db.internal:5432/bundleopt")
+    assert "s3cr3t-pw" not in shown and "db.internal" in shown and "planner" in shown
+
+
+def test_tenant_entries_are_parsed_and_checked() -> None:
+    check = TokenCheck(["acme:t1", "acme:t2", "bare-token"], ["ops:t9"])
+    a1, a2, bare, ops = (check.caller(f"Bearer {t}") for t in ("t1", "t2", "bare-token", "t9"))
+    assert a1.tenant == a2.tenant == "acme" and a1.actor != a2.actor and not a1.admin
+    assert bare.tenant == fingerprint("bare-token") and ops.tenant == "ops" and ops.admin
+    for bad in (["bad tenant:x"], ["acme:"], ["acme:t1", "globex:t1"]):
+        with pytest.raises(ParameterError) as err:
+            TokenCheck(bad)
+        assert "t1" not in str(err.value).replace("token", "")   # never echoes a secret

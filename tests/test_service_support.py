@@ -52,6 +52,17 @@ def database(kind: str, tmp_path: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def served(kind: str, tmp_path: Path, **server_args: Any) -> Iterator["Server"]:
+    """A started ``serve`` over a fresh database of ``kind``; stopped afterwards."""
+    with database(kind, tmp_path) as url:
+        srv = Server(url, tmp_path, **server_args).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,6 +74,7 @@ class Server:
 
     def __init__(self, db_url: str, cwd: Path, *, workers: int = 2,
                  env: dict[str, str] | None = None) -> None:
+        # BUNDLEOPT_API_TOKENS / BUNDLEOPT_ADMIN_TOKENS in ``env`` replace the defaults.
         self.db_url, self.cwd, self.workers = db_url, cwd, workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -106,8 +118,40 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers=AUTH, timeout=30)
+    def client(self, token: str = TOKENS[0]) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=30,
+                            headers={"Authorization": f"Bearer {token}"})
+
+    def pids(self) -> set[int]:
+        """Live processes of the server's process group (server and workers)."""
+        assert self.proc is not None
+        return group_pids(self.proc.pid)
+
+
+def group_pids(pgid: int) -> set[int]:
+    """Live (non-zombie) processes of process group ``pgid``."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+def db_solve(url: str, solve_id: str) -> Any:
+    """The stored row of a solve, read straight from the database."""
+    from solver.service.db import make_engine, session_factory
+    from solver.service.models import Solve
+
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            return s.get(Solve, solve_id)
+    finally:
+        engine.dispose()
 
 
 def wait_status(client: httpx.Client, solve_id: str, statuses: set[str],
@@ -125,10 +169,13 @@ def wait_status(client: httpx.Client, solve_id: str, statuses: set[str],
     raise AssertionError(f"solve {solve_id} still {body.get('status')} after {timeout}s")
 
 
-def hard_payload(seed: int = 0, time_limit: float = 8.0) -> dict[str, Any]:
-    """A personalized MNL scenario that keeps HiGHS busy for several seconds."""
+def hard_payload(seed: int = 0, time_limit: float = 8.0, n_bundles: int = 40,
+                 n_segments: int = 6, n_products: int = 8) -> dict[str, Any]:
+    """A personalized MNL scenario that keeps HiGHS busy for several seconds.
+
+    Larger ones (1000 offers × 30 segments) keep HiGHS in presolve for seconds: with a
+    tiny time limit its solver thread outlives the solve (a poisoned worker)."""
     rng = np.random.default_rng(seed)
-    n_products, n_bundles, n_segments = 8, 40, 6
     products = [{"product_id": f"P{i}", "unit_cost": round(float(rng.uniform(2, 6)), 2),
                  "list_price": round(float(rng.uniform(8, 15)), 2)} for i in range(n_products)]
     bundles = []

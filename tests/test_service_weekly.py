@@ -1,6 +1,8 @@
 """Weekly plans (``plan run``) and their schedules, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from datetime import timedelta
@@ -15,13 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import brute_force, evaluate_plan_frame  # noqa: E402
 from test_service_support import DB_KINDS, PYTHON, ROOT, database  # noqa: E402
 
-from formulations.errors import InputError, ParameterError  # noqa: E402
+from formulations.errors import BundleoptError, InputError, ParameterError  # noqa: E402
 from formulations.loading import (load_scenario, scenario_from_tables,  # noqa: E402
                                   write_scenario)
 from solver.api import solve  # noqa: E402
 from solver.service import schedules  # noqa: E402
 from solver.service.db import make_engine, session_factory, upgrade  # noqa: E402
-from solver.service.models import Plan, ScenarioRow, ScheduleRun, Solve, WeeklyPlan  # noqa: E402
+from solver.service.models import (Plan, ScenarioRow, ScheduleRun, Solve,  # noqa: E402
+                                   WeeklyPlan, utcnow)
 from solver.service.weekly import load_config, parse_week, run_week, shift_week  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
@@ -138,7 +141,16 @@ def test_plan_run_reports_bad_config_and_week_in_one_line(tmp_path: Path) -> Non
     assert shift_week("2026-W01", -1) == "2025-W52" and shift_week("2026-W53", 1) == "2027-W01"
 
 
-def test_schedule_occurrences_are_claimed_once(tmp_path: Path) -> None:
+def _allow(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
+    """The operator allows ``tmp`` for configs and ``tmp/exports`` for exports (the env
+    reaches the `plan run --schedule` children too)."""
+    monkeypatch.setenv("BUNDLEOPT_CONFIG_ROOTS", str(tmp))
+    monkeypatch.setenv("BUNDLEOPT_EXPORT_ROOT", str(tmp / "exports"))
+
+
+def test_schedule_occurrences_are_claimed_once(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _allow(monkeypatch, tmp_path)
     cfg = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 's.db'}"
     engine = make_engine(url)
@@ -164,6 +176,8 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path) -> None:
     assert week == shift_week(f"{at.isocalendar()[0]}-W{at.isocalendar()[1]:02d}", 1)
     assert schedules.execute_run(engine, url, claimed[0], "scheduler-A") == "done"
     assert _count(url, WeeklyPlan, WeeklyPlan.week == week, WeeklyPlan.status == "done") == 1
+    # A service-run config exports under the export root, in the tenant's own directory.
+    assert (tmp_path / "exports" / "default" / "out" / week / "plan.csv").is_file()
     # Three weeks of downtime: one catch-up run, not three.
     later = at + timedelta(weeks=3, hours=1)
     assert len(schedules.claim_due(engine, "scheduler-A", now=later)) == 1
@@ -171,7 +185,9 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_abandoned_schedule_run_is_taken_over_after_its_lease(tmp_path: Path) -> None:
+def test_abandoned_schedule_run_is_taken_over_after_its_lease(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _allow(monkeypatch, tmp_path)
     cfg = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 'a.db'}"
     engine = make_engine(url)
@@ -226,3 +242,98 @@ def test_schedules_can_be_confined_to_a_config_dir(tmp_path: Path,
         assert schedules.upsert(s, {"name": "x", "cron": "0 6 * * 5", "config": str(cfg)},
                                 "t").config == str(cfg.resolve())
     engine.dispose()
+
+
+@pytest.mark.parametrize("extra, field", [
+    ("export: out/{0}\n", "export"),
+    ("export: 'out/{week!r}'\n", "export"),
+    ("solver: {time_limit: -5}\n", "solver.time_limit"),
+    ("solver: {time_limit: .nan}\n", "solver.time_limit"),
+    ("solver: {mip_gap: 2}\n", "solver.mip_gap"),
+    ("solver: {backend: gurobi}\n", "solver.backend"),
+    ("max_price_change: 1e308\n", "max_price_change"),
+    ("demand: {data: data, args: [--out, /tmp/elsewhere]}\n", "demand.args"),
+    ("demand: {data: data, args: ['--out=/tmp/elsewhere']}\n", "demand.args"),
+    ("demand: {data: data, args: [--segments]}\n", "demand.args"),
+])
+def test_weekly_config_mistakes_are_refused_naming_the_field(tmp_path: Path, extra: str,
+                                                             field: str) -> None:
+    (tmp_path / "data").mkdir()
+    cfg = tmp_path / "weekly.yaml"
+    cfg.write_text("name: store-7\nscenario: scenario\n" + extra)
+    with pytest.raises(InputError, match=f"field '{field}'"):
+        load_config(cfg)
+
+
+@pytest.mark.parametrize("extra", ["export: out/{0}\n", "solver: {time_limit: -5}\n"])
+def test_weekly_config_mistakes_are_one_line_and_exit_2(tmp_path: Path, extra: str) -> None:
+    write_scenario(scenario_from_tables(_payload(1.0)), tmp_path / "scenario")
+    cfg = tmp_path / "weekly.yaml"
+    cfg.write_text("name: store-7\nscenario: scenario\n" + extra)
+    r = _plan_run(cfg, "2026-W48", f"sqlite:///{tmp_path / 'm.db'}")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_plan_runs_week_is_taken_over_at_once(tmp_path: Path) -> None:
+    """A `plan run` killed mid-week (its process gone) does not lock the week for the
+    rest of its lease: the next run takes it over and plans it."""
+    cfg = _config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    dead = subprocess.Popen([PYTHON, "-c", "pass"])
+    dead.wait()
+    engine = make_engine(url)
+    upgrade(engine)
+    from solver.service.queue import worker_name
+
+    owner = worker_name("weekly").split(":")
+    owner[1] = str(dead.pid)
+    with session_factory(engine)() as s:
+        s.add(WeeklyPlan(tenant="default", name="store-7", week="2026-W48", status="running",
+                         owner=":".join(owner),
+                         lease_until=utcnow() + timedelta(minutes=30)))
+        s.commit()
+    engine.dispose()
+    outcome = run_week(cfg, "2026-W48", db_url=url)
+    assert outcome.created and outcome.status == "optimal"
+    # A live owner's week is left alone.
+    live = ":".join([owner[0], str(os.getpid()), *owner[2:]])
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        s.add(WeeklyPlan(tenant="default", name="store-7", week="2026-W49", status="running",
+                         owner=live, lease_until=utcnow() + timedelta(minutes=30)))
+        s.commit()
+    engine.dispose()
+    with pytest.raises(BundleoptError, match="being planned"):
+        run_week(cfg, "2026-W49", db_url=url)
+
+
+def test_plan_run_prints_the_solve_summary_and_exports_follow_the_umask(
+        tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    r = subprocess.run(["sh", "-c", f"umask 022 && exec {PYTHON} -m solver.service plan run "
+                        f"{cfg} --week 2026-W48 --db {url}"], capture_output=True, text=True,
+                       cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    for line in ("status      optimal", "objective", "offers", "profit"):
+        assert line in r.stdout
+    out = tmp_path / "out" / "2026-W48"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert {stat.S_IMODE((out / f).stat().st_mode) for f in ("plan.csv", "summary.json")} \
+        == {0o644}
+    again = _plan_run(cfg, "2026-W48", url)
+    assert "status      optimal" in again.stdout and "already planned" in again.stdout
+
+
+def test_the_shipped_example_weekly_config_runs_from_the_project_root(tmp_path: Path) -> None:
+    (example,) = ROOT.glob("examples/*weekly.yaml")
+    r = subprocess.run([PYTHON, "-m", "solver.service", "plan", "run",
+                        str(example.relative_to(ROOT)), "--week", "2026-W48", "--db",
+                        f"sqlite:///{tmp_path / 'e.db'}", "--out", str(tmp_path / "w48")],
+                       capture_output=True, text=True, cwd=ROOT,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert "status      optimal" in r.stdout
+    assert (tmp_path / "w48" / "plan.csv").is_file()

@@ -27,12 +27,9 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _db_error(err: Exception, url: str) -> BundleoptError:
-    from sqlalchemy.engine import make_url
+    from .db import describe_url
 
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        shown = "the database"
+    shown = describe_url(url)
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return BundleoptError(f"cannot open {shown}: {first}")
 
@@ -54,37 +51,44 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
 
     from . import queue
     from .app import create_app
-    from .auth import ENV_VAR, tokens_from_env
-    from .db import make_engine, normalize_url, upgrade
+    from .auth import ADMIN_ENV_VAR, ENV_VAR, TokenCheck, tokens_from_env
+    from .db import describe_url, make_engines, normalize_url, upgrade
     from .limits import ServiceSettings
     from .schedules import Scheduler
     from .worker import WorkerPool, WorkerSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    tokens = tokens_from_env()
-    if not tokens:
+    tokens, admins = tokens_from_env(), tokens_from_env(var=ADMIN_ENV_VAR)
+    if not tokens and not admins:
         raise BundleoptError(f"{ENV_VAR} is empty: set it to one or more comma-separated "
-                             "API tokens")
+                             "API tokens (tenant:token or token)")
+    TokenCheck(tokens, admins)   # refuses a malformed entry before anything starts
     url = normalize_url(db_url)
-    settings = ServiceSettings.from_env(url, tokens)
-    engine = make_engine(url)
+    settings = ServiceSettings.from_env(url, tokens, admins)
+    engine, read_engine = make_engines(url)
     try:
         upgrade(engine)
-        # Solves of workers that died with a previous run of the service go back first.
-        requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine))
+        # Solves of workers that died with a previous run of the service go back first;
+        # the service died, not because of them: that costs them no attempt.
+        requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine),
+                                       service_restart=True)
     except SQLAlchemyError as err:
         raise _db_error(err, url) from None
+    say = logging.getLogger("bundleopt.serve")
+    say.info("database %s; %d worker process%s; listening on %s:%d", describe_url(url),
+             workers, "" if workers == 1 else "es", host, port)
     if requeued:
-        logging.getLogger("bundleopt.serve").info("re-queued %d interrupted solves", requeued)
+        say.info("re-queued %d interrupted solves", requeued)
     pool = WorkerPool(WorkerSettings(db_url=url, lease_seconds=settings.lease_seconds,
                                      parent_pid=os.getpid()), workers)
     pool.start()
     stop = threading.Event()
 
     def supervise() -> None:
-        while not stop.wait(1.0):
+        while not stop.wait(0.5):
             try:
+                pool.enforce_cancels(engine)
                 pool.check()
                 queue.requeue_stale(engine, queue.dead_local_workers(engine))
             except Exception:
@@ -100,7 +104,8 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
             sched.stop()
         pool.stop()   # workers hand their running solves back to the queue
 
-    app = create_app(settings, engine, migrate=False, on_shutdown=shutdown)
+    app = create_app(settings, engine, read_engine=read_engine, migrate=False,
+                     on_shutdown=shutdown)
     try:
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                       timeout_graceful_shutdown=5)).run()
@@ -109,7 +114,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
 
 
 def _week_arg(value: str | None) -> str:
-    from .weekly import iso_week
+    from .weekly.config import iso_week
 
     today = date.today()
     if value in (None, "next"):
@@ -125,7 +130,7 @@ def plan() -> None:
 
 
 @plan.command("run")
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
 @click.option("--week", default=None, metavar="YYYY-Www|this|next",
               help="ISO week to plan (default: next week).")
 @click.option("--db", "db_url", default=None, metavar="URL",
@@ -134,20 +139,65 @@ def plan() -> None:
               help="Re-fit demand from the config's data (default: if configured).")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Export directory (default: the config's `export`).")
+@click.option("--tenant", default="default", show_default=True,
+              help="Tenant the week is stored under (as the service's API sees it).")
+@click.option("--schedule", "schedule_id", default=None, type=int, hidden=True,
+              help="Run a stored schedule's config, confined to the allowed roots "
+                   "(how serve runs schedules).")
 @_user_errors
-def plan_run(config: str, week: str | None, db_url: str | None, refit: bool | None,
-             out: str | None) -> None:
-    """Plan one week: build, solve against last week's plan, store, export. Idempotent."""
+def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bool | None,
+             out: str | None, tenant: str, schedule_id: int | None) -> None:
+    """Plan one week: build, solve against last week's plan, store, export. Idempotent.
+
+    Prints the same summary as `bundleopt solve`. Exit status: 0 plan stored (now or
+    before), 1 no plan, 2 bad config or data.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from solver.cli import format_summary
+
+    from .auth import TENANT_RE
     from .db import normalize_url
     from .weekly import run_week
 
+    if not TENANT_RE.match(tenant):
+        raise BundleoptError("--tenant: 1-64 letters, digits, '_', '.' or '-'")
+    if (config is None) == (schedule_id is None):
+        raise BundleoptError("plan run: give a CONFIG file")
     url = normalize_url(db_url)
     try:
-        outcome = run_week(config, _week_arg(week), db_url=url, refit=refit, out=out)
+        if schedule_id is not None:
+            cfg, tenant = _schedule_config(url, schedule_id)
+        else:
+            cfg = config
+        outcome = run_week(cfg, _week_arg(week), db_url=url, refit=refit, out=out,
+                           tenant=tenant)
     except SQLAlchemyError as err:
         raise _db_error(err, url) from None
+    if outcome.result is not None:
+        click.echo(format_summary(outcome.result))
     click.echo(outcome.message)
-    if outcome.status not in ("optimal", "feasible", "done"):
-        sys.exit(1)
+    code = 0 if outcome.status in ("optimal", "feasible", "done") else 1
+    if outcome.leftover:
+        # A native solver thread is still running: do not wait for it at exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _schedule_config(url: str, schedule_id: int) -> tuple[Any, str]:
+    from .db import make_engine, session_factory
+    from .models import Schedule
+    from .schedules import schedule_config
+    from .weekly import Confinement
+
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            sched = s.get(Schedule, schedule_id)
+            if sched is None:
+                raise BundleoptError(f"--schedule: no schedule {schedule_id}")
+            return schedule_config(sched, Confinement.from_env()), sched.tenant
+    finally:
+        engine.dispose()

@@ -1,27 +1,64 @@
-"""Service settings and the limits that keep one request from hurting the others.
+"""Service settings and the limits that keep one request, or one tenant, from hurting the others.
 
-Every limit has an environment variable (read by :meth:`ServiceSettings.from_env`):
+Every limit has an environment variable (read by :meth:`ServiceSettings.from_env`);
+``docs/service.md`` lists them all with their defaults:
 
-``BUNDLEOPT_MAX_BODY_BYTES``    request body size (default 10 MB) → 413
-``BUNDLEOPT_MAX_CELLS``         offers × segments × ladder points (default 200 000) → 413
-``BUNDLEOPT_DEFAULT_TIME_LIMIT`` time limit of a solve that sets none (default 60 s)
-``BUNDLEOPT_MAX_TIME_LIMIT``    cap on any solve's time limit (default 600 s)
-``BUNDLEOPT_LEASE_SECONDS``     worker lease: a dead worker's solve is re-queued after it
+``BUNDLEOPT_MAX_BODY_BYTES``         request body size (default 10 MB) → 413
+``BUNDLEOPT_MAX_CELLS``              offers × segments × ladder points (default 1 000 000) → 413
+``BUNDLEOPT_DEFAULT_TIME_LIMIT``     time limit of a solve that sets none (default 60 s)
+``BUNDLEOPT_MAX_TIME_LIMIT``         cap on any solve's time limit (default 600 s)
+``BUNDLEOPT_LEASE_SECONDS``          worker lease: a dead worker's solve is re-queued after it
+``BUNDLEOPT_MAX_ACTIVE_PER_TENANT``  queued + running solves of one tenant (default 50) → 429
+``BUNDLEOPT_RATE_PER_SECOND``        a tenant's sustained request rate (default 20/s) → 429
+``BUNDLEOPT_RATE_BURST``             requests a tenant may send at once above it (default 60)
+``BUNDLEOPT_BODY_MEMORY``            memory for request bodies being read and parsed, all
+                                     tenants (default: a quarter of the available memory,
+                                     at most 1 GiB) → 429
+``BUNDLEOPT_TENANT_BODY_MEMORY``     the same for one tenant (default: a quarter of it)
+``BUNDLEOPT_CONFIG_ROOTS``           directories (``:``-separated) weekly configs and the
+                                     files they name must lie in (default: none — inline only)
+``BUNDLEOPT_EXPORT_ROOT``            writable directory scheduled plans export into
 """
 from __future__ import annotations
 
 import json
+import math
 import os
+import threading
+import time
+import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from formulations.errors import ParameterError
+from formulations.errors import InputError, ParameterError
+from solver.machine import machine_cores
 
 DEFAULT_DISCOUNT_COUNT = 7   # length of SCENARIO.md's default price ladder
+#: Parsing JSON into Python objects costs about this many bytes per byte of body.
+PARSE_FACTOR = 10
+#: Largest money amount (costs, prices, willingness to pay) a scenario may hold.
+MAX_MONEY = 1e9
+#: Largest other number (sizes, inventories, quantities, settings) a scenario may hold.
+MAX_AMOUNT = 1e12
+MAX_ID_LENGTH = 256
+MONEY_FIELDS = frozenset({"unit_cost", "list_price", "wtp", "wtp_sd", "price", "min_price",
+                          "max_price"})
 
 
 class TooLarge(Exception):
     """The request or scenario exceeds a configured limit (answered with 413)."""
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
 
 
 @dataclass(frozen=True)
@@ -30,25 +67,56 @@ class ServiceSettings:
 
     db_url: str
     tokens: list[str] = field(default_factory=list)
+    admin_tokens: list[str] = field(default_factory=list)
     max_body_bytes: int = 10 * 1024 * 1024
-    max_cells: int = 200_000
+    max_cells: int = 1_000_000
     default_time_limit: float = 60.0
     max_time_limit: float = 600.0
     lease_seconds: float = 15.0
+    max_active_per_tenant: int = 50
+    rate_per_second: float = 20.0
+    rate_burst: float = 60.0
+    body_memory: int = 0            # 0: derived from the available memory at start
+    tenant_body_memory: int = 0     # 0: a quarter of body_memory
+    config_roots: tuple[str, ...] = ()
+    export_root: str | None = None
+
+    def __post_init__(self) -> None:
+        # A body of the maximal size must always be admissible, for one tenant and all.
+        one = self.max_body_bytes * PARSE_FACTOR
+        total = self.body_memory or min(1 << 30, _available_memory() // 4)
+        object.__setattr__(self, "body_memory", max(total, one))
+        per = self.tenant_body_memory or self.body_memory // 4
+        object.__setattr__(self, "tenant_body_memory", min(max(per, one), self.body_memory))
 
     @classmethod
-    def from_env(cls, db_url: str, tokens: list[str]) -> "ServiceSettings":
+    def from_env(cls, db_url: str, tokens: list[str],
+                 admin_tokens: list[str] | None = None) -> "ServiceSettings":
         """Settings with limits overridden from the environment."""
-        return cls(db_url=db_url, tokens=tokens,
+        roots = [r for r in os.environ.get("BUNDLEOPT_CONFIG_ROOTS", "").split(os.pathsep)
+                 if r.strip()]
+        if os.environ.get("BUNDLEOPT_CONFIG_DIR", "").strip():   # the older, single-root name
+            roots.append(os.environ["BUNDLEOPT_CONFIG_DIR"])
+        export = os.environ.get("BUNDLEOPT_EXPORT_ROOT", "").strip() or None
+        return cls(db_url=db_url, tokens=tokens, admin_tokens=admin_tokens or [],
                    max_body_bytes=int(_env("BUNDLEOPT_MAX_BODY_BYTES", cls.max_body_bytes)),
                    max_cells=int(_env("BUNDLEOPT_MAX_CELLS", cls.max_cells)),
                    default_time_limit=_env("BUNDLEOPT_DEFAULT_TIME_LIMIT",
                                            cls.default_time_limit),
                    max_time_limit=_env("BUNDLEOPT_MAX_TIME_LIMIT", cls.max_time_limit),
-                   lease_seconds=_env("BUNDLEOPT_LEASE_SECONDS", cls.lease_seconds))
+                   lease_seconds=_env("BUNDLEOPT_LEASE_SECONDS", cls.lease_seconds),
+                   max_active_per_tenant=int(_env("BUNDLEOPT_MAX_ACTIVE_PER_TENANT",
+                                                  cls.max_active_per_tenant)),
+                   rate_per_second=_env("BUNDLEOPT_RATE_PER_SECOND", cls.rate_per_second),
+                   rate_burst=_env("BUNDLEOPT_RATE_BURST", cls.rate_burst),
+                   body_memory=int(_env("BUNDLEOPT_BODY_MEMORY", 0, allow_zero=True)),
+                   tenant_body_memory=int(_env("BUNDLEOPT_TENANT_BODY_MEMORY", 0,
+                                               allow_zero=True)),
+                   config_roots=tuple(str(Path(r).resolve()) for r in roots),
+                   export_root=str(Path(export).resolve()) if export else None)
 
 
-def _env(name: str, default: float) -> float:
+def _env(name: str, default: float, allow_zero: bool = False) -> float:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
@@ -56,9 +124,107 @@ def _env(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ParameterError(f"{name}={raw!r}: expected a number") from None
-    if value <= 0:
-        raise ParameterError(f"{name}={raw!r}: must be > 0")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ParameterError(f"{name}={raw!r}: must be a finite number > 0")
     return value
+
+
+def service_time_limit(requested: float | None, default: float,
+                       cap: float | None = None) -> float:
+    """The one place the service decides a solve's time limit, in seconds.
+
+    The requested limit (the scenario's or the weekly config's ``time_limit``), else the
+    default, capped by ``cap``. Both the API and ``plan run`` call this.
+    """
+    limit = float(requested) if requested else float(default)
+    return min(limit, float(cap)) if cap is not None else limit
+
+
+def check_threads(threads: Any, cores: int | None = None) -> None:
+    """InputError (422) when a solve asks for more threads than the machine has cores."""
+    cores = cores or machine_cores()
+    if threads is not None and not isinstance(threads, bool) and isinstance(threads, int) \
+            and threads > cores:
+        raise InputError("scenario", f"at most {cores} threads (this machine's cores), "
+                         f"got {threads}", field="solver.threads")
+
+
+def safe_text(value: Any) -> str:
+    """``value`` as text that always encodes to UTF-8 (lone surrogates escaped)."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def text_problem(value: str, is_id: bool) -> str | None:
+    """Why a string from a client is refused, or ``None``: lone surrogates, NUL, and in ids
+    any control character or a length above :data:`MAX_ID_LENGTH`."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 text (lone surrogate)"
+    if "\x00" in value:
+        return "contains a NUL character"
+    if is_id:
+        if len(value) > MAX_ID_LENGTH:
+            return f"is longer than {MAX_ID_LENGTH} characters"
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            return "contains a control character"
+    return None
+
+
+def check_payload_values(payload: dict[str, Any]) -> None:
+    """Refuse (InputError, 422) any text or number of a raw payload outside safe bounds.
+
+    Numbers must be finite, money fields at most :data:`MAX_MONEY` and everything else at
+    most :data:`MAX_AMOUNT` in size; text must be valid UTF-8 without NUL, ids (``*_id``
+    fields) without control characters. Runs before the scenario is validated.
+    """
+    for table, records in payload.items():
+        if table == "scenario":
+            _check_tree(records, "scenario", "scenario")
+            continue
+        if not isinstance(records, list):
+            continue
+        for i, record in enumerate(records, start=1):
+            if not isinstance(record, dict):
+                continue
+            for key, value in record.items():
+                problem = text_problem(key, is_id=True)
+                if problem:
+                    raise InputError(table, f"a field name {problem}", row=i)
+                problem = _value_problem(key, value)
+                if problem:
+                    raise InputError(table, problem, row=i, field=key)
+
+
+def _value_problem(key: str, value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        limit = MAX_MONEY if key in MONEY_FIELDS else MAX_AMOUNT
+        if not math.isfinite(value) or abs(value) > limit:
+            return f"expected a finite number of size at most {limit:.0e}"
+        return None
+    if isinstance(value, str):
+        return text_problem(value, is_id=key.endswith("_id"))
+    return None
+
+
+def _check_tree(value: Any, table: str, where: str, depth: int = 0) -> None:
+    if depth > 20:
+        raise InputError(table, "nested too deeply", field=where)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            problem = text_problem(str(k), is_id=True)
+            if problem:
+                raise InputError(table, f"a key {problem}", field=where)
+            _check_tree(v, table, f"{where}.{k}" if where != table else str(k), depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_tree(v, table, where, depth + 1)
+    else:
+        problem = _value_problem(where.rsplit(".", 1)[-1], value)
+        if problem:
+            raise InputError(table, problem, field=where)
 
 
 def parse_json(body: bytes) -> Any:
@@ -160,3 +326,98 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class TenantQuotas:
+    """Per-tenant request rate (token bucket) and body-memory reservations, in process.
+
+    Thread-safe; the ASGI gate below consults it before a request is routed or its body
+    read, so a refused request costs nothing but the check.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.rate, self.burst = settings.rate_per_second, max(1.0, settings.rate_burst)
+        self.body_memory, self.tenant_body_memory = (settings.body_memory,
+                                                     settings.tenant_body_memory)
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._held: dict[str, int] = {}
+        self._total = 0
+
+    def take_request(self, tenant: str) -> float | None:
+        """Count one request; ``None`` if allowed, else seconds until one would be."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(tenant, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[tenant] = (tokens, now)
+                return (1.0 - tokens) / self.rate
+            self._buckets[tenant] = (tokens - 1.0, now)
+            return None
+
+    def reserve(self, tenant: str, cost: int) -> bool:
+        """Hold ``cost`` bytes of body memory for ``tenant`` if both budgets allow it."""
+        with self._lock:
+            held = self._held.get(tenant, 0)
+            if held + cost > self.tenant_body_memory or self._total + cost > self.body_memory:
+                return False
+            self._held[tenant] = held + cost
+            self._total += cost
+            return True
+
+    def release(self, tenant: str, cost: int) -> None:
+        with self._lock:
+            self._held[tenant] = self._held.get(tenant, 0) - cost
+            self._total -= cost
+
+
+class QuotaGate:
+    """ASGI middleware: 429 + ``Retry-After`` past a tenant's rate or body-memory budget.
+
+    Runs after authentication (the caller is in the scope). A request with a body
+    reserves ``PARSE_FACTOR`` × its declared size (the largest allowed size when it is
+    streamed without ``Content-Length``) until its answer is sent.
+    """
+
+    def __init__(self, app: ASGIApp, quotas: TenantQuotas, max_body_bytes: int,
+                 scope_key: str) -> None:
+        self.app, self.quotas, self.max_body, self.key = app, quotas, max_body_bytes, scope_key
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        who = scope.get(self.key) if scope["type"] == "http" else None
+        if who is None:
+            await self.app(scope, receive, send)
+            return
+        wait = self.quotas.take_request(who.tenant)
+        if wait is not None:
+            await _too_many(send, wait, "request rate limit of this tenant reached")
+            return
+        cost = 0
+        if scope.get("method") in ("POST", "PUT", "PATCH"):
+            declared = self.max_body
+            for name, value in scope.get("headers", []):
+                if name == b"content-length":
+                    try:
+                        declared = min(int(value), self.max_body)
+                    except ValueError:
+                        pass
+            cost = max(declared, 1) * PARSE_FACTOR
+            if not self.quotas.reserve(who.tenant, cost):
+                await _too_many(send, 1.0, "too many large requests of this tenant (or of "
+                                "all tenants) are being read at once")
+                return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if cost:
+                self.quotas.release(who.tenant, cost)
+
+
+async def _too_many(send: Any, retry_after: float, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(max(1, math.ceil(retry_after))).encode())]})
+    await send({"type": "http.response.body", "body": body})

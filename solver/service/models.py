@@ -13,10 +13,14 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-#: Solve statuses; the last six are terminal.
-SOLVE_STATUSES = ("queued", "running", "optimal", "feasible", "infeasible", "no_solution",
-                  "failed", "cancelled")
+from solver.status import STATUSES
+
+#: Solve statuses: the service's own two waiting states, the solver's (one vocabulary,
+#: solver.status), and the service's two endings; all but the first two are terminal.
+SOLVE_STATUSES = ("queued", "running") + STATUSES + ("failed", "cancelled")
 TERMINAL = frozenset(SOLVE_STATUSES[2:])
+#: The tenant of rows from before tenants existed, and of the CLI's ``plan run``.
+DEFAULT_TENANT = "default"
 
 
 def utcnow() -> datetime:
@@ -59,10 +63,13 @@ class Solve(Base):
 
     __tablename__ = "solves"
     __table_args__ = (
-        UniqueConstraint("submitted_by", "idempotency_key", name="uq_solves_idempotency"),
+        UniqueConstraint("tenant", "idempotency_key", name="uq_solves_tenant_idempotency"),
         Index("ix_solves_status_created", "status", "created_at"),
+        Index("ix_solves_tenant_started", "tenant", "started_at"),
+        Index("ix_solves_tenant_created", "tenant", "created_at"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
     scenario_hash: Mapped[str] = mapped_column(ForeignKey("scenarios.hash"))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     options: Mapped[dict[str, Any]]
@@ -73,9 +80,12 @@ class Solve(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Deaths of this solve's worker while the service lived; service-wide crashes do not count.
+    crashes: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     objective: Mapped[float | None] = mapped_column(Float, nullable=True)
     bound: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -104,8 +114,10 @@ class WeeklyPlan(Base):
     """One week of one planning configuration: at most one per (name, week)."""
 
     __tablename__ = "weekly_plans"
-    __table_args__ = (UniqueConstraint("name", "week", name="uq_weekly_name_week"),)
+    __table_args__ = (UniqueConstraint("tenant", "name", "week",
+                                       name="uq_weekly_tenant_name_week"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
     name: Mapped[str] = mapped_column(String(128))
     week: Mapped[str] = mapped_column(String(8))            # ISO week, "2026-W48"
     status: Mapped[str] = mapped_column(String(16))         # running | done | failed
@@ -123,10 +135,14 @@ class Schedule(Base):
     """A cron-style schedule that runs a weekly plan configuration."""
 
     __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_schedules_tenant_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
+    name: Mapped[str] = mapped_column(String(128))
     cron: Mapped[str] = mapped_column(String(128))
-    config: Mapped[str] = mapped_column(Text)               # path of the weekly config
+    # A path inside the operator's config roots, or "inline" with the config itself below.
+    config: Mapped[str] = mapped_column(Text)
+    config_inline: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     week_offset: Mapped[int] = mapped_column(Integer, default=1)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(64))
@@ -155,9 +171,19 @@ class Audit(Base):
     """Who did what: every accepted submission, cancellation and schedule change."""
 
     __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_tenant_id", "tenant", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str | None] = mapped_column(String(128), nullable=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Health(Base):
+    """One row that ``/healthz`` rewrites to prove the database takes writes."""
+
+    __tablename__ = "service_health"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,6 +7,10 @@ stops renewing, and :func:`requeue_stale` puts its solve back in the queue once 
 lease has expired (or at once, when the owning process is known to be dead). Claims are
 atomic: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, a single conditional
 ``UPDATE … RETURNING`` on SQLite (whose writers are serialised anyway).
+
+Tenants are served in turn: the next solve claimed is the oldest queued one of the
+tenant whose latest solve started longest ago (never started first), so a burst of
+one tenant delays each other tenant by at most one solve per worker.
 """
 from __future__ import annotations
 
@@ -18,15 +22,22 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+
+from formulations.errors import InputError
 
 from .db import jsonable
-from .models import TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
+from .models import DEFAULT_TENANT, TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
 
-#: After this many claims that never finished (worker crashes), a solve is failed.
+#: After its worker died this many times while the service lived, a solve is failed.
 MAX_ATTEMPTS = 3
+ACTIVE = ("queued", "running")
+
+
+class QuotaExceeded(Exception):
+    """The tenant already has its cap of queued and running solves (answered with 429)."""
 
 
 def scenario_hash(payload: dict[str, Any]) -> str:
@@ -41,9 +52,9 @@ def worker_name(role: str = "worker") -> str:
 
 
 def store_scenario(session: Session, payload: dict[str, Any], n_offers: int,
-                   n_segments: int) -> str:
+                   n_segments: int, digest: str | None = None) -> str:
     """Insert the scenario unless its content is already stored; return its hash."""
-    digest = scenario_hash(payload)
+    digest = digest or scenario_hash(payload)
     if session.get(ScenarioRow, digest) is None:
         try:
             with session.begin_nested():
@@ -56,58 +67,92 @@ def store_scenario(session: Session, payload: dict[str, Any], n_offers: int,
 
 def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segments: int,
             options: dict[str, Any], actor: str, idempotency_key: str | None = None,
-            source: str = "api", status: str = "queued") -> tuple[Solve, bool]:
+            source: str = "api", status: str = "queued", tenant: str = DEFAULT_TENANT,
+            max_active: int | None = None) -> tuple[Solve, bool]:
     """Record a solve (and commit); returns ``(solve, created)``.
 
-    With an idempotency key already used by ``actor``, the earlier solve is returned and
-    nothing is added, also when two such requests race.
+    With an idempotency key the tenant already used for the same payload, the earlier
+    solve is returned and nothing is added, also when two such requests race; for a
+    different payload, InputError (422) and the first solve stands. Past ``max_active``
+    queued + running solves of the tenant, :class:`QuotaExceeded`.
     """
+    digest = scenario_hash(payload)
     if idempotency_key is not None:
-        existing = _by_key(session, actor, idempotency_key)
+        existing = by_key(session, tenant, idempotency_key)
         if existing is not None:
-            return existing, False
-    digest = store_scenario(session, payload, n_offers, n_segments)
-    solve = Solve(id=str(uuid.uuid4()), scenario_hash=digest, status=status,
+            return same_body(existing, digest), False
+    if max_active is not None and session.bind.dialect.name == "postgresql":
+        # Serialise this tenant's submissions so the cap cannot be raced past.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                        {"k": int(hashlib.sha256(tenant.encode()).hexdigest()[:15], 16)})
+    if max_active is not None:
+        active = session.scalar(select(func.count()).select_from(Solve).where(
+            Solve.tenant == tenant, Solve.status.in_(ACTIVE)))
+        if int(active or 0) >= max_active:
+            session.rollback()
+            raise QuotaExceeded(int(active or 0))
+    store_scenario(session, payload, n_offers, n_segments, digest)
+    solve = Solve(id=str(uuid.uuid4()), scenario_hash=digest, status=status, tenant=tenant,
                   options=jsonable(options), submitted_by=actor,
-                  idempotency_key=idempotency_key, source=source, attempts=0,
+                  idempotency_key=idempotency_key, source=source, attempts=0, crashes=0,
                   cancel_requested=False, created_at=utcnow())
     session.add(solve)
-    session.add(Audit(actor=actor, action="submit", target=solve.id,
+    session.add(Audit(actor=actor, tenant=tenant, action="submit", target=solve.id,
                       detail={"scenario": digest, "idempotency_key": idempotency_key,
                               "source": source, "options": jsonable(options)}))
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        existing = _by_key(session, actor, idempotency_key) if idempotency_key else None
+        existing = by_key(session, tenant, idempotency_key) if idempotency_key else None
         if existing is None:
             raise
-        return existing, False
+        return same_body(existing, digest), False
     return solve, True
 
 
-def _by_key(session: Session, actor: str, key: str) -> Solve | None:
-    return session.scalars(select(Solve).where(Solve.submitted_by == actor,
+def same_body(existing: Solve, digest: str) -> Solve:
+    if existing.scenario_hash != digest:
+        raise InputError("Idempotency-Key", "was used before with a different body; the "
+                         f"first solve ({existing.id}) stands")
+    return existing
+
+
+def by_key(session: Session, tenant: str, key: str) -> Solve | None:
+    return session.scalars(select(Solve).where(Solve.tenant == tenant,
                                                Solve.idempotency_key == key)).first()
 
 
+def active_count(session: Session, tenant: str) -> int:
+    """Queued + running solves of ``tenant``."""
+    return int(session.scalar(select(func.count()).select_from(Solve).where(
+        Solve.tenant == tenant, Solve.status.in_(ACTIVE))) or 0)
+
+
+def _next_queued() -> Any:
+    """The id of the queued solve to run next: tenants in turn, each in arrival order."""
+    served = aliased(Solve)
+    last_start = (select(func.max(served.started_at)).where(served.tenant == Solve.tenant)
+                  .scalar_subquery())
+    return (select(Solve.id).where(Solve.status == "queued")
+            .order_by(last_start.asc().nulls_first(), Solve.created_at, Solve.id).limit(1))
+
+
 def claim(engine: Engine, worker: str, lease_seconds: float) -> str | None:
-    """Atomically take the oldest queued solve for ``worker``; its id, or ``None``."""
+    """Atomically take the next queued solve (see :func:`_next_queued`); its id, or ``None``."""
     now = utcnow()
     values = dict(status="running", worker=worker, lease_until=now + timedelta(
         seconds=lease_seconds), started_at=now, attempts=Solve.attempts + 1, progress=None)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            row = conn.execute(select(Solve.id).where(Solve.status == "queued")
-                               .order_by(Solve.created_at).limit(1)
-                               .with_for_update(skip_locked=True)).first()
+            row = conn.execute(_next_queued().with_for_update(skip_locked=True,
+                                                              of=Solve)).first()
             if row is None:
                 return None
             conn.execute(update(Solve).where(Solve.id == row[0]).values(**values))
             return str(row[0])
-        oldest = (select(Solve.id).where(Solve.status == "queued")
-                  .order_by(Solve.created_at).limit(1).scalar_subquery())
-        row = conn.execute(update(Solve).where(Solve.id == oldest, Solve.status == "queued")
+        nxt = _next_queued().scalar_subquery()
+        row = conn.execute(update(Solve).where(Solve.id == nxt, Solve.status == "queued")
                            .values(**values).returning(Solve.id)).first()
         return str(row[0]) if row else None
 
@@ -152,6 +197,7 @@ def finish(engine: Engine, solve_id: str, worker: str, *, status: str,
 
 
 def release(engine: Engine, solve_id: str, worker: str) -> None:
+    # Handing back is not an attempt: the claim that counted it is undone.
     """Give a running solve back to the queue (the worker is shutting down)."""
     with engine.begin() as conn:
         conn.execute(update(Solve).where(Solve.id == solve_id, Solve.worker == worker,
@@ -160,11 +206,14 @@ def release(engine: Engine, solve_id: str, worker: str) -> None:
                              attempts=Solve.attempts - 1))
 
 
-def requeue_stale(engine: Engine, dead_workers: list[str] | None = None) -> int:
+def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
+                  service_restart: bool = False) -> int:
     """Re-queue running solves whose lease expired or whose worker is known dead.
 
-    A solve that has already been claimed :data:`MAX_ATTEMPTS` times is failed instead,
-    so a scenario that kills its worker cannot take the service down in a loop.
+    A solve whose worker has died :data:`MAX_ATTEMPTS` times while the service lived is
+    failed instead, so a scenario that kills its worker cannot take the service down in
+    a loop. With ``service_restart`` (the whole service died, ``kill -9`` included) the
+    deaths are not the solve's fault and do not count.
     """
     now = utcnow()
     lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
@@ -176,31 +225,35 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None) -> int:
                                          lost)
                      .values(status="failed", finished_at=now, lease_until=None,
                              error="the plan run solving this stopped before it finished"))
-        conn.execute(update(Solve).where(Solve.status == "running", stale,
-                                         Solve.attempts >= MAX_ATTEMPTS)
-                     .values(status="failed", finished_at=now, lease_until=None,
-                             error=f"the worker died {MAX_ATTEMPTS} times running this solve"))
+        if not service_restart:
+            conn.execute(update(Solve).where(Solve.status == "running", stale,
+                                             Solve.crashes + 1 >= MAX_ATTEMPTS)
+                         .values(status="failed", finished_at=now, lease_until=None,
+                                 crashes=Solve.crashes + 1,
+                                 error=f"the worker died {MAX_ATTEMPTS} times running this "
+                                 "solve"))
         res = conn.execute(update(Solve).where(Solve.status == "running", stale)
-                           .values(status="queued", worker=None, lease_until=None))
+                           .values(status="queued", worker=None, lease_until=None,
+                                   crashes=Solve.crashes + (0 if service_restart else 1)))
         # Queued solves whose cancellation was requested need no worker at all.
         conn.execute(update(Solve).where(Solve.status == "queued", Solve.cancel_requested)
                      .values(status="cancelled", finished_at=now))
         return int(res.rowcount or 0)
 
 
+def owner_dead(owner: str | None) -> bool:
+    """Whether ``owner`` (``host:pid:…``) is a process on this host that no longer exists."""
+    parts = (owner or "").split(":")
+    return (len(parts) >= 2 and parts[0] == socket.gethostname() and parts[1].isdigit()
+            and not _pid_alive(int(parts[1])))
+
+
 def dead_local_workers(engine: Engine) -> list[str]:
     """Owners of running solves that are processes on this host that no longer exist."""
-    host = socket.gethostname()
     with engine.connect() as conn:
         owners = conn.execute(select(Solve.worker).where(Solve.status == "running")
                               .distinct()).scalars().all()
-    dead = []
-    for owner in owners:
-        parts = (owner or "").split(":")
-        if len(parts) >= 2 and parts[0] == host and parts[1].isdigit():
-            if not _pid_alive(int(parts[1])):
-                dead.append(owner)
-    return dead
+    return [o for o in owners if owner_dead(o)]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -218,22 +271,36 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def cancel(session: Session, solve_id: str, actor: str) -> Solve | None:
+def cancel(session: Session, solve_id: str, actor: str,
+           tenant: str = DEFAULT_TENANT) -> Solve | None:
     """Cancel a queued solve at once, or ask the worker of a running one to stop.
 
     Returns the solve as it now is (``None`` if unknown); finished solves are unchanged.
+    The serve supervisor kills a worker that has not stopped a second after the request.
     """
     now = utcnow()
     session.execute(update(Solve).where(Solve.id == solve_id, Solve.status == "queued")
-                    .values(status="cancelled", cancel_requested=True, finished_at=now))
-    session.execute(update(Solve).where(Solve.id == solve_id, Solve.status == "running")
-                    .values(cancel_requested=True))
+                    .values(status="cancelled", cancel_requested=True,
+                            cancel_requested_at=now, finished_at=now))
+    session.execute(update(Solve).where(Solve.id == solve_id, Solve.status == "running",
+                                        Solve.cancel_requested.is_(False))
+                    .values(cancel_requested=True, cancel_requested_at=now))
     solve = session.get(Solve, solve_id, populate_existing=True)
     if solve is not None:
-        session.add(Audit(actor=actor, action="cancel", target=solve_id,
+        session.add(Audit(actor=actor, tenant=tenant, action="cancel", target=solve_id,
                           detail={"status": solve.status}))
     session.commit()
     return solve
+
+
+def overdue_cancels(engine: Engine, grace_seconds: float) -> list[tuple[str, str]]:
+    """``(solve id, worker)`` of running solves asked to stop more than ``grace`` s ago."""
+    before = utcnow() - timedelta(seconds=grace_seconds)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Solve.id, Solve.worker).where(
+            Solve.status == "running", Solve.cancel_requested,
+            Solve.cancel_requested_at < before)).all()
+    return [(str(i), str(w)) for i, w in rows if w]
 
 
 def counts(session: Session) -> dict[str, int]:

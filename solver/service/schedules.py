@@ -1,6 +1,9 @@
 """Cron-style schedules of weekly plans, run by ``bundleopt serve`` itself.
 
-A schedule names a weekly config, a 5-field cron expression (UTC) and which ISO week
+A schedule carries its weekly config inline (stored in the database) or names a config
+file inside the operator's allowed roots; either way every path inside the config is
+held to those roots (:class:`~solver.service.weekly.Confinement`), and the schedule
+belongs to the tenant that saved it. It has a 5-field cron expression (UTC) and which ISO week
 an occurrence plans (``week_offset`` weeks after the occurrence's date). The
 scheduler claims each due occurrence by inserting a ``schedule_runs`` row whose
 (schedule, time) key is unique, so two schedulers, or one restarted after a crash,
@@ -11,12 +14,10 @@ expires, which is safe because ``plan run`` of a finished week changes nothing.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from croniter import croniter
@@ -27,14 +28,16 @@ from sqlalchemy.orm import Session
 from formulations.errors import InputError
 
 from .db import session_factory
-from .models import Audit, Schedule, ScheduleRun, utcnow
-from .weekly import iso_week, load_config
+from .limits import check_payload_values
+from .models import DEFAULT_TENANT, Audit, Schedule, ScheduleRun, utcnow
+from .weekly import Confinement, WeeklyConfig, config_from_mapping, iso_week, load_config
 
 log = logging.getLogger("bundleopt.scheduler")
 
 RUN_LEASE_SECONDS = 120.0
-#: If set, schedules may only name weekly configs inside this directory.
+#: The older name of a single allowed config root (BUNDLEOPT_CONFIG_ROOTS is the list).
 CONFIG_DIR_ENV = "BUNDLEOPT_CONFIG_DIR"
+INLINE = "inline"
 
 
 def next_after(cron: str, moment: datetime) -> datetime:
@@ -55,40 +58,56 @@ def check_cron(cron: str) -> None:
                          "(minute hour day month weekday)", field="cron")
 
 
-def upsert(s: Session, data: dict[str, Any], actor: str) -> Schedule:
-    """Create or replace a schedule after checking its cron and config."""
+def schedule_config(sched: Schedule, confinement: Confinement) -> WeeklyConfig:
+    """The weekly config a schedule runs, checked and confined like when it was saved."""
+    if sched.config_inline is not None:
+        return config_from_mapping(sched.config_inline, "config", base=None,
+                                   default_name=sched.name, confinement=confinement,
+                                   tenant=sched.tenant)
+    return load_config(sched.config, confinement, tenant=sched.tenant)
+
+
+def upsert(s: Session, data: dict[str, Any], actor: str, tenant: str = DEFAULT_TENANT,
+           confinement: Confinement | None = None) -> Schedule:
+    """Create or replace the tenant's schedule after checking its cron and config."""
     check_cron(data["cron"])
-    # Runs start later, from wherever serve runs: keep the path absolute.
-    config = Path(data["config"]).resolve()
-    allowed = os.environ.get(CONFIG_DIR_ENV)
-    if allowed and not config.is_relative_to(Path(allowed).resolve()):
-        raise InputError("schedule", f"config must be inside {CONFIG_DIR_ENV}={allowed}",
-                         field="config")
-    load_config(config)
-    data = {**data, "config": str(config)}
+    confinement = confinement if confinement is not None else Confinement.from_env()
+    config = data["config"]
+    if isinstance(config, dict):
+        check_payload_values({"scenario": config})
+        inline, path = config, INLINE
+        config_from_mapping(inline, "config", base=None, default_name=data["name"],
+                            confinement=confinement, tenant=tenant)
+    else:
+        inline = None
+        path = str(load_config(config, confinement, tenant=tenant).path)
     now = utcnow()
-    sched = s.scalars(select(Schedule).where(Schedule.name == data["name"])).first()
+    sched = s.scalars(select(Schedule).where(Schedule.tenant == tenant,
+                                             Schedule.name == data["name"])).first()
     if sched is None:
-        sched = Schedule(name=data["name"], created_by=actor, created_at=now,
-                         cron=data["cron"], config=data["config"])
+        sched = Schedule(tenant=tenant, name=data["name"], created_by=actor, created_at=now,
+                         cron=data["cron"], config=path)
         s.add(sched)
-    sched.cron, sched.config = data["cron"], data["config"]
+    sched.cron, sched.config, sched.config_inline = data["cron"], path, inline
     sched.week_offset, sched.enabled = int(data.get("week_offset", 1)), bool(
         data.get("enabled", True))
     sched.next_run_at = next_after(sched.cron, now) if sched.enabled else None
-    s.add(Audit(actor=actor, action="schedule", target=sched.name, detail=dict(data)))
+    s.add(Audit(actor=actor, tenant=tenant, action="schedule", target=sched.name,
+                detail={"cron": sched.cron, "config": path, "week_offset": sched.week_offset,
+                        "enabled": sched.enabled}))
     s.commit()
     return sched
 
 
-def delete(s: Session, name: str, actor: str) -> bool:
-    """Remove a schedule and its run records; False if there is none."""
-    sched = s.scalars(select(Schedule).where(Schedule.name == name)).first()
+def delete(s: Session, name: str, actor: str, tenant: str = DEFAULT_TENANT) -> bool:
+    """Remove the tenant's schedule and its run records; False if there is none."""
+    sched = s.scalars(select(Schedule).where(Schedule.tenant == tenant,
+                                             Schedule.name == name)).first()
     if sched is None:
         return False
     s.execute(ScheduleRun.__table__.delete().where(ScheduleRun.schedule_id == sched.id))
     s.delete(sched)
-    s.add(Audit(actor=actor, action="unschedule", target=name))
+    s.add(Audit(actor=actor, tenant=tenant, action="unschedule", target=name))
     s.commit()
     return True
 
@@ -131,16 +150,20 @@ def claim_due(engine: Engine, owner: str, now: datetime | None = None) -> list[i
 
 
 def execute_run(engine: Engine, db_url: str, run_id: int, owner: str) -> str:
-    """Run a claimed occurrence as ``plan run`` in a child process; its final status."""
+    """Run a claimed occurrence as ``plan run --schedule`` in a child process (a crash,
+    a demand fit or a native solver thread never lives in serve); its final status.
+
+    The child reads the schedule's config from the database and confines it to the
+    roots in its environment (inherited from serve)."""
     Sessions = session_factory(engine)
     with Sessions() as s:
         run = s.get(ScheduleRun, run_id)
         sched = s.get(Schedule, run.schedule_id)
         if sched is None:
             return "failed"
-        config, week = sched.config, run.week
-    cmd = [sys.executable, "-m", "solver.service", "plan", "run", config, "--week", week,
-           "--db", db_url]
+        schedule_id, week = sched.id, run.week
+    cmd = [sys.executable, "-m", "solver.service", "plan", "run", "--schedule",
+           str(schedule_id), "--week", week, "--db", db_url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stop = threading.Event()
 

@@ -2,9 +2,14 @@
 
 Each worker is a separate process (multiprocessing ``spawn``: no state inherited from
 the web server). While a solve runs, a heartbeat thread renews the lease, writes the
-latest progress (incumbent, bound) and watches for a cancellation request, the solve's
-time limit and service shutdown; all three stop the solver through the ``cancel``
-event that :func:`solver.api.solve` polls.
+latest progress (incumbent, bound, wall-clock elapsed) and watches for a cancellation
+request, the solve's time limit and service shutdown; all three stop the solver
+through the ``cancel`` event that :func:`solver.api.solve` polls.
+
+A worker cannot be poisoned: a solve that leaves a thread behind (a native solver
+stuck in presolve after its time limit or a cancel) ends its worker process once the
+outcome is recorded, and ``serve`` starts a fresh one. A cancel the solver does not
+honour within a second is enforced by ``serve`` killing the worker (:class:`WorkerPool`).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -29,6 +34,11 @@ from .db import make_engine, session_factory
 from .models import ScenarioRow, Solve
 
 log = logging.getLogger("bundleopt.worker")
+#: Exit status of a worker that replaced itself because a solve left a thread behind.
+POISONED_EXIT = 4
+#: A running solve asked to stop is killed with its worker when still running this long
+#: after the request (the worker sees the request within a heartbeat, ~1 s).
+CANCEL_GRACE_SECONDS = 1.5
 
 _VERSIONED = ("bundleopt", "highspy", "ortools", "pyomo", "numpy", "pandas", "scipy",
               "scikit-learn", "sqlalchemy")
@@ -61,17 +71,42 @@ def hard_deadline(time_limit: float) -> float:
     return 1.5 * time_limit + 30.0
 
 
-def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any],
-            options: dict[str, Any], *, lease_seconds: float, heartbeat_seconds: float,
-            shutdown: threading.Event | None = None) -> str | None:
-    """Run one claimed solve and record its outcome; returns the stored status.
+@dataclass
+class Executed:
+    """What :func:`execute` did: the stored status (``None``: nothing recorded — handed
+    back at shutdown, or the solve is no longer ours), the solver's result when there is
+    one, and the threads the solve left running (non-empty: this process is poisoned)."""
 
-    Returns ``None`` when nothing was recorded: the solve was handed back to the queue
-    (shutdown) or is no longer ours (lease lost).
+    status: str | None
+    result: Any = None
+    leftover: list[str] = field(default_factory=list)
+
+
+def _leftover_threads(before: set[threading.Thread], grace: float = 0.5) -> list[str]:
+    """Threads started since ``before`` that are still alive after ``grace`` seconds."""
+    end = time.monotonic() + grace
+    left = []
+    for t in threading.enumerate():
+        if t in before or t is threading.current_thread():
+            continue
+        t.join(timeout=max(0.0, end - time.monotonic()))
+        if t.is_alive():
+            left.append(t.name)
+    return left
+
+
+def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] | None,
+            options: dict[str, Any], *, lease_seconds: float, heartbeat_seconds: float,
+            shutdown: threading.Event | None = None, scenario: Any = None) -> Executed:
+    """Run one claimed solve and record its outcome.
+
+    The scenario is ``scenario`` when given (a ``Scenario`` object, no JSON round trip),
+    else parsed from ``payload``.
     """
     from formulations.loading import scenario_from_tables
     from solver.api import Progress, solve
 
+    before = set(threading.enumerate())
     shutdown = shutdown or threading.Event()
     cancel = threading.Event()
     done = threading.Event()
@@ -87,9 +122,11 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any],
 
     def beat() -> None:
         while not done.wait(heartbeat_seconds):
+            # Wall-clock elapsed, so it advances between the solver's own reports.
+            progress = {"objective": None, "bound": None, **(state["progress"] or {}),
+                        "elapsed": round(time.monotonic() - started, 3)}
             try:
-                wanted = queue.heartbeat(engine, solve_id, worker, lease_seconds,
-                                         state["progress"])
+                wanted = queue.heartbeat(engine, solve_id, worker, lease_seconds, progress)
             except Exception:  # a DB hiccup must not kill the solve; the lease has slack
                 log.exception("heartbeat of %s failed", solve_id)
                 continue
@@ -115,24 +152,29 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any],
     thread.start()
     try:
         try:
-            scenario = scenario_from_tables(payload)
+            if scenario is None:
+                scenario = scenario_from_tables(payload)
             result = solve(scenario, backend=options.get("backend"), time_limit=time_limit,
                            mip_gap=options.get("mip_gap"), threads=options.get("threads"),
                            progress=on_progress, cancel=cancel)
         except BundleoptError as err:
-            return _finish(engine, solve_id, worker, "failed", {"error": str(err)}, None)
+            return Executed(_finish(engine, solve_id, worker, "failed",
+                                    {"error": str(err)}, None), None,
+                            _leftover_threads(before | {thread}))
         except Exception as err:  # our bug, not the user's: keep the traceback
-            return _finish(engine, solve_id, worker, "failed", {
+            return Executed(_finish(engine, solve_id, worker, "failed", {
                 "error": f"internal error: {type(err).__name__}: {err}",
-                "log": traceback.format_exc()}, None)
+                "log": traceback.format_exc()}, None), None,
+                _leftover_threads(before | {thread}))
     finally:
         done.set()
         thread.join(timeout=5)
+    leftover = _leftover_threads(before | {thread})
     if state["lost"]:
-        return None
+        return Executed(None, result, leftover)
     if shutdown.is_set() and cancel.is_set() and not state["cancelled"]:
         queue.release(engine, solve_id, worker)
-        return None
+        return Executed(None, result, leftover)
     summary = dict(result.summary)
     summary.setdefault("status", result.status)
     fields: dict[str, Any] = {
@@ -146,11 +188,15 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any],
         summary["solver_status"] = result.status
     elif state["timed_out"]:
         summary["stopped"] = "hard time limit"
+    if leftover:
+        summary.setdefault("notes", []).append(
+            "the solver left a thread running: the process that ran this solve ended, so "
+            "that no other solve shares it (serve replaces its worker)")
     fields["summary"] = summary
     rows = None
     if status in ("optimal", "feasible") and result.has_plan:
         rows = result.plan.to_dict(orient="records")
-    return _finish(engine, solve_id, worker, status, fields, rows)
+    return Executed(_finish(engine, solve_id, worker, status, fields, rows), result, leftover)
 
 
 def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dict[str, Any],
@@ -160,7 +206,7 @@ def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dic
 
 
 def run_claimed(engine: Engine, solve_id: str, worker: str, settings: WorkerSettings,
-                shutdown: threading.Event) -> str | None:
+                shutdown: threading.Event) -> Executed | None:
     """Load a claimed solve's scenario and options and execute it."""
     with session_factory(engine)() as session:
         solve = session.get(Solve, solve_id)
@@ -203,10 +249,20 @@ def worker_main(settings: WorkerSettings) -> None:
             continue
         log.info("%s runs %s", worker, solve_id)
         try:
-            status = run_claimed(engine, solve_id, worker, settings, shutdown)
-            log.info("%s finished %s: %s", worker, solve_id, status)
+            done = run_claimed(engine, solve_id, worker, settings, shutdown)
+            log.info("%s finished %s: %s", worker, solve_id, done and done.status)
         except Exception:
             log.exception("solve %s: could not record the outcome", solve_id)
+            continue
+        if done is not None and done.leftover:
+            # A solver thread is still running in this process: the next solve here
+            # would share it (HiGHS: "already running"). Exit at once — without joining
+            # it — and let serve start a clean worker.
+            log.warning("%s: solve %s left threads running (%s); replacing this worker",
+                        worker, solve_id, ", ".join(done.leftover))
+            engine.dispose()
+            logging.shutdown()
+            os._exit(POISONED_EXIT)
     engine.dispose()
 
 
@@ -235,11 +291,36 @@ class WorkerPool:
         for i, p in enumerate(self.procs):
             if not p.is_alive():
                 p.join(timeout=0)
-                log.warning("worker pid %s exited with %s; starting another", p.pid,
-                            p.exitcode)
+                how = ("it was poisoned by a solve's leftover thread"
+                       if p.exitcode == POISONED_EXIT else f"exit status {p.exitcode}")
+                log.warning("worker pid %s exited (%s); starting another", p.pid, how)
                 self.procs[i] = self._spawn()
                 replaced += 1
         return replaced
+
+    def enforce_cancels(self, engine: Engine) -> int:
+        """Kill the workers of solves still running a grace period after their cancel.
+
+        The solve is recorded ``cancelled`` first (so the kill is not a crash and costs
+        no attempt), then its worker gets SIGKILL and is replaced by :meth:`check`.
+        """
+        mine = {p.pid: p for p in self.procs if p.is_alive()}
+        killed = 0
+        for solve_id, worker in queue.overdue_cancels(engine, CANCEL_GRACE_SECONDS):
+            parts = worker.split(":")
+            pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            if pid not in mine:
+                continue   # another instance's worker: that instance enforces it
+            if not queue.finish(engine, solve_id, worker, status="cancelled", fields={
+                    "summary": {"status": "cancelled", "stopped": "the solver did not stop "
+                                "within a second of the cancel request; its worker was "
+                                "killed"}}, plan_rows=None):
+                continue   # it stopped (and recorded it) just now: nothing to kill
+            mine[pid].kill()
+            mine[pid].join(timeout=5)
+            log.warning("solve %s: cancelled by killing worker pid %s", solve_id, pid)
+            killed += 1
+        return killed
 
     def stop(self, timeout: float = 20.0) -> None:
         """Ask every worker to hand its solve back, then wait (kill stragglers)."""

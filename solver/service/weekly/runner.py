@@ -1,0 +1,274 @@
+"""Running one week of a weekly plan: ``bundleopt plan run CONFIG --week 2026-W48``.
+
+A run builds the week's scenario (from a scenario directory, an inline scenario, or
+re-fitted in-process from the latest demand data with :func:`demand.fit.fit_scenario`),
+passes the most recent earlier stored plan of the same configuration as
+``previous_plan`` (so ``price_change`` limits hold against what is on the shelf),
+solves it in this process (the ``Scenario`` object itself, no JSON round trip), stores
+the solve and its plan and exports ``plan.csv`` + ``summary.json``. One row per
+(tenant, name, week) in ``weekly_plans`` makes a second run of a finished week a no-op;
+a run whose process died is taken over at once when that process is known dead (same
+host), else once its lease has expired.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from formulations.errors import BundleoptError, InputError, ParameterError
+
+from .. import queue
+from ..db import jsonable, make_engine, session_factory, upgrade
+from ..limits import service_time_limit
+from ..models import DEFAULT_TENANT, Plan, Solve, WeeklyPlan, utcnow
+from ..worker import execute, hard_deadline
+from .config import WeeklyConfig, load_config, parse_week
+from .export import export_path, export_plan
+
+DEFAULT_TIME_LIMIT = 300.0
+CLAIM_SECONDS = 1800.0   # how long a run may spend building its scenario before the solve
+
+log = logging.getLogger("bundleopt.weekly")
+
+
+@dataclass(frozen=True)
+class WeeklyOutcome:
+    """What ``plan run`` did: ``created`` is False when the week was already planned.
+
+    ``result`` is the solve's :class:`solver.api.SolveResult` (rebuilt from the database
+    for a week planned before), for :func:`solver.cli.format_summary`; ``leftover``
+    names solver threads the solve left running (the process should exit promptly).
+    """
+
+    name: str
+    week: str
+    status: str
+    solve_id: str | None
+    created: bool
+    export_dir: str | None
+    previous_week: str | None
+    message: str = ""
+    result: Any = None
+    leftover: tuple[str, ...] = ()
+
+
+def build_scenario(cfg: WeeklyConfig, refit: bool | None = None) -> Any:
+    """The week's scenario: re-fitted in-process from the demand data when configured
+    (or asked), else the scenario directory or inline scenario."""
+    from formulations.loading import load_scenario, scenario_from_tables
+
+    use_fit = cfg.demand_data is not None if refit is None else refit
+    if use_fit and cfg.demand_data is None:
+        raise ParameterError("--refit: the config has no demand data to fit from")
+    if use_fit:
+        from demand.fit import FitOptions, fit_scenario
+
+        try:
+            return fit_scenario(cfg.demand_data, None, FitOptions(**cfg.fit_options)).scenario
+        except BundleoptError as err:
+            if not cfg.confined:
+                raise
+            # The message may quote a file under the client's data directory.
+            raise InputError(cfg.source, f"re-fitting demand failed "
+                             f"({type(err).__name__})", field="demand") from None
+    if cfg.scenario_tables is not None:
+        return scenario_from_tables(cfg.scenario_tables)
+    if cfg.scenario is None:
+        raise InputError(cfg.source, "no scenario to plan from (the config has only demand "
+                         "data and --no-refit was given)", field="scenario")
+    try:
+        return load_scenario(cfg.scenario)
+    except BundleoptError as err:
+        if not cfg.confined:
+            raise
+        raise InputError(cfg.source, f"the scenario directory is not a valid scenario "
+                         f"({type(err).__name__}: {getattr(err, 'problem', '')})".rstrip(),
+                         field="scenario") from None
+
+
+def previous_plan(engine: Engine, name: str, week: str, tenant: str = DEFAULT_TENANT
+                  ) -> tuple[str | None, pd.DataFrame]:
+    """The most recent finished plan of ``name`` before ``week`` (ISO weeks sort as text)."""
+    with session_factory(engine)() as s:
+        w = s.scalars(select(WeeklyPlan).where(
+            WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week < week,
+            WeeklyPlan.status == "done").order_by(WeeklyPlan.week.desc()).limit(1)).first()
+        if w is None:
+            return None, pd.DataFrame(columns=["bundle_id", "segment_id", "price"])
+        plan = s.scalars(select(Plan).where(Plan.solve_id == w.solve_id)).one()
+        rows = pd.DataFrame(plan.rows)
+    frame = pd.DataFrame({"bundle_id": rows["bundle_id"].astype(str),
+                          "segment_id": rows["segment_id"].astype(str),
+                          "price": rows["price"].astype(float)})
+    return w.week, frame
+
+
+def _week_row(tenant: str, name: str, week: str) -> Any:
+    return (WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week == week)
+
+
+def _claim_week(engine: Engine, tenant: str, name: str, week: str, owner: str,
+                lease_seconds: float) -> WeeklyPlan | None:
+    """Take (tenant, name, week) for this run; ``None`` if done or someone else is on it.
+
+    A running claim is taken over when its lease expired, or at once when its owner is
+    a process on this host that no longer exists (a killed ``plan run``).
+    """
+    Sessions = session_factory(engine)
+    now = utcnow()
+    lease = now + timedelta(seconds=lease_seconds)
+    with Sessions() as s:
+        try:
+            s.add(WeeklyPlan(tenant=tenant, name=name, week=week, status="running",
+                             owner=owner, lease_until=lease, created_at=now))
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            current = s.scalars(select(WeeklyPlan).where(*_week_row(tenant, name, week))
+                                ).one()
+            dead = [current.owner] if (current.status == "running"
+                                       and queue.owner_dead(current.owner)) else []
+            res = s.execute(update(WeeklyPlan).where(
+                *_week_row(tenant, name, week),
+                or_(WeeklyPlan.status == "failed",
+                    (WeeklyPlan.status == "running") & (WeeklyPlan.lease_until < now),
+                    (WeeklyPlan.status == "running") & WeeklyPlan.owner.in_(dead)))
+                .values(status="running", owner=owner, lease_until=lease, error=None))
+            s.commit()
+            if res.rowcount == 0:
+                return None
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(tenant, name, week))).one()
+        if w.solve_id is not None:
+            # A run that died mid-solve: its solve will never be finished by anyone.
+            s.execute(update(Solve).where(Solve.id == w.solve_id, Solve.status == "running")
+                      .values(status="failed", error="the plan run was interrupted",
+                              finished_at=now))
+            s.commit()
+        return w
+
+
+def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
+             db_url: str | None = None, engine: Engine | None = None,
+             refit: bool | None = None, out: str | os.PathLike[str] | None = None,
+             tenant: str = DEFAULT_TENANT) -> WeeklyOutcome:
+    """Plan one week of ``config`` (idempotent: a finished week is returned unchanged)."""
+    parse_week(week)
+    cfg = config if isinstance(config, WeeklyConfig) else load_config(config)
+    engine = engine or make_engine(db_url)
+    upgrade(engine)
+    owner = queue.worker_name("weekly")
+    # Long enough to build (and re-fit) the scenario; extended once the time limit is known.
+    w = _claim_week(engine, tenant, cfg.name, week, owner, CLAIM_SECONDS)
+    if w is None:
+        return _existing(engine, cfg, week, out, tenant)
+    try:
+        return _plan(engine, cfg, week, owner, refit, out, tenant)
+    except BaseException as err:
+        with session_factory(engine)() as s:
+            s.execute(update(WeeklyPlan).where(*_week_row(tenant, cfg.name, week),
+                                               WeeklyPlan.owner == owner)
+                      .values(status="failed", error=str(err)[:2000], lease_until=None))
+            s.commit()
+        raise
+
+
+def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
+          out: Any, tenant: str) -> WeeklyOutcome:
+    from formulations.loading import scenario_to_tables
+
+    scenario = build_scenario(cfg, refit)
+    if cfg.max_price_change is not None:
+        scenario = scenario.with_constraints(max_price_change=cfg.max_price_change)
+    prev_week, prev = previous_plan(engine, cfg.name, week, tenant)
+    if prev_week is not None:
+        # Offers or segments gone since (a re-fit may change them) cannot be "on sale in
+        # both plans", so their rows constrain nothing and are dropped.
+        keep = prev["bundle_id"].isin(scenario.bundles.index) & (
+            prev["segment_id"].isin(scenario.segments.index) | (prev["segment_id"] == "*"))
+        scenario = scenario.replace(previous_plan=prev[keep].reset_index(drop=True))
+    # Solver options: the config's, else the scenario's, else the weekly default.
+    o = scenario.solver
+    opts = {"backend": cfg.solver.get("backend") or o.backend,
+            "time_limit": service_time_limit(cfg.solver.get("time_limit") or o.time_limit,
+                                             DEFAULT_TIME_LIMIT),
+            "mip_gap": cfg.solver.get("mip_gap", o.mip_gap),
+            "threads": cfg.solver.get("threads", o.threads)}
+    # Stored for reproducibility; the solve below gets the Scenario object itself.
+    payload = jsonable(scenario_to_tables(scenario))
+    Sessions = session_factory(engine)
+    with Sessions() as s:
+        solve, _ = queue.enqueue(s, payload=payload, n_offers=len(scenario.bundles),
+                                 n_segments=len(scenario.segments), options=opts,
+                                 actor=f"weekly:{cfg.name}", source="weekly",
+                                 status="running", tenant=tenant)
+        s.execute(update(Solve).where(Solve.id == solve.id).values(
+            worker=owner, attempts=1, started_at=utcnow(),
+            lease_until=utcnow() + timedelta(seconds=60)))
+        s.execute(update(WeeklyPlan).where(*_week_row(tenant, cfg.name, week))
+                  .values(solve_id=solve.id, previous_week=prev_week,
+                          lease_until=utcnow() + timedelta(
+                              seconds=hard_deadline(opts["time_limit"]) + CLAIM_SECONDS)))
+        s.commit()
+        solve_id = solve.id
+    done = execute(engine, solve_id, owner, None, opts, lease_seconds=60,
+                   heartbeat_seconds=2.0, scenario=scenario)
+    status = done.status
+    export_dir = None
+    with Sessions() as s:
+        stored = s.get(Solve, solve_id)
+        if status in ("optimal", "feasible"):
+            export_dir = export_plan(s, cfg, week, solve_id, out)
+            values: dict[str, Any] = {"status": "done", "export_dir": export_dir}
+            message = f"week {week}: {status}, plan stored" + (
+                f" and written to {export_dir}" if export_dir else "")
+        else:
+            values = {"status": "failed",
+                      "error": f"solve {status}: {stored.error or ''}".strip()}
+            message = f"week {week}: {status}; no plan stored" + (
+                f" ({stored.error.splitlines()[0]})" if stored.error else "")
+        s.execute(update(WeeklyPlan).where(*_week_row(tenant, cfg.name, week),
+                                           WeeklyPlan.owner == owner)
+                  .values(finished_at=utcnow(), lease_until=None, **values))
+        s.commit()
+    return WeeklyOutcome(cfg.name, week, str(status), solve_id, True, export_dir, prev_week,
+                         message, done.result, tuple(done.leftover))
+
+
+def _existing(engine: Engine, cfg: WeeklyConfig, week: str, out: Any,
+              tenant: str) -> WeeklyOutcome:
+    with session_factory(engine)() as s:
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(tenant, cfg.name, week))).one()
+        if w.status != "done":
+            raise BundleoptError(f"week {week} of {cfg.name!r} is being planned by "
+                                 f"{w.owner} right now; try again later")
+        export_dir = w.export_dir
+        target = export_path(cfg, week, out)
+        if target is not None and not (Path(target) / "plan.csv").exists():
+            # The stored plan is the truth; the export is a copy we may rewrite.
+            export_dir = export_plan(s, cfg, week, w.solve_id, out)
+        solve = s.get(Solve, w.solve_id)
+        plan = s.scalars(select(Plan).where(Plan.solve_id == w.solve_id)).first()
+        return WeeklyOutcome(cfg.name, week, solve.status if solve else "done", w.solve_id,
+                             False, export_dir, w.previous_week,
+                             f"week {week} already planned (solve {w.solve_id}); unchanged",
+                             stored_result(solve, plan.rows if plan else []) if solve
+                             else None)
+
+
+def stored_result(solve: Solve, rows: list[dict[str, Any]]) -> Any:
+    """A :class:`solver.api.SolveResult` rebuilt from a stored solve (for its summary)."""
+    from solver.api import SolveResult
+
+    return SolveResult(status=solve.status, objective=solve.objective, bound=solve.bound,
+                       gap=solve.gap, backend=solve.backend or "",
+                       build_seconds=solve.build_seconds or 0.0,
+                       solve_seconds=solve.solve_seconds or 0.0, plan=pd.DataFrame(rows),
+                       summary=dict(solve.summary or {}), log=solve.log or "")

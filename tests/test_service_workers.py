@@ -1,0 +1,213 @@
+"""Workers that cannot be poisoned, cancels that stop the CPU, tenants served in turn.
+
+Real ``serve`` processes with one worker each, real HiGHS: a solve whose native solver
+thread outlives it (HiGHS still in presolve when its 0.01 s limit passed) must end its
+worker, the next solve — another tenant's — must run clean on a fresh one; a cancel
+must stop the CPU within a couple of seconds even inside presolve; a burst of one
+tenant must not delay another's solve behind the whole burst; ``/healthz`` must say
+``degraded`` while the database cannot take a write.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E402
+                                  served, db_solve, hard_payload, small_payload,
+                                  wait_status)
+
+from solver.service.db import make_engine  # noqa: E402
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", params=DB_KINDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"workers-{request.param}")
+    with served(request.param, tmp, workers=1) as srv:
+        yield srv
+
+
+def _pid_of(url: str, solve_id: str) -> int:
+    return int(db_solve(url, solve_id).worker.split(":")[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def test_a_poisoned_worker_is_replaced_and_the_next_solves_run_clean(server: Server) -> None:
+    # HiGHS is still in presolve when the 0.01 s limit passes: the backend gives up
+    # waiting and its thread keeps running inside the worker.
+    poison = hard_payload(1, time_limit=0.01, n_bundles=1000, n_segments=30, n_products=20)
+    with server.client(TOKENS[0]) as a, server.client(TOKENS[1]) as b:
+        sid = a.post("/v1/solves", json=poison).json()["id"]
+        done = wait_status(a, sid, TERMINAL, timeout=120)
+        assert done["status"] in ("feasible", "no_solution"), done
+        pid = _pid_of(server.db_url, sid)
+        assert _gone_within(pid, 10), "the poisoned worker kept running"
+        assert "left a thread running" in " ".join(done["summary"].get("notes", []))
+        # The other tenant's valid solves all succeed on the fresh worker.
+        ids = [b.post("/v1/solves", json=small_payload()).json()["id"] for _ in range(3)]
+        for i in ids:
+            assert wait_status(b, i, TERMINAL, timeout=60)["status"] == "optimal"
+            assert _pid_of(server.db_url, i) != pid
+    assert "poisoned" in server.log.read_text()
+
+
+def test_cancel_stops_the_cpu_within_seconds_even_in_presolve(server: Server) -> None:
+    big = hard_payload(2, time_limit=120, n_bundles=1500, n_segments=40, n_products=20)
+    with server.client() as c:
+        sid = c.post("/v1/solves", json=big).json()["id"]
+        wait_status(c, sid, {"running"}, timeout=60)
+        # Presolve reports nothing, yet the running solve's elapsed time advances.
+        first = c.get(f"/v1/solves/{sid}").json()["summary"].get("elapsed") or 0.0
+        time.sleep(2.5)          # well into HiGHS's presolve of this model
+        later = c.get(f"/v1/solves/{sid}").json()["summary"]["elapsed"]
+        assert later >= first + 1.0, (first, later)
+        pid = _pid_of(server.db_url, sid)
+        asked = time.monotonic()
+        assert c.delete(f"/v1/solves/{sid}").status_code == 200
+        done = wait_status(c, sid, TERMINAL, timeout=30)
+        took = time.monotonic() - asked
+        assert done["status"] == "cancelled"
+        assert took < 4.0, f"cancel took {took:.1f}s"
+        # The CPU stops: the worker that ran it is gone (killed or exited, replaced).
+        assert _gone_within(pid, 3.0), "the cancelled solve's worker kept running"
+        print(f"\ncancel in presolve: cancelled {took:.2f}s after DELETE, worker gone "
+              f"{time.monotonic() - asked:.2f}s after it")
+        stored = db_solve(server.db_url, sid)
+        assert stored.crashes == 0 and stored.attempts == 1    # not a failed attempt
+        # A fresh worker takes the next solve.
+        nxt = c.post("/v1/solves", json=small_payload()).json()["id"]
+        assert wait_status(c, nxt, TERMINAL, timeout=60)["status"] == "optimal"
+        time.sleep(1.5)
+        assert db_solve(server.db_url, sid).status == "cancelled"   # not re-queued
+
+
+def test_tenants_are_served_in_turn(server: Server) -> None:
+    with server.client(TOKENS[0]) as a, server.client(TOKENS[1]) as b:
+        burst = [a.post("/v1/solves", json=hard_payload(5, time_limit=5)).json()["id"]]
+        burst += [a.post("/v1/solves", json=small_payload(),
+                         headers={"Idempotency-Key": f"burst-{time.time()}-{i}"}).json()["id"]
+                  for i in range(19)]
+        late = b.post("/v1/solves", json=small_payload()).json()["id"]
+        wait_status(b, late, TERMINAL, timeout=120)
+        for i in burst:
+            wait_status(a, i, TERMINAL, timeout=120)
+        started = [a.get(f"/v1/solves/{i}").json()["started_at"] for i in burst]
+        mine = b.get(f"/v1/solves/{late}").json()
+    # A's solves still waiting when B's arrived: first-come-first-served would run them
+    # all before B's; in turn, B's runs next (or one later, if a claim was under way).
+    waiting = sorted(t for t in started if t > mine["created_at"])
+    assert len(waiting) >= 10, "the burst was not queued when B's solve arrived"
+    assert sorted([*waiting, mine["started_at"]]).index(mine["started_at"]) <= 1
+
+
+def _healthz_until(server: Server, code: int, within: float) -> dict:
+    """Poll /healthz until it answers ``code``; every answer must take under a second."""
+    import httpx
+
+    end = time.monotonic() + within
+    while True:
+        t0 = time.monotonic()
+        r = httpx.get(server.base + "/healthz", timeout=10)
+        assert time.monotonic() - t0 < 1.0
+        if r.status_code == code or time.monotonic() > end:
+            assert r.status_code == code, r.text
+            return r.json()
+        time.sleep(0.2)
+
+
+def test_healthz_is_degraded_while_the_database_cannot_take_a_write(server: Server) -> None:
+    engine = make_engine(server.db_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("UPDATE service_health SET at = at"))  # holds the write lock
+            else:
+                conn.execute(text("LOCK TABLE service_health IN ACCESS EXCLUSIVE MODE"))
+            assert _healthz_until(server, 503, within=6)["status"] == "degraded"
+            tx.rollback()
+        assert _healthz_until(server, 200, within=6) == {"status": "ok"}
+    finally:
+        engine.dispose()
+
+
+def test_serve_logs_its_database_without_password_and_its_workers(server: Server) -> None:
+    log = server.log.read_text()
+    assert "1 worker process" in log and "database " in log
+    if "@" in server.db_url and ":" in server.db_url.split("@")[0].split("//")[1]:
+        assert server.db_url.split("@")[0].split(":")[-1] not in log
+
+
+def _disk_full_or_corrupt(tmp_path: Path, damage: str) -> None:
+    """``serve`` on SQLite whose disk fills up / whose file is overwritten: /healthz says
+    degraded within seconds, requests get 503 with Retry-After (never 500), and once the
+    disk has room again everything answers normally."""
+    import httpx
+
+    with served("sqlite", tmp_path, workers=1) as srv, srv.client() as c:
+        assert c.post("/v1/solves", json=small_payload()).status_code == 202
+        if damage == "full":
+            filler = tmp_path / "filler"
+            with open(filler, "wb") as fh:
+                try:
+                    while True:
+                        fh.write(b"\0" * (1 << 16))
+                        fh.flush()
+                except OSError:
+                    pass
+        else:
+            for f in tmp_path.glob("svc-*.db*"):
+                with open(f, "r+b") as fh:
+                    fh.write(b"\xa5" * 4096)
+        assert _healthz_until(srv, 503, within=6)["status"] == "degraded"
+        with srv.client() as fresh:
+            r = fresh.post("/v1/solves", json=small_payload())
+            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1, r.text
+        if damage == "full":
+            filler.unlink()
+            assert _healthz_until(srv, 200, within=6) == {"status": "ok"}
+            with srv.client() as fresh:
+                assert fresh.post("/v1/solves", json=small_payload()).status_code == 202
+        assert httpx.get(srv.base + "/healthz", timeout=5).status_code in (200, 503)
+
+
+def test_a_corrupt_database_is_degraded_and_503(tmp_path: Path) -> None:
+    _disk_full_or_corrupt(tmp_path, "corrupt")
+
+
+def test_a_full_disk_is_degraded_and_503_until_there_is_room(tmp_path: Path) -> None:
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root) to fill a disk")
+    try:
+        _disk_full_or_corrupt(disk, "full")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
