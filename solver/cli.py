@@ -43,6 +43,18 @@ class _Group(click.Group):
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
 
+    def main(self, *args, **kwargs):
+        # --time-limit counts from the command's start. A process's first command started
+        # when this module was imported (imports and loading count); a later one in the
+        # same process (tests, notebooks) starts now, not when the module was imported.
+        global _STARTED
+        if _Group._invoked:
+            _STARTED = time.monotonic()
+        _Group._invoked = True
+        return super().main(*args, **kwargs)
+
+    _invoked = False
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)

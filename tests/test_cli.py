@@ -208,6 +208,22 @@ def test_tiny_scenario_profit_optimum_matches_hand_calculation(tmp_path: Path) -
         ("AB", "*", 14.4), ("B", "*", 6.0)}
 
 
+def test_a_later_command_in_the_same_process_gets_its_whole_time_limit(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    """--time-limit counts from a command's start, not from when solver.cli was imported:
+    a process that imported it an hour ago (a notebook, a test run) still gets its 5 s."""
+    import time
+
+    import solver.cli as cli
+
+    monkeypatch.setattr(cli, "_STARTED", time.monotonic() - 3600.0)
+    monkeypatch.setattr(cli._Group, "_invoked", True)
+    r = invoke("solve", str(write_dir(tmp_path / "scn")), "--out", str(tmp_path / "o"),
+               "--time-limit", "5")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["status"] == "optimal"
+
+
 def test_tiny_scenario_revenue_objective_is_the_revenue_column(tmp_path: Path) -> None:
     scen = write_dir(tmp_path / "scn", replaced("scenario.yaml", "objective: profit",
                                                 "objective: revenue"))
