@@ -28,6 +28,7 @@ from formulations.scenario import Scenario
 
 from .backends import SolveOptions, check_capabilities, get_backend
 from .conflicts import minimal_conflict
+from .first_plan import first_plan, first_plan_summary, keep_first_plan
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 DEFAULT_MIP_GAP = 1e-6      # "optimal" means within one part in a million of the bound
@@ -160,11 +161,14 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     form = built.model.to_arrays()
     build_seconds = time.perf_counter() - t0
 
+    before_solver = [build_seconds]       # build, then the first plan, precede the solver
+
     def report(elapsed, obj, bound):
         if progress is not None:
-            progress(Progress(build_seconds + elapsed, obj, bound))
+            progress(Progress(before_solver[0] + elapsed, obj, bound))
 
     notes: list[str] = list(built.model.notes)
+    first = None
     if built.space.no_price:
         raw = None
         status, x, solver_obj, bound, solve_seconds, log, cancelled = "infeasible", None, None, None, 0.0, "", False
@@ -176,9 +180,14 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         notes.append("no offer can be put on sale: every price was pruned")
     else:
         remaining = None if time_limit is None else max(0.05, time_limit - build_seconds)
+        first, start = first_plan(built, remaining, cancel)
+        before_solver[0] = time.perf_counter() - t0
+        if first is not None:
+            report(0.0, first.objective, None)
+        remaining = None if time_limit is None else max(0.05, time_limit - before_solver[0])
         raw = backend_cls().solve(form, SolveOptions(
             time_limit=remaining, mip_gap=DEFAULT_MIP_GAP if mip_gap is None else mip_gap,
-            threads=threads, progress=report, cancel=cancel))
+            threads=threads, progress=report, cancel=cancel, start=start))
         status, x, solver_obj, bound = raw.status, raw.x, raw.objective, raw.bound
         solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
         notes += raw.notes
@@ -191,6 +200,13 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     if bound is not None and not math.isfinite(bound):
         bound = None
     ev = evaluate_plan(scenario, plan)
+    if first is not None:
+        keep = keep_first_plan(first, status, ev.objective if status in ("optimal", "feasible") else None)
+        if keep is not None:
+            status, plan, solver_obj = keep, first.plan, None
+            notes.append("the solver found no better plan than the heuristic's first plan in time; "
+                         "the bound is the solver's")
+            ev = evaluate_plan(scenario, plan)
     objective = ev.objective if status in ("optimal", "feasible") else None
     if status == "optimal" and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
@@ -235,7 +251,9 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
             "price_points": int(len(built.space.points)),
             "choice_arcs": int(len(built.space.arcs)),
             "pruned": built.space.pruned,
+            "formulation": built.model.name,
         },
+        "first_plan": first_plan_summary(first),
         "notes": notes,
         "versions": _versions(),
     })

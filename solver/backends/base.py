@@ -30,6 +30,7 @@ class SolveOptions:
     threads: int | None = None
     progress: ProgressFn | None = None
     cancel: threading.Event | None = None
+    start: np.ndarray | None = None      # a MIP start: value per column, NaN where not given
 
 
 @dataclass

@@ -70,7 +70,16 @@ class CpSatBackend:
 
         # Offering nothing is feasible unless a rule forces offers; hinting it gives CP-SAT
         # a first plan at once instead of none at all on a short time limit.
-        for v, a in zip(xs, lo_int):
+        # With a MIP start (the heuristic's plan), hint its values instead.
+        hint = lo_int
+        if options.start is not None:
+            given = ~np.isnan(options.start)
+            hint = np.where(given, np.round(np.nan_to_num(options.start) / unit), lo_int).astype(np.int64)
+            hint = np.clip(hint, lo_int, hi_int)
+            xs_hint = [(v, int(h)) for v, h, g in zip(xs, hint, given) if g]
+        else:
+            xs_hint = list(zip(xs, hint.tolist()))
+        for v, a in xs_hint:
             model.add_hint(v, int(a))
         A = form.A.tocsr()
         A = A.multiply(unit[np.newaxis, :]).tocsr()       # coefficient per integer count

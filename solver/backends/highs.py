@@ -51,49 +51,66 @@ def _join_abandoned() -> None:
         thread.join()
 
 
+def load_model(h: highspy.Highs, form: MatrixForm, options: SolveOptions,
+               log: list[str]) -> tuple[list[str], np.ndarray]:
+    """Options, the model (one sparse matrix) and the MIP start into ``h``; the log
+    goes to ``log``. Returns notes for the summary and the integrality vector."""
+    h.setOptionValue("output_flag", False)
+    h.cbLogging.subscribe(lambda e: log.append(e.message))
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("output_flag", True)
+    if options.time_limit is not None:
+        # a little under the limit, so HiGHS normally stops itself with a final bound
+        h.setOptionValue("time_limit", float(options.time_limit) * 0.95)
+    if options.mip_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    if options.threads is not None:
+        h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-8)
+
+    A = form.A.tocsc()
+    notes: list[str] = []
+    mags = np.abs(A.data[A.data != 0])
+    if not form.presolve_safe:
+        h.setOptionValue("presolve", "off")
+    elif len(mags) and mags.max() / mags.min() > PRESOLVE_MAX_RANGE:
+        h.setOptionValue("presolve", "off")
+        notes.append(f"coefficients span {mags.max() / mags.min():.1e}: HiGHS presolve switched off "
+                     "for numerical safety")
+    n_col, n_row = A.shape[1], A.shape[0]
+    integrality = form.integer.astype(np.int32)
+    # the numpy overload of passModel: one copy of each array, ~8x faster than
+    # filling a HighsLp attribute by attribute (benchmarks/build_paths.md)
+    h.passModel(n_col, n_row, A.nnz, int(highspy.MatrixFormat.kColwise),
+                int(highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize),
+                0.0, np.ascontiguousarray(form.cost, dtype=float),
+                np.ascontiguousarray(form.lb, dtype=float), np.ascontiguousarray(form.ub, dtype=float),
+                np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf),
+                np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf),
+                A.indptr.astype(np.int32), A.indices.astype(np.int32),
+                np.ascontiguousarray(A.data, dtype=float), integrality)
+
+    start = options.start
+    if start is not None:
+        # a MIP start: the values given (integer choices of a heuristic plan); HiGHS
+        # fixes them and completes the rest, and keeps it only if it is feasible
+        given = np.flatnonzero(~np.isnan(start))
+        h.setSolution(len(given), given.astype(np.int32), np.ascontiguousarray(start[given], dtype=float))
+    return notes, integrality
+
+
 class HighsBackend:
     name = "highs"
     capabilities = Capabilities(choice_models=frozenset({"first_choice", "mnl"}))
 
     def solve(self, form: MatrixForm, options: SolveOptions) -> RawSolution:
+        from .highs_process import in_child_process, solve_in_child
+        if in_child_process(form, options):
+            return solve_in_child(form, options)
         h = _quiet_highs()
-        h.setOptionValue("output_flag", False)
         log: list[str] = []
-        h.cbLogging.subscribe(lambda e: log.append(e.message))
-        h.setOptionValue("log_to_console", False)
-        h.setOptionValue("output_flag", True)
-        if options.time_limit is not None:
-            # a little under the limit, so HiGHS normally stops itself with a final bound
-            h.setOptionValue("time_limit", float(options.time_limit) * 0.95)
-        if options.mip_gap is not None:
-            h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-        if options.threads is not None:
-            h.setOptionValue("threads", int(options.threads))
-        h.setOptionValue("mip_feasibility_tolerance", 1e-7)
-        h.setOptionValue("primal_feasibility_tolerance", 1e-8)
-
-        A = form.A.tocsc()
-        notes: list[str] = []
-        mags = np.abs(A.data[A.data != 0])
-        if not form.presolve_safe:
-            h.setOptionValue("presolve", "off")
-        elif len(mags) and mags.max() / mags.min() > PRESOLVE_MAX_RANGE:
-            h.setOptionValue("presolve", "off")
-            notes.append(f"coefficients span {mags.max() / mags.min():.1e}: HiGHS presolve switched off "
-                         "for numerical safety")
-        n_col, n_row = A.shape[1], A.shape[0]
-        integrality = form.integer.astype(np.int32)
-        # the numpy overload of passModel: one copy of each array, ~8x faster than
-        # filling a HighsLp attribute by attribute (benchmarks/build_paths.md)
-        h.passModel(n_col, n_row, A.nnz, int(highspy.MatrixFormat.kColwise),
-                    int(highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize),
-                    0.0, np.ascontiguousarray(form.cost, dtype=float),
-                    np.ascontiguousarray(form.lb, dtype=float), np.ascontiguousarray(form.ub, dtype=float),
-                    np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf),
-                    np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf),
-                    A.indptr.astype(np.int32), A.indices.astype(np.int32),
-                    np.ascontiguousarray(A.data, dtype=float), integrality)
-
+        notes, integrality = load_model(h, form, options, log)
         best: dict = {"x": None, "obj": None, "bound": None}
         lock = threading.Lock()
         start = time.perf_counter()
@@ -145,21 +162,27 @@ class HighsBackend:
                                "".join(log), cancelled,
                                notes + ["HiGHS overran its time limit; returned the best plan found by then"])
 
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        has_sol = info.primal_solution_status == 2
-        x = np.array(h.getSolution().col_value, dtype=float) if has_sol else None
-        obj = info.objective_function_value if has_sol else None
-        bound = info.mip_dual_bound if integrality.any() else obj
-        if bound is not None and not np.isfinite(bound):
-            bound = None
-        MS = highspy.HighsModelStatus
-        if ms == MS.kOptimal:
-            status = OPTIMAL
-        elif ms in (MS.kInfeasible,):
-            status = INFEASIBLE
-        elif ms == MS.kUnboundedOrInfeasible and not has_sol:
-            status = INFEASIBLE
-        else:
-            status = FEASIBLE if has_sol else NO_SOLUTION
+        status, x, obj, bound = final_result(h, integrality)
         return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes)
+
+
+def final_result(h: highspy.Highs, integrality: np.ndarray):
+    """Status, solution, objective and proven bound of a finished HiGHS run."""
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_sol = info.primal_solution_status == 2
+    x = np.array(h.getSolution().col_value, dtype=float) if has_sol else None
+    obj = info.objective_function_value if has_sol else None
+    bound = info.mip_dual_bound if integrality.any() else obj
+    if bound is not None and not np.isfinite(bound):
+        bound = None
+    MS = highspy.HighsModelStatus
+    if ms == MS.kOptimal:
+        status = OPTIMAL
+    elif ms in (MS.kInfeasible,):
+        status = INFEASIBLE
+    elif ms == MS.kUnboundedOrInfeasible and not has_sol:
+        status = INFEASIBLE
+    else:
+        status = FEASIBLE if has_sol else NO_SOLUTION
+    return status, x, obj, bound
