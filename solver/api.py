@@ -28,7 +28,8 @@ from formulations.scenario import Scenario
 
 from .backends import SolveOptions, check_capabilities, get_backend
 from .conflicts import minimal_conflict
-from .first_plan import first_plan, first_plan_summary, keep_first_plan
+from .first_plan import (first_plan, first_plan_summary, keep_first_plan, same_plan,
+                         solver_seconds)
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 DEFAULT_MIP_GAP = 1e-6      # "optimal" means within one part in a million of the bound
@@ -184,7 +185,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         before_solver[0] = time.perf_counter() - t0
         if first is not None:
             report(0.0, first.objective, None)
-        remaining = None if time_limit is None else max(0.05, time_limit - before_solver[0])
+        remaining = solver_seconds(time_limit, before_solver[0], first)
         raw = backend_cls().solve(form, SolveOptions(
             time_limit=remaining, mip_gap=DEFAULT_MIP_GAP if mip_gap is None else mip_gap,
             threads=threads, progress=report, cancel=cancel, start=start))
@@ -199,14 +200,16 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
                              "price": pd.Series(dtype=float)})
     if bound is not None and not math.isfinite(bound):
         bound = None
-    ev = evaluate_plan(scenario, plan)
+    if first is not None and (x is None or status not in ("optimal", "feasible") or same_plan(first, built, x)):
+        ev = first.evaluation                       # nothing else to price
+    else:
+        ev = evaluate_plan(scenario, plan)
     if first is not None:
         keep = keep_first_plan(first, status, ev.objective if status in ("optimal", "feasible") else None)
         if keep is not None:
-            status, plan, solver_obj = keep, first.plan, None
+            status, plan, solver_obj, ev = keep, first.plan, None, first.evaluation
             notes.append("the solver found no better plan than the heuristic's first plan in time; "
                          "the bound is the solver's")
-            ev = evaluate_plan(scenario, plan)
     objective = ev.objective if status in ("optimal", "feasible") else None
     if status == "optimal" and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns

@@ -27,6 +27,24 @@ def first_plan(built, remaining: float | None,
     return first, start_vector(built.model, built.space, first.points)
 
 
+def solver_seconds(time_limit: float | None, elapsed: float, first: HeuristicResult | None) -> float | None:
+    """The solver's share of a solve's time limit: what is left after the build and the
+    first plan, less a reserve for re-evaluating its plan afterwards (twice what one
+    evaluation of the first plan took) and the backends' 3 % grace past their limit."""
+    if time_limit is None:
+        return None
+    reserve = 0.02 + 2.0 * (first.eval_seconds if first is not None else 0.02)
+    return max(0.05, (time_limit - elapsed - reserve) / 1.03)
+
+
+def same_plan(first: HeuristicResult, built, x: np.ndarray | None) -> bool:
+    """Whether a solver's solution puts on sale exactly the first plan's points."""
+    if x is None:
+        return False
+    on = np.flatnonzero(built.model.values(x, "on_sale") > 0.5)
+    return np.array_equal(on, np.sort(first.points))
+
+
 def keep_first_plan(first: HeuristicResult, status: str, solver_plan_value: float | None) -> str | None:
     """The status to report if the heuristic's plan should replace the solver's, else
     ``None``. It replaces it when the solver has no plan or a worse one (both valued by

@@ -54,6 +54,8 @@ class HeuristicResult:
     points: np.ndarray           # indices of the price points on sale (OfferSpace.points)
     seconds: float
     moves: int
+    evaluation: object = None    # the formulations.evaluate.Evaluation of the plan
+    eval_seconds: float = 0.0    # what that evaluation took (a solve reserves it)
 
 
 class _Search:
@@ -297,10 +299,12 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
             fruitless += 1
     points = sel[sel >= 0]
     plan = _plan(space, points)
+    t_eval = time.perf_counter()
     ev = evaluate_plan(space.scenario, plan)
     if ev.violations:
         return None
-    return HeuristicResult(plan, ev.objective, points, time.perf_counter() - t0, moves)
+    done = time.perf_counter()
+    return HeuristicResult(plan, ev.objective, points, done - t0, moves, ev, done - t_eval)
 
 
 def _local_search(h: _Search, sel: np.ndarray, obj: float, stopped) -> tuple[np.ndarray, float, int]:
