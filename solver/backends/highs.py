@@ -12,31 +12,13 @@ import numpy as np
 
 from formulations.linear import MatrixForm
 
-from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Capabilities, RawSolution,
-                   SolveOptions)
+from .base import FEASIBLE, NO_SOLUTION, Capabilities, RawSolution, SolveOptions
+from .highs_child import PRESOLVE_MAX_RANGE, final_result, load  # noqa: F401 (re-exported)
+from .highs_child import quiet_highs as _quiet_highs
 
 # HiGHS's own time limit is not checked inside presolve, so it can overrun; past the
 # limit plus this grace we stop waiting and return the best plan seen so far.
 GRACE = 0.03
-# Above this ratio of largest to smallest matrix coefficient (MNL attractions e^{β(w−p)}
-# get there), HiGHS's presolve was seen to cut off the true optimum (tests/
-# test_bruteforce.py found it); without presolve the same models solve exactly.
-PRESOLVE_MAX_RANGE = 1e8
-
-
-def _quiet_highs() -> highspy.Highs:
-    """A Highs instance, without the banner it prints to stdout when created."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    return h
-
 
 # Solves we stopped waiting for: HiGHS was asked to stop, but a thread still inside its
 # presolve cannot be interrupted, and a C++ thread alive at interpreter exit aborts the
@@ -53,51 +35,18 @@ def _join_abandoned() -> None:
 
 def load_model(h: highspy.Highs, form: MatrixForm, options: SolveOptions,
                log: list[str]) -> tuple[list[str], np.ndarray]:
-    """Options, the model (one sparse matrix) and the MIP start into ``h``; the log
-    goes to ``log``. Returns notes for the summary and the integrality vector."""
-    h.setOptionValue("output_flag", False)
-    h.cbLogging.subscribe(lambda e: log.append(e.message))
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("output_flag", True)
-    if options.time_limit is not None:
-        # a little under the limit, so HiGHS normally stops itself with a final bound
-        h.setOptionValue("time_limit", float(options.time_limit) * 0.95)
-    if options.mip_gap is not None:
-        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-    if options.threads is not None:
-        h.setOptionValue("threads", int(options.threads))
-    h.setOptionValue("mip_feasibility_tolerance", 1e-7)
-    h.setOptionValue("primal_feasibility_tolerance", 1e-8)
+    """Load ``form`` with ``options`` into ``h`` (see :func:`highs_child.load`)."""
+    return load(h, model_arrays(form, options), log)
 
+
+def model_arrays(form: MatrixForm, options: SolveOptions) -> dict:
+    """The model and options as the plain arrays :mod:`highs_child` works on."""
     A = form.A.tocsc()
-    notes: list[str] = []
-    mags = np.abs(A.data[A.data != 0])
-    if not form.presolve_safe:
-        h.setOptionValue("presolve", "off")
-    elif len(mags) and mags.max() / mags.min() > PRESOLVE_MAX_RANGE:
-        h.setOptionValue("presolve", "off")
-        notes.append(f"coefficients span {mags.max() / mags.min():.1e}: HiGHS presolve switched off "
-                     "for numerical safety")
-    n_col, n_row = A.shape[1], A.shape[0]
-    integrality = form.integer.astype(np.int32)
-    # the numpy overload of passModel: one copy of each array, ~8x faster than
-    # filling a HighsLp attribute by attribute (benchmarks/build_paths.md)
-    h.passModel(n_col, n_row, A.nnz, int(highspy.MatrixFormat.kColwise),
-                int(highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize),
-                0.0, np.ascontiguousarray(form.cost, dtype=float),
-                np.ascontiguousarray(form.lb, dtype=float), np.ascontiguousarray(form.ub, dtype=float),
-                np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf),
-                np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf),
-                A.indptr.astype(np.int32), A.indices.astype(np.int32),
-                np.ascontiguousarray(A.data, dtype=float), integrality)
-
-    start = options.start
-    if start is not None:
-        # a MIP start: the values given (integer choices of a heuristic plan); HiGHS
-        # fixes them and completes the rest, and keeps it only if it is feasible
-        given = np.flatnonzero(~np.isnan(start))
-        h.setSolution(len(given), given.astype(np.int32), np.ascontiguousarray(start[given], dtype=float))
-    return notes, integrality
+    return {"sense": form.sense, "cost": form.cost, "lb": form.lb, "ub": form.ub, "lo": form.lo,
+            "hi": form.hi, "shape": A.shape, "indptr": A.indptr, "indices": A.indices, "data": A.data,
+            "integer": form.integer, "presolve_safe": form.presolve_safe,
+            "time_limit": options.time_limit, "mip_gap": options.mip_gap, "threads": options.threads,
+            "start": options.start}
 
 
 class HighsBackend:
@@ -165,24 +114,3 @@ class HighsBackend:
         status, x, obj, bound = final_result(h, integrality)
         return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes)
 
-
-def final_result(h: highspy.Highs, integrality: np.ndarray):
-    """Status, solution, objective and proven bound of a finished HiGHS run."""
-    ms = h.getModelStatus()
-    info = h.getInfo()
-    has_sol = info.primal_solution_status == 2
-    x = np.array(h.getSolution().col_value, dtype=float) if has_sol else None
-    obj = info.objective_function_value if has_sol else None
-    bound = info.mip_dual_bound if integrality.any() else obj
-    if bound is not None and not np.isfinite(bound):
-        bound = None
-    MS = highspy.HighsModelStatus
-    if ms == MS.kOptimal:
-        status = OPTIMAL
-    elif ms in (MS.kInfeasible,):
-        status = INFEASIBLE
-    elif ms == MS.kUnboundedOrInfeasible and not has_sol:
-        status = INFEASIBLE
-    else:
-        status = FEASIBLE if has_sol else NO_SOLUTION
-    return status, x, obj, bound

@@ -7,13 +7,14 @@ solve "returned". Run in a child process, the solve is killed at its deadline or
 cancel — the CPU is free within a second — and the best plan seen so far, streamed
 back through a pipe with every improving solution, is still returned.
 
-The child is a fresh interpreter (``python -m solver.backends.highs_process``) talking
-over two pipes, not a ``multiprocessing`` child: those re-import the caller's
-``__main__``, which re-runs an analyst's unguarded script.
+The child is a fresh interpreter running ``solver/backends/highs_child.py`` (numpy and
+highspy only, so it starts fast) and talks over two pipes — not a ``multiprocessing``
+child: those re-import the caller's ``__main__``, which re-runs an analyst's unguarded
+script.
 
 Rule for when a solve runs in-process instead (``in_child_process``): the child costs a
-fixed start-up (measured in docs/model.md) and a copy of the matrix. A model with at most ``IN_PROCESS_MAX_NNZ`` non-zeros is solved
-in-process — presolve and every LP of such a model take milliseconds, so HiGHS's own
+fixed start-up (measured in docs/model.md) and a copy of the matrix. A model with at
+most ``IN_PROCESS_MAX_NNZ`` non-zeros is solved in-process — presolve and every LP of such a model take milliseconds, so HiGHS's own
 limit (set at 95 % of the time) stops it well within the 5 % grace — unless its time
 limit is under ``IN_PROCESS_MIN_LIMIT`` seconds. Everything else runs in a child.
 """
@@ -32,59 +33,16 @@ import numpy as np
 from formulations.linear import MatrixForm
 
 from .base import FEASIBLE, NO_SOLUTION, RawSolution, SolveOptions
+from .highs import GRACE, model_arrays
 
 IN_PROCESS_MAX_NNZ = 20_000
 IN_PROCESS_MIN_LIMIT = 1.0
-GRACE = 0.03                 # as the in-process path: past limit × (1 + GRACE) we stop
-BOUND_EVERY = 0.25           # seconds between bound-only progress messages
 
 
 def in_child_process(form: MatrixForm, options: SolveOptions) -> bool:
     """Whether this solve goes to a child process (see the module docstring)."""
     small = form.A.nnz <= IN_PROCESS_MAX_NNZ
     return not (small and (options.time_limit is None or options.time_limit >= IN_PROCESS_MIN_LIMIT))
-
-
-def _sparse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    nz = np.flatnonzero(x)
-    return nz.astype(np.int64), x[nz]
-
-
-def _child(conn, form: MatrixForm, time_limit, mip_gap, threads, start, began: float) -> None:
-    """Runs in the child: solve, stream incumbents and bounds, then the final result."""
-    from .highs import _quiet_highs, final_result, load_model
-
-    h = _quiet_highs()
-    log: list[str] = []
-    opts = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, start=start)
-    notes, integrality = load_model(h, form, opts, log)
-    if time_limit is not None:
-        # start-up and loading came out of the limit (``began`` is the parent's clock)
-        h.setOptionValue("time_limit", max(0.01, 0.95 * time_limit - (time.time() - began)))
-    t0 = time.perf_counter()
-    last = [0.0]
-
-    def finite(v):
-        return float(v) if v is not None and np.isfinite(v) else None
-
-    def improving(e):
-        x = np.array(e.data_out.mip_solution, dtype=float)
-        conn.send(("incumbent", time.perf_counter() - t0, finite(e.data_out.objective_function_value),
-                   finite(e.data_out.mip_dual_bound), _sparse(x), len(x)))
-
-    def mip_log(e):
-        now = time.perf_counter()
-        if now - last[0] >= BOUND_EVERY:
-            last[0] = now
-            conn.send(("bound", now - t0, finite(e.data_out.mip_dual_bound)))
-
-    h.cbMipImprovingSolution.subscribe(improving)
-    h.cbMipLogging.subscribe(mip_log)
-    h.run()
-    status, x, obj, bound = final_result(h, integrality)
-    conn.send(("done", status, None if x is None else (_sparse(x), len(x)), obj, bound,
-               "".join(log), notes))
-    conn.close()
 
 
 def _dense(sparse, n) -> np.ndarray:
@@ -99,11 +57,9 @@ def solve_in_child(form: MatrixForm, options: SolveOptions) -> RawSolution:
     start = time.perf_counter()
     from_parent, to_child = os.pipe()
     from_child, to_parent = os.pipe()
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "solver.backends.highs_process",
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("highs_child.py")),
                              str(from_parent), str(to_parent)],
-                            pass_fds=(from_parent, to_parent), env=env,
+                            pass_fds=(from_parent, to_parent),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     os.close(from_parent)
@@ -114,8 +70,7 @@ def solve_in_child(form: MatrixForm, options: SolveOptions) -> RawSolution:
     def hand_over():
         # in a thread: a large model blocks on the pipe until the child has read it
         try:
-            payload.send((form, options.time_limit, options.mip_gap, options.threads,
-                          options.start, time.time()))
+            payload.send(dict(model_arrays(form, options), began=time.time()))
         except OSError:
             pass                      # the child was stopped before it read the model
         finally:
@@ -173,25 +128,11 @@ def solve_in_child(form: MatrixForm, options: SolveOptions) -> RawSolution:
         _, status, sx, obj, bound, log, notes = done
         x = None if sx is None else _dense(*sx)
         return RawSolution(status, x, obj, bound, seconds, log, cancelled, list(notes))
-    why = "cancelled" if cancelled else "stopped at its time limit"
+    crashed = proc.returncode not in (None, 0, -9)
+    why = ("cancelled" if cancelled else f"ended unexpectedly (exit code {proc.returncode})" if crashed
+           else "stopped at its time limit")
     x = best["x"]
     return RawSolution(FEASIBLE if x is not None else NO_SOLUTION, x, best["obj"], best["bound"],
                        seconds, "", cancelled,
                        [f"HiGHS (child process) {why}; returned the best plan found by then"])
 
-
-def _watch_parent() -> None:
-    """In the child: exit as soon as the parent is gone (nobody will read the result)."""
-    parent = os.getppid()
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != parent:
-            os._exit(1)
-
-
-if __name__ == "__main__":
-    threading.Thread(target=_watch_parent, daemon=True).start()
-    _inbox = Connection(int(sys.argv[1]), writable=False)
-    _args = _inbox.recv()
-    _inbox.close()
-    _child(Connection(int(sys.argv[2]), readable=False), *_args)
