@@ -8,6 +8,8 @@ optimum as bundleopt's.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -16,10 +18,14 @@ from formulations.validate import validate_scenario
 
 
 def midsize_scenario(n_candidates: int, seed: int, *, n_segments: int = 10,
-                     min_margin: float = 0.15) -> Scenario:
-    """A uniform first-choice profit scenario with ``n_candidates`` offers."""
+                     min_margin: float = 0.15, n_products: int | None = None,
+                     discounts: tuple[float, ...] | None = None) -> Scenario:
+    """A uniform first-choice profit scenario with ``n_candidates`` offers
+    (``n_products`` products, default candidates / 3 within [10, 60]; ``discounts``
+    the ladder, default the scenario default of 7 points)."""
     rng = np.random.default_rng(seed)
-    n_products = int(np.clip(n_candidates // 3, 10, 60))
+    if n_products is None:
+        n_products = int(np.clip(n_candidates // 3, 10, 60))
     pids = [f"P{i:03d}" for i in range(n_products)]
     # multiples of 0.20 keep every 5 %-step ladder point a whole number of cents, so no
     # price depends on how a half cent is rounded
@@ -64,4 +70,6 @@ def midsize_scenario(n_candidates: int, seed: int, *, n_segments: int = 10,
                         segments=segments, wtp=wtp, wtp_level="product",
                         constraints=Constraints(min_margin=min_margin, inventory=True),
                         name=f"midsize-{n_candidates}-{seed}")
+    if discounts is not None:
+        scenario = replace(scenario, discounts=tuple(discounts))
     return validate_scenario(scenario, source="benchmark")
