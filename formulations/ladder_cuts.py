@@ -79,10 +79,11 @@ def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
 
 # Measured (docs/scale.md): at 40/150/20 uniform the root LP of this model is integral
 # (optimal in ~5 s against ~39 s for the plain model), but at 60/250/30 the LP without
-# presolve did not finish its root in 60 s. Use it up to this many arcs.
+# presolve did not finish its root in 60 s. Use it up to this many arcs, uniform only:
+# at 20/60/8 personalized the plain model was optimal in 1 s and this one not in 10 s.
 LADDER_MAX_ARCS = 20_000
 
 
 def ladder_rows_pay(space: OfferSpace) -> bool:
     """Whether the ladder rows are the default for this offer space (see above)."""
-    return len(space.arcs) <= LADDER_MAX_ARCS
+    return not space.personalized and len(space.arcs) <= LADDER_MAX_ARCS
