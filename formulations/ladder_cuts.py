@@ -77,11 +77,14 @@ def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
     return model
 
 
-# Measured (docs/scale.md): at 40/150/20 uniform the root LP of this model is integral
-# (optimal in ~5 s against ~39 s for the plain model), but at 60/250/30 the LP without
-# presolve did not finish its root in 60 s. Use it up to this many arcs, uniform only:
-# at 20/60/8 personalized the plain model was optimal in 1 s and this one not in 10 s.
-LADDER_MAX_ARCS = 20_000
+# Measured (docs/scale.md, benchmarks/results_scale.md): on the 20/60/8 uniform
+# benchmark (2.5k arcs) these rows (with the first plan as MIP start) reached a 1.6 %
+# gap in 10 s against 9.5 % for the plain model (no start), and optimality in 13.5 s
+# against 18.1 s — one run each, the two effects not separated; on 40/150/20 (13k arcs) their LP,
+# solved without presolve, was too slow (7.1 % gap at 60 s against 3.7 % without them);
+# at 60/250/30 the root LP did not finish in 60 s. At 20/60/8 personalized the plain
+# model was optimal in 1 s and this one not in 10 s. So: uniform only, up to this size.
+LADDER_MAX_ARCS = 5_000
 
 
 def ladder_rows_pay(space: OfferSpace) -> bool:

@@ -207,9 +207,11 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     if first is not None:
         keep = keep_first_plan(first, status, ev.objective if status in ("optimal", "feasible") else None)
         if keep is not None:
-            status, plan, solver_obj, ev = keep, first.plan, None, first.evaluation
-            notes.append("the solver found no better plan than the heuristic's first plan in time; "
+            notes.append("the solver reported the model infeasible, yet the heuristic's plan keeps every "
+                         "rule when re-evaluated; it is reported as feasible" if status == "infeasible" else
+                         "the solver found no better plan than the heuristic's first plan in time; "
                          "the bound is the solver's")
+            status, plan, solver_obj, ev = keep, first.plan, None, first.evaluation
     objective = ev.objective if status in ("optimal", "feasible") else None
     if status == "optimal" and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
