@@ -226,10 +226,12 @@ def main(argv=None) -> None:
                     "over_limit": r["wall"] / limit - 1.0, "build": r["build"],
                 })
                 traces[f"{label}|{pricing}|{m}"] = tr.points
+            # written after every size and mode, so a stopped run keeps what it measured
+            write(rows, traces, Path(a.out), load, a.quick, echo=False)
     write(rows, traces, Path(a.out), load, a.quick)
 
 
-def write(rows: list[dict], traces: dict, out: Path, load: float, quick: bool) -> None:
+def write(rows: list[dict], traces: dict, out: Path, load: float, quick: bool, echo: bool = True) -> None:
     lines = [f"# Scale benchmark ({'quick' if quick else 'full'} run)", "",
              f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at start "
              "(a shared machine: other work ran at the same time, times are noisy). "
@@ -247,7 +249,8 @@ def write(rows: list[dict], traces: dict, out: Path, load: float, quick: bool) -
             fmt(r["wall"]), fmt(r["build"], ".2f")]) + " |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "traces": traces}, indent=1))
-    print("\n".join(lines))
+    if echo:
+        print("\n".join(lines))
     plot(rows, traces, out.with_suffix(".png"))
 
 
