@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .first_choice import build_first_choice
+from .ladder_cuts import build_first_choice_ladder, ladder_rows_pay
 from .linear import LinearModel
 from .mnl import build_mnl
 from .offers import OfferSpace, build_offer_space
@@ -30,7 +31,7 @@ class BuiltModel:
 def build_model(scenario: Scenario) -> BuiltModel:
     space = build_offer_space(scenario)
     if scenario.choice_model == "first_choice":
-        model = build_first_choice(space)
+        model = build_first_choice_ladder(space) if ladder_rows_pay(space) else build_first_choice(space)
     else:
         model = build_mnl(space)
     return BuiltModel(space, model)

@@ -44,6 +44,7 @@ class OfferSpace:
     arcs: pd.DataFrame                # s, j, wtp, beta, surplus, value, rank (first_choice)
     pruned: dict = field(default_factory=dict)       # counts removed by each rule
     no_price: dict = field(default_factory=dict)     # must_offer id -> rules that emptied it
+    given: Scenario | None = None     # the scenario as given (``scenario`` may be its SAA expansion)
 
     @property
     def personalized(self) -> bool:
@@ -82,6 +83,7 @@ def within_bounds(scenario: Scenario, prices: pd.DataFrame) -> np.ndarray:
 
 
 def build_offer_space(scenario: Scenario) -> OfferSpace:
+    given = scenario
     if scenario.objective == "expected_profit":
         from .robust import saa_scenario
 
@@ -202,4 +204,4 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
             no_price[bundle_ids[b]] = removed_by.get(bundle_ids[b], ["price ladder"])
     return OfferSpace(scenario, bundle_ids, segment_ids,
                       scenario.segments["size"].to_numpy(float), ref, cost, components,
-                      pts, arcs, pruned, no_price)
+                      pts, arcs, pruned, no_price, given)

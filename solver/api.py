@@ -31,6 +31,8 @@ from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .status import STATUSES, Status, relative_gap
 from .machine import clamp_threads
+from .first_plan import (first_plan, first_plan_summary, keep_first_plan, same_plan,
+                         solver_deadline)
 
 __all__ = ["DEFAULT_MIP_GAP", "STATUSES", "Progress", "SolveResult", "Status", "check_options",
            "solve"]
@@ -124,12 +126,15 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     form = built.model.to_arrays()
     build_seconds = time.perf_counter() - t0
 
+    before_solver = [build_seconds]       # build, then the first plan, precede the solver
+
     def report(elapsed, obj, bound):
         if progress is not None:
-            progress(Progress(build_seconds + elapsed, obj, bound))
+            progress(Progress(before_solver[0] + elapsed, obj, bound))
 
     notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
     stopped_by: str | None = None
+    first = None
     if built.space.no_price:
         raw = None
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.INFEASIBLE, None, None, None, 0.0, "", False
@@ -140,8 +145,12 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
         notes.append("no offer can be put on sale: every price was pruned")
     else:
+        first, start = first_plan(built, deadline.remaining(floor=0.05), cancel)
+        before_solver[0] = time.perf_counter() - t0
+        if first is not None:
+            report(0.0, first.objective, None)
         raw = backend_cls().solve(form, options.overridden(mip_gap=options.gap_or_default),
-                                  SolveControl(deadline, report, cancel))
+                                  SolveControl(solver_deadline(deadline, first), report, cancel, start))
         status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
         solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
         notes += raw.notes
@@ -157,7 +166,18 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
                              "price": pd.Series(dtype=float)})
     if bound is not None and not math.isfinite(bound):
         bound = None
-    ev = evaluate_plan(scenario, plan)
+    if first is not None and (x is None or not status.has_plan or same_plan(first, built, x)):
+        ev = first.evaluation                       # nothing else to price
+    else:
+        ev = evaluate_plan(scenario, plan)
+    if first is not None:
+        keep = keep_first_plan(first, status, ev.objective if status.has_plan else None)
+        if keep is not None:
+            notes.append("the solver reported the model infeasible, yet the heuristic's plan keeps every "
+                         "rule when re-evaluated; it is reported as feasible" if status == Status.INFEASIBLE else
+                         "the solver found no better plan than the heuristic's first plan in time; "
+                         "the bound is the solver's")
+            status, plan, solver_obj, ev = Status(keep), first.plan, None, first.evaluation
     objective = ev.objective if status.has_plan else None
     if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
@@ -203,10 +223,12 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
             "price_points": int(len(built.space.points)),
             "choice_arcs": int(len(built.space.arcs)),
             "pruned": built.space.pruned,
+            "formulation": built.model.name,
         },
+        "first_plan": first_plan_summary(first),
         "notes": notes,
         "versions": _versions(),
-        **_report_facts(scenario, time_limit, mip_gap, status, gap, cancelled,
+        **_report_facts(scenario, options.time_limit, options.mip_gap,
                         plan if objective is not None else None),
     })
     return SolveResult(status, objective, bound, gap, backend, build_seconds, solve_seconds,
@@ -343,16 +365,11 @@ def _named(scenario: Scenario, products: pd.DataFrame) -> pd.DataFrame:
     return products.assign(name=names.reindex(products["product_id"]).fillna("").astype(str).to_numpy())
 
 
-def _report_facts(scenario: Scenario, time_limit, mip_gap, status: str, gap, cancelled: bool,
-                  plan: pd.DataFrame | None) -> dict:
+def _report_facts(scenario: Scenario, time_limit, mip_gap, plan: pd.DataFrame | None) -> dict:
     """What a report needs beyond the KPIs: the limits asked for, the rules imposed, the old plan."""
-    target = DEFAULT_MIP_GAP if mip_gap is None else mip_gap
-    short = status == "no_solution" or (status == "feasible" and (gap is None or gap > target))
     facts = {
         "time_limit": time_limit,
-        "mip_gap_target": target,
-        # no plan, or one short of the gap asked for, and nobody cancelled: the limit stopped it
-        "stopped_by_time_limit": bool(time_limit is not None and not cancelled and short),
+        "mip_gap_target": DEFAULT_MIP_GAP if mip_gap is None else mip_gap,
         "constraints_imposed": scenario.constraints.active(),
         "previous_plan_rows": int(len(scenario.previous_plan)),
     }

@@ -67,7 +67,7 @@ def test_plan_csv_has_list_price_discount_components_and_previous_price(tmp_path
     assert summary["previous_plan_dropped"] == [{"bundle_id": "A", "segment_id": "*", "price": 10.0,
                                                  "components": "Coffee beans 500 g"}]
     assert summary["constraints_imposed"] == ["min_margin"]
-    assert summary["stopped_by_time_limit"] is False
+    assert summary["stopped_by"] is None
     assert [p["name"] for p in summary["products"]] == ["Coffee beans 500 g", ""]
 
 
@@ -153,12 +153,12 @@ def test_headline_says_what_the_time_limit_did(tmp_path: Path) -> None:
     from solver.report import build_report
 
     base = {"status": "feasible", "objective": 100.0, "bound": 101.25, "gap": 0.012346, "time_limit": 30,
-            "build_seconds": 0.5, "solve_seconds": 29.5, "stopped_by_time_limit": True}
+            "build_seconds": 0.5, "solve_seconds": 29.5, "stopped_by": "time_limit"}
     run = write_files(tmp_path / "a", {"summary.json": json.dumps(base)})
     assert "The time limit of 30 s stopped the solve: the best plan found is within 1.2346% of the proven bound" \
         in build_report(run)
     run = write_files(tmp_path / "b", {"summary.json": json.dumps(
-        {**base, "status": "optimal", "gap": 0.0, "stopped_by_time_limit": False})})
+        {**base, "status": "optimal", "gap": 0.0, "stopped_by": None})})
     assert "The time limit of 30 s was not reached" in build_report(run)
     run = write_files(tmp_path / "c", {"summary.json": json.dumps({**base, "time_limit": None})})
     assert "No time limit was set" in build_report(run)

@@ -141,7 +141,9 @@ out['r'] = run(sc, backend='cpsat', time_limit={TIME_LIMIT})
     # a proven bound of a maximisation can never be below a plan that is feasible
     for bound in (r["bound"], r["summary_bound"]):
         assert bound is None or bound >= lower * (1 - REL), (bound, lower)
-    if r["status"] == "feasible":
+    if r["status"] == "feasible" and r["bound"] is not None:
+        # (no bound at all is honest: CP-SAT may stop before proving one; the plan is
+        # then the heuristic's, never called optimal)
         assert r["objective"] <= r["bound"] * (1 + REL) + REL
     _assert_stopped_honestly(r, TIME_LIMIT)
     assert code == 0, f"process did not exit cleanly (status {code}): {err[-500:]}"

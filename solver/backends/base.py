@@ -43,6 +43,7 @@ class SolveControl:
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
     progress: ProgressFn | None = None
     cancel: threading.Event | None = None
+    start: np.ndarray | None = None      # a MIP start: value per column, NaN where not given
 
 
 @dataclass

@@ -74,7 +74,16 @@ class CpSatBackend:
 
         # Offering nothing is feasible unless a rule forces offers; hinting it gives CP-SAT
         # a first plan at once instead of none at all on a short time limit.
-        for v, a in zip(xs, lo_int):
+        # With a MIP start (the heuristic's plan), hint its values instead.
+        hint = lo_int
+        if control.start is not None:
+            given = ~np.isnan(control.start)
+            hint = np.where(given, np.round(np.nan_to_num(control.start) / unit), lo_int).astype(np.int64)
+            hint = np.clip(hint, lo_int, hi_int)
+            xs_hint = [(v, int(h)) for v, h, g in zip(xs, hint, given) if g]
+        else:
+            xs_hint = list(zip(xs, hint.tolist()))
+        for v, a in xs_hint:
             model.add_hint(v, int(a))
         A = form.A.tocsr()
         A = A.multiply(unit[np.newaxis, :]).tocsr()       # coefficient per integer count
@@ -157,6 +166,11 @@ class CpSatBackend:
             while not stop.wait(0.05):
                 if control.cancel is not None and control.cancel.is_set():
                     cancelled["v"] = True
+                    solver.stop_search()
+                    return
+                if deadline is not None and time.perf_counter() > deadline:
+                    # CP-SAT's own limit was seen overrun by 30 % with 8 workers on a
+                    # loaded 2-core box (benchmarks/results_scale.md); stop it here
                     solver.stop_search()
                     return
 

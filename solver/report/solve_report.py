@@ -91,7 +91,7 @@ def _time_sentence(s: dict) -> str:
         return f"The solve was cancelled ({took})."
     if limit is None:
         return f"No time limit was set ({took})."
-    if s.get("stopped_by_time_limit"):
+    if s.get("stopped_by") == "time_limit":
         what = "no plan was found" if s["status"] == "no_solution" else \
             f"the best plan found is within {pct(s.get('gap'), 4)} of the proven bound"
         return f"The time limit of {number(limit)} s stopped the solve: {what} ({took})."

@@ -1,0 +1,169 @@
+"""HiGHS on plain arrays: loading a model, reading its result, and the child process.
+
+Imports only numpy and highspy, so that ``python solver/backends/highs_child.py`` —
+the child process of :mod:`solver.backends.highs_process` — starts in a fraction of the
+time a process importing pandas and the formulations would. The in-process path of
+:mod:`solver.backends.highs` loads models through the same :func:`load` and reads
+results through the same :func:`final_result`.
+
+A *model* here is a dict of arrays: ``sense`` ("max"/"min"), ``cost``, ``lb``, ``ub``,
+``lo``, ``hi``, the CSC matrix as ``indptr``/``indices``/``data`` with ``shape``,
+``integer``, ``presolve_safe``; and the options ``time_limit``, ``mip_gap``,
+``threads``, ``start`` (a MIP start: value per column, NaN where not given).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import highspy
+import numpy as np
+
+# Above this ratio of largest to smallest matrix coefficient (MNL attractions e^{β(w−p)}
+# get there), HiGHS's presolve was seen to cut off the true optimum (tests/
+# test_bruteforce.py found it); without presolve the same models solve exactly.
+PRESOLVE_MAX_RANGE = 1e8
+BOUND_EVERY = 0.25           # seconds between bound-only progress messages
+
+
+def quiet_highs() -> highspy.Highs:
+    """A Highs instance, without the banner it prints to stdout when created."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return h
+
+
+def load(h: highspy.Highs, m: dict, log: list[str]) -> tuple[list[str], np.ndarray]:
+    """Options, the model (one sparse matrix) and the MIP start into ``h``; the log
+    goes to ``log``. Returns notes for the summary and the integrality vector."""
+    h.setOptionValue("output_flag", False)
+    h.cbLogging.subscribe(lambda e: log.append(e.message))
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("output_flag", True)
+    if m["time_limit"] is not None:
+        # a little under the limit, so HiGHS normally stops itself with a final bound
+        h.setOptionValue("time_limit", float(m["time_limit"]) * 0.95)
+    if m["mip_gap"] is not None:
+        h.setOptionValue("mip_rel_gap", float(m["mip_gap"]))
+    if m["threads"] is not None:
+        h.setOptionValue("threads", int(m["threads"]))
+    h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-8)
+
+    data = m["data"]
+    notes: list[str] = []
+    mags = np.abs(data[data != 0])
+    if not m["presolve_safe"]:
+        h.setOptionValue("presolve", "off")
+    elif len(mags) and mags.max() / mags.min() > PRESOLVE_MAX_RANGE:
+        h.setOptionValue("presolve", "off")
+        notes.append(f"coefficients span {mags.max() / mags.min():.1e}: HiGHS presolve switched off "
+                     "for numerical safety")
+    n_row, n_col = m["shape"]
+    integrality = np.asarray(m["integer"]).astype(np.int32)
+    # the numpy overload of passModel: one copy of each array, ~8x faster than
+    # filling a HighsLp attribute by attribute (benchmarks/build_paths.md)
+    h.passModel(n_col, n_row, len(data), int(highspy.MatrixFormat.kColwise),
+                int(highspy.ObjSense.kMaximize if m["sense"] == "max" else highspy.ObjSense.kMinimize),
+                0.0, np.ascontiguousarray(m["cost"], dtype=float),
+                np.ascontiguousarray(m["lb"], dtype=float), np.ascontiguousarray(m["ub"], dtype=float),
+                np.where(np.isfinite(m["lo"]), m["lo"], -highspy.kHighsInf),
+                np.where(np.isfinite(m["hi"]), m["hi"], highspy.kHighsInf),
+                np.asarray(m["indptr"]).astype(np.int32), np.asarray(m["indices"]).astype(np.int32),
+                np.ascontiguousarray(data, dtype=float), integrality)
+    start = m["start"]
+    if start is not None:
+        # a MIP start: the values given (the integer choices of the heuristic's plan);
+        # HiGHS fixes them, completes the rest, and keeps it if it is feasible
+        given = np.flatnonzero(~np.isnan(start))
+        h.setSolution(len(given), given.astype(np.int32), np.ascontiguousarray(start[given], dtype=float))
+    return notes, integrality
+
+
+def final_result(h: highspy.Highs, integrality: np.ndarray):
+    """Status, solution, objective and proven bound of a finished HiGHS run."""
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_sol = info.primal_solution_status == 2
+    x = np.array(h.getSolution().col_value, dtype=float) if has_sol else None
+    obj = info.objective_function_value if has_sol else None
+    bound = info.mip_dual_bound if integrality.any() else obj
+    if bound is not None and not np.isfinite(bound):
+        bound = None
+    MS = highspy.HighsModelStatus
+    if ms == MS.kOptimal:
+        status = "optimal"
+    elif ms in (MS.kInfeasible,):
+        status = "infeasible"
+    elif ms == MS.kUnboundedOrInfeasible and not has_sol:
+        status = "infeasible"
+    else:
+        status = "feasible" if has_sol else "no_solution"
+    return status, x, obj, bound
+
+
+def sparse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    nz = np.flatnonzero(x)
+    return nz.astype(np.int64), x[nz]
+
+
+def run_child(conn, m: dict) -> None:
+    """Solve ``m``, streaming incumbents and bounds to ``conn``, then the final result."""
+    h = quiet_highs()
+    log: list[str] = []
+    notes, integrality = load(h, m, log)
+    if m["time_limit"] is not None:
+        # start-up and loading came out of the limit (``began`` is the parent's clock)
+        h.setOptionValue("time_limit", max(0.01, 0.95 * m["time_limit"] - (time.time() - m["began"])))
+    t0 = time.perf_counter()
+    last = [0.0]
+
+    def finite(v):
+        return float(v) if v is not None and np.isfinite(v) else None
+
+    def improving(e):
+        x = np.array(e.data_out.mip_solution, dtype=float)
+        conn.send(("incumbent", time.perf_counter() - t0, finite(e.data_out.objective_function_value),
+                   finite(e.data_out.mip_dual_bound), sparse(x), len(x)))
+
+    def mip_log(e):
+        now = time.perf_counter()
+        if now - last[0] >= BOUND_EVERY:
+            last[0] = now
+            conn.send(("bound", now - t0, finite(e.data_out.mip_dual_bound)))
+
+    h.cbMipImprovingSolution.subscribe(improving)
+    h.cbMipLogging.subscribe(mip_log)
+    h.run()
+    status, x, obj, bound = final_result(h, integrality)
+    conn.send(("done", status, None if x is None else (sparse(x), len(x)), obj, bound,
+               "".join(log), notes))
+    conn.close()
+
+
+def _watch_parent() -> None:
+    """Exit as soon as the parent is gone: nobody will read the result."""
+    parent = os.getppid()
+    while True:
+        time.sleep(0.2)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+if __name__ == "__main__":
+    from multiprocessing.connection import Connection
+
+    threading.Thread(target=_watch_parent, daemon=True).start()
+    inbox = Connection(int(sys.argv[1]), writable=False)
+    model = inbox.recv()
+    inbox.close()
+    run_child(Connection(int(sys.argv[2]), readable=False), model)

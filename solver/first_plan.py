@@ -1,0 +1,64 @@
+"""The heuristic's first plan inside a solve: run it, hand it over, keep it if better.
+
+``solver.api.solve`` runs :func:`solver.heuristic.heuristic_plan` on the model's offer
+space before the exact solver starts, passes the plan to the backend as a MIP start
+(HiGHS ``setSolution``, CP-SAT hints), and afterwards keeps whichever plan earns more
+when re-evaluated from the scenario. A kept heuristic plan has status ``feasible``,
+with the solver's proven bound if it has one — never ``optimal`` on its own.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .deadline import Deadline
+from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_vector
+
+
+def first_plan(built, remaining: float | None,
+               cancel: threading.Event | None = None) -> tuple[HeuristicResult | None, np.ndarray | None]:
+    """The heuristic's plan for a built model within its share of ``remaining``
+    seconds, and the MIP start made from it (``None, None`` if it found none)."""
+    if built.space.no_price or not len(built.space.points):
+        return None, None
+    first = heuristic_plan(built.space, heuristic_budget(remaining), cancel=cancel)
+    if first is None:
+        return None, None
+    return first, start_vector(built.model, built.space, first.points)
+
+
+def solver_deadline(deadline: Deadline, first: HeuristicResult | None) -> Deadline:
+    """The solver's share of a solve's deadline: what is left after the build and the
+    first plan, less a reserve for re-evaluating its plan afterwards (twice what one
+    evaluation of the first plan took) and the backends' 3 % grace past their limit."""
+    if not deadline.limited:
+        return deadline
+    reserve = 0.02 + 2.0 * (first.eval_seconds if first is not None else 0.02)
+    return Deadline(max(0.05, (deadline.remaining() - reserve) / 1.03))
+
+
+def same_plan(first: HeuristicResult, built, x: np.ndarray | None) -> bool:
+    """Whether a solver's solution puts on sale exactly the first plan's points."""
+    if x is None:
+        return False
+    on = np.flatnonzero(built.model.values(x, "on_sale") > 0.5)
+    return np.array_equal(on, np.sort(first.points))
+
+
+def keep_first_plan(first: HeuristicResult, status: str, solver_plan_value: float | None) -> str | None:
+    """The status to report if the heuristic's plan should replace the solver's, else
+    ``None``. It replaces it when the solver has no plan or a worse one (both valued by
+    ``evaluate_plan``). The solver's proven bound stays valid for either plan, so a
+    solver that proved its own plan optimal within the gap proves this better one too;
+    otherwise the plan is only ``feasible``."""
+    if solver_plan_value is not None and first.objective <= solver_plan_value + 1e-9 * max(1.0, abs(solver_plan_value)):
+        return None
+    return "optimal" if status == "optimal" else "feasible"
+
+
+def first_plan_summary(first: HeuristicResult | None) -> dict | None:
+    """What summary.json says about the first plan."""
+    if first is None:
+        return None
+    return {"objective": first.objective, "seconds": round(first.seconds, 4), "moves": first.moves}
