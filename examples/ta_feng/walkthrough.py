@@ -188,6 +188,9 @@ def solve_and_compare(args: argparse.Namespace, out: Path, t0: float) -> None:
               f"{cmp['status_quo']['profit']:,.0f} per week: {u['profit']:+,.0f} "
               f"({u['relative']:+.1%}), {u['level']:.0%} interval [{u['interval'][0]:+,.0f}, {u['interval'][1]:+,.0f}]"
               f" -> {out / 'plan' / 'vs_status_quo.json'}")
+        if u["profit"] < 0 and result.status != "optimal":
+            print("  the solver stopped on a plan the status quo beats (the status quo is itself a feasible plan): "
+                  f"its incumbent is weak at this size ({gap} gap); keep the status quo or give it more time")
     print(f"\ntotal {time.perf_counter() - t0:.1f}s; scenario in {out / 'scenario'}, plan in {out / 'plan'}")
 
 
