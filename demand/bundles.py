@@ -23,8 +23,8 @@ bundle's mean shelf price ``R_b`` (the sum of its items'). The bundle's WTP per 
 buyers that sum is negative (a median reservation price below 0 is what the logit gives a
 product bought on a few per cent of visits), and a multiplicative ``(1 + κ) Σ w`` would
 then turn a complement's uplift into a loss. Its relative size, the ``complementarity``
-``κ_b = δ_b / R_b`` (in [-0.5, 1]; > 0 complements, < 0 substitutes), is what bundles.csv
-and the report carry.
+``κ_b = δ_b / R_b`` with R_b the list price (so about [-0.5, 1]; > 0 complements, < 0
+substitutes), is what bundles.csv and the report carry.
 """
 from __future__ import annotations
 
