@@ -15,11 +15,16 @@ number the fitted model predicts if the items were bought independently at each
 visit's prices: ``L_b = (Σ_v Π_i y_vi + a) / (Σ_v Π_i P_vi + a)``, with ``a`` = 1
 pseudo-basket so that a handful of baskets cannot make it extreme. It is measured on
 baskets the mining did not see (winners of a search for high lift have their lift
-overstated where they were found). A bundle's complementarity κ_b is the WTP uplift
-that shifts the bundle's log-odds of purchase by ``log L_b``:
-``κ_b = log L_b / mean_v(β_s(v) Σ_i w_s(v),i)`` — κ = 0 exactly when co-purchase is what
-independence predicts. It is clipped to [-0.5, 1] and set to 0 when the bundle's
-summed WTP is not positive (the shift would then be meaningless).
+overstated where they were found). The bundle's **WTP uplift** δ_b is the money that
+shifts its log-odds of purchase by ``log L_b``: ``δ_b = log L_b / mean_v β_s(v)`` — δ = 0
+exactly when co-purchase is what independence predicts — clipped to [-0.5, 1] × the
+bundle's mean shelf price ``R_b`` (the sum of its items'). The bundle's WTP per segment is
+``Σ_i w_si + δ_b``. The uplift is additive, not a multiple of ``Σ_i w_si``: with rare
+buyers that sum is negative (a median reservation price below 0 is what the logit gives a
+product bought on a few per cent of visits), and a multiplicative ``(1 + κ) Σ w`` would
+then turn a complement's uplift into a loss. Its relative size, the ``complementarity``
+``κ_b = δ_b / R_b`` with R_b the list price (so about [-0.5, 1]; > 0 complements, < 0
+substitutes), is what bundles.csv and the report carry.
 """
 from __future__ import annotations
 
@@ -94,17 +99,19 @@ def mine_bundles(baskets, products: list[str], *, min_support: float = 0.0, min_
     return df.head(max_bundles).reset_index(drop=True)
 
 
-def kappa(observed: float, expected: float, scale: float) -> tuple[float, float]:
-    """Price-adjusted lift (with the pseudo-basket) and the κ it implies (module docstring)."""
+def kappa(observed: float, expected: float, beta: float, price: float = np.inf) -> tuple[float, float]:
+    """Price-adjusted lift (with the pseudo-basket) and the WTP uplift δ it implies (module
+    docstring), clipped to ``KAPPA_RANGE × price``."""
     L = (observed + PSEUDO_BASKETS) / (expected + PSEUDO_BASKETS) if expected >= 0 else np.nan
-    if not (np.isfinite(L) and L > 0 and scale > 0):
+    if not (np.isfinite(L) and L > 0 and beta > 0):
         return float(L), 0.0
-    return float(L), float(np.clip(np.log(L) / scale, *KAPPA_RANGE))
+    lo, hi = KAPPA_RANGE
+    return float(L), float(np.clip(np.log(L) / beta, lo * price, hi * price))
 
 
 def complementarity(bundles: pd.DataFrame, products: list[str], bought: np.ndarray, prob: np.ndarray,
                     visit_segment: np.ndarray, wtp: pd.DataFrame, beta: pd.Series) -> pd.DataFrame:
-    """κ per mined bundle (module docstring); adds ``adjusted_lift`` and ``complementarity``.
+    """δ per mined bundle (module docstring); adds ``adjusted_lift`` and ``wtp_uplift``.
 
     ``bought`` / ``prob``: visits x products observed purchases and model probabilities;
     ``visit_segment``: segment of each visit; ``wtp``: segments x products WTP frame.
@@ -119,9 +126,9 @@ def complementarity(bundles: pd.DataFrame, products: list[str], bought: np.ndarr
         cols = [pidx[p] for p in items]
         obs = float(np.prod(bought[:, cols], axis=1).sum())
         exp = float(np.prod(prob[:, cols], axis=1).sum())
-        res.append(kappa(obs, exp, float(np.mean((b * W[:, cols].sum(axis=1))[seg_codes]))))
+        res.append(kappa(obs, exp, float(np.mean(b[seg_codes]))))
     out["adjusted_lift"] = [r[0] for r in res]
-    out["complementarity"] = [r[1] for r in res]
+    out["wtp_uplift"] = [r[1] for r in res]
     return out
 
 
@@ -132,7 +139,7 @@ def basket_evidence(bundles: pd.DataFrame, products: list[str], baskets: sp.spma
     ``baskets``: those baskets x products (0/1); ``visits``: segments x days visit counts
     of the same baskets; ``prices``: days x products shelf prices; ``wtp``: segments x
     products; ``beta``: per segment. Returns ``baskets, observed, expected, lift,
-    adjusted_lift, kappa`` per bundle, where ``expected`` is the number of baskets the
+    adjusted_lift, wtp_uplift`` (δ, money) per bundle, where ``expected`` is the number of baskets the
     fitted model predicts to hold the whole bundle if its items were bought
     independently at each visit's prices (Σ over segments and days, never per visit).
     """
@@ -146,9 +153,9 @@ def basket_evidence(bundles: pd.DataFrame, products: list[str], baskets: sp.spma
     rows = []
     for items, o in zip(sets, obs):
         e = float((visits * np.prod(P[:, :, list(items)], axis=2)).sum())
-        scale = float((visits.sum(axis=1) * beta * wtp[:, list(items)].sum(axis=1)).sum() / total)
-        L, kap = kappa(o, e, scale)
+        mean_beta = float((visits.sum(axis=1) * beta).sum() / total)
+        L, uplift = kappa(o, e, mean_beta, float(prices[:, list(items)].sum(axis=1).mean()))
         lift = (o / n) / np.prod(single[list(items)]) if n and np.prod(single[list(items)]) > 0 else np.nan
         rows.append({"baskets": int(n), "observed": int(o), "expected": e, "lift": float(lift),
-                     "adjusted_lift": L, "kappa": kap})
+                     "adjusted_lift": L, "wtp_uplift": uplift})
     return pd.DataFrame(rows, index=bundles.index)

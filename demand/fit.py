@@ -26,9 +26,10 @@ Decisions the contract leaves open (the data contract is docs/data.md; also in
   ``product_id``; bundles named in exposures keep their ids; mined bundles are
   ``B:<id>+<id>[+<id>]``. Offers never bought in training are left out.
   A fitted WTP below 0 (a segment that rarely buys an offer even on promotion) is
-  left out of wtp.csv — a missing pair means "never buys", which is closer to the
-  fitted model (buying probability below σ(β w) < 1/2 at every price, typically a
-  few per cent) than a WTP of 0 would be. The report counts these pairs.
+  written as it is: under ``choice_model: mnl`` it still buys with the fitted
+  probability (below σ(β w) < 1/2 at every price ≥ 0, typically a few per cent),
+  whereas a missing pair would say "never buys". The report counts these pairs
+  (``wtp_negative``).
 - **Uncertainty.** ``bootstrap`` replicates reweight customers (Poisson(1) weights on
   each customer's aggregated counts, segments held fixed) and re-run the WTP
   estimator on all replicates at once; each (segment, offer) WTP's spread is written
@@ -472,9 +473,9 @@ def _mine(f: _Fit, labels: np.ndarray, final: Scored) -> pd.DataFrame:
     held = f.per.val if f.has_val else f.per.train
     ev = evidence(held)
     mined["adjusted_lift"] = ev["adjusted_lift"].to_numpy()
-    mined["complementarity"] = ev["kappa"].to_numpy()
-    mined["complementarity_evidence"] = ev.drop(columns="kappa").to_dict("records")
-    mined["holdout_evidence"] = evidence(f.per.test).drop(columns="kappa").to_dict("records") \
+    mined["wtp_uplift"] = ev["wtp_uplift"].to_numpy()
+    mined["complementarity_evidence"] = ev.drop(columns="wtp_uplift").to_dict("records")
+    mined["holdout_evidence"] = evidence(f.per.test).drop(columns="wtp_uplift").to_dict("records") \
         if f.per.test.any() else None
     return mined
 
@@ -553,7 +554,7 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
         draws = pd.DataFrame(reps.T, index=pd.MultiIndex.from_frame(cells[["segment_id", "offer_id"]]))
         step(f"bootstrap done in {time.perf_counter() - tb:.1f}s")
 
-    scenario, clamped, notes = _build_scenario(data, est, segs, single, mined, draws)
+    scenario, negative, notes = _build_scenario(data, est, segs, single, mined, draws)
     if seg_info.get("final_check") and seg_info["final_check"].get("note"):
         notes.append(seg_info["final_check"]["note"])
     step(f"scenario: {len(scenario.products)} products, {len(scenario.bundles)} offers, "
@@ -596,12 +597,12 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
             "rule": f"cells with < {opt.min_obs} exposures or < {opt.min_events} purchases/non-purchases are "
                     "shrunk toward the offer's all-segment estimate; unseen cells take it",
         },
-        "wtp_negative_left_out": clamped,
+        "wtp_negative": negative,
         "notes": notes,
         "bundles": [] if mined.empty else [
             {"bundle_id": r.bundle_id, "products": list(r.products), "baskets": int(r.count),
              "support": float(r.support), "lift": float(r.lift), "adjusted_lift": float(r.adjusted_lift),
-             "complementarity": float(r.complementarity),
+             "wtp_uplift": float(r.wtp_uplift), "complementarity": float(r.complementarity),
              "complementarity_evidence": r.complementarity_evidence,
              "holdout_evidence": r.holdout_evidence} for r in mined.itertuples()],
     }
@@ -615,7 +616,13 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
 
 def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, single: list[str],
                     mined: pd.DataFrame, draws: pd.DataFrame | None = None) -> tuple[Scenario, int, list[str]]:
-    """Scenario from the estimates; also the number of negative WTPs left out, and notes."""
+    """Scenario from the estimates; also the number of negative WTPs written, and notes.
+
+    A negative WTP (a rare buyer: median reservation price below 0) is written as it is —
+    under ``mnl`` it still buys with probability ``exp(β(w − p)) / (1 + …)``; leaving it out
+    would say "never buys". Mined bundles get ``w = Σ w_i + δ`` (demand/bundles.py) and
+    ``mined["complementarity"] = δ / R_b`` (R_b: the bundle's list price) is set here.
+    """
     cells = est.cells
     known = set(est.pooled.index)
     comp_rows, bundle_rows = [], []
@@ -640,18 +647,16 @@ def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, sing
         for r in mined.itertuples():
             for p in r.products:
                 comp_rows.append((r.bundle_id, p, 1))
-            bundle_rows.append((r.bundle_id, float(r.complementarity)))
-            w = (1.0 + r.complementarity) * W[list(r.products)].sum(axis=1)
+            bundle_rows.append((r.bundle_id, np.nan))          # κ once list prices are known
+            w = W[list(r.products)].sum(axis=1) + r.wtp_uplift
             sd = np.full(len(W), np.nan)
             if rep is not None:
-                # The bundle's WTP in each replicate: (1 + κ) × its components' replicate WTPs.
-                sd = robust_sd((1.0 + r.complementarity) * rep[:, W.columns.get_indexer(list(r.products))].sum(axis=1),
-                               axis=1)
+                # The bundle's WTP in each replicate: its components' replicate WTPs + δ (fixed).
+                sd = robust_sd(rep[:, W.columns.get_indexer(list(r.products))].sum(axis=1), axis=1)
             frames.append(pd.DataFrame({"segment_id": W.index, "bundle_id": r.bundle_id, "wtp": w.to_numpy(),
                                         "wtp_sd": sd}))
     wtp = pd.concat(frames, ignore_index=True)
     negative = (wtp["wtp"] < 0).to_numpy()
-    wtp = wtp[~negative].reset_index(drop=True)
     wtp["wtp"] = wtp["wtp"].round(4)
     # Significant digits, not decimals: a small standard error must not print as 0.
     wtp["wtp_sd"] = [float(f"{v:.6g}") if np.isfinite(v) else np.nan for v in wtp["wtp_sd"].to_numpy(float)]
@@ -660,10 +665,14 @@ def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, sing
     wtp["price_sensitivity"] = np.nan
     components = pd.DataFrame(comp_rows, columns=["bundle_id", "product_id", "quantity"])
     components["quantity"] = components["quantity"].astype("int64")
-    bundles = pd.DataFrame({"complementarity": [k for _, k in bundle_rows], "min_price": np.nan,
-                            "max_price": np.nan}, index=pd.Index([b for b, _ in bundle_rows], name="bundle_id"))
     prod_ids = list(dict.fromkeys(components["product_id"]))
     cat, notes = catalogue(data, prod_ids)
+    bundles = pd.DataFrame({"complementarity": [k for _, k in bundle_rows], "min_price": np.nan,
+                            "max_price": np.nan}, index=pd.Index([b for b, _ in bundle_rows], name="bundle_id"))
+    if not mined.empty:
+        ref = np.array([cat["list_price"].reindex(list(p)).sum() for p in mined["products"]])
+        mined["complementarity"] = np.round(mined["wtp_uplift"].to_numpy(float) / ref, 8)
+        bundles.loc[mined["bundle_id"].to_numpy(), "complementarity"] = mined["complementarity"].to_numpy()
     segments = pd.DataFrame({"size": segs["size"].to_numpy(float).round(6),
                              "price_sensitivity": segs["price_sensitivity"].to_numpy(float).round(8)},
                             index=pd.Index(segs.index.astype(str), name="segment_id"))

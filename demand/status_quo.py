@@ -8,9 +8,10 @@ measured: it inherits every assumption of the fit (the visit assumption, segment
 fixed, the logit's price response, complementarity of mined bundles).
 
 The interval comes from the WTP's uncertainty: in each of ``draws`` draws every
-(segment, offer) WTP is redrawn from a normal with its ``wtp_sd`` (a draw below 0
-counts as 0, as SCENARIO.md's robust objective does; cells without ``wtp_sd`` keep
-their value), and both plans are evaluated on the same draw, so the interval is of
+(segment, offer) WTP is redrawn from a normal with its ``wtp_sd`` by
+:func:`formulations.robust.draw_wtp` (a draw below 0 counts as 0, as SCENARIO.md's robust
+objective does — below a negative estimate, as the estimate; cells without ``wtp_sd``
+keep their value), and both plans are evaluated on the same draw, so the interval is of
 the paired difference. Draws are independent across cells — the bootstrap's
 correlation between a segment's cells is not kept — so it is a rough interval.
 """
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from formulations.evaluate import evaluate_plan
+from formulations.robust import draw_wtp
 from formulations.scenario import Scenario
 
 LABEL = ("model estimate, not a measured uplift: both plans are evaluated with the fitted demand "
@@ -60,10 +62,8 @@ def compare(scenario: Scenario, plan: pd.DataFrame, *, draws: int = 200, seed: i
     w = scenario.wtp
     sd = w["wtp_sd"].to_numpy(float) if "wtp_sd" in w.columns else np.full(len(w), np.nan)
     sd = np.where(np.isfinite(sd), sd, 0.0)
-    rng = np.random.default_rng(seed)
     diffs = []
-    for _ in range(draws):
-        drawn = np.maximum(w["wtp"].to_numpy(float) + sd * rng.standard_normal(len(w)), 0.0)
+    for drawn in draw_wtp(pd.DataFrame({"wtp": w["wtp"].to_numpy(float), "sd": sd}), draws, seed):
         s = dataclasses.replace(scenario, wtp=w.assign(wtp=drawn))
         diffs.append(_profit(s, plan)[0] - _profit(s, base)[0])
     d = np.asarray(diffs)
@@ -81,5 +81,6 @@ def compare(scenario: Scenario, plan: pd.DataFrame, *, draws: int = 200, seed: i
                    "interval": interval, "level": level,
                    "share_of_draws_plan_wins": float((d > 0).mean()) if len(d) else None},
         "draws": int(draws), "seed": int(seed),
-        "method": "paired WTP draws: normal with wtp_sd per (segment, offer), below 0 counts as 0",
+        "method": "paired WTP draws: normal with wtp_sd per (segment, offer), below min(0, estimate) "
+                  "counts as min(0, estimate)",
     }

@@ -1,10 +1,14 @@
 r"""WTP uncertainty: draws of the willingness to pay, and the sample average approximation.
 
 Each offer WTP ``w_sb`` is uncertain with standard deviation ``σ_sb``: the ``wtp_sd`` of
-``wtp.csv`` where given, else ``cv · w_sb`` (coefficient of variation). With per-product
+``wtp.csv`` where given, else ``cv · |w_sb|`` (coefficient of variation). With per-product
 WTP, an offer's ``σ_sb = |1 + κ_b| · sqrt(Σ_i q_ib² σ_si²)`` (components independent).
-A draw is ``max(0, w_sb + σ_sb ε)``, ``ε ~ N(0, 1)`` from ``numpy.random.default_rng(seed)``,
-one row of a ``draws × pairs`` matrix, so the same seed gives the same draws.
+A draw is ``max(min(0, w_sb), w_sb + σ_sb ε)``, ``ε ~ N(0, 1)`` from
+``numpy.random.default_rng(seed)``, one row of a ``draws × pairs`` matrix, so the same seed
+gives the same draws. The floor is SCENARIO.md §5's "a draw below 0 counts as 0" for a
+non-negative estimate; a negative estimate (a rare buyer under ``mnl``) is floored at its
+own value instead, so that with zero spread every draw is the estimate and the plan's
+objective is reproduced exactly (docs/semantics.md).
 
 ``objective: expected_profit`` with ``robust: {draws: N, seed: S[, wtp_cv: C]}`` is the
 sample average approximation (Kleywegt, Shapiro & Homem-de-Mello, "The sample average
@@ -43,7 +47,7 @@ def offer_wtp_sd(scenario: Scenario, cv: float | None = None) -> pd.DataFrame:
     cv = 0.0 if cv is None else float(cv)
     raw = scenario.wtp
     sd_col = raw["wtp_sd"] if "wtp_sd" in raw.columns else pd.Series(np.nan, index=raw.index)
-    sd_raw = np.where(np.isnan(sd_col.to_numpy(float)), cv * raw["wtp"].to_numpy(float),
+    sd_raw = np.where(np.isnan(sd_col.to_numpy(float)), cv * np.abs(raw["wtp"].to_numpy(float)),
                       sd_col.to_numpy(float))
     if scenario.wtp_level == "bundle":
         sd = pd.Series(sd_raw, index=pd.MultiIndex.from_arrays(
@@ -62,10 +66,12 @@ def offer_wtp_sd(scenario: Scenario, cv: float | None = None) -> pd.DataFrame:
 
 
 def draw_wtp(w: pd.DataFrame, draws: int, seed: int) -> np.ndarray:
-    """``draws × len(w)`` WTP draws (normal, below 0 counted as 0)."""
+    """``draws × len(w)`` WTP draws (normal, floored at ``min(0, w)``: below 0 counts as 0
+    unless the estimate itself is negative)."""
     rng = np.random.default_rng(seed)
     eps = rng.standard_normal((draws, len(w)))
-    return np.maximum(0.0, w["wtp"].to_numpy(float)[None, :] + w["sd"].to_numpy(float)[None, :] * eps)
+    est = w["wtp"].to_numpy(float)[None, :]
+    return np.maximum(np.minimum(0.0, est), est + w["sd"].to_numpy(float)[None, :] * eps)
 
 
 def check_robust(scenario: Scenario) -> tuple[str, str] | None:

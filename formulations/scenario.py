@@ -16,7 +16,7 @@ Table layouts (all ids are ``str``):
 ``segments``     index ``segment_id``; ``size`` (float ≥ 0), ``price_sensitivity``
                  (float > 0 or NaN)
 ``wtp``          columns ``segment_id``, ``bundle_id`` *or* ``product_id`` (see
-                 ``wtp_level``), ``wtp`` (float ≥ 0), ``price_sensitivity`` (float or NaN),
+                 ``wtp_level``), ``wtp`` (finite float, may be < 0), ``price_sensitivity`` (float or NaN),
                  ``wtp_sd`` (float ≥ 0 or NaN: the WTP's standard error; optional)
 ``prices``       columns ``bundle_id, price`` (may be empty)
 ``previous_plan`` columns ``bundle_id, segment_id, price`` (may be empty)

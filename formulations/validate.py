@@ -288,7 +288,8 @@ def _check_wtp(s: Scenario, src: Sources) -> None:
         first = _first(((w["segment_id"] == g) & (w[offer_col] == o)).to_numpy(bool))
         raise src.error("wtp", pos, offer_col, f"duplicate WTP for segment {g!r} and "
                         f"{offer_col} {o!r} (first in row {src.row('wtp', first)})")
-    _check_range("wtp", w["wtp"], "wtp", src, lo=0.0)
+    # any finite WTP: a negative one is meaningful under mnl (docs/semantics.md)
+    _check_range("wtp", w["wtp"], "wtp", src)
     beta = w["price_sensitivity"]
     if s.wtp_level == "product" and beta.notna().any():
         pos = _first(beta.notna().to_numpy(bool))

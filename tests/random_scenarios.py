@@ -33,7 +33,8 @@ def _money(x: float, ties: bool) -> float:
 
 def _draw(rng: np.random.Generator, *, pricing: str, choice_model: str, objective: str,
           constraints: set[str], wtp_level: str, ties: bool, use_prices: bool,
-          n_products: int, n_offers: int, n_segments: int, n_ladder: int) -> Scenario:
+          n_products: int, n_offers: int, n_segments: int, n_ladder: int,
+          negative_wtp: float = 0.0) -> Scenario:
     pids = [f"P{i + 1}" for i in range(n_products)]
     list_price = np.array([_money(x, ties) for x in rng.uniform(4, 20, n_products)])
     cost_share = rng.uniform(0.2, 0.7, n_products) * (rng.random(n_products) > 0.1)
@@ -89,6 +90,8 @@ def _draw(rng: np.random.Generator, *, pricing: str, choice_model: str, objectiv
         for it in items:
             if rng.random() < 0.88:
                 w = base[it] * rng.uniform(0.55, 1.35)
+                if negative_wtp and rng.random() < negative_wtp:
+                    w = -base[it] * rng.uniform(0.0, 0.4)    # a rare buyer (mnl), never (first_choice)
                 w = float(round(w)) if ties else float(w if rng.random() < 0.5 else round(w, 2))
                 beta = (float(rng.uniform(0.2, 1.5))
                         if wtp_level == "bundle" and choice_model == "mnl" and rng.random() < 0.3
@@ -190,11 +193,13 @@ def random_scenario(rng: np.random.Generator, *, pricing: str = "uniform",
                     constraints: set[str] | frozenset[str] = frozenset(),
                     wtp_level: str | None = None, ties: bool | None = None,
                     use_prices: bool | None = None, max_plans: int = 3000,
-                    max_tries: int = 200) -> Scenario:
+                    max_tries: int = 200, negative_wtp: float = 0.0) -> Scenario:
     """A small random scenario whose brute-force enumeration has ≤ ``max_plans`` plans.
 
     ``constraints`` names entries of :data:`CONSTRAINT_NAMES` to impose (with random
     parameters). ``wtp_level`` / ``ties`` / ``use_prices`` are drawn when ``None``.
+    ``negative_wtp``: the share of WTP rows drawn below 0 (0 … −0.4 × the reference
+    price); at 0 (default) no random number is spent on it, so seeds draw as before.
     """
     unknown = set(constraints) - set(CONSTRAINT_NAMES)
     if unknown:
@@ -213,7 +218,7 @@ def random_scenario(rng: np.random.Generator, *, pricing: str = "uniform",
             ties=bool(rng.random() < 0.5) if ties is None else ties,
             use_prices=bool(rng.random() < 0.3) if use_prices is None else use_prices,
             n_products=n_products, n_offers=n_offers, n_segments=n_segments,
-            n_ladder=n_ladder)
+            n_ladder=n_ladder, negative_wtp=negative_wtp)
         if "no_arbitrage" in constraints and not _has_arbitrage_pair(scenario):
             continue
         if plan_count(scenario) <= max_plans:

@@ -103,6 +103,21 @@ def test_mnl_single_offer_matches_logistic():
     assert obj == pytest.approx(units * (9 - 3), rel=1e-12)
 
 
+@pytest.mark.parametrize("choice_model", ["mnl", "first_choice"])
+def test_negative_wtp_buys_rarely_under_mnl_and_never_under_first_choice(choice_model):
+    """w = −5 at p = 10: mnl sells 100 e^{−3} / (1 + e^{−3}); first_choice nothing, so it stays off sale."""
+    sc = make_scenario(products=[("P", 3, 10, None)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 100, 0.2)], wtp=[("s", "A", -5.0)],
+                       choice_model=choice_model, discounts=[0])
+    validate_scenario(sc, source="hand")
+    units = 100 * math.exp(-3) / (1 + math.exp(-3)) if choice_model == "mnl" else 0.0
+    _, obj, ev = evaluate(sc, {"A": 10.0})
+    assert obj == pytest.approx(units * 7, rel=1e-12)
+    result = solve(sc)
+    assert result.status == "optimal" and result.objective == pytest.approx(units * 7, rel=1e-9)
+    assert list(result.plan["bundle_id"]) == (["A"] if choice_model == "mnl" else [])
+
+
 def test_mnl_two_offers_with_per_offer_beta():
     sc = make_scenario(products=[("P", 0, 10, None), ("Q", 0, 6, None)],
                        bundles=[("A", {"P": 1}), ("B", {"Q": 1})],
@@ -292,6 +307,22 @@ def test_solve_matches_brute_force_on_forced_ties(seed):
                                objective=("profit", "revenue")[seed // 2 % 2],
                                constraints={"max_offers"} if seed >= 4 else set(),
                                ties=True, wtp_level="bundle")
+    check_against_brute_force(scenario)
+
+
+@pytest.mark.parametrize("pricing, choice_model, objective, mix", [
+    (p, c, o, m) for p in ("uniform", "personalized") for c in ("first_choice", "mnl")
+    for o, m in (("profit", "none"), ("revenue", "inventory"), ("profit", "coverage_seg_cap"),
+                 ("profit", "arbitrage"))])
+def test_solve_matches_brute_force_with_negative_wtp(pricing, choice_model, objective, mix):
+    """About a third of the WTPs below 0 (what `bundleopt fit` writes for rare buyers)."""
+    rng = _case_rng("negative_wtp", pricing, choice_model, objective, mix)
+    for _ in range(20):      # some WTP (per offer, or summed per product) must come out < 0
+        scenario = random_scenario(rng, pricing=pricing, choice_model=choice_model,
+                                   objective=objective, constraints=MIXES[mix], negative_wtp=0.35)
+        if (scenario.offer_wtp()["wtp"] < 0).any():
+            break
+    assert (scenario.offer_wtp()["wtp"] < 0).any()
     check_against_brute_force(scenario)
 
 

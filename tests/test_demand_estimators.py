@@ -169,13 +169,15 @@ def test_complementarity_is_zero_under_independence_and_signed_otherwise() -> No
     beta = pd.Series({"S": 0.5})
     cand = pd.DataFrame({"bundle_id": ["B:a+b"], "products": [("a", "b")]})
     seg = np.full(n, "S")
-    k0 = complementarity(cand, ["a", "b"], indep, prob, seg, wtp, beta)["complementarity"].iloc[0]
+    k0 = complementarity(cand, ["a", "b"], indep, prob, seg, wtp, beta)["wtp_uplift"].iloc[0]
     k1 = complementarity(cand, ["a", "b"], linked, prob, seg, wtp, beta)
-    assert abs(k0) < 0.01
-    assert k1["complementarity"].iloc[0] > 0.05
-    # log-odds shift = log(adjusted lift): κ β Σw = log L.
+    assert abs(k0) < 0.2
+    assert k1["wtp_uplift"].iloc[0] > 1.0
+    # log-odds shift = log(adjusted lift): β δ = log L, whatever the sign of Σw.
     L = k1["adjusted_lift"].iloc[0]
-    assert k1["complementarity"].iloc[0] * 0.5 * 20 == pytest.approx(np.log(L))
+    assert k1["wtp_uplift"].iloc[0] * 0.5 == pytest.approx(np.log(L))
+    rare = complementarity(cand, ["a", "b"], linked, prob, seg, -wtp, beta)
+    assert rare["wtp_uplift"].iloc[0] == pytest.approx(k1["wtp_uplift"].iloc[0])
 
 
 def test_segmenter_with_categories_only_chooses_k_by_bic() -> None:

@@ -147,12 +147,14 @@ def test_complementary_pair_gets_positive_complementarity(tmp_path: Path) -> Non
     others = b.drop(index=planted)
     pairs = others[others["size"] == 2]
     assert (pairs["complementarity"] < b.loc[planted, "complementarity"]).all()
-    # The bundle's WTP is (1 + κ) times the sum of its components' WTP, per segment.
+    # The bundle's WTP is its components' WTP plus the uplift δ = κ × list price, per segment.
     s = result.scenario
     w = s.wtp.set_index(["segment_id", "bundle_id"])["wtp"]
+    ref = s.products["list_price"].reindex(list(truth.complements[0])).sum()
+    assert s.bundles.at[planted, "complementarity"] * ref == pytest.approx(b.loc[planted, "wtp_uplift"], rel=1e-6)
     for seg in s.segments.index:
         parts = sum(w[(seg, p)] for p in truth.complements[0])
-        assert w[(seg, planted)] == pytest.approx((1 + b.loc[planted, "complementarity"]) * parts, rel=1e-4)
+        assert w[(seg, planted)] == pytest.approx(parts + b.loc[planted, "wtp_uplift"], rel=1e-4, abs=2e-4)
     assert len(result.bundles) <= 6
 
 

@@ -114,6 +114,16 @@ def test_product_level_wtp(tmp_path):
     assert w[("old", "B33")] == pytest.approx(4.0)
 
 
+def test_negative_wtp_is_a_valid_rare_buyer(tmp_path):
+    """Any finite WTP loads (docs/semantics.md: under mnl a negative one still buys now and then)."""
+    s = load_scenario(make_dir(tmp_path, edit("wtp.csv", "old,S2,6", "old,S2,-6.25")))
+    w = s.wtp.set_index(["segment_id", "bundle_id"])["wtp"]
+    assert w[("old", "S2")] == -6.25
+    write_scenario(s, tmp_path / "again")
+    assert load_scenario(tmp_path / "again").wtp.set_index(["segment_id", "bundle_id"]).at[
+        ("old", "S2"), "wtp"] == -6.25
+
+
 def test_coverage_all_expands_to_every_segment(tmp_path):
     s = load_scenario(make_dir(tmp_path, edit("scenario.yaml", "  max_offers: 3\n",
                                               "  max_offers: 3\n  fairness:\n    coverage: all\n")))
@@ -171,7 +181,7 @@ CASES = [
      "price_sensitivity", "> 0"),
     ("reserved_segment", edit("segments.csv", "old,800", "*,800"), "segments.csv", 3,
      "segment_id", "reserved"),
-    ("negative_wtp", edit("wtp.csv", "old,S2,6", "old,S2,-6"), "wtp.csv", 4, "wtp", "found -6"),
+    ("infinite_wtp", edit("wtp.csv", "old,S2,6", "old,S2,inf"), "wtp.csv", 4, "wtp", "expected a number"),
     ("negative_price", edit("prices.csv", "S3,2.9", "S3,-2.9"), "prices.csv", 3, "price",
      "> 0"),
     ("fractional_quantity", edit("bundles.csv", "B33,P3,2", "B33,P3,1.5"), "bundles.csv", 7,

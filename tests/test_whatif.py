@@ -29,7 +29,7 @@ from random_scenarios import make_scenario, random_scenario  # noqa: E402
 from test_cli import write_dir  # noqa: E402
 
 from formulations.evaluate import evaluate_plan  # noqa: E402
-from formulations.robust import offer_wtp_sd, saa_scenario  # noqa: E402
+from formulations.robust import draw_wtp, offer_wtp_sd, saa_scenario  # noqa: E402
 from formulations.scenario import RobustOptions  # noqa: E402
 from solver.api import solve  # noqa: E402
 from solver.cli import main  # noqa: E402
@@ -326,6 +326,39 @@ def test_robustness_mean_is_the_plan_evaluated_on_the_same_draws(seed, kw):
     rob = robustness(base, plan, draws=30, seed=9, wtp_cv=0.15)
     saa = dataclasses.replace(base, objective="expected_profit", robust=RobustOptions(30, 9, 0.15))
     assert rob["mean"] == pytest.approx(evaluate_plan(saa, plan).objective, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed, kw", [(35, dict(choice_model="mnl")),
+                                      (36, dict(choice_model="mnl", pricing="personalized"))])
+def test_robustness_zero_spread_reproduces_a_plan_sold_to_negative_wtps(seed, kw):
+    """A negative WTP is floored at itself, not at 0, so zero spread is still the objective."""
+    rng = np.random.default_rng(seed)
+    for _ in range(30):
+        base = random_scenario(rng, max_plans=400, negative_wtp=0.4, **kw)
+        plan = solve(base).plan
+        w = base.offer_wtp().merge(plan, on="bundle_id")
+        w = w[(w["segment_id_x"] == w["segment_id_y"]) | (w["segment_id_y"] == "*")]
+        if (w["wtp"] < 0).any():       # the plan sells to some segment below its WTP of 0
+            break
+    assert (w["wtp"] < 0).any()
+    obj = evaluate_plan(base, plan).objective
+    for sd in (dict(wtp_cv=0.0), dict(wtp_cv=None)):        # cv 0, and wtp_sd = 0 everywhere
+        sc = base if sd["wtp_cv"] == 0.0 else base.replace(wtp=base.wtp.assign(wtp_sd=0.0))
+        zero = robustness(sc, plan, draws=20, seed=3, **sd)
+        assert zero["mean"] == pytest.approx(obj, rel=1e-12, abs=1e-9)
+        assert zero["p5"] == pytest.approx(obj, rel=1e-12, abs=1e-9)
+
+
+def test_wtp_draws_floor_at_zero_or_at_a_negative_estimate():
+    w = pd.DataFrame({"wtp": [5.0, -3.0, 0.0], "sd": [10.0, 10.0, 10.0]})
+    d = draw_wtp(w, 4000, seed=2)
+    assert (d[:, 0] >= 0).all() and (d[:, 0] == 0).mean() > 0.2       # P(N(5, 10) < 0) ≈ 0.31
+    assert (d[:, 1] >= -3.0).all() and (d[:, 1] == -3.0).mean() == pytest.approx(0.5, abs=0.05)
+    assert (d[:, 2] >= 0).all() and d[:, 2].max() > 10
+    # cv × |w|: a negative estimate gets a spread, not a negative standard deviation
+    sc = make_scenario(products=[("P", 1, 10, None)], bundles=[("A", {"P": 1})], segments=[("s", 10, 0.5)],
+                       wtp=[("s", "A", -4.0)], choice_model="mnl")
+    assert offer_wtp_sd(sc, cv=0.25)["sd"].iloc[0] == pytest.approx(1.0)
 
 
 def test_wtp_sd_of_a_bundle_from_product_sds():

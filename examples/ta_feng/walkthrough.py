@@ -127,7 +127,7 @@ def store(args: argparse.Namespace, df: pd.DataFrame, t0: float) -> None:
           f"{sp_.get('validation_to')}), held out {sp_['holdout_from']} .. {sp_['holdout_to']}")
     print(f"{len(res.scenario.products)} products, {len(res.scenario.bundles)} candidate offers "
           f"({len(rep['bundles'])} mined bundles), {len(res.scenario.wtp)} WTP rows "
-          f"({rep['wtp_negative_left_out']} negative WTPs left out = never buys)")
+          f"({rep['wtp_negative']} negative = rare buyers, kept: under mnl they buy with small probability)")
     print("\nK search (log-loss per exposure; validation = last two weeks of January, test = February):")
     for c in rep["k_search"]:
         if c["validation"] is None:
@@ -188,6 +188,9 @@ def solve_and_compare(args: argparse.Namespace, out: Path, t0: float) -> None:
               f"{cmp['status_quo']['profit']:,.0f} per week: {u['profit']:+,.0f} "
               f"({u['relative']:+.1%}), {u['level']:.0%} interval [{u['interval'][0]:+,.0f}, {u['interval'][1]:+,.0f}]"
               f" -> {out / 'plan' / 'vs_status_quo.json'}")
+        if u["profit"] < 0 and result.status != "optimal":
+            print("  the solver stopped on a plan the status quo beats (the status quo is itself a feasible plan): "
+                  f"its incumbent is weak at this size ({gap} gap); keep the status quo or give it more time")
     print(f"\ntotal {time.perf_counter() - t0:.1f}s; scenario in {out / 'scenario'}, plan in {out / 'plan'}")
 
 
@@ -251,7 +254,7 @@ def main() -> None:
     w = w.join(res.scenario.products[["list_price", "unit_cost"]])
     print(w.to_string())
     print(f"cells: {(est['status'] == 'estimated').sum()} estimated, {(est['status'] == 'shrunk').sum()} shrunk, "
-          f"{(est['status'] == 'pooled').sum()} pooled; negative WTP left out: {rep['wtp_negative_left_out']}")
+          f"{(est['status'] == 'pooled').sum()} pooled; negative WTPs (rare buyers, kept): {rep['wtp_negative']}")
 
     ho = rep["holdout"]
     print(f"\nheld-out February: {ho['n_exposures']:,} exposures, {ho['n_purchases']:,} purchases")
@@ -263,7 +266,8 @@ def main() -> None:
     print("\nmined bundles:")
     for b in rep["bundles"]:
         print(f"  {b['bundle_id']}: baskets {b['baskets']}, support {b['support']:.3f}, lift {b['lift']:.2f}, "
-              f"price-adjusted lift {b['adjusted_lift']:.2f}, complementarity {b['complementarity']:.3f}")
+              f"price-adjusted lift {b['adjusted_lift']:.2f}, WTP uplift {b['wtp_uplift']:.2f} "
+              f"(complementarity {b['complementarity']:.3f})")
     print(f"fit done ({time.perf_counter() - t0:.1f}s)")
 
     try:

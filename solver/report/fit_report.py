@@ -223,6 +223,7 @@ def _bundles(page: Page, rep: dict, names: dict) -> str:
     cols = [Column("name", "Bundle", esc, numeric=False), Column("bundle_id", "Offer id", esc, numeric=False),
             Column("baskets", "Baskets", lambda v: number(v, 0)), Column("support", "Support", lambda v: pct(v, 4)),
             Column("lift", "Lift", lambda v: number(v, 4)),
+            Column("wtp_uplift", "WTP uplift", lambda v: number(v, 2)),
             Column("complementarity", "Complementarity", lambda v: number(v, 4))]
     cols = [c for c in cols if c.key in b]
     return page.chart(fig, 400) + table(b.to_dict(orient="records"), cols, "bundles-table")

@@ -1,7 +1,7 @@
 """How a plan fares when the WTP estimates are off: re-score it on N draws of the WTPs.
 
 The draws are those of :mod:`formulations.robust` (normal with each pair's ``wtp_sd``,
-else ``wtp_cv`` × WTP; below 0 counts as 0). The plan is fixed; for each draw the
+else ``wtp_cv`` × |WTP|; below 0 counts as 0, below a negative estimate as the estimate). The plan is fixed; for each draw the
 choice model of SCENARIO.md §4 is applied to the offers each segment sees, all draws
 at once as ``draws × rows`` arrays. With zero spread every draw is the estimate itself
 and the mean is the plan's objective as :func:`formulations.evaluate.evaluate_plan`
