@@ -1,9 +1,11 @@
 """Workers that cannot be poisoned, cancels that stop the CPU, tenants served in turn.
 
-Real ``serve`` processes with one worker each, real HiGHS: a solve whose native solver
-thread outlives it (HiGHS still in presolve when its 0.01 s limit passed) must end its
-worker, the next solve — another tenant's — must run clean on a fresh one; a cancel
-must stop the CPU within a couple of seconds even inside presolve; a burst of one
+Real ``serve`` processes with one worker each, real HiGHS: a solve whose limit passes
+while HiGHS is still in presolve (0.01 s) must come back without leaving any solver
+running — HiGHS runs in a child process that is killed, so the worker is not poisoned
+and the next solve — another tenant's — runs clean; a cancel must stop the CPU within a
+couple of seconds even inside presolve (no solver process left, the worker idle), and
+cost the solve no attempt; a burst of one
 tenant must not delay another's solve behind the whole burst; ``/healthz`` must say
 ``degraded`` while the database cannot take a write.
 """
@@ -39,40 +41,59 @@ def _pid_of(url: str, solve_id: str) -> int:
     return int(db_solve(url, solve_id).worker.split(":")[1])
 
 
-def _alive(pid: int) -> bool:
+def _solver_children(pid: int) -> list[int]:
+    """HiGHS child processes (solver/backends/highs_child.py) of process ``pid``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"highs_child" in cmd:
+            out.append(int(d.name))
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (0 once it is gone)."""
+    import os
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return False
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _gone_within(pid: int, seconds: float) -> bool:
+def _cpu_stopped_within(pid: int, seconds: float) -> bool:
+    """No solver process left under ``pid`` and ``pid`` itself (if alive) about idle."""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if not _alive(pid):
-            return True
+    while _solver_children(pid) and time.monotonic() < end:
         time.sleep(0.05)
-    return not _alive(pid)
+    if _solver_children(pid):
+        return False
+    before = _cpu_seconds(pid)
+    time.sleep(1.0)
+    return _cpu_seconds(pid) - before < 0.5
 
 
-def test_a_poisoned_worker_is_replaced_and_the_next_solves_run_clean(server: Server) -> None:
-    # HiGHS is still in presolve when the 0.01 s limit passes: the backend gives up
-    # waiting and its thread keeps running inside the worker.
+def test_a_solve_stopped_in_presolve_leaves_no_solver_running(server: Server) -> None:
+    # HiGHS is still in presolve when the 0.01 s limit passes: its child process is
+    # killed, so nothing keeps running inside (or under) the worker.
     poison = hard_payload(1, time_limit=0.01, n_bundles=1000, n_segments=30, n_products=20)
     with server.client(TOKENS[0]) as a, server.client(TOKENS[1]) as b:
         sid = a.post("/v1/solves", json=poison).json()["id"]
         done = wait_status(a, sid, TERMINAL, timeout=120)
         assert done["status"] in ("feasible", "no_solution"), done
         pid = _pid_of(server.db_url, sid)
-        assert _gone_within(pid, 10), "the poisoned worker kept running"
-        assert "left a thread running" in " ".join(done["summary"].get("notes", []))
-        # The other tenant's valid solves all succeed on the fresh worker.
+        assert _cpu_stopped_within(pid, 3.0), "a solver kept running after the solve ended"
+        assert "left a thread running" not in " ".join(done["summary"].get("notes", []))
+        # The other tenant's valid solves all succeed.
         ids = [b.post("/v1/solves", json=small_payload()).json()["id"] for _ in range(3)]
         for i in ids:
             assert wait_status(b, i, TERMINAL, timeout=60)["status"] == "optimal"
-            assert _pid_of(server.db_url, i) != pid
-    assert "poisoned" in server.log.read_text()
 
 
 def test_cancel_stops_the_cpu_within_seconds_even_in_presolve(server: Server) -> None:
@@ -92,8 +113,9 @@ def test_cancel_stops_the_cpu_within_seconds_even_in_presolve(server: Server) ->
         took = time.monotonic() - asked
         assert done["status"] == "cancelled"
         assert took < 4.0, f"cancel took {took:.1f}s"
-        # The CPU stops: the worker that ran it is gone (killed or exited, replaced).
-        assert _gone_within(pid, 3.0), "the cancelled solve's worker kept running"
+        # The CPU stops: no solver process is left and the worker (if it was not
+        # replaced) is idle.
+        assert _cpu_stopped_within(pid, 3.0), "the cancelled solve kept the CPU busy"
         print(f"\ncancel in presolve: cancelled {took:.2f}s after DELETE, worker gone "
               f"{time.monotonic() - asked:.2f}s after it")
         stored = db_solve(server.db_url, sid)
