@@ -31,6 +31,7 @@ from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .status import STATUSES, Status, relative_gap
 from .machine import clamp_threads
+from .relaxation import segment_relaxation_bound
 from .first_plan import (first_plan, first_plan_summary, keep_first_plan, same_plan,
                          solver_deadline)
 
@@ -134,7 +135,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
 
     notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
     stopped_by: str | None = None
-    first = None
+    first, relax, proven = None, None, False
     if built.space.no_price:
         raw = None
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.INFEASIBLE, None, None, None, 0.0, "", False
@@ -146,18 +147,28 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         notes.append("no offer can be put on sale: every price was pruned")
     else:
         first, start = first_plan(built, deadline.remaining(floor=0.05), cancel)
+        relax = segment_relaxation_bound(built.space) if form.sense == "max" else None
         before_solver[0] = time.perf_counter() - t0
         if first is not None:
-            report(0.0, first.objective, None)
-        raw = backend_cls().solve(form, options.overridden(mip_gap=options.gap_or_default),
-                                  SolveControl(solver_deadline(deadline, first), report, cancel, start))
-        status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
-        solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
-        notes += raw.notes
-        stopped_by = raw.stopped_by
-        if stopped_by == TIME_LIMIT:
-            notes.append(f"stopped by the time limit ({options.time_limit:g} s) before "
-                         + ("proving the plan optimal" if status.has_plan else "finding a plan"))
+            report(0.0, first.objective, relax)
+        proven = (first is not None and relax is not None
+                  and relative_gap(first.objective, relax) <= options.gap_or_default)
+        if proven:
+            # the first plan is already within the gap asked for of a proven bound
+            status, x, solver_obj, bound, solve_seconds, log, cancelled = (
+                Status.OPTIMAL, None, None, None, 0.0, "", False)    # bound: relax, below
+            notes.append("the first plan is proven within the gap asked for by the segment "
+                         "relaxation bound; no MIP solve was needed")
+        else:
+            raw = backend_cls().solve(form, options.overridden(mip_gap=options.gap_or_default),
+                                      SolveControl(solver_deadline(deadline, first), report, cancel, start))
+            status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
+            solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
+            notes += raw.notes
+            stopped_by = raw.stopped_by
+            if stopped_by == TIME_LIMIT:
+                notes.append(f"stopped by the time limit ({options.time_limit:g} s) before "
+                             + ("proving the plan optimal" if status.has_plan else "finding a plan"))
 
     if x is not None and status.has_plan:
         plan = built.plan_from_solution(x)
@@ -166,6 +177,9 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
                              "price": pd.Series(dtype=float)})
     if bound is not None and not math.isfinite(bound):
         bound = None
+    bound_source = "solver" if bound is not None else None
+    if relax is not None and status != Status.INFEASIBLE and (bound is None or relax < bound):
+        bound, bound_source = relax, "segment relaxation"
     if first is not None and (x is None or not status.has_plan or same_plan(first, built, x)):
         ev = first.evaluation                       # nothing else to price
     else:
@@ -176,8 +190,10 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
             notes.append("the solver reported the model infeasible, yet the heuristic's plan keeps every "
                          "rule when re-evaluated; it is reported as feasible" if status == Status.INFEASIBLE else
                          "the solver found no better plan than the heuristic's first plan in time; "
-                         "the bound is the solver's")
+                         "the bound is the best proven one")
             status, plan, solver_obj, ev = Status(keep), first.plan, None, first.evaluation
+    if proven:
+        plan, ev = first.plan, first.evaluation
     objective = ev.objective if status.has_plan else None
     if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
@@ -193,6 +209,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         "objective": objective,
         "bound": bound,
         "gap": gap,
+        "bound_source": bound_source,
         "backend": backend,
         "build_seconds": round(build_seconds, 4),
         "solve_seconds": round(solve_seconds, 4),

@@ -36,6 +36,13 @@ def hard_scenario(choice_model: str = "mnl", *, n_offers: int = 150, n_segments:
     40 products sold alone plus random 2–3 item bundles; every segment has a WTP for
     every offer (reference price × U(0.7, 1.3)); default 7-point ladder.
     """
+    if choice_model == "first_choice":
+        # each segment alone is trivial (its best offer), so the segment relaxation proves
+        # a rule-light first-choice plan at once: only a tight shared cap keeps it hard
+        return synthetic_scenario(
+            n_offers, seed=seed, n_segments=20, n_products=40, pricing="personalized",
+            choice_model=choice_model, wtp_spread=(0.3, 1.7),
+            constraints={"max_offers": 4, "max_offers_per_segment": 2}, name="hard")
     return synthetic_scenario(
         n_offers, seed=seed, n_segments=n_segments, n_products=40, pricing="personalized",
         choice_model=choice_model, wtp_spread=(0.7, 1.3),
@@ -118,12 +125,17 @@ out['r'] = run(hard_scenario('mnl'), cancel=ev)
 
 def simple_plan(sc: Scenario) -> pd.DataFrame:
     """A feasible plan: each segment is shown, at its list price, the offer within its
-    WTP that earns most per sale. Its profit is a lower bound on the optimum."""
+    WTP that earns most per sale (within max_offers). Its profit is a lower bound on the
+    optimum."""
     ref, cost = sc.reference_prices(), sc.offer_costs()
     w = sc.wtp.assign(price=ref.reindex(sc.wtp["bundle_id"]).to_numpy(),
                       margin=(ref - cost).reindex(sc.wtp["bundle_id"]).to_numpy())
     w = w[w["wtp"] >= w["price"]].sort_values("margin", ascending=False)
-    return w.drop_duplicates("segment_id")[["bundle_id", "segment_id", "price"]]
+    plan = w.drop_duplicates("segment_id")[["bundle_id", "segment_id", "price"]]
+    k = sc.constraints.max_offers
+    if k is not None:       # the first k offers of that list only
+        plan = plan[plan["bundle_id"].isin(pd.unique(plan["bundle_id"])[:k])]
+    return plan
 
 
 def test_cpsat_time_limit_and_bound_are_valid() -> None:
