@@ -129,13 +129,16 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
 
     before_solver = [build_seconds]       # build, then the first plan, precede the solver
 
-    def report(elapsed, obj, bound):
-        if progress is not None:
-            progress(Progress(before_solver[0] + elapsed, obj, bound))
-
     notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
     stopped_by: str | None = None
     first, relax, proven = None, None, False
+
+    def report(elapsed, obj, bound):
+        if progress is not None:
+            if relax is not None:           # the tighter of the proven bounds
+                bound = relax if bound is None else min(bound, relax)
+            progress(Progress(before_solver[0] + elapsed, obj, bound))
+
     if built.space.no_price:
         raw = None
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.INFEASIBLE, None, None, None, 0.0, "", False
