@@ -100,7 +100,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
           mip_gap: float | None = None, threads: int | None = None,
           progress: Callable[[Progress], None] | None = None,
           cancel: threading.Event | None = None, explain: bool = True,
-          started: float | None = None) -> SolveResult:
+          started: float | None = None, warm_start: pd.DataFrame | None = None) -> SolveResult:
     """Solve a scenario exactly; options default to ``scenario.solver``.
 
     ``time_limit`` bounds the whole call (build included): a solve stopped by it returns
@@ -110,7 +110,9 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     loading the scenario counts too. ``progress`` is called
     with :class:`Progress` snapshots; setting ``cancel`` stops the solve early (the
     result has ``cancelled=True``). With ``explain``, an infeasible scenario's summary
-    names a minimal set of conflicting rules.
+    names a minimal set of conflicting rules. ``warm_start`` (plan rows ``bundle_id,
+    segment_id, price``, e.g. a neighbouring what-if variant's plan) is where the first
+    plan's search may start; it changes how fast a plan is found, never what is optimal.
     """
     options = scenario.solver.overridden(backend=backend, time_limit=time_limit,
                                          mip_gap=mip_gap, threads=threads)
@@ -149,7 +151,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
         notes.append("no offer can be put on sale: every price was pruned")
     else:
-        first, start = first_plan(built, deadline.remaining(floor=0.05), cancel)
+        first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start)
         relax = segment_relaxation_bound(built.space) if form.sense == "max" else None
         before_solver[0] = time.perf_counter() - t0
         if first is not None:

@@ -16,13 +16,15 @@ from .deadline import Deadline
 from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_vector
 
 
-def first_plan(built, remaining: float | None,
-               cancel: threading.Event | None = None) -> tuple[HeuristicResult | None, np.ndarray | None]:
+def first_plan(built, remaining: float | None, cancel: threading.Event | None = None,
+               warm_start=None) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The heuristic's plan for a built model within its share of ``remaining``
-    seconds, and the MIP start made from it (``None, None`` if it found none)."""
+    seconds (starting also from ``warm_start``, a plan, when given), and the MIP start
+    made from it (``None, None`` if it found none)."""
     if built.space.no_price or not len(built.space.points):
         return None, None
-    first = heuristic_plan(built.space, heuristic_budget(remaining), cancel=cancel)
+    first = heuristic_plan(built.space, heuristic_budget(remaining), cancel=cancel,
+                           initial=warm_start)
     if first is None:
         return None, None
     return first, start_vector(built.model, built.space, first.points)

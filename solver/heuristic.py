@@ -256,22 +256,27 @@ def _plan(space: OfferSpace, points: np.ndarray) -> pd.DataFrame:
 
 
 def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
-                   cancel: threading.Event | None = None) -> HeuristicResult | None:
+                   cancel: threading.Event | None = None,
+                   initial: pd.DataFrame | None = None) -> HeuristicResult | None:
     """A feasible plan found by greedy construction and local search within
     ``time_limit`` seconds (or until ``cancel`` is set), or ``None`` if none was
-    found. Never claimed optimal."""
+    found. Never claimed optimal. ``initial`` (plan rows ``bundle_id, segment_id,
+    price``: a neighbouring variant's plan) is a second start: the search begins from
+    whichever of it and the constructed start earns more and keeps every rule."""
     t0 = time.perf_counter()
     stop = t0 + max(0.0, time_limit)
     if space.no_price:
         return None
     h = _Search(space)
-    sel = np.full(h.G, -1, np.int64)
-    sel = _forced_start(h, sel)
-    if sel is None:
+    starts = []
+    for sel in (_forced_start(h, np.full(h.G, -1, np.int64)), _given_start(h, initial)):
+        if sel is not None:
+            o, ok = h.evaluate(sel)
+            if ok:
+                starts.append((o, sel))
+    if not starts:
         return None
-    obj, ok = h.evaluate(sel)
-    if not ok:
-        return None
+    obj, sel = max(starts, key=lambda t: t[0])
     stopped = (lambda: time.perf_counter() > stop or (cancel is not None and cancel.is_set()))
     sel, obj, moves = _local_search(h, sel, obj, stopped)
     # iterated local search: kick the best plan (force one point on, or one group off)
@@ -399,6 +404,28 @@ def _swap(h: _Search, sel: np.ndarray, obj: float, gain_on: np.ndarray,
 
 
 # ------------------------------------------------------------ hand-over to a solver
+def _given_start(h: _Search, plan: pd.DataFrame | None) -> np.ndarray | None:
+    """The state of ``plan``: its rows matched to the offer space's points by offer,
+    audience and price in cents (rows whose point was pruned are left out)."""
+    if plan is None or not len(plan) or not h.J:
+        return None
+    space = h.space
+    bcode = pd.Series(np.arange(len(space.bundle_ids)), index=space.bundle_ids)
+    scode = pd.Series(np.arange(len(space.segment_ids)), index=space.segment_ids)
+    rows = pd.DataFrame({
+        "b": plan["bundle_id"].astype(str).map(bcode),
+        "seg": plan["segment_id"].astype(str).map(scode).fillna(-1) if h.personalized else -1,
+        "cents": np.round(plan["price"].to_numpy(float) * 100)}).dropna()
+    pts = pd.DataFrame({"b": h.pb, "seg": h.pseg, "cents": np.round(h.price * 100),
+                        "j": np.arange(h.J)})
+    hit = rows.astype({"b": np.int64, "seg": np.int64}).merge(pts, on=["b", "seg", "cents"])
+    if not len(hit):
+        return None
+    sel = np.full(h.G, -1, np.int64)
+    sel[h.group[hit["j"].to_numpy()]] = hit["j"].to_numpy()
+    return sel
+
+
 def start_vector(model, space: OfferSpace, points: np.ndarray) -> np.ndarray:
     """A MIP start for ``model`` (a :class:`formulations.linear.LinearModel` built on
     ``space``): the plan's integer choices — ``on_sale``, first-choice ``buy`` and

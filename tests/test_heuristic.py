@@ -89,3 +89,27 @@ def test_stopped_solve_returns_the_first_plan_as_feasible_only():
         assert res.gap is not None and res.gap <= 1e-6
     if res.bound is not None:
         assert res.bound >= res.objective - 1e-6 * abs(res.objective)
+
+
+@pytest.mark.parametrize("pricing, choice_model", [(p, c) for p in ("uniform", "personalized")
+                                                   for c in ("first_choice", "mnl")])
+def test_a_warm_start_is_a_start_never_a_result(pricing, choice_model):
+    """Started from a brute-force optimal plan, the search keeps at least its value; a
+    solve warm-started from a neighbour's plan (or from a plan of another scenario) still
+    returns the brute-force optimum."""
+    rng = _rng("warm", pricing, choice_model)
+    for _ in range(4):
+        sc = random_scenario(rng, pricing=pricing, choice_model=choice_model,
+                             constraints=MIXES[list(MIXES)[1]])
+        best, plan = brute_force(sc)
+        if best is None or plan is None:
+            continue
+        opt = solve(sc)
+        assert opt.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+        first = heuristic_plan(build_model(sc).space, 5.0, initial=opt.plan)
+        assert first is not None and first.objective >= best - 1e-6 * max(1.0, abs(best))
+        other = random_scenario(rng, pricing=pricing, choice_model=choice_model)
+        for start in (opt.plan, solve(other).plan):
+            res = solve(sc, warm_start=start)
+            assert res.status == "optimal"
+            assert res.objective == pytest.approx(best, rel=1e-6, abs=1e-6)

@@ -15,7 +15,6 @@ row with status ``infeasible`` and the rules in conflict.
 """
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 import re
@@ -60,21 +59,38 @@ class VariantResult:
     result: SolveResult | None = None
 
 
+# Variants are solved in chains of this many neighbours (consecutive in the grid), each
+# starting its search from the previous one's plan. Fixed, not per worker count, so
+# that every executor solves the same chains from the same starts.
+CHAIN = 2
+
+
 def solve_kwargs(settings: SolveSettings, warm_start: pd.DataFrame | None = None) -> dict:
-    """Keyword arguments of :func:`solver.solve`; a warm start only where solve takes one."""
-    kw = dict(backend=settings.backend, time_limit=settings.time_limit,
-              mip_gap=settings.mip_gap, threads=settings.threads, explain=settings.explain)
-    if warm_start is not None and "warm_start" in inspect.signature(solve).parameters:
-        kw["warm_start"] = warm_start
-    return kw
+    """Keyword arguments of :func:`solver.solve`."""
+    return dict(backend=settings.backend, time_limit=settings.time_limit,
+                mip_gap=settings.mip_gap, threads=settings.threads, explain=settings.explain,
+                warm_start=warm_start)
 
 
-def run_variant(base: Scenario, job: tuple) -> VariantResult:
-    """Solve one variant (runs in a worker)."""
+def run_chain(base: Scenario, jobs: list[tuple]) -> list[VariantResult]:
+    """Solve neighbouring variants in turn (runs in a worker), each warm-started from
+    the plan of the one before."""
+    out: list[VariantResult] = []
+    plan = None
+    for job in jobs:
+        vr = run_variant(base, job, warm_start=plan)
+        out.append(vr)
+        if vr.result is not None and vr.result.has_plan:
+            plan = vr.result.plan
+    return out
+
+
+def run_variant(base: Scenario, job: tuple, warm_start: pd.DataFrame | None = None) -> VariantResult:
+    """Solve one variant."""
     index, name, changes, settings = job
     try:
         scenario = apply_changes(base, changes)
-        res = solve(scenario, **solve_kwargs(settings))
+        res = solve(scenario, **solve_kwargs(settings, warm_start))
     except BundleoptError as e:
         return VariantResult(index, name, changes, "invalid", str(e))
     res.log = ""        # the backend's log stays in the worker
@@ -144,15 +160,19 @@ class Study:
         ex = make_executor(executor, workers=workers, address=address)
         names = [variant_name(i, v) for i, v in enumerate(self.variants)]
         jobs = [(i, names[i], v, settings) for i, v in enumerate(self.variants)]
+        chains = [jobs[k:k + CHAIN] for k in range(0, len(jobs), CHAIN)]
         out: list[VariantResult | None] = [None] * len(jobs)
         best: VariantResult | None = None
-        for done, (i, vr) in enumerate(ex.run(run_variant, self.base, jobs), start=1):
-            out[i] = vr
-            if vr.result is not None and vr.result.objective is not None and (
-                    best is None or vr.result.objective > best.result.objective):
-                best = vr
-            if progress is not None:
-                progress(done, len(jobs), best)
+        done = 0
+        for _, chain in ex.run(run_chain, self.base, chains):
+            for vr in chain:
+                out[vr.index] = vr
+                done += 1
+                if vr.result is not None and vr.result.objective is not None and (
+                        best is None or vr.result.objective > best.result.objective):
+                    best = vr
+                if progress is not None:
+                    progress(done, len(jobs), best)
         return StudyRun(self, [r for r in out if r is not None])
 
 
