@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import atexit
-import os
-import sys
 import threading
 import time
 
