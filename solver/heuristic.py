@@ -44,7 +44,8 @@ EXP_CAP = 50.0           # as formulations.evaluate: attractions exp(min(z, 50))
 INV_TOL = 1e-7           # stricter than the checker's 1e-6, so accepted plans pass it
 MAX_CHECKS = 200         # candidate moves fully re-checked per step, best-first
 SWAP_ADDS = 25           # best "on" moves tried with every "off" move in a swap
-KICKS = 30               # iterated local search ends after this many fruitless kicks
+KICKS = 30               # iterated local search ends after max(KICKS, price points / 2)
+                         # fruitless kicks in a row, or at its time limit
 
 
 @dataclass
@@ -280,10 +281,12 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     stopped = (lambda: time.perf_counter() > stop or (cancel is not None and cancel.is_set()))
     sel, obj, moves = _local_search(h, sel, obj, stopped)
     # iterated local search: kick the best plan (force one point on, or one group off)
-    # and descend again; stop after KICKS kicks in a row that found nothing better
+    # and descend again, until enough kicks in a row found nothing better
     rng = np.random.default_rng(0)
     fruitless = 0
-    while h.J and fruitless < KICKS and not stopped():
+    # a fixed 30 stopped the 40/150/20 benchmark after 0.6 s of a 6 s budget, 6 % below
+    # the best plan known; the time limit bounds the search on large scenarios anyway
+    while h.J and fruitless < max(KICKS, h.J // 2) and not stopped():
         new = sel.copy()
         for _ in range(int(rng.integers(1, 3))):
             on = np.flatnonzero(new >= 0)
