@@ -173,8 +173,9 @@ def hard_payload(seed: int = 0, time_limit: float = 8.0, n_bundles: int = 40,
                  n_segments: int = 6, n_products: int = 8) -> dict[str, Any]:
     """A personalized MNL scenario that keeps HiGHS busy for several seconds.
 
-    Larger ones (1000 offers × 30 segments) keep HiGHS in presolve for seconds: with a
-    tiny time limit its solver thread outlives the solve (a poisoned worker)."""
+    ``max_offers`` links the segments: without it each segment's own optimum is the
+    plan, proven at once by the segment relaxation. Larger ones (1000 offers × 30
+    segments) keep HiGHS in presolve for seconds."""
     rng = np.random.default_rng(seed)
     products = [{"product_id": f"P{i}", "unit_cost": round(float(rng.uniform(2, 6)), 2),
                  "list_price": round(float(rng.uniform(8, 15)), 2)} for i in range(n_products)]
@@ -191,6 +192,7 @@ def hard_payload(seed: int = 0, time_limit: float = 8.0, n_bundles: int = 40,
             "wtp": round(float(rng.uniform(6, 16)), 2)}
            for s in range(n_segments) for i in range(n_products)]
     return {"scenario": {"pricing": "personalized", "choice_model": "mnl",
+                         "constraints": {"max_offers": 6},
                          "solver": {"time_limit": time_limit}},
             "products": products, "bundles": bundles, "segments": segments, "wtp": wtp}
 
