@@ -238,7 +238,9 @@ class _Search:
             att, attv = cols
             A = 1.0 + att.sum(axis=1)
             W = attv.sum(axis=1)
-            eA, eW = A[:, None] - att, W[:, None] - attv          # without each offer
+            # without each offer; ≥ 1 exactly (the no-purchase option), but A − att
+            # cancels to 0 in floating point next to a huge attraction (up to e^50)
+            eA, eW = np.maximum(A[:, None] - att, 1.0), W[:, None] - attv
             d = self.N[:, None] * (eW / eA - (W / A)[:, None])
             off = d[gs, self.gb] if self.personalized else d.sum(axis=0)[self.gb]
             ea, ew = eA[self.as_, self.ab], eW[self.as_, self.ab]
