@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from solver.cli import format_summary, main
-from tests.browser import Browser, require_chromium
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser import Browser, require_chromium  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
