@@ -146,19 +146,27 @@ def test_tenants_are_served_in_turn(server: Server) -> None:
     assert sorted([*waiting, mine["started_at"]]).index(mine["started_at"]) <= 1
 
 
-def _healthz_until(server: Server, code: int, within: float) -> dict:
-    """Poll /healthz until it answers ``code``; every answer must take under a second."""
+def _poll_healthz(server: Server, code: int, within: float) -> tuple[int, dict, float]:
+    """Poll /healthz until it answers ``code`` or ``within`` seconds pass: the last
+    status and body, and the slowest answer's time."""
     import httpx
 
-    end = time.monotonic() + within
+    end, slowest = time.monotonic() + within, 0.0
     while True:
         t0 = time.monotonic()
         r = httpx.get(server.base + "/healthz", timeout=10)
-        assert time.monotonic() - t0 < 1.0
+        slowest = max(slowest, time.monotonic() - t0)
         if r.status_code == code or time.monotonic() > end:
-            assert r.status_code == code, r.text
-            return r.json()
+            return r.status_code, r.json(), slowest
         time.sleep(0.2)
+
+
+def _healthz_until(server: Server, code: int, within: float) -> dict:
+    """Poll /healthz until it answers ``code``; every answer must take under a second."""
+    status, body, slowest = _poll_healthz(server, code, within)
+    assert slowest < 1.0, slowest
+    assert status == code, body
+    return body
 
 
 def test_healthz_is_degraded_while_the_database_cannot_take_a_write(server: Server) -> None:
@@ -184,16 +192,17 @@ def test_serve_logs_its_database_without_password_and_its_workers(server: Server
         assert server.db_url.split("@")[0].split(":")[-1] not in log
 
 
-def _disk_full_or_corrupt(tmp_path: Path, damage: str) -> None:
-    """``serve`` on SQLite whose disk fills up / whose file is overwritten: /healthz says
-    degraded within seconds, requests get 503 with Retry-After (never 500), and once the
-    disk has room again everything answers normally."""
+def _damaged_service(root: Path, damage: str) -> dict:
+    """``serve`` on SQLite under ``root``; its disk fills up (``full``) or its file is
+    overwritten (``corrupt``). What clients saw: a solve before, /healthz and a new
+    solve while damaged, and — once the disk has room again — both after."""
     import httpx
 
-    with served("sqlite", tmp_path, workers=1) as srv, srv.client() as c:
-        assert c.post("/v1/solves", json=small_payload()).status_code == 202
+    seen: dict = {}
+    with served("sqlite", root, workers=1) as srv, srv.client() as c:
+        seen["before"] = c.post("/v1/solves", json=small_payload()).status_code
         if damage == "full":
-            filler = tmp_path / "filler"
+            filler = root / "filler"
             with open(filler, "wb") as fh:
                 try:
                     while True:
@@ -202,23 +211,36 @@ def _disk_full_or_corrupt(tmp_path: Path, damage: str) -> None:
                 except OSError:
                     pass
         else:
-            for f in tmp_path.glob("svc-*.db*"):
+            for f in root.glob("svc-*.db*"):
                 with open(f, "r+b") as fh:
                     fh.write(b"\xa5" * 4096)
-        assert _healthz_until(srv, 503, within=6)["status"] == "degraded"
+        seen["damaged_health"] = _poll_healthz(srv, 503, within=6)
         with srv.client() as fresh:
             r = fresh.post("/v1/solves", json=small_payload())
-            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1, r.text
+            seen["damaged_solve"] = (r.status_code, r.headers.get("retry-after"), r.text)
         if damage == "full":
             filler.unlink()
-            assert _healthz_until(srv, 200, within=6) == {"status": "ok"}
+            seen["recovered_health"] = _poll_healthz(srv, 200, within=6)
             with srv.client() as fresh:
-                assert fresh.post("/v1/solves", json=small_payload()).status_code == 202
-        assert httpx.get(srv.base + "/healthz", timeout=5).status_code in (200, 503)
+                seen["recovered_solve"] = fresh.post("/v1/solves", json=small_payload()).status_code
+        seen["last_health"] = httpx.get(srv.base + "/healthz", timeout=5).status_code
+    return seen
+
+
+def _assert_degraded_not_500(seen: dict) -> None:
+    """While damaged: /healthz says degraded within seconds, each answer under a second;
+    a new solve gets 503 with Retry-After, never 500."""
+    assert seen["before"] == 202
+    status, body, slowest = seen["damaged_health"]
+    assert (status, body["status"]) == (503, "degraded") and slowest < 1.0, (status, body, slowest)
+    code, retry_after, text = seen["damaged_solve"]
+    assert code == 503 and retry_after is not None and int(retry_after) >= 1, text
 
 
 def test_a_corrupt_database_is_degraded_and_503(tmp_path: Path) -> None:
-    _disk_full_or_corrupt(tmp_path, "corrupt")
+    seen = _damaged_service(tmp_path, "corrupt")
+    _assert_degraded_not_500(seen)
+    assert seen["last_health"] in (200, 503)          # never a 500, even later
 
 
 def test_a_full_disk_is_degraded_and_503_until_there_is_room(tmp_path: Path) -> None:
@@ -230,6 +252,12 @@ def test_a_full_disk_is_degraded_and_503_until_there_is_room(tmp_path: Path) -> 
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root) to fill a disk")
     try:
-        _disk_full_or_corrupt(disk, "full")
+        seen = _damaged_service(disk, "full")
+        _assert_degraded_not_500(seen)
+        # once there is room again, everything answers normally
+        status, body, slowest = seen["recovered_health"]
+        assert (status, body) == (200, {"status": "ok"}) and slowest < 1.0, (status, body)
+        assert seen["recovered_solve"] == 202
+        assert seen["last_health"] == 200
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
