@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .money import MONEY_DECIMALS, to_cents
-from .rules import Rule, active_rules
+from .rules import Rule, active_rules, excluded_offers
 from .rules.base import PRICE_TOL
 from .scenario import Scenario
 
@@ -89,7 +89,7 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
 
         scenario = saa_scenario(scenario)      # the same model on a segment per draw
     rules = active_rules(scenario)
-    excluded = set().union(*(r.excluded_offers(scenario) for r in rules))
+    excluded = excluded_offers(scenario)
     pinned_ids = set().union(*(r.pinned_offers(scenario) for r in rules))
     bundle_ids = np.array([b for b in scenario.bundles.index if b not in excluded], dtype=object)
     bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)

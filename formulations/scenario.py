@@ -32,7 +32,7 @@ import pandas as pd
 
 from .checks import suggest
 from .options import BACKENDS, SolverOptions
-from .rules import active_rules, all_rules, get_rule, rule_for_field
+from .rules import all_rules, excluded_offers, get_rule, rule_for_field
 from .settings import CHOICE_MODELS, DEFAULT_DISCOUNTS, OBJECTIVES, PRICINGS
 from .validate import validate_scenario
 
@@ -186,7 +186,7 @@ class Scenario:
         fallback = seg_beta.reindex(out["segment_id"]).to_numpy(dtype=float)
         out["beta"] = np.where(np.isnan(beta), fallback, beta)
         out = out.drop(columns="price_sensitivity")
-        excluded = set().union(*(r.excluded_offers(self) for r in active_rules(self)))
+        excluded = excluded_offers(self)
         if excluded:
             out = out[~out["bundle_id"].isin(excluded)]
         return out.reset_index(drop=True)

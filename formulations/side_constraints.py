@@ -1,4 +1,5 @@
-"""What every choice model shares: the offer variables, and the rules' rows.
+"""What every choice model shares: the offer variables (the rules' rows are in
+:func:`formulations.rules.add_rule_rows`).
 
 ``x_j`` is 1 when price point ``j`` (offer ``b`` at price ``p`` for audience ``g``) is on
 sale, with at most one price per (audience, offer). The merchandiser's rules
@@ -14,7 +15,6 @@ import pandas as pd
 
 from .linear import LinearModel, Terms, VarFamily, group_rows
 from .offers import OfferSpace, audience_labels
-from .rules import add_rule_rows
 
 
 def add_offer_variables(model: LinearModel, space: OfferSpace) -> VarFamily:
@@ -33,8 +33,3 @@ def add_offer_variables(model: LinearModel, space: OfferSpace) -> VarFamily:
     model.add_constraints("one_price", gkeys, [Terms(offer, groups, np.arange(n), np.ones(n))], hi=1.0)
     return offer
 
-
-def add_side_constraints(model: LinearModel, space: OfferSpace, offer: VarFamily,
-                         demand: VarFamily, per_arc: np.ndarray) -> None:
-    """The rows of every rule the scenario imposes, from the rule catalogue."""
-    add_rule_rows(model, space, offer, demand, per_arc)

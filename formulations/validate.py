@@ -20,7 +20,7 @@ import pandas as pd
 
 from .checks import ALL_SEGMENTS, Sources, suggest
 from .errors import InputError
-from .options import BACKENDS, OPTION_RANGES, is_number, option_problem
+from .options import BACKENDS, is_number
 from .rules import all_rules
 from .settings import CHOICE_MODELS, OBJECTIVES, PRICINGS
 
@@ -198,11 +198,10 @@ def _check_settings(s: Scenario, src: Sources) -> None:
     if o.backend not in BACKENDS:
         raise src.setting_error("solver.backend", f"expected one of {', '.join(BACKENDS)}, "
                                 f"found {o.backend!r}" + suggest(o.backend, BACKENDS))
-    for name in OPTION_RANGES:
-        value = getattr(o, name)
-        problem = option_problem(name, value)
-        if problem is not None:
-            raise src.setting_error(f"solver.{name}", f"expected {problem}, found {value!r}")
+    problem = o.first_problem()
+    if problem is not None:
+        name, expected = problem
+        raise src.setting_error(f"solver.{name}", f"expected {expected}, found {getattr(o, name)!r}")
     from .robust import check_robust     # robust.py reads Scenario, which imports this module
 
     problem = check_robust(s)

@@ -37,6 +37,11 @@ def add_rule_rows(model: "LinearModel", space: "OfferSpace", offer: "VarFamily",
         rule.add_rows(ctx)
 
 
+def excluded_offers(scenario: "Scenario") -> set:
+    """Ids of the offers some imposed rule takes out of the offer space."""
+    return set().union(*(r.excluded_offers(scenario) for r in active_rules(scenario)))
+
+
 def check_rules(scenario: "Scenario", view: PlanView) -> None:
     """Check a plan against every rule the scenario imposes (the evaluator calls this)."""
     for rule in active_rules(scenario):
@@ -44,5 +49,5 @@ def check_rules(scenario: "Scenario", view: PlanView) -> None:
 
 
 __all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext",
-           "active_rules", "add_rule_rows", "all_rules", "check_rules", "get_rule", "nest_by_key",
+           "active_rules", "add_rule_rows", "all_rules", "check_rules", "excluded_offers", "get_rule", "nest_by_key",
            "register", "rule_for_field", "unregister"]

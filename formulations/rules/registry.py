@@ -40,11 +40,9 @@ def all_rules() -> list[Rule]:
 def get_rule(key: str) -> Rule:
     """The rule with scenario.yaml key ``key`` (``fairness.coverage``) or field name
     (``coverage``)."""
-    if key in _RULES:
-        return _RULES[key]
-    for r in _RULES.values():
-        if r.field == key:
-            return r
+    rule = _RULES.get(key) or rule_for_field(key)
+    if rule is not None:
+        return rule
     raise KeyError(f"no rule {key!r}" + suggest(key, list(_RULES)))
 
 
