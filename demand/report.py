@@ -77,11 +77,3 @@ def holdout_scores(train: pd.DataFrame, test: pd.DataFrame, model_prob: np.ndarr
         },
         "calibration": calibration(n, k, model_prob),
     }
-
-
-def calibration_deciles(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
-    """Held-out exposures in ten equal-count groups by predicted probability (lowest first):
-    each group's mean prediction against its observed purchase rate."""
-    order = np.argsort(p, kind="stable")
-    return [{"decile": i + 1, "predicted": float(p[g].mean()), "observed": float(y[g].mean()), "n": int(len(g))}
-            for i, g in enumerate(np.array_split(order, bins)) if len(g)]

@@ -18,6 +18,11 @@ from .rules import PlanView, check_rules
 from .scenario import Scenario
 
 
+# attractions exp(β(w − p)) are capped at e^50 (beyond, shares are 1 to 1e-21 anyway); the
+# heuristic, the relaxation bound and robustness scoring use the same cap
+EXP_CAP = 50.0
+
+
 @dataclass
 class Evaluation:
     plan: pd.DataFrame            # plan.csv rows
@@ -85,7 +90,7 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     else:
         beta = seen["beta"].to_numpy(float)
         z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
-        v = np.exp(np.minimum(z, 50.0))
+        v = np.exp(np.minimum(z, EXP_CAP))
         denom = 1.0 + np.bincount(seg_codes, weights=v, minlength=len(scenario.segments))
         prob = v / denom[seg_codes]
         beta_s = scenario.segments["price_sensitivity"].to_numpy(float)

@@ -11,11 +11,6 @@ from typing import Callable
 from formulations.scenario import Scenario
 
 
-def without(scenario: Scenario, names: list[str]) -> Scenario:
-    """The scenario with the named rules (scenario.yaml keys) switched off."""
-    return scenario.without_rules(names)
-
-
 def minimal_conflict(scenario: Scenario, is_infeasible: Callable[[Scenario], bool]) -> list[str]:
     """A minimal list of rule names that together are infeasible ([] if none found)."""
     keep = scenario.constraints.active()

@@ -36,11 +36,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from formulations.evaluate import evaluate_plan
+from formulations.evaluate import EXP_CAP, evaluate_plan
 from formulations.offers import OfferSpace
 from formulations.rules.no_arbitrage import component_offers
 
-EXP_CAP = 50.0           # as formulations.evaluate: attractions exp(min(z, 50))
 INV_TOL = 1e-7           # stricter than the checker's 1e-6, so accepted plans pass it
 MAX_CHECKS = 200         # candidate moves fully re-checked per step, best-first
 SWAP_ADDS = 25           # best "on" moves tried with every "off" move in a swap

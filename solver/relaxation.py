@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from formulations.evaluate import EXP_CAP
 from formulations.offers import OfferSpace
 
-EVAL_EXP_CAP = 50.0      # formulations.evaluate caps β(w − p) here before exp
 _BISECTIONS = 80
 
 
@@ -49,7 +49,7 @@ def segment_relaxation_bound(space: OfferSpace) -> float | None:
         np.maximum.at(best, s, value)
         return float((space.size * best).sum())
     z_exp = arcs["beta"].to_numpy(float) * (arcs["wtp"].to_numpy(float) - arcs["price"].to_numpy(float))
-    a = np.exp(np.minimum(z_exp, EVAL_EXP_CAP))
+    a = np.exp(np.minimum(z_exp, EXP_CAP))
     # (segment, offer) groups: an offer is on sale to a segment at one price at most
     order = np.lexsort((arcs["b"].to_numpy(), s))
     s, b, a, value = s[order], arcs["b"].to_numpy()[order], a[order], value[order]

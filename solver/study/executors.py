@@ -8,11 +8,12 @@ shipped to each worker once (pool initializer / ``ray.put``), jobs are small.
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
 
 from formulations.errors import ParameterError
+
+from ..machine import machine_cores
 
 EXECUTORS = ("local", "ray")
 _BASE: Any = None          # the base scenario, in a pool worker
@@ -20,10 +21,7 @@ _BASE: Any = None          # the base scenario, in a pool worker
 
 def default_workers() -> int:
     """Cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:     # not Linux
-        return max(1, os.cpu_count() or 1)
+    return machine_cores()
 
 
 class LocalExecutor:

@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from formulations.errors import ParameterError
-from formulations.evaluate import evaluate_plan
+from formulations.evaluate import EXP_CAP, evaluate_plan
 from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd
 from formulations.scenario import Scenario
@@ -47,7 +47,7 @@ def demand_draws(scenario: Scenario, seen: pd.DataFrame, wtp: np.ndarray) -> np.
     if scenario.choice_model == "mnl":
         beta = seen["beta"].to_numpy(float)
         z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
-        v = np.exp(np.minimum(z, 50.0))
+        v = np.exp(np.minimum(z, EXP_CAP))
         member = sp.csr_matrix((np.ones(len(seen)), (np.arange(len(seen)), s)), shape=(len(seen), n_seg))
         denom = 1.0 + np.asarray(member.T.dot(v.T)).T           # draws × segments
         return size * v / denom[:, s]
