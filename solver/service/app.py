@@ -232,7 +232,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     read_engine = read_engine or default_read
     health = HealthProbe(make_engine(settings.db_url, pool_size=1,
                                      busy_ms=HEALTH_TIMEOUT_MS))
-    health.start(wait=False)
+    health.start()
     Writes = session_factory(engine)
     Reads = session_factory(read_engine)
     # SQLite has one writer at a time and lets waiters poll with growing sleeps, which
@@ -580,14 +580,12 @@ class HealthProbe:
         self._error: str | None = None
         self._first = threading.Event()
 
-    def start(self, wait: bool = True) -> None:
+    def start(self) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="health-probe",
                                                 daemon=True)
                 self._thread.start()
-        if wait:
-            self._first.wait(timeout=HEALTH_TIMEOUT_MS / 1000 + 0.2)
 
     def _run(self) -> None:
         while True:   # a daemon thread: it lives as long as the process

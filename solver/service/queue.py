@@ -81,16 +81,15 @@ def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segme
         existing = by_key(session, tenant, idempotency_key)
         if existing is not None:
             return same_body(existing, digest), False
-    if max_active is not None and session.bind.dialect.name == "postgresql":
-        # Serialise this tenant's submissions so the cap cannot be raced past.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                        {"k": int(hashlib.sha256(tenant.encode()).hexdigest()[:15], 16)})
     if max_active is not None:
-        active = session.scalar(select(func.count()).select_from(Solve).where(
-            Solve.tenant == tenant, Solve.status.in_(ACTIVE)))
-        if int(active or 0) >= max_active:
+        if session.bind.dialect.name == "postgresql":
+            # Serialise this tenant's submissions so the cap cannot be raced past.
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                            {"k": int(hashlib.sha256(tenant.encode()).hexdigest()[:15], 16)})
+        active = active_count(session, tenant)
+        if active >= max_active:
             session.rollback()
-            raise QuotaExceeded(int(active or 0))
+            raise QuotaExceeded(active)
     store_scenario(session, payload, n_offers, n_segments, digest)
     solve = Solve(id=str(uuid.uuid4()), scenario_hash=digest, status=status, tenant=tenant,
                   options=jsonable(options), submitted_by=actor,
@@ -305,8 +304,6 @@ def overdue_cancels(engine: Engine, grace_seconds: float) -> list[tuple[str, str
 
 def counts(session: Session) -> dict[str, int]:
     """Number of solves per status (for /healthz and the docs' monitoring example)."""
-    from sqlalchemy import func
-
     rows = session.execute(select(Solve.status, func.count()).group_by(Solve.status)).all()
     return {str(s): int(n) for s, n in rows}
 

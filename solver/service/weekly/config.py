@@ -264,12 +264,10 @@ def _solver(solver: Any, source: str, confined: bool) -> dict[str, Any]:
         problem = option_problem(name, solver.get(name))
         if problem is not None:
             raise InputError(source, f"expected {problem}", field=f"solver.{name}")
-    threads = solver.get("threads")
-    if threads is not None:
-        if confined:
-            from ..limits import check_threads
+    if confined:
+        from ..limits import check_threads
 
-            check_threads(threads)
+        check_threads(solver.get("threads"))      # nothing to check when not given
     return dict(solver)
 
 

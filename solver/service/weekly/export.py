@@ -8,9 +8,7 @@ are for other people and jobs to read.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +16,12 @@ import pandas as pd
 from sqlalchemy import select
 
 from formulations.errors import InputError
+from formulations.files import fresh_dir
 
 from ..db import jsonable
 from ..models import Plan, Solve
 
 EXPORT_FILES = ("plan.csv", "summary.json")
-
-
-def current_umask() -> int:
-    """The process umask (read without changing it where /proc allows)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def export_path(cfg: Any, week: str, out: Any) -> str | None:
@@ -55,9 +40,8 @@ def export_plan(s: Any, cfg: Any, week: str, solve_id: str | None, out: Any) -> 
     plan = s.scalars(select(Plan).where(Plan.solve_id == solve_id)).one()
     solve = s.get(Solve, solve_id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    tmp = fresh_dir(target.parent, f".{target.name}.tmp-")
     try:
-        os.chmod(tmp, 0o777 & ~current_umask())   # mkdtemp makes it 0700
         pd.DataFrame(plan.rows).to_csv(tmp / "plan.csv", index=False)
         summary = dict(solve.summary or {})
         summary.update(week=week, plan=cfg.name, solve_id=solve_id)
