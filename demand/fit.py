@@ -372,8 +372,6 @@ def _segment(f: _Fit) -> tuple[np.ndarray, list[str], dict, Scored]:
     info.update(k=chosen.k, chosen_k=chosen.k, features=[chosen.features] if chosen.k > 1 else [],
                 final_check=check, k_search=_k_search_report(cands))
     final = chosen.test
-    if f.test is None:
-        final.scores = fit_and_score(final.labels, f.train, f.train, opt.min_obs, opt.min_events).scores
     return final.labels, final.segment_ids, info, final
 
 
@@ -636,8 +634,7 @@ def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, sing
         for r in data.bundles[data.bundles["bundle_id"] == b].itertuples():
             comp_rows.append((b, r.product_id, int(r.quantity)))
         bundle_rows.append((b, 0.0))
-    sd_col = cells["wtp_sd"] if "wtp_sd" in cells.columns else pd.Series(np.nan, index=cells.index)
-    offer_wtp = cells.assign(wtp_sd=sd_col)[cells["offer_id"].isin([b for b, _ in bundle_rows])][
+    offer_wtp = cells[cells["offer_id"].isin([b for b, _ in bundle_rows])][
         ["segment_id", "offer_id", "wtp", "wtp_sd"]]
     frames = [offer_wtp.rename(columns={"offer_id": "bundle_id"})]
     if not mined.empty:

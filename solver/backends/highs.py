@@ -15,7 +15,7 @@ from .base import (FEASIBLE, NO_SOLUTION, TIME_LIMIT, Capabilities, RawSolution,
                    SolveControl)
 from ..status import Status
 from .highs_run import GRACE, HighsRun, model_arrays
-from .highs_child import PRESOLVE_MAX_RANGE, final_result, load  # noqa: F401 (re-exported)
+from .highs_child import final_result, load
 from .highs_child import quiet_highs as _quiet_highs
 
 
