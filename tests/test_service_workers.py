@@ -11,6 +11,7 @@ tenant must not delay another's solve behind the whole burst; ``/healthz`` must 
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E
                                   wait_status)
 
 from solver.service.db import make_engine  # noqa: E402
+from solver.service.worker import WORKER_NICENESS  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
@@ -125,6 +127,17 @@ def test_cancel_stops_the_cpu_within_seconds_even_in_presolve(server: Server) ->
         assert wait_status(c, nxt, TERMINAL, timeout=60)["status"] == "optimal"
         time.sleep(1.5)
         assert db_solve(server.db_url, sid).status == "cancelled"   # not re-queued
+
+
+def test_workers_run_nicer_than_the_web_server(server: Server) -> None:
+    # A long solve on every core must not starve the HTTP front end (and /healthz).
+    with server.client() as c:
+        sid = c.post("/v1/solves", json=small_payload()).json()["id"]
+        assert wait_status(c, sid, TERMINAL, timeout=60)["status"] == "optimal"
+    worker = _pid_of(server.db_url, sid)
+    assert server.proc is not None
+    web = os.getpriority(os.PRIO_PROCESS, server.proc.pid)
+    assert os.getpriority(os.PRIO_PROCESS, worker) - web == WORKER_NICENESS
 
 
 def test_tenants_are_served_in_turn(server: Server) -> None:

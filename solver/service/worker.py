@@ -39,6 +39,9 @@ POISONED_EXIT = 4
 #: A running solve asked to stop is killed with its worker when still running this long
 #: after the request (the worker sees the request within a heartbeat, ~1 s).
 CANCEL_GRACE_SECONDS = 1.5
+#: Workers run this much nicer than the web server: a solve may keep every core busy
+#: for minutes, and the HTTP front end (``/healthz`` above all) must still answer at once.
+WORKER_NICENESS = 10
 
 _VERSIONED = ("bundleopt", "highspy", "ortools", "pyomo", "numpy", "pandas", "scipy",
               "scikit-learn", "sqlalchemy")
@@ -226,6 +229,7 @@ def worker_main(settings: WorkerSettings) -> None:
     service dies (``kill -9``), the worker finishes the solve it holds and exits.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    os.nice(WORKER_NICENESS)
     shutdown = threading.Event()
 
     def stop(_sig: int, _frame: Any) -> None:
