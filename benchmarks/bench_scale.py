@@ -13,7 +13,7 @@ after the other in this process:
   (``summary.json → model.formulation``), HiGHS in a child process;
 * ``cpsat`` — the same with ``--backend cpsat`` (the first plan as hints);
 * ``today`` — the formulation and solve path before issue 9: ``first_choice`` rows
-  only, no first plan;
+  only (``mnl``: the same MNL model), no first plan;
 * ``textbook`` (uniform only) — the textbook reservation-price MIP (``textbook.py``)
   straight into highspy; its plan is re-priced by ``evaluate_plan`` under bundleopt's
   exact rules (ties included).
@@ -52,12 +52,12 @@ SIZES = {  # label: products, candidates, segments, ladder points
 METHODS = ("bundleopt", "cpsat", "today", "textbook")
 
 
-def make_scenario(label: str, pricing: str, seed: int = 0):
+def make_scenario(label: str, pricing: str, seed: int = 0, choice: str = "first_choice"):
     products, candidates, segments, points = SIZES[label]
     # 5 % steps keep every ladder point a whole number of cents (midsize.py)
     discounts = tuple(round(0.05 * i, 2) for i in range(points))
     sc = midsize_scenario(candidates, seed, n_segments=segments, min_margin=0.1,
-                          n_products=products, discounts=discounts)
+                          n_products=products, discounts=discounts, choice_model=choice)
     return sc if pricing == "uniform" else sc.replace(pricing="personalized")
 
 
@@ -101,6 +101,7 @@ def run_solve(sc, limit: float, backend: str = "highs", today: bool = False) -> 
     import solver.api as api
     from formulations.build import build_model
     from formulations.first_choice import build_first_choice
+    from formulations.mnl import build_mnl
     from formulations.offers import build_offer_space
 
     saved = api.build_model, api.first_plan
@@ -108,7 +109,8 @@ def run_solve(sc, limit: float, backend: str = "highs", today: bool = False) -> 
         def base_model(scenario):
             from formulations.build import BuiltModel
             space = build_offer_space(scenario)
-            return BuiltModel(space, build_first_choice(space))
+            build = build_first_choice if scenario.choice_model == "first_choice" else build_mnl
+            return BuiltModel(space, build(space))
         api.build_model, api.first_plan = base_model, (lambda *a, **k: (None, None))
     else:
         api.build_model = build_model
@@ -182,6 +184,9 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="20/60/8 only, 10 s limits")
     ap.add_argument("--sizes", default=None, help="comma-separated labels of SIZES")
     ap.add_argument("--modes", default="uniform,personalized")
+    ap.add_argument("--choice", default="first_choice", choices=("first_choice", "mnl"),
+                    help="choice model of the scenarios (mnl: CP-SAT and the textbook MIP, "
+                    "first-choice only, are skipped)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--limit", type=float, default=None,
                     help="time limit per run (default 60 s up to 60/250/30, 120 s above)")
@@ -194,10 +199,11 @@ def main(argv=None) -> None:
     for label in sizes:
         limit = a.limit or (10.0 if a.quick else 120.0 if SIZES[label][1] >= 1000 else 60.0)
         for pricing in modes:
-            sc = make_scenario(label, pricing)
+            sc = make_scenario(label, pricing, choice=a.choice)
             runs = {}
             for m in methods:
-                if m == "textbook" and pricing != "uniform":
+                if m == "textbook" and pricing != "uniform" or (
+                        a.choice == "mnl" and m in ("textbook", "cpsat")):
                     continue
                 print(f"{label} {pricing} {m} (limit {limit:g} s) ...", flush=True)
                 if m == "textbook":
@@ -215,7 +221,8 @@ def main(argv=None) -> None:
                 o60, b60 = tr.at(60.0)
                 o120, b120 = tr.at(120.0)
                 rows.append({
-                    "size": label, "pricing": pricing, "method": m, "limit": limit,
+                    "size": label if a.choice == "first_choice" else f"{label} mnl",
+                    "pricing": pricing, "method": m, "limit": limit,
                     "formulation": r["formulation"], "status": r["status"],
                     "first_plan_s": tr.first_plan(), "to_1pct_s": tr.time_to_gap(0.01),
                     "gap_60": _gap(o60, b60) if limit >= 60 else None,
@@ -225,7 +232,7 @@ def main(argv=None) -> None:
                     "objective": r["objective"], "best_known": best, "wall": r["wall"],
                     "over_limit": r["wall"] / limit - 1.0, "build": r["build"],
                 })
-                traces[f"{label}|{pricing}|{m}"] = tr.points
+                traces[f"{rows[-1]['size']}|{pricing}|{m}"] = tr.points
             # written after every size and mode, so a stopped run keeps what it measured
             write(rows, traces, Path(a.out), load, a.quick, echo=False)
     write(rows, traces, Path(a.out), load, a.quick)

@@ -17,13 +17,14 @@ from formulations.synthetic import synthetic_scenario
 
 def midsize_scenario(n_candidates: int, seed: int, *, n_segments: int = 10,
                      min_margin: float = 0.15, n_products: int | None = None,
-                     discounts: tuple[float, ...] | None = None) -> Scenario:
+                     discounts: tuple[float, ...] | None = None,
+                  choice_model: str = "first_choice") -> Scenario:
     """A uniform first-choice profit scenario with ``n_candidates`` offers
     (``n_products`` products, default candidates / 3 within [10, 60]; ``discounts``
     the ladder, default the scenario default of 7 points)."""
     return synthetic_scenario(
         n_candidates, seed=seed, n_segments=n_segments,
         n_products=n_products if n_products is not None else int(np.clip(n_candidates // 3, 10, 60)),
-        discounts=discounts, wtp_level="product",
+        discounts=discounts, wtp_level="product", choice_model=choice_model,
         short_share=0.35, constraints={"min_margin": min_margin, "inventory": True},
         name=f"midsize-{n_candidates}-{seed}")

@@ -98,7 +98,22 @@ def saa_scenario(scenario: Scenario) -> Scenario:
 
     Rules naming segments apply to each of their draws (``fairness.coverage``: the
     segment is covered in every draw; previous-plan rows of a segment, to each draw).
+    One solve asks for it several times (offer space, first plan, final evaluation), so
+    the last expansion is kept: scenarios are never changed in place, only replaced.
     """
+    global _last_saa
+    last = _last_saa           # one read: another thread may replace the pair meanwhile
+    if last is not None and last[0] is scenario:
+        return last[1]
+    out = _expand(scenario)
+    _last_saa = (scenario, out)
+    return out
+
+
+_last_saa: tuple[Scenario, Scenario] | None = None
+
+
+def _expand(scenario: Scenario) -> Scenario:
     problem = check_robust(scenario)
     if problem:
         raise ParameterError(f"{problem[0]}: {problem[1]}")
