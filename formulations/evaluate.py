@@ -40,8 +40,9 @@ class Evaluation:
         return self.profit / self.revenue if self.revenue > 0 else None
 
 
-def _seen(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
-    """One row per (segment, offer) a segment sees, with its price."""
+def seen_offers(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
+    """One row per (segment, offer) a segment sees, with its price and plan ``row``
+    (a ``*`` row of the plan is seen by every segment)."""
     segs = pd.DataFrame({"segment_id": scenario.segments.index.to_numpy(dtype=object)})
     uni = plan[plan["segment_id"] == "*"].drop(columns="segment_id").merge(segs, how="cross")
     per = plan[plan["segment_id"] != "*"]
@@ -64,7 +65,7 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     plan["price"] = plan["price"].astype(float)
     order = {b: i for i, b in enumerate(scenario.bundles.index)}
     cost = scenario.offer_costs()
-    seen = _seen(scenario, plan)
+    seen = seen_offers(scenario, plan)
     w = scenario.offer_wtp()
     seen = seen.merge(w, on=["segment_id", "bundle_id"], how="left")
     size = scenario.segments["size"].reindex(seen["segment_id"]).to_numpy(float)

@@ -134,10 +134,11 @@ class _Search:
         idx = np.repeat(lo - np.cumsum(np.concatenate([[0], n[:-1]])), n) + np.arange(n.sum())
         return self.arc_by_point[idx]
 
-    def columns(self, sel: np.ndarray):
+    def columns(self, sel: np.ndarray, a: np.ndarray | None = None):
         """What each segment sees of each offer: arc number (first choice, SENT if
-        nothing) or attraction and value-weighted attraction (MNL), S × B."""
-        a = self.arcs_on(sel)
+        nothing) or attraction and value-weighted attraction (MNL), S × B. ``a``: the
+        arcs on sale in ``sel``, when the caller has them."""
+        a = self.arcs_on(sel) if a is None else a
         if self.fc:
             K = np.full((self.S, self.B), self.SENT, np.int64)
             K[self.as_[a], self.ab[a]] = a
@@ -150,7 +151,8 @@ class _Search:
 
     def evaluate(self, sel: np.ndarray) -> tuple[float, bool]:
         """Objective of a state and whether every rule holds."""
-        cols = self.columns(sel)
+        a = self.arcs_on(sel)
+        cols = self.columns(sel, a)
         if self.fc:
             best = cols.min(axis=1)
             obj = float(self.aval[best].sum())
@@ -161,9 +163,10 @@ class _Search:
             denom = 1.0 + att.sum(axis=1)
             obj = float((self.N * attv.sum(axis=1) / denom).sum())
             sales = (att * (self.N / denom)[:, None]).sum(axis=0)
-        return obj, self.feasible(sel, sales)
+        return obj, self.feasible(sel, sales, a)
 
-    def feasible(self, sel: np.ndarray, sales: np.ndarray) -> bool:
+    def feasible(self, sel: np.ndarray, sales: np.ndarray, a: np.ndarray) -> bool:
+        """Whether every rule holds for ``sel`` selling ``sales``; ``a`` its arcs on sale."""
         on = sel >= 0
         offers_on = np.zeros(self.B, bool)
         offers_on[self.gb[on]] = True
@@ -182,7 +185,6 @@ class _Search:
             if (use > self.inv + INV_TOL * np.maximum(1.0, self.inv)).any():
                 return False
         if len(self.coverage):
-            a = self.arcs_on(sel)
             a = a[self.asurplus[a] >= 0]
             if not np.isin(self.coverage, self.as_[a]).all():
                 return False
@@ -372,8 +374,7 @@ def _forced_start(h: _Search, sel: np.ndarray) -> np.ndarray | None:
             return None
         # prefer a point that covers the most named segments still uncovered, so a
         # per-segment cap is not spent on one segment at a time
-        a_on = h.arcs_on(sel)
-        covered = np.isin(h.coverage, h.as_[a_on[h.asurplus[a_on] >= 0]])
+        covered = np.isin(h.coverage, h.as_[a[h.asurplus[a] >= 0]])
         need = np.isin(h.as_, h.coverage[~covered]) & (h.asurplus >= 0)
         reach = np.bincount(h.aj[need], minlength=h.J)
         js = h.aj[arcs]

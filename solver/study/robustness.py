@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from formulations.errors import ParameterError
-from formulations.evaluate import EXP_CAP, evaluate_plan
+from formulations.evaluate import EXP_CAP, evaluate_plan, seen_offers
 from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd
 from formulations.scenario import Scenario
@@ -22,17 +22,17 @@ from formulations.scenario import Scenario
 
 def _seen(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
     """(segment, offer, price) each segment sees, in bundles order within a segment."""
-    segs = scenario.segments.index.to_numpy(dtype=object)
-    uni = plan[plan["segment_id"] == "*"]
-    seen = pd.concat([
-        pd.DataFrame({"segment_id": np.tile(segs, len(uni)),
-                      "bundle_id": np.repeat(uni["bundle_id"].to_numpy(dtype=object), len(segs)),
-                      "price": np.repeat(uni["price"].to_numpy(float), len(segs))}),
-        plan.loc[plan["segment_id"] != "*", ["segment_id", "bundle_id", "price"]]], ignore_index=True)
+    seen = seen_offers(scenario, plan).drop(columns="row")
     order = {b: i for i, b in enumerate(scenario.bundles.index)}
-    seg_code = pd.Index(segs).get_indexer(seen["segment_id"])
+    seg_code = pd.Index(scenario.segments.index).get_indexer(seen["segment_id"])
     return seen.assign(s=seg_code, o=seen["bundle_id"].map(order)).sort_values(
         ["s", "o"], kind="stable").reset_index(drop=True)
+
+
+def _membership(seen: pd.DataFrame, n_seg: int) -> sp.csr_matrix:
+    """Seen rows × segments, 1 where the row is the segment's."""
+    return sp.csr_matrix((np.ones(len(seen)), (np.arange(len(seen)), seen["s"].to_numpy())),
+                         shape=(len(seen), n_seg))
 
 
 def demand_draws(scenario: Scenario, seen: pd.DataFrame, wtp: np.ndarray) -> np.ndarray:
@@ -48,8 +48,7 @@ def demand_draws(scenario: Scenario, seen: pd.DataFrame, wtp: np.ndarray) -> np.
         beta = seen["beta"].to_numpy(float)
         z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
         v = np.exp(np.minimum(z, EXP_CAP))
-        member = sp.csr_matrix((np.ones(len(seen)), (np.arange(len(seen)), s)), shape=(len(seen), n_seg))
-        denom = 1.0 + np.asarray(member.T.dot(v.T)).T           # draws × segments
+        denom = 1.0 + np.asarray(_membership(seen, n_seg).T.dot(v.T)).T   # draws × segments
         return size * v / denom[:, s]
     # first choice: highest surplus ≥ 0, then the seller's value, then bundles order
     value = seen["value"].to_numpy(float)
@@ -107,9 +106,7 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     inv = scenario.products["inventory"].to_numpy(float)
     lim = np.isfinite(inv)
     over = lim & (units > inv + 1e-6 * np.maximum(1.0, np.where(lim, inv, 0.0)))
-    member = sp.csr_matrix((np.ones(len(seen)), (np.arange(len(seen)), seen["s"].to_numpy())),
-                           shape=(len(seen), len(scenario.segments)))
-    bought = np.asarray(member.T.dot(demand.T)).T                  # draws × segments
+    bought = np.asarray(_membership(seen, len(scenario.segments)).T.dot(demand.T)).T   # draws × segments
     size = scenario.segments["size"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(size > 0, bought.mean(axis=0) / size, np.nan)
