@@ -384,12 +384,13 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         # per core does it at a time, so the event loop (and /healthz) keep the GIL often.
         with cpu_turn:
             payload, options, n_offers = _prepare(body)
+        digest = queue.scenario_hash(payload)
         if key is not None:
             # A retry is answered from a snapshot read, without the write lock.
             with Reads() as s:
                 existing = queue.by_key(s, who.tenant, key)
                 if existing is not None:
-                    existing = queue.same_body(existing, queue.scenario_hash(payload))
+                    existing = queue.same_body(existing, digest)
                     return {"id": existing.id, "status": existing.status}
         with write_turn, Writes() as s:
             try:
@@ -397,7 +398,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                     s, payload=payload, n_offers=n_offers,
                     n_segments=len(payload["segments"]), options=options, actor=who.actor,
                     idempotency_key=key, tenant=who.tenant,
-                    max_active=settings.max_active_per_tenant)
+                    max_active=settings.max_active_per_tenant, digest=digest)
             except queue.QuotaExceeded as full:
                 raise HTTPException(
                     429, f"this tenant already has {full.args[0]} queued or running solves "

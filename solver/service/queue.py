@@ -68,15 +68,16 @@ def store_scenario(session: Session, payload: dict[str, Any], n_offers: int,
 def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segments: int,
             options: dict[str, Any], actor: str, idempotency_key: str | None = None,
             source: str = "api", status: str = "queued", tenant: str = DEFAULT_TENANT,
-            max_active: int | None = None) -> tuple[Solve, bool]:
-    """Record a solve (and commit); returns ``(solve, created)``.
+            max_active: int | None = None, digest: str | None = None) -> tuple[Solve, bool]:
+    """Record a solve (and commit); returns ``(solve, created)``. ``digest``: the
+    payload's :func:`scenario_hash`, when the caller has it.
 
     With an idempotency key the tenant already used for the same payload, the earlier
     solve is returned and nothing is added, also when two such requests race; for a
     different payload, InputError (422) and the first solve stands. Past ``max_active``
     queued + running solves of the tenant, :class:`QuotaExceeded`.
     """
-    digest = scenario_hash(payload)
+    digest = digest or scenario_hash(payload)
     if idempotency_key is not None:
         existing = by_key(session, tenant, idempotency_key)
         if existing is not None:
@@ -240,11 +241,18 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
         return int(res.rowcount or 0)
 
 
+def local_pid(owner: str | None) -> int | None:
+    """The pid in ``owner`` (a :func:`worker_name`) when it names a process of this host."""
+    parts = (owner or "").split(":")
+    if len(parts) >= 2 and parts[0] == socket.gethostname() and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
 def owner_dead(owner: str | None) -> bool:
     """Whether ``owner`` (``host:pid:…``) is a process on this host that no longer exists."""
-    parts = (owner or "").split(":")
-    return (len(parts) >= 2 and parts[0] == socket.gethostname() and parts[1].isdigit()
-            and not _pid_alive(int(parts[1])))
+    pid = local_pid(owner)
+    return pid is not None and not _pid_alive(pid)
 
 
 def dead_local_workers(engine: Engine) -> list[str]:

@@ -311,8 +311,7 @@ class WorkerPool:
         mine = {p.pid: p for p in self.procs if p.is_alive()}
         killed = 0
         for solve_id, worker in queue.overdue_cancels(engine, CANCEL_GRACE_SECONDS):
-            parts = worker.split(":")
-            pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            pid = queue.local_pid(worker)
             if pid not in mine:
                 continue   # another instance's worker: that instance enforces it
             if not queue.finish(engine, solve_id, worker, status="cancelled", fields={
