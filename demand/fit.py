@@ -265,6 +265,11 @@ class _Fit:
                                  "there is no price response to learn",
                             field="purchased" if data.exposures is not None else None)
 
+    def sellable(self, est: WTPEstimate) -> list[str]:
+        """The fit's products (in its order) that got a WTP: those sold alone."""
+        have = set(est.pooled.index)
+        return [p for p in self.products if p in have]
+
     def rows_until(self, until: np.datetime64 | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """Transactions and exposure rows before ``until`` (behaviour features of a period)."""
         tx, exp = self.data.transactions, self.exp
@@ -445,7 +450,7 @@ def _bootstrap(f: _Fit, labels: np.ndarray, final: Scored) -> np.ndarray:
 def _mine(f: _Fit, labels: np.ndarray, final: Scored) -> pd.DataFrame:
     """Bundles mined on the fit part's baskets; κ on the validation baskets; held-out evidence."""
     opt, est, b = f.opt, final.estimate, f.builder
-    single = sorted(p for p in f.products if p in set(est.pooled.index))
+    single = sorted(f.sellable(est))
     if b.baskets is None or opt.max_bundles <= 0 or len(single) < 2:
         return pd.DataFrame()
     cols = pd.Index(f.products).get_indexer(single)
@@ -463,18 +468,17 @@ def _mine(f: _Fit, labels: np.ndarray, final: Scored) -> pd.DataFrame:
     Z = sp.csr_matrix((np.ones(int((labels >= 0).sum())), (labels[labels >= 0], np.flatnonzero(labels >= 0))),
                       shape=(len(ids), len(labels)))
 
-    def evidence(mask: np.ndarray) -> pd.DataFrame:
-        st = b.period(mask)
+    def evidence(mask: np.ndarray, st: ExposureStats) -> pd.DataFrame:
+        """``st``: the fit's statistics of the period ``mask`` selects."""
         return basket_evidence(mined, single, b.baskets[mask][:, cols], np.asarray((Z @ st.U).todense()),
                                prices, W.to_numpy(float), beta)
 
-    held = f.per.val if f.has_val else f.per.train
-    ev = evidence(held)
+    ev = evidence(f.per.val, f.val) if f.has_val else evidence(f.per.train, f.train)
     mined["adjusted_lift"] = ev["adjusted_lift"].to_numpy()
     mined["wtp_uplift"] = ev["wtp_uplift"].to_numpy()
     mined["complementarity_evidence"] = ev.drop(columns="wtp_uplift").to_dict("records")
-    mined["holdout_evidence"] = evidence(f.per.test).drop(columns="wtp_uplift").to_dict("records") \
-        if f.per.test.any() else None
+    mined["holdout_evidence"] = evidence(f.per.test, f.test).drop(columns="wtp_uplift").to_dict(
+        "records") if f.test is not None else None
     return mined
 
 
@@ -538,7 +542,7 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
 
     # --- bundles mined from baskets
     mined = _mine(f, labels, final)
-    single = [p for p in f.products if p in set(est.pooled.index)]
+    single = f.sellable(est)
 
     # --- WTP uncertainty
     draws = None

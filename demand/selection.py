@@ -104,15 +104,11 @@ def fit_and_score(labels: np.ndarray, train: ExposureStats, score: ExposureStats
     rows = train.rows(labels, ids)
     est = estimate_wtp_counts(rows, min_obs=min_obs, min_events=min_events)
     prob = probabilities(est, ids, train.groups)
-    n, kk = score.by_segment(labels, k)
-    s, g = np.nonzero(n)
-    p = prob[s, g]
-    score_rows = pd.DataFrame({"segment_id": np.asarray(ids, dtype=object)[s],
-                               "offer_id": score.groups["offer_id"].to_numpy()[g],
-                               "price": score.groups["price"].to_numpy()[g], "n": n[s, g], "k": kk[s, g],
-                               "prob": p})
+    score_rows = score.rows(labels, ids)
+    p = prob[score_rows.pop("s").to_numpy(), score_rows.pop("g").to_numpy()]
+    score_rows["prob"] = p
     return Scored(labels=labels, segment_ids=ids, estimate=est, rows=rows, score_rows=score_rows,
-                  scores=scores(n[s, g], kk[s, g], p),
+                  scores=scores(score_rows["n"].to_numpy(), score_rows["k"].to_numpy(), p),
                   customer_loss=score.customer_loss(labels, np.nan_to_num(prob, nan=1e-6)))
 
 
