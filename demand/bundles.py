@@ -109,29 +109,6 @@ def kappa(observed: float, expected: float, beta: float, price: float = np.inf) 
     return float(L), float(np.clip(np.log(L) / beta, lo * price, hi * price))
 
 
-def complementarity(bundles: pd.DataFrame, products: list[str], bought: np.ndarray, prob: np.ndarray,
-                    visit_segment: np.ndarray, wtp: pd.DataFrame, beta: pd.Series) -> pd.DataFrame:
-    """δ per mined bundle (module docstring); adds ``adjusted_lift`` and ``wtp_uplift``.
-
-    ``bought`` / ``prob``: visits x products observed purchases and model probabilities;
-    ``visit_segment``: segment of each visit; ``wtp``: segments x products WTP frame.
-    """
-    out = bundles.copy()
-    pidx = {p: k for k, p in enumerate(products)}
-    seg_codes = wtp.index.get_indexer(visit_segment)
-    W = wtp[products].to_numpy(float)
-    b = beta.reindex(wtp.index).to_numpy(float)
-    res = []
-    for items in out["products"]:
-        cols = [pidx[p] for p in items]
-        obs = float(np.prod(bought[:, cols], axis=1).sum())
-        exp = float(np.prod(prob[:, cols], axis=1).sum())
-        res.append(kappa(obs, exp, float(np.mean(b[seg_codes]))))
-    out["adjusted_lift"] = [r[0] for r in res]
-    out["wtp_uplift"] = [r[1] for r in res]
-    return out
-
-
 def basket_evidence(bundles: pd.DataFrame, products: list[str], baskets: sp.spmatrix, visits: np.ndarray,
                     prices: np.ndarray, wtp: np.ndarray, beta: np.ndarray) -> pd.DataFrame:
     """Co-purchase evidence of each bundle in a set of baskets, from aggregates.

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from demand.bundles import complementarity, mine_bundles
+from demand.bundles import basket_evidence, mine_bundles
 from demand.features import CustomerFeatureEncoder
 from demand.segmentation import CustomerSegmenter
 from demand.wtp import PriceLogit, estimate_wtp
@@ -157,27 +158,29 @@ def test_mining_finds_the_planted_pair() -> None:
     assert mine_bundles(B, ["a", "b", "c", "d", "e"], max_bundles=0).empty
 
 
-def test_complementarity_is_zero_under_independence_and_signed_otherwise() -> None:
+def test_basket_evidence_is_zero_under_independence_and_signed_otherwise() -> None:
     rng = np.random.default_rng(9)
     n = 20_000
-    prob = np.full((n, 2), 0.3)
-    indep = rng.random((n, 2)) < prob
+    beta, wtp = 0.5, 10.0
+    price = wtp - np.log(0.3 / 0.7) / beta          # each item bought with probability 0.3
+    indep = rng.random((n, 2)) < 0.3
     shock = rng.random(n) < 0.15
     linked = indep.copy()
     linked[shock] = True
-    wtp = pd.DataFrame({"a": [10.0], "b": [10.0]}, index=pd.Index(["S"], name="segment_id"))
-    beta = pd.Series({"S": 0.5})
     cand = pd.DataFrame({"bundle_id": ["B:a+b"], "products": [("a", "b")]})
-    seg = np.full(n, "S")
-    k0 = complementarity(cand, ["a", "b"], indep, prob, seg, wtp, beta)["wtp_uplift"].iloc[0]
-    k1 = complementarity(cand, ["a", "b"], linked, prob, seg, wtp, beta)
-    assert abs(k0) < 0.2
-    assert k1["wtp_uplift"].iloc[0] > 1.0
-    # log-odds shift = log(adjusted lift): β δ = log L, whatever the sign of Σw.
-    L = k1["adjusted_lift"].iloc[0]
-    assert k1["wtp_uplift"].iloc[0] * 0.5 == pytest.approx(np.log(L))
-    rare = complementarity(cand, ["a", "b"], linked, prob, seg, -wtp, beta)
-    assert rare["wtp_uplift"].iloc[0] == pytest.approx(k1["wtp_uplift"].iloc[0])
+
+    def evidence(bought: np.ndarray) -> pd.Series:
+        return basket_evidence(cand, ["a", "b"], sp.csr_matrix(bought.astype(float)),
+                               np.array([[float(n)]]), np.full((1, 2), price),
+                               np.full((1, 2), wtp), np.array([beta])).iloc[0]
+
+    k0, k1 = evidence(indep), evidence(linked)
+    assert k0["expected"] == pytest.approx(0.09 * n)
+    assert abs(k0["wtp_uplift"]) < 0.2
+    assert k1["wtp_uplift"] > 1.0
+    # log-odds shift = log(adjusted lift): β δ = log L
+    assert k1["wtp_uplift"] * beta == pytest.approx(np.log(k1["adjusted_lift"]))
+    assert k1["observed"] == int((linked[:, 0] & linked[:, 1]).sum())
 
 
 def test_segmenter_with_categories_only_chooses_k_by_bic() -> None:
