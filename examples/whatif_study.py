@@ -16,12 +16,12 @@ pass ``--address`` style joining through ``RayExecutor(address=...)`` for a real
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from formulations import load_scenario
+from formulations.files import atomic_write_text, json_text
 from solver import solve
 from solver.study import RayExecutor, Study, profit_curve
 from solver.study.explain import rule_costs
@@ -61,7 +61,7 @@ def main(out: Path) -> None:
         print("best moves:\n" + mv.sort_values("delta", ascending=False).head(5).to_string(index=False))
 
     rob = robustness(scenario, plan, draws=1000, seed=0, wtp_cv=0.10)
-    (out / "robustness.json").write_text(json.dumps(rob, indent=2) + "\n")
+    atomic_write_text(out / "robustness.json", json_text(rob))   # NaN as null, never half written
     print(f"robustness (WTP ±10 %): mean {rob['mean']:,.0f}, p5 {rob['p5']:,.0f}, p95 {rob['p95']:,.0f} "
           f"(as estimated {rob['plan_objective']:,.0f})")
 

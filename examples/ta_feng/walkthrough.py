@@ -33,6 +33,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))   # run from a checkout without installing
 
 from demand.fit import FitOptions, fit_scenario  # noqa: E402
+from formulations.files import atomic_write_text, json_text  # noqa: E402
 
 HOW_TO_GET = """The Ta-Feng file was not found. It is the public "Ta Feng Grocery Dataset":
   https://www.kaggle.com/datasets/chiranjivdas09/ta-feng-grocery-dataset
@@ -183,7 +184,7 @@ def solve_and_compare(args: argparse.Namespace, out: Path, t0: float) -> None:
         n_b = int(plan["bundle_id"].astype(str).str.startswith("B:").sum())
         print(f"plan: {len(plan)} offers on sale ({n_b} bundles)")
         cmp = compare(scenario, plan, draws=args.draws)
-        (out / "plan" / "vs_status_quo.json").write_text(json.dumps(cmp, indent=2))
+        atomic_write_text(out / "plan" / "vs_status_quo.json", json_text(cmp))
         u = cmp["uplift"]
         print(f"vs status quo ({cmp['label']}):\n  plan NT$ {cmp['plan']['profit']:,.0f} vs status quo NT$ "
               f"{cmp['status_quo']['profit']:,.0f} per week: {u['profit']:+,.0f} "
