@@ -151,13 +151,18 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
         notes.append("no offer can be put on sale: every price was pruned")
     else:
-        first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start)
         relax = segment_relaxation_bound(built.space) if form.sense == "max" else None
+        gap = options.gap_or_default
+
+        def within_gap(objective: float) -> bool:
+            return relax is not None and relative_gap(objective, relax) <= gap
+
+        first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
+                                  proven=within_gap)
         before_solver[0] = time.perf_counter() - t0
         if first is not None:
             report(0.0, first.objective, relax)
-        proven = (first is not None and relax is not None
-                  and relative_gap(first.objective, relax) <= options.gap_or_default)
+        proven = first is not None and within_gap(first.objective)
         if proven:
             # the first plan is already within the gap asked for of a proven bound
             status, x, solver_obj, bound, solve_seconds, log, cancelled = (

@@ -9,6 +9,7 @@ with the solver's proven bound if it has one — never ``optimal`` on its own.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import numpy as np
 
@@ -17,14 +18,16 @@ from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_
 
 
 def first_plan(built, remaining: float | None, cancel: threading.Event | None = None,
-               warm_start=None) -> tuple[HeuristicResult | None, np.ndarray | None]:
+               warm_start=None, proven: Callable[[float], bool] | None = None,
+               ) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The heuristic's plan for a built model within its share of ``remaining``
-    seconds (starting also from ``warm_start``, a plan, when given), and the MIP start
-    made from it (``None, None`` if it found none)."""
+    seconds (starting also from ``warm_start``, a plan, when given; stopping once
+    ``proven(objective)``), and the MIP start made from it (``None, None`` if it found
+    none)."""
     if built.space.no_price or not len(built.space.points):
         return None, None
-    first = heuristic_plan(built.space, heuristic_budget(remaining), cancel=cancel,
-                           initial=warm_start)
+    first = heuristic_plan(built.space, heuristic_budget(remaining, len(built.space.arcs)),
+                           cancel=cancel, initial=warm_start, proven=proven)
     if first is None:
         return None, None
     return first, start_vector(built.model, built.space, first.points)

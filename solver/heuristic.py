@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -261,12 +262,15 @@ def _plan(space: OfferSpace, points: np.ndarray) -> pd.DataFrame:
 
 def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
                    cancel: threading.Event | None = None,
-                   initial: pd.DataFrame | None = None) -> HeuristicResult | None:
+                   initial: pd.DataFrame | None = None,
+                   proven: Callable[[float], bool] | None = None) -> HeuristicResult | None:
     """A feasible plan found by greedy construction and local search within
     ``time_limit`` seconds (or until ``cancel`` is set), or ``None`` if none was
     found. Never claimed optimal. ``initial`` (plan rows ``bundle_id, segment_id,
     price``: a neighbouring variant's plan) is a second start: the search begins from
-    whichever of it and the constructed start earns more and keeps every rule."""
+    whichever of it and the constructed start earns more and keeps every rule.
+    ``proven(objective)``: whether a plan earning that is already proven good enough
+    (by a bound the caller holds); the search stops there."""
     t0 = time.perf_counter()
     stop = t0 + max(0.0, time_limit)
     if space.no_price:
@@ -289,7 +293,8 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     fruitless = 0
     # a fixed 30 stopped the 40/150/20 benchmark after 0.6 s of a 6 s budget, 6 % below
     # the best plan known; the time limit bounds the search on large scenarios anyway
-    while h.J and fruitless < max(KICKS, h.J // 2) and not stopped():
+    while (h.J and fruitless < max(KICKS, h.J // 2) and not stopped()
+           and not (proven is not None and proven(obj))):
         new = sel.copy()
         for _ in range(int(rng.integers(1, 3))):
             on = np.flatnonzero(new >= 0)
@@ -459,6 +464,17 @@ def start_vector(model, space: OfferSpace, points: np.ndarray) -> np.ndarray:
     return x
 
 
-def heuristic_budget(remaining: float | None) -> float:
-    """Seconds the first plan may take: a tenth of what is left, at most 8 s."""
-    return 8.0 if remaining is None else min(8.0, max(0.05, 0.1 * remaining))
+#: The first plan's search time grows with the model it stands in for: 0.5 s plus 1 s
+#: per 10,000 arcs. Measured on benchmarks/bench_scale.py (20/60/8 to 200/1000/50/20):
+#: the search kept improving up to 5.4 s at 60/250/30 uniform (36k arcs), while at
+#: 20/60/8 personalized (2.2k arcs) nothing improved after 0.5 s and a flat 6 s budget
+#: made the solve 20x slower than HiGHS alone.
+HEURISTIC_BASE_SECONDS, ARCS_PER_SECOND = 0.5, 10_000
+
+
+def heuristic_budget(remaining: float | None, arcs: int = 0) -> float:
+    """Seconds the first plan may take: a tenth of what is left, at most 8 s, and at
+    most what the model's size calls for (above)."""
+    size = HEURISTIC_BASE_SECONDS + arcs / ARCS_PER_SECOND
+    share = 8.0 if remaining is None else max(0.05, 0.1 * remaining)
+    return min(8.0, share, size)
