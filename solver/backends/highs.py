@@ -15,7 +15,7 @@ from .base import (FEASIBLE, NO_SOLUTION, TIME_LIMIT, Capabilities, RawSolution,
                    SolveControl)
 from ..status import Status
 from .highs_run import GRACE, HighsRun, model_arrays
-from .highs_child import final_result, load
+from .highs_child import final_result, load, watch_mip
 from .highs_child import quiet_highs as _quiet_highs
 
 
@@ -62,25 +62,18 @@ class HighsBackend:
         lock = threading.Lock()
         start = time.perf_counter()
 
-        def finite(v):
-            return float(v) if v is not None and np.isfinite(v) else None
-
-        def improving(e):
+        def improving(obj, bound, x):
             with lock:
-                best["x"] = np.array(e.data_out.mip_solution, dtype=float)
-                best["obj"] = finite(e.data_out.objective_function_value)
-                best["bound"] = finite(e.data_out.mip_dual_bound) or best["bound"]
+                best["x"], best["obj"] = x, obj
+            mip_log(bound)
+
+        def mip_log(bound):
+            with lock:
+                best["bound"] = bound or best["bound"]
             if options.progress:
                 options.progress(time.perf_counter() - start, best["obj"], best["bound"])
 
-        def mip_log(e):
-            with lock:
-                best["bound"] = finite(e.data_out.mip_dual_bound) or best["bound"]
-            if options.progress:
-                options.progress(time.perf_counter() - start, best["obj"], best["bound"])
-
-        h.cbMipImprovingSolution.subscribe(improving)
-        h.cbMipLogging.subscribe(mip_log)
+        watch_mip(h, improving, mip_log)
         h.HandleUserInterrupt = True
 
         thread = h.startSolve()

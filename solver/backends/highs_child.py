@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+from typing import Callable
 
 import highspy
 import numpy as np
@@ -111,6 +112,21 @@ def final_result(h: highspy.Highs, integrality: np.ndarray):
     return status, x, obj, bound
 
 
+def finite(v) -> float | None:
+    """``v`` as a float, or ``None`` when HiGHS reports nothing (None, ±inf, NaN)."""
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def watch_mip(h: highspy.Highs, incumbent: Callable[[float | None, float | None, np.ndarray], None],
+              bound: Callable[[float | None], None]) -> None:
+    """Call ``incumbent(objective, bound, x)`` on each improving solution HiGHS finds and
+    ``bound(dual_bound)`` on each of its MIP log lines."""
+    h.cbMipImprovingSolution.subscribe(lambda e: incumbent(
+        finite(e.data_out.objective_function_value), finite(e.data_out.mip_dual_bound),
+        np.array(e.data_out.mip_solution, dtype=float)))
+    h.cbMipLogging.subscribe(lambda e: bound(finite(e.data_out.mip_dual_bound)))
+
+
 def sparse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nz = np.flatnonzero(x)
     return nz.astype(np.int64), x[nz]
@@ -127,22 +143,16 @@ def run_child(conn, m: dict) -> None:
     t0 = time.perf_counter()
     last = [0.0]
 
-    def finite(v):
-        return float(v) if v is not None and np.isfinite(v) else None
+    def improving(obj, bound, x):
+        conn.send(("incumbent", time.perf_counter() - t0, obj, bound, sparse(x), len(x)))
 
-    def improving(e):
-        x = np.array(e.data_out.mip_solution, dtype=float)
-        conn.send(("incumbent", time.perf_counter() - t0, finite(e.data_out.objective_function_value),
-                   finite(e.data_out.mip_dual_bound), sparse(x), len(x)))
-
-    def mip_log(e):
+    def mip_log(bound):
         now = time.perf_counter()
         if now - last[0] >= BOUND_EVERY:
             last[0] = now
-            conn.send(("bound", now - t0, finite(e.data_out.mip_dual_bound)))
+            conn.send(("bound", now - t0, bound))
 
-    h.cbMipImprovingSolution.subscribe(improving)
-    h.cbMipLogging.subscribe(mip_log)
+    watch_mip(h, improving, mip_log)
     h.run()
     status, x, obj, bound = final_result(h, integrality)
     conn.send(("done", status, None if x is None else (sparse(x), len(x)), obj, bound,
