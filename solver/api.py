@@ -133,6 +133,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
 
     notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
     stopped_by: str | None = None
+    handoff_seconds: float | None = None      # the solver's: its model loaded
     first, relax, proven = None, None, False
 
     def report(elapsed, obj, bound):
@@ -152,10 +153,10 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         notes.append("no offer can be put on sale: every price was pruned")
     else:
         relax = segment_relaxation_bound(built.space) if form.sense == "max" else None
-        gap = options.gap_or_default
+        asked_gap = options.gap_or_default
 
         def within_gap(objective: float) -> bool:
-            return relax is not None and relative_gap(objective, relax) <= gap
+            return relax is not None and relative_gap(objective, relax) <= asked_gap
 
         first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
                                   proven=within_gap)
@@ -174,6 +175,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
                                       SolveControl(solver_deadline(deadline, first), report, cancel, start))
             status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
             solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
+            handoff_seconds = raw.handoff_seconds
             notes += raw.notes
             stopped_by = raw.stopped_by
             if stopped_by == TIME_LIMIT:
@@ -223,6 +225,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         "backend": backend,
         "build_seconds": round(build_seconds, 4),
         "solve_seconds": round(solve_seconds, 4),
+        "handoff_seconds": None if handoff_seconds is None else round(handoff_seconds, 4),
         "objective_sense": scenario.objective,
         "pricing": scenario.pricing,
         "choice_model": scenario.choice_model,

@@ -81,3 +81,14 @@ def test_cancel_kills_the_child_and_keeps_the_best_plan(scenario):
     assert not _children()
     if raw.x is not None:                       # the best incumbent streamed back
         assert raw.objective is not None and np.isfinite(raw.objective)
+
+
+@pytest.mark.parametrize("limit", [None, 0.9])
+def test_handoff_time_is_reported_within_the_solve(limit):
+    # in-process (no limit) and in a child (a limit under 1 s): the time until HiGHS holds
+    # the model is measured and is part of the solve's own time
+    res = solve(midsize_scenario(30, 1, n_segments=6), time_limit=limit)
+    assert not any("no MIP solve" in n for n in res.summary["notes"])   # HiGHS ran
+    handoff, solve_s = res.summary["handoff_seconds"], res.summary["solve_seconds"]
+    assert handoff is not None and 0 < handoff <= solve_s + 1e-3
+    assert res.status in ("optimal", "feasible")

@@ -57,6 +57,7 @@ class RawSolution:
     cancelled: bool = False
     notes: list[str] = field(default_factory=list)
     stopped_by: str | None = None        # TIME_LIMIT when the deadline ended the search
+    handoff_seconds: float | None = None # from the call to the model loaded in the solver
 
 
 class Backend(Protocol):

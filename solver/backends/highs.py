@@ -55,6 +55,7 @@ class HighsBackend:
         return raw
 
     def _solve_here(self, form: MatrixForm, options: HighsRun) -> RawSolution:
+        called = time.perf_counter()
         h = _quiet_highs()
         log: list[str] = []
         notes, integrality = load_model(h, form, options, log)
@@ -100,8 +101,10 @@ class HighsBackend:
                 x, obj, bound = best["x"], best["obj"], best["bound"]
             return RawSolution(FEASIBLE if x is not None else NO_SOLUTION, x, obj, bound, seconds,
                                "".join(log), cancelled,
-                               notes + ["HiGHS overran its time limit; returned the best plan found by then"])
+                               notes + ["HiGHS overran its time limit; returned the best plan found by then"],
+                               handoff_seconds=start - called)
 
         status, x, obj, bound = final_result(h, integrality)
-        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes)
+        return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes,
+                           handoff_seconds=start - called)
 

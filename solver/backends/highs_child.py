@@ -140,6 +140,7 @@ def run_child(conn, m: dict) -> None:
     if m["time_limit"] is not None:
         # start-up and loading came out of the limit (``began`` is the parent's clock)
         h.setOptionValue("time_limit", max(0.01, 0.95 * m["time_limit"] - (time.time() - m["began"])))
+    conn.send(("loaded",))
     t0 = time.perf_counter()
     last = [0.0]
 

@@ -81,6 +81,7 @@ def solve_in_child(form: MatrixForm, options: HighsRun) -> RawSolution:
     best = {"x": None, "obj": None, "bound": None}
     done = None
     cancelled = False
+    handoff = None
     try:
         while done is None:
             now = time.perf_counter()
@@ -108,6 +109,8 @@ def solve_in_child(form: MatrixForm, options: HighsRun) -> RawSolution:
                 best["bound"] = bound if bound is not None else best["bound"]
                 if options.progress:
                     options.progress(time.perf_counter() - start, obj, best["bound"])
+            elif msg[0] == "loaded":          # spawned, model sent and passed to HiGHS
+                handoff = time.perf_counter() - start
             elif msg[0] == "bound":
                 if msg[2] is not None:
                     best["bound"] = msg[2]
@@ -127,12 +130,14 @@ def solve_in_child(form: MatrixForm, options: HighsRun) -> RawSolution:
     if done is not None:
         _, status, sx, obj, bound, log, notes = done
         x = None if sx is None else _dense(*sx)
-        return RawSolution(status, x, obj, bound, seconds, log, cancelled, list(notes))
+        return RawSolution(status, x, obj, bound, seconds, log, cancelled, list(notes),
+                           handoff_seconds=handoff)
     crashed = proc.returncode not in (None, 0, -9)
     why = ("cancelled" if cancelled else f"ended unexpectedly (exit code {proc.returncode})" if crashed
            else "stopped at its time limit")
     x = best["x"]
     return RawSolution(FEASIBLE if x is not None else NO_SOLUTION, x, best["obj"], best["bound"],
                        seconds, "", cancelled,
-                       [f"HiGHS (child process) {why}; returned the best plan found by then"])
+                       [f"HiGHS (child process) {why}; returned the best plan found by then"],
+                       handoff_seconds=handoff)
 
