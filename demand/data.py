@@ -74,6 +74,15 @@ def _read(path: Path) -> pd.DataFrame:
     return df
 
 
+def _read_rows(path: Path, required: tuple[str, ...]) -> tuple[str, pd.DataFrame]:
+    """The file's name and its rows, with the required columns and each row's line
+    number in the file (``_row``: the header is line 1)."""
+    df = _read(path)
+    _require(df, path.name, required)
+    df["_row"] = np.arange(len(df)) + 2
+    return path.name, df
+
+
 def _require(df: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
     for c in columns:
         if c not in df.columns:
@@ -142,10 +151,7 @@ def _dedupe(df: pd.DataFrame, name: str, cleaning: dict[str, int]) -> pd.DataFra
 
 
 def load_customers(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
-    name = path.name
-    df = _read(path)
-    _require(df, name, ("customer_id",))
-    df["_row"] = np.arange(len(df)) + 2
+    name, df = _read_rows(path, ("customer_id",))
     df = _drop_blank(df, name, ["customer_id"], cleaning)
     df = _dedupe(df, name, cleaning)
     rep = df["customer_id"].duplicated().to_numpy()
@@ -170,12 +176,9 @@ def load_customers(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
 
 
 def load_exposures(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
-    name = path.name
-    df = _read(path)
-    _require(df, name, ("customer_id", "price", "purchased"))
+    name, df = _read_rows(path, ("customer_id", "price", "purchased"))
     if "product_id" not in df.columns and "bundle_id" not in df.columns:
         raise DataError(name, "missing required column 'product_id' (or 'bundle_id')", field="product_id")
-    df["_row"] = np.arange(len(df)) + 2
     pid = df["product_id"] if "product_id" in df.columns else pd.Series("", index=df.index)
     bid = df["bundle_id"] if "bundle_id" in df.columns else pd.Series("", index=df.index)
     both = ((pid != "") & (bid != "")).to_numpy()
@@ -208,10 +211,7 @@ def load_exposures(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
 
 
 def load_transactions(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
-    name = path.name
-    df = _read(path)
-    _require(df, name, ("date", "customer_id", "product_id", "quantity", "revenue"))
-    df["_row"] = np.arange(len(df)) + 2
+    name, df = _read_rows(path, ("date", "customer_id", "product_id", "quantity", "revenue"))
     df = _drop_blank(df, name, ["date", "customer_id", "product_id", "quantity", "revenue"], cleaning)
     has_basket = "basket_id" in df.columns
     if has_basket:
@@ -233,10 +233,7 @@ def load_transactions(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
 
 
 def load_products(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
-    name = path.name
-    df = _read(path)
-    _require(df, name, ("product_id",))
-    df["_row"] = np.arange(len(df)) + 2
+    name, df = _read_rows(path, ("product_id",))
     df = _drop_blank(df, name, ["product_id"], cleaning)
     df = _dedupe(df, name, cleaning)
     rep = df["product_id"].duplicated().to_numpy()
@@ -255,10 +252,7 @@ def load_products(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
 
 
 def load_bundles(path: Path, cleaning: dict[str, int]) -> pd.DataFrame:
-    name = path.name
-    df = _read(path)
-    _require(df, name, ("bundle_id", "product_id"))
-    df["_row"] = np.arange(len(df)) + 2
+    name, df = _read_rows(path, ("bundle_id", "product_id"))
     df = _drop_blank(df, name, ["bundle_id", "product_id"], cleaning)
     qty = (_number(df, name, "quantity", lo=1.0, blank_ok=True) if "quantity" in df.columns
            else np.ones(len(df)))
