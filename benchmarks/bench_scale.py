@@ -112,7 +112,10 @@ def run_solve(sc, limit: float, backend: str = "highs", today: bool = False) -> 
             from formulations.build import BuiltModel
             space = build_offer_space(scenario)
             build = build_first_choice if scenario.choice_model == "first_choice" else build_mnl
-            return BuiltModel(space, build(space))
+            model = build(space)
+            if scenario.choice_model == "first_choice":
+                model.presolve = True      # before issue 9 HiGHS presolved every first-choice model
+            return BuiltModel(space, model)
         api.build_model, api.first_plan = base_model, (lambda *a, **k: (None, None))
     else:
         api.build_model = build_model

@@ -49,6 +49,13 @@ from .side_constraints import add_offer_variables
 
 def build_first_choice(space: OfferSpace) -> LinearModel:
     model = LinearModel(f"first_choice_{space.scenario.pricing}", sense="max")
+    # Under uniform pricing HiGHS's presolve removes almost nothing (60/250/30: 3 rows,
+    # 32 columns) and takes long (9.7 s there, of a 60 s limit); without it, on the
+    # benchmark's instances, 40/150/20 seeds 0-2 were optimal in 0.8, 3.6 and 23.8 s
+    # instead of 8.9, 14.2 and 27.9 s, and 60/250/30 ended at a 4.3 % gap instead of 5.3 %.
+    # Personalized models it does shrink (60/250/30: optimal in 9.3 s with it, not in
+    # 57 s without). benchmarks/results_scale.md
+    model.presolve = space.personalized
     arcs = space.arcs
     n = len(arcs)
     n_seg = len(space.segment_ids)

@@ -38,7 +38,7 @@ def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
     # HiGHS's presolve spent minutes on the prefix-sum chains (40/150/20: > 118 s and no
     # plan; written as inequalities, 17 s of presolve; without presolve the root LP is
     # integral and optimal in 5 s), so this model is solved whole
-    model.presolve_safe = False
+    model.presolve = False
     offer, buy = model.vars["on_sale"], model.vars["buy"]
     pts, arcs = space.points, space.arcs
     n_pts, n_arcs = len(pts), len(arcs)

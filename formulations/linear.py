@@ -84,8 +84,9 @@ class LinearModel:
         self.vars: dict[str, VarFamily] = {}
         self.cons: dict[str, ConFamily] = {}
         self.objective: list[Terms] = []
-        # False where solver presolve reductions are known to be numerically unsafe
-        self.presolve_safe = True
+        # Whether the MIP solver should presolve this model: False where its reductions
+        # were seen to be numerically unsafe (MNL) or to cost more than they save
+        self.presolve = True
         self.notes: list[str] = []          # modelling approximations, for the summary
         self._ncols = 0
         self._nrows = 0
@@ -153,7 +154,7 @@ class LinearModel:
         cons = list(self.cons.values())
         lo = np.concatenate([f.lo for f in cons]) if cons else np.zeros(0)
         hi = np.concatenate([f.hi for f in cons]) if cons else np.zeros(0)
-        return MatrixForm(self.sense, cost, A, lo, hi, lb, ub, integer, unit, self.presolve_safe)
+        return MatrixForm(self.sense, cost, A, lo, hi, lb, ub, integer, unit, self.presolve)
 
     def values(self, x: np.ndarray, family: str) -> np.ndarray:
         f = self.vars[family]
@@ -245,7 +246,7 @@ class MatrixForm:
     ub: np.ndarray
     integer: np.ndarray
     unit: np.ndarray            # CP-SAT granularity per column (NaN: not integral)
-    presolve_safe: bool = True
+    presolve: bool = True
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -58,7 +58,7 @@ def build_mnl(space: OfferSpace) -> LinearModel:
     model = LinearModel(f"mnl_{space.scenario.pricing}", sense="max")
     # HiGHS's presolve was seen to cut off the optimum of these models, with attractions
     # of ordinary size too (tests/test_bruteforce.py, seeds kept there); solve them whole.
-    model.presolve_safe = False
+    model.presolve = False
     arcs = space.arcs
     n_arcs, n_seg = len(arcs), len(space.segment_ids)
     offer = add_offer_variables(model, space)

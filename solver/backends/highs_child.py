@@ -8,7 +8,7 @@ results through the same :func:`final_result`.
 
 A *model* here is a dict of arrays: ``sense`` ("max"/"min"), ``cost``, ``lb``, ``ub``,
 ``lo``, ``hi``, the CSC matrix as ``indptr``/``indices``/``data`` with ``shape``,
-``integer``, ``presolve_safe``; and the options ``time_limit``, ``mip_gap``,
+``integer``, ``presolve``; and the options ``time_limit``, ``mip_gap``,
 ``threads``, ``start`` (a MIP start: value per column, NaN where not given).
 """
 from __future__ import annotations
@@ -63,7 +63,7 @@ def load(h: highspy.Highs, m: dict, log: list[str]) -> tuple[list[str], np.ndarr
     data = m["data"]
     notes: list[str] = []
     mags = np.abs(data[data != 0])
-    if not m["presolve_safe"]:
+    if not m["presolve"]:
         h.setOptionValue("presolve", "off")
     elif len(mags) and mags.max() / mags.min() > PRESOLVE_MAX_RANGE:
         h.setOptionValue("presolve", "off")

@@ -40,6 +40,6 @@ def model_arrays(form: MatrixForm, options: HighsRun) -> dict:
     A = form.A.tocsc()
     return {"sense": form.sense, "cost": form.cost, "lb": form.lb, "ub": form.ub, "lo": form.lo,
             "hi": form.hi, "shape": A.shape, "indptr": A.indptr, "indices": A.indices, "data": A.data,
-            "integer": form.integer, "presolve_safe": form.presolve_safe,
+            "integer": form.integer, "presolve": form.presolve,
             "time_limit": options.time_limit, "mip_gap": options.mip_gap, "threads": options.threads,
             "start": options.start}
