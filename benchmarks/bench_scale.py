@@ -300,7 +300,9 @@ def plot(rows: list[dict], traces: dict, path: Path) -> None:
     except ImportError:
         print("matplotlib not installed (pip install -e '.[bench]'): no plot")
         return
-    panels = sorted({(r["size"], r["pricing"]) for r in rows}, key=lambda k: (list(SIZES).index(k[0]), k[1]))
+    # a row's size is a SIZES label, followed by " mnl" for --choice mnl
+    panels = sorted({(r["size"], r["pricing"]) for r in rows},
+                    key=lambda k: (list(SIZES).index(k[0].split()[0]), k[1]))
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels)), squeeze=False)
     for ax, (size, pricing) in zip(axes[:, 0], panels):
         for key, pts in traces.items():
