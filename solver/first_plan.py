@@ -33,7 +33,7 @@ def first_plan(built, remaining: float | None, cancel: threading.Event | None = 
     if built.space.scenario.choice_model == "mnl":
         # Handed an MNL plan as its start, HiGHS stayed on it: at 20/60/8 it ended at
         # 197,172 (uniform) and 214,803 (personalized, unproven) where it reached 201,188
-        # and the optimum 218,581 on its own (benchmarks/results_scale_mnl.md). Larger
+        # and the optimum 218,581 on its own (benchmarks/results_scale_mnl_start.md). Larger
         # MNL models gave it no better plan either way, so the first plan only stands by.
         return first, None
     return first, start_vector(built.model, built.space, first.points)
