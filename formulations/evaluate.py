@@ -23,6 +23,14 @@ from .scenario import Scenario
 EXP_CAP = 50.0
 
 
+def capped_attraction(beta, wtp, price) -> np.ndarray:
+    """MNL attraction ``exp(β (w − p))`` as the plan evaluator computes it: capped at
+    ``e^EXP_CAP``, and 0 where there is no WTP (NaN)."""
+    wtp = np.asarray(wtp, dtype=float)
+    z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
+    return np.exp(np.minimum(z, EXP_CAP))
+
+
 @dataclass
 class Evaluation:
     plan: pd.DataFrame            # plan.csv rows
@@ -89,9 +97,7 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
         np.add.at(seg_surplus, seg_codes[best["i"].to_numpy()],
                   size[best["i"].to_numpy()] * best["surplus"].to_numpy())
     else:
-        beta = seen["beta"].to_numpy(float)
-        z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
-        v = np.exp(np.minimum(z, EXP_CAP))
+        v = capped_attraction(seen["beta"].to_numpy(float), wtp, price)
         denom = 1.0 + np.bincount(seg_codes, weights=v, minlength=len(scenario.segments))
         prob = v / denom[seg_codes]
         beta_s = scenario.segments["price_sensitivity"].to_numpy(float)

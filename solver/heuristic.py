@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from formulations.evaluate import EXP_CAP, evaluate_plan
+from formulations.evaluate import capped_attraction, evaluate_plan
 from formulations.offers import OfferSpace
 from formulations.rules.no_arbitrage import component_offers
 
@@ -93,8 +93,8 @@ class _Search:
             self.SENT = len(arcs)
             self.aval = np.append(self.N[self.as_] * value, 0.0)
         else:
-            z = arcs["beta"].to_numpy(float) * (arcs["wtp"].to_numpy(float) - arcs["price"].to_numpy(float))
-            self.att = np.exp(np.minimum(z, EXP_CAP))
+            self.att = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
+                                         arcs["price"].to_numpy(float))
             self.attv = self.att * value
         # arcs of each point, as ranges of a point-sorted order
         order = np.argsort(self.aj, kind="stable")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from formulations.evaluate import EXP_CAP
+from formulations.evaluate import capped_attraction
 from formulations.offers import OfferSpace
 
 _BISECTIONS = 80
@@ -48,8 +48,8 @@ def segment_relaxation_bound(space: OfferSpace) -> float | None:
         best = np.zeros(len(space.size))
         np.maximum.at(best, s, value)
         return float((space.size * best).sum())
-    z_exp = arcs["beta"].to_numpy(float) * (arcs["wtp"].to_numpy(float) - arcs["price"].to_numpy(float))
-    a = np.exp(np.minimum(z_exp, EXP_CAP))
+    a = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
+                          arcs["price"].to_numpy(float))
     # (segment, offer) groups: an offer is on sale to a segment at one price at most
     order = np.lexsort((arcs["b"].to_numpy(), s))
     s, b, a, value = s[order], arcs["b"].to_numpy()[order], a[order], value[order]

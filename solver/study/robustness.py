@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from formulations.errors import ParameterError
-from formulations.evaluate import EXP_CAP, evaluate_plan, seen_offers
+from formulations.evaluate import capped_attraction, evaluate_plan, seen_offers
 from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd
 from formulations.scenario import Scenario
@@ -45,9 +45,7 @@ def demand_draws(scenario: Scenario, seen: pd.DataFrame, wtp: np.ndarray) -> np.
     if len(seen) == 0:
         return np.zeros((len(wtp), 0))
     if scenario.choice_model == "mnl":
-        beta = seen["beta"].to_numpy(float)
-        z = np.where(np.isfinite(wtp), beta * (wtp - price), -np.inf)
-        v = np.exp(np.minimum(z, EXP_CAP))
+        v = capped_attraction(seen["beta"].to_numpy(float), wtp, price)
         denom = 1.0 + np.asarray(_membership(seen, n_seg).T.dot(v.T)).T   # draws × segments
         return size * v / denom[:, s]
     # first choice: highest surplus ≥ 0, then the seller's value, then bundles order
