@@ -38,7 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from formulations.evaluate import capped_attraction, evaluate_plan
-from formulations.offers import OfferSpace
+from formulations.offers import OfferSpace, audience_labels
 from formulations.rules.no_arbitrage import component_offers
 
 INV_TOL = 1e-7           # stricter than the checker's 1e-6, so accepted plans pass it
@@ -253,10 +253,9 @@ class _Search:
 
 def _plan(space: OfferSpace, points: np.ndarray) -> pd.DataFrame:
     pts = space.points.iloc[np.sort(points)]
-    seg = pts["seg"].to_numpy()
     return pd.DataFrame({
         "bundle_id": space.bundle_ids[pts["b"].to_numpy()].astype(object),
-        "segment_id": np.where(seg < 0, "*", space.segment_ids[np.maximum(seg, 0)]).astype(object),
+        "segment_id": audience_labels(space.segment_ids, pts["seg"].to_numpy()).astype(object),
         "price": pts["price"].to_numpy(float)})
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from formulations.evaluate import evaluate_plan
-from formulations.offers import build_offer_space
+from formulations.offers import audience_labels, build_offer_space
 from formulations.scenario import CONSTRAINT_KEYS, Scenario
 
 from .executors import default_workers, make_executor
@@ -46,8 +46,7 @@ def ladders(scenario: Scenario) -> dict[tuple[str, str], np.ndarray]:
     uniform mode, a segment id in personalized mode)."""
     space = build_offer_space(scenario)
     p = space.points
-    aud = np.where(p["seg"].to_numpy() < 0, "*",
-                   space.segment_ids[np.maximum(p["seg"].to_numpy(), 0)].astype(str))
+    aud = audience_labels(space.segment_ids.astype(str), p["seg"].to_numpy())
     frame = pd.DataFrame({"b": space.bundle_ids[p["b"].to_numpy()], "a": aud,
                           "price": p["price"].to_numpy(float)})
     return {k: np.unique(g["price"].to_numpy()) for k, g in frame.groupby(["b", "a"], sort=False)}
