@@ -126,11 +126,10 @@ def basket_evidence(bundles: pd.DataFrame, products: list[str], baskets: sp.spma
     obs = itemset_counts(baskets, sets) if len(sets) else np.zeros(0)
     single = np.asarray(baskets.sum(axis=0)).ravel() / max(n, 1)
     P = expit(beta[:, None, None] * (wtp[:, None, :] - prices[None, :, :]))     # S × D × J
-    total = max(visits.sum(), 1e-12)
+    mean_beta = float((visits.sum(axis=1) * beta).sum() / max(visits.sum(), 1e-12))  # per visit
     rows = []
     for items, o in zip(sets, obs):
         e = float((visits * np.prod(P[:, :, list(items)], axis=2)).sum())
-        mean_beta = float((visits.sum(axis=1) * beta).sum() / total)
         L, uplift = kappa(o, e, mean_beta, float(prices[:, list(items)].sum(axis=1).mean()))
         lift = (o / n) / np.prod(single[list(items)]) if n and np.prod(single[list(items)]) > 0 else np.nan
         rows.append({"baskets": int(n), "observed": int(o), "expected": e, "lift": float(lift),

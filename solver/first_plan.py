@@ -1,8 +1,9 @@
 """The heuristic's first plan inside a solve: run it, hand it over, keep it if better.
 
 ``solver.api.solve`` runs :func:`solver.heuristic.heuristic_plan` on the model's offer
-space before the exact solver starts, passes the plan to the backend as a MIP start
-(HiGHS ``setSolution``, CP-SAT hints), and afterwards keeps whichever plan earns more
+space before the exact solver starts, passes a first-choice plan to the backend as a MIP
+start (HiGHS ``setSolution``, CP-SAT hints; an MNL plan only stands by, see
+:func:`first_plan`), and afterwards keeps whichever plan earns more
 when re-evaluated from the scenario. A kept heuristic plan has status ``feasible``,
 with the solver's proven bound if it has one — never ``optimal`` on its own.
 """
