@@ -45,7 +45,6 @@ def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
     if not n_arcs:
         return model
 
-
     # X: prefix sums of x along each (audience, offer) ladder, cheapest first
     order = np.lexsort((pts["price"].to_numpy(), pts["b"].to_numpy(), pts["seg"].to_numpy()))
     g = pts.groupby(["seg", "b"], sort=False).ngroup().to_numpy()[order]
