@@ -171,7 +171,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
             notes.append("the first plan is proven within the gap asked for by the segment "
                          "relaxation bound; no MIP solve was needed")
         else:
-            raw = backend_cls().solve(form, options.overridden(mip_gap=options.gap_or_default),
+            raw = backend_cls().solve(form, options.overridden(mip_gap=asked_gap),
                                       SolveControl(solver_deadline(deadline, first), report, cancel, start))
             status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
             solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
