@@ -25,7 +25,9 @@ does not move from an 8 s to a 90 s budget (2,263,242). Every move- and neighbou
 based search settles in the first plan's basin; none was kept. Which basin HiGHS's own
 search reaches depends on its thread setting and the load beside it (as a child process
 at 60 s: 978,732 alone with default threads, 965,637 with one thread, 961,806 with a
-second HiGHS on the other core) — too fragile to race a second HiGHS for.
+second HiGHS on the other core) — too fragile to race a second HiGHS for. Tried by hand
+too: rounding the root LP (0.2 s; per offer its largest point where the offer's LP total
+is at least 0.5 / 0.3 / 0.1) and descending from there gave 968,733 / 961,956 / 947,974.
 """
 from __future__ import annotations
 
