@@ -28,7 +28,7 @@ Pricing must be ``uniform``: a personalized plan may not tell draws apart.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,31 @@ if TYPE_CHECKING:     # validate.py calls check_robust while scenario.py imports
     from .scenario import Scenario
 
 DRAW_SEP = "#"       # segment s, draw d → segment id "s#d"
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least
+
+
+def _spread(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+                             and bool(np.isfinite(value)) and value >= 0)
+
+
+#: What each robust setting must be: scenario files (:func:`check_robust`) and the
+#: robustness study (``solver.study.robustness``) hold their settings to the same ranges.
+ROBUST_RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "draws": ("an integer ≥ 1", lambda v: _whole(v, 1)),
+    "seed": ("an integer ≥ 0", lambda v: _whole(v, 0)),
+    "wtp_cv": ("a number ≥ 0", _spread),
+}
+
+
+def out_of_range(name: str, value: Any) -> str | None:
+    """What robust setting ``name`` must be (e.g. "an integer ≥ 1") if ``value`` is not
+    that, else ``None``."""
+    want, ok = ROBUST_RANGES[name]
+    return None if ok(value) else want
 
 
 def offer_wtp_sd(scenario: Scenario, cv: float | None = None) -> pd.DataFrame:
@@ -81,13 +106,11 @@ def check_robust(scenario: Scenario) -> tuple[str, str] | None:
         return None
     if r is None:
         return "robust", "objective expected_profit needs robust: {draws: N, seed: S}"
-    if not isinstance(r.draws, (int, np.integer)) or isinstance(r.draws, bool) or r.draws < 1:
-        return "robust.draws", f"expected an integer ≥ 1, found {r.draws!r}"
-    if not isinstance(r.seed, (int, np.integer)) or isinstance(r.seed, bool) or r.seed < 0:
-        return "robust.seed", f"expected an integer ≥ 0, found {r.seed!r}"
-    if r.wtp_cv is not None and (isinstance(r.wtp_cv, bool) or not isinstance(r.wtp_cv, (int, float))
-                                 or not np.isfinite(r.wtp_cv) or r.wtp_cv < 0):
-        return "robust.wtp_cv", f"expected a number ≥ 0, found {r.wtp_cv!r}"
+    for name in ROBUST_RANGES:
+        value = getattr(r, name)
+        want = out_of_range(name, value)
+        if want is not None:
+            return f"robust.{name}", f"expected {want}, found {value!r}"
     if scenario.pricing != "uniform":
         return "pricing", "objective expected_profit needs pricing: uniform (a personalized plan cannot tell draws apart)"
     return None

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from formulations.errors import ParameterError
 from formulations.evaluate import capped_attraction, evaluate_plan, seen_offers
 from formulations.offers import MONEY_DECIMALS
-from formulations.robust import draw_wtp, offer_wtp_sd
+from formulations.robust import draw_wtp, offer_wtp_sd, out_of_range
 from formulations.scenario import Scenario
 
 
@@ -71,12 +71,10 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     ``stockout_probability`` per product (share of draws selling more than its
     inventory; 0 where unlimited) and ``segment_buy_rate`` per segment (mean share of
     its shoppers who buy)."""
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
-        raise ParameterError(f"The 'draws' parameter must be an int ≥ 1. Got {draws!r} instead.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"The 'seed' parameter must be an int ≥ 0. Got {seed!r} instead.")
-    if wtp_cv is not None and not (isinstance(wtp_cv, (int, float)) and np.isfinite(wtp_cv) and wtp_cv >= 0):
-        raise ParameterError(f"The 'wtp_cv' parameter must be a number ≥ 0. Got {wtp_cv!r} instead.")
+    for name, value in (("draws", draws), ("seed", seed), ("wtp_cv", wtp_cv)):
+        want = out_of_range(name, value)
+        if want is not None:
+            raise ParameterError(f"The '{name}' parameter must be {want}. Got {value!r} instead.")
     sense = "revenue" if scenario.objective == "revenue" else "profit"
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
     seen = _seen(scenario, plan)
