@@ -116,6 +116,14 @@ def check_writable(engine: Engine) -> None:
         pass
 
 
+def lock_timed_out(err: BaseException) -> bool:
+    """Whether ``err`` is a lock not granted within the busy timeout: the database is
+    busy, not broken (SQLite's "database is locked"; PostgreSQL's lock_not_available,
+    raised by the ``lock_timeout`` that :func:`make_engine` sets)."""
+    orig = getattr(err, "orig", err)
+    return getattr(orig, "sqlstate", None) == "55P03" or "database is locked" in str(orig)
+
+
 def describe_url(url: str) -> str:
     """The URL as it may be logged or shown: the password hidden."""
     try:
