@@ -49,16 +49,10 @@ from solver.backends.highs_run import HighsRun, model_arrays  # noqa: E402
 from solver.heuristic import _local_search, _Search, heuristic_plan, start_vector  # noqa: E402
 
 
-def _selection(h: _Search, points: np.ndarray) -> np.ndarray:
-    sel = np.full(h.G, -1, np.int64)
-    sel[h.group[points]] = points
-    return sel
-
-
 def ruin(h: _Search, points: np.ndarray, share: float, budget: float, seed: int = 1) -> float:
     """Ruin-and-recreate from ``points``: the best objective found in ``budget`` s."""
     rng = np.random.default_rng(seed)
-    best_sel = _selection(h, points)
+    best_sel = h.state(points)
     best, _ = h.evaluate(best_sel)
     stop = time.perf_counter() + budget
     stopped = (lambda: time.perf_counter() > stop)
@@ -84,14 +78,14 @@ def lns(built, h: _Search, points: np.ndarray, share: float, budget: float, sub_
     form, space = built.model.to_arrays(), built.space
     on_cols = built.model.vars["on_sale"].cols()
     offer = space.points["b"].to_numpy()
+    n_offers = offer.max() + 1
     rng = np.random.default_rng(seed)
-    best = h.evaluate(_selection(h, points))[0]
+    best = h.evaluate(h.state(points))[0]
+    on = np.zeros(len(offer))
+    on[points] = 1.0
     stop, runs, proved = time.perf_counter() + budget, 0, 0
     while time.perf_counter() < stop:
-        free = np.isin(offer, rng.choice(offer.max() + 1, max(1, int(share * (offer.max() + 1))),
-                                         replace=False))
-        on = np.zeros(len(offer))
-        on[points] = 1.0
+        free = np.isin(offer, rng.choice(n_offers, max(1, int(share * n_offers)), replace=False))
         lb, ub = form.lb.copy(), form.ub.copy()
         lb[on_cols[~free]] = ub[on_cols[~free]] = on[~free]
         sub = dataclasses.replace(form, lb=lb, ub=ub, presolve=True)
@@ -105,9 +99,11 @@ def lns(built, h: _Search, points: np.ndarray, share: float, budget: float, sub_
         if x is None:
             continue
         found = np.flatnonzero(x[on_cols] > 0.5)
-        value, ok = h.evaluate(_selection(h, found))
+        value, ok = h.evaluate(h.state(found))
         if ok and value > best + 1e-6:
             best, points = value, found
+            on[:] = 0.0
+            on[points] = 1.0
         elif status == "optimal":
             proved += 1
     return best, runs, proved

@@ -151,6 +151,12 @@ class _Search:
         attv[self.as_[a], self.ab[a]] = self.attv[a]
         return att, attv
 
+    def state(self, points: np.ndarray) -> np.ndarray:
+        """The state with exactly ``points`` (price point indices, one per group) on sale."""
+        sel = np.full(self.G, -1, np.int64)
+        sel[self.group[points]] = points
+        return sel
+
     def evaluate(self, sel: np.ndarray) -> tuple[float, bool]:
         """Objective of a state and whether every rule holds."""
         a = self.arcs_on(sel)
@@ -437,8 +443,7 @@ def _given_start(h: _Search, plan: pd.DataFrame | None) -> np.ndarray | None:
     hit = rows.astype({"b": np.int64, "seg": np.int64}).merge(pts, on=["b", "seg", "cents"])
     if not len(hit):
         return None
-    sel = np.full(h.G, -1, np.int64)
-    sel[h.group[hit["j"].to_numpy()]] = hit["j"].to_numpy()
+    sel = h.state(hit["j"].to_numpy())
     return sel
 
 
