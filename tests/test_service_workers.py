@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server,  # noqa: E402
+from test_service_support import (DB_KINDS, TERMINAL, TLS, TOKENS, Server,  # noqa: E402
                                   served, db_solve, hard_payload, small_payload,
                                   wait_status)
 
@@ -167,7 +167,7 @@ def _poll_healthz(server: Server, code: int, within: float) -> tuple[int, dict, 
     end, slowest = time.monotonic() + within, 0.0
     while True:
         t0 = time.monotonic()
-        r = httpx.get(server.base + "/healthz", timeout=10)
+        r = httpx.get(server.base + "/healthz", timeout=10, verify=TLS)
         slowest = max(slowest, time.monotonic() - t0)
         if r.status_code == code or time.monotonic() > end:
             return r.status_code, r.json(), slowest
@@ -266,7 +266,7 @@ def _damaged_service(root: Path, damage: str) -> dict:
             seen["recovered_health"] = _poll_healthz(srv, 200, within=6)
             with srv.client() as fresh:
                 seen["recovered_solve"] = fresh.post("/v1/solves", json=small_payload()).status_code
-        seen["last_health"] = httpx.get(srv.base + "/healthz", timeout=5).status_code
+        seen["last_health"] = httpx.get(srv.base + "/healthz", timeout=5, verify=TLS).status_code
     return seen
 
 
