@@ -25,7 +25,7 @@ from formulations.evaluate import evaluate_plan  # noqa: E402
 from solver.api import solve  # noqa: E402
 from formulations.options import SolverOptions  # noqa: E402
 from solver.backends.highs import HighsBackend  # noqa: E402
-from solver.heuristic import heuristic_plan, start_vector  # noqa: E402
+from solver.heuristic import _randomized_greedy, _Search, _plan, heuristic_plan, start_vector  # noqa: E402
 
 CASES = [(p, c, m, k)
          for p in ("uniform", "personalized")
@@ -57,6 +57,18 @@ def test_heuristic_plan_is_feasible_and_priced_right(pricing, choice_model, mix,
     assert feasible, ev.violations
     assert res.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
     assert value <= best + 1e-6 * max(1.0, abs(best))
+
+    # a restart's randomized greedy plan keeps every rule and is priced right too
+    h = _Search(built.space)
+    for seed in range(3):
+        built_plan = _randomized_greedy(h, lambda: False, np.random.default_rng(seed))
+        if built_plan is None:
+            assert set(sc.constraints.active()) & {"must_offer", "coverage"}, "no restart without forcing rules"
+            continue
+        sel, obj = built_plan
+        ok, worth, ev = evaluate(sc, plan_from_frame(sc, _plan(built.space, sel[sel >= 0])))
+        assert ok, ev.violations
+        assert obj == pytest.approx(worth, rel=1e-9, abs=1e-6)
 
     # the MIP start is a point of the exact model worth the same: fix what it gives
     x0 = start_vector(built.model, built.space, res.points)
