@@ -28,6 +28,8 @@ at 60 s: 978,732 alone with default threads, 965,637 with one thread, 961,806 wi
 second HiGHS on the other core) — too fragile to race a second HiGHS for. Tried by hand
 too: rounding the root LP (0.2 s; per offer its largest point where the offer's LP total
 is at least 0.5 / 0.3 / 0.1) and descending from there gave 968,733 / 961,956 / 947,974.
+What was kept instead starts elsewhere: randomized greedy restarts before the kicks
+(``study_restarts.py``), which reach 969,664 here within the first plan's 4 s.
 """
 from __future__ import annotations
 

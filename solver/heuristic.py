@@ -19,6 +19,11 @@ re-evaluation of the demand model over segments × offers:
 * MNL — each segment's expected value is ``N_s W_s / (1 + A_s)`` with ``A_s`` the sum
   of attractions seen and ``W_s`` their value-weighted sum, so a move changes two sums.
 
+Before the descents' *kicks* (iterated local search), *restarts* build further plans
+greedily from the start, each step taking one of the few best feasible additions at
+random (GRASP), and descend from each: one greedy start leads every descent into the
+same basin.
+
 Moves are taken best-first, and each one is re-checked against *every* rule
 (``max_offers``, ``max_offers_per_segment``, ``must_offer``, ``inventory``,
 ``no_arbitrage``, fairness spread and coverage) on the full new state before it is
@@ -306,7 +311,8 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     # randomized restarts (GRASP) for up to half the time: every descent from the one
     # greedy start ends in the same basin, which kicks, ruin-and-recreate and MIP
     # neighbourhoods did not leave (benchmarks/study_primal.py); restarts from randomized
-    # greedy plans reach others (+0.2 % to +4.7 % on 7 of 17 benchmark runs, never worse)
+    # greedy plans reach others (+0.09 % to +4.66 % on 10 of 21 benchmark runs, never
+    # worse: benchmarks/results_restarts.md)
     half = t0 + RESTART_SHARE * max(0.0, time_limit)
     restarting = (lambda: stopped() or time.perf_counter() > half)
     fruitless = 0
