@@ -421,6 +421,8 @@ def _randomized_greedy(h: _Search, stopped, rng: np.random.Generator) -> tuple[n
                 good.append((new, o))
                 if len(good) == RESTART_CHOICES:
                     break
+            if stopped():
+                break
         if not good:
             break
         sel, obj = good[int(rng.integers(len(good)))]
