@@ -40,18 +40,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from formulations.evaluate import capped_attraction, evaluate_plan
 from formulations.offers import OfferSpace, audience_labels
+from formulations.rules.inventory import units_per_sale
 from formulations.rules.no_arbitrage import component_offers
 
 INV_TOL = 1e-7           # stricter than the checker's 1e-6, so accepted plans pass it
 MAX_CHECKS = 200         # candidate moves fully re-checked per step, best-first
 SWAP_ADDS = 25           # best "on" moves tried with every "off" move in a swap
 KICKS = 30               # iterated local search ends after max(KICKS, price points / 2)
-                         # fruitless kicks in a row (KICKS under personalized first
-                         # choice), or at its time limit
+                         # fruitless kicks in a row, or at its time limit
 RESTART_SHARE = 0.5      # randomized restarts take up to this share of the time,
 RESTARTS = 20            # and end after this many fruitless restarts in a row;
 RESTART_CHOICES = 4      # each greedy step takes one of this many best moves at random
@@ -116,15 +115,9 @@ class _Search:
         code = {b: i for i, b in enumerate(space.bundle_ids)}
         self.pinned = np.array([code[b] for b in c.must_offer if b in code], np.int64)
         self.inv = None
-        if c.inventory:
-            inv = sc.products["inventory"]
-            lim = inv[np.isfinite(inv.to_numpy(float))]
-            comp = space.components[space.components["product_id"].isin(lim.index)]
-            if len(lim) and len(comp):
-                prow = pd.Index(lim.index).get_indexer(comp["product_id"])
-                self.inv = lim.to_numpy(float)
-                self.Q = sp.csr_matrix((comp["quantity"].to_numpy(float), (comp["b"].to_numpy(), prow)),
-                                       shape=(self.B, len(lim)))
+        limited = units_per_sale(space)
+        if limited is not None:
+            self.Q, self.inv = limited
         self.arbitrage = component_offers(space.components, "b") if c.no_arbitrage else {}
         if self.arbitrage:
             comp = space.components
@@ -303,11 +296,13 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     done = (lambda o: proven is not None and proven(o))
     sel, obj, moves = _local_search(h, sel, obj, stopped)
     rng = np.random.default_rng(0)
-    # Personalized first choice: a kick almost never pays — in 9 benchmark runs (20/60/8
-    # to 60/250/30, seeds 0-2) one did, twice, each within 16 fruitless kicks; the rest
-    # spent the whole budget (4 s at 60/250/30) before the exact solver could start.
-    # Restarts there doubled the first plan's time for -0.2 % to +0.5 % in 6 runs.
-    quick = space.personalized and space.scenario.choice_model == "first_choice"
+    # Personalized first choice: one descent and no more. HiGHS proves these optima
+    # quickly, and the first plan is its start. Kicks improved a plan in 1 of 9 benchmark
+    # runs (20/60/8 to 60/250/30, seeds 0-2); 30 fruitless kicks left every first plan
+    # the same in 8 more (20/60/8 to 1000x50x20, seeds 0-1) and made the solves slower
+    # (20/60/8 0.60 s against 0.29 s, 60/250/30 11.4 and 7.6 s against 10.2 and 5.7 s).
+    # Restarts doubled the first plan's time for -0.2 % to +0.5 % (results_restarts.md).
+    descent_only = space.personalized and space.scenario.choice_model == "first_choice"
     # randomized restarts (GRASP) for up to half the time: every descent from the one
     # greedy start ends in the same basin, which kicks, ruin-and-recreate and MIP
     # neighbourhoods did not leave (benchmarks/study_primal.py); restarts from randomized
@@ -316,7 +311,7 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     half = t0 + RESTART_SHARE * max(0.0, time_limit)
     restarting = (lambda: stopped() or time.perf_counter() > half)
     fruitless = 0
-    while not quick and fruitless < RESTARTS and not restarting() and not done(obj):
+    while not descent_only and fruitless < RESTARTS and not restarting() and not done(obj):
         new = _randomized_greedy(h, restarting, rng)
         if new is None:
             break
@@ -329,10 +324,10 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     # iterated local search: kick the best plan (force one point on, or one group off)
     # and descend again, until enough kicks in a row found nothing better
     fruitless = 0
-    # Uniform: a fixed 30 stopped the 40/150/20 benchmark after 0.6 s of a 6 s budget, 6 %
+    # A fixed 30 stopped the 40/150/20 uniform benchmark after 0.6 s of a 6 s budget, 6 %
     # below the best plan known; the time limit bounds the search on large scenarios
-    # anyway. Personalized first choice: see above. (Not measured under MNL: unchanged.)
-    patience = KICKS if quick else max(KICKS, h.J // 2)
+    # anyway. (Not measured under MNL: unchanged.)
+    patience = 0 if descent_only else max(KICKS, h.J // 2)
     while h.J and fruitless < patience and not stopped() and not done(obj):
         new = sel.copy()
         for _ in range(int(rng.integers(1, 3))):

@@ -20,6 +20,18 @@ where z_s* is the best value per shopper of segment s on its own:
   e.g. Talluri & van Ryzin 2004; Gallego & Topaloglu 2019, ch. 4). Bisection on that map
   keeps its upper end, a z with f(z) ≤ z, hence ≥ z_s*: the bound stays proven.
 
+Under first choice the inventory rule can be kept, as a Lagrangian term: with prices
+λ_i ≥ 0 on the units of each limited product, any plan's value is at most
+
+    L(λ) = Σ_s N_s · max(0, max_a (v_a − Σ_i λ_i q_{i b(a)}))  +  Σ_i λ_i Q_i,
+
+since a plan's units stay within the (evaluator's slack on the) inventories Q_i. Every
+λ ≥ 0 gives a proven bound (λ = 0 is U); the λ used are the duals of the inventory rows
+of the LP max Σ N_s v_a z_a, Σ_{a ∋ s} z_a ≤ 1, Σ_a N_s q_{i b(a)} z_a ≤ Q_i, z ≥ 0 —
+its own optimum, since each segment's problem alone picks one arc. Where inventory is
+what links the segments (``personalized`` first choice), this is the decomposition by
+segment the issue asked for, with the shared rule priced.
+
 The attractions are capped exactly as :mod:`formulations.evaluate` caps them, so U
 bounds what the plan evaluator says a plan earns. For ``personalized`` pricing with no
 linking rule, U is the optimum itself; under uniform pricing it is as tight as the
@@ -31,8 +43,14 @@ from __future__ import annotations
 
 import numpy as np
 
+import highspy
+import scipy.sparse as sp
+
 from formulations.evaluate import capped_attraction
 from formulations.offers import OfferSpace
+from formulations.rules.inventory import allowed_units, units_per_sale
+
+from .backends.highs_child import quiet_highs
 
 _BISECTIONS = 80
 
@@ -47,7 +65,14 @@ def segment_relaxation_bound(space: OfferSpace) -> float | None:
     if space.scenario.choice_model == "first_choice":
         best = np.zeros(len(space.size))
         np.maximum.at(best, s, value)
-        return float((space.size * best).sum())
+        bound = float((space.size * best).sum())
+        limited = units_per_sale(space)
+        if limited is not None:
+            Q, inventory = limited
+            prices = _inventory_prices(space, Q, inventory)
+            if prices is not None:
+                bound = min(bound, inventory_lagrangian(space, Q, inventory, prices))
+        return bound
     a = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
                           arcs["price"].to_numpy(float))
     # (segment, offer) groups: an offer is on sale to a segment at one price at most
@@ -69,3 +94,53 @@ def segment_relaxation_bound(space: OfferSpace) -> float | None:
         lo = np.where(above, lo, z)
     # float round-off in the sums above is far below this margin
     return float((space.size * hi).sum() * (1 + 1e-9))
+
+
+def inventory_lagrangian(space: OfferSpace, Q, inventory: np.ndarray, prices: np.ndarray) -> float:
+    """``L(λ)`` above (first choice) for unit prices ``prices`` ≥ 0 of the limited products."""
+    arcs = space.arcs
+    s = arcs["s"].to_numpy()
+    charge = Q @ np.maximum(prices, 0.0)                  # per sale of each offer
+    net = arcs["value"].to_numpy(float) - charge[arcs["b"].to_numpy()]
+    best = np.zeros(len(space.size))
+    np.maximum.at(best, s, net)
+    total = (space.size * best).sum() + np.maximum(prices, 0.0) @ allowed_units(inventory)
+    return float(total * (1 + 1e-9))                      # float round-off, as above
+
+
+def _inventory_prices(space: OfferSpace, Q, inventory: np.ndarray) -> np.ndarray | None:
+    """Duals of the inventory rows of the LP above (one column per segment and offer: its
+    best-valued point, as every price of an offer takes the same units), or ``None`` if
+    HiGHS does not solve it to optimality."""
+    arcs = space.arcs
+    value = arcs["value"].to_numpy(float)
+    keep = value > 0
+    if not keep.any():
+        return None
+    s, b, value = arcs["s"].to_numpy()[keep], arcs["b"].to_numpy()[keep], value[keep]
+    n_seg, n_off = len(space.size), Q.shape[0]
+    best = np.zeros(n_seg * n_off)
+    np.maximum.at(best, s * n_off + b, value)
+    cols = np.flatnonzero(best > 0)
+    cs, cb = cols // n_off, cols % n_off
+    size = space.size.astype(float)
+    # rows: one per segment (Σ z ≤ 1), then one per limited product (units ≤ inventory)
+    use = Q[cb].T.multiply(size[cs]).tocsc()                      # products × columns
+    one = sp.csc_matrix((np.ones(len(cols)), (cs, np.arange(len(cols)))), shape=(n_seg, len(cols)))
+    A = sp.vstack([one, use]).tocsc()
+    h = quiet_highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(cols), A.shape[0]
+    lp.col_cost_ = -(size[cs] * best[cols])                       # HiGHS minimises
+    lp.col_lower_, lp.col_upper_ = np.zeros(len(cols)), np.ones(len(cols))
+    lp.row_lower_ = np.full(A.shape[0], -highspy.kHighsInf)
+    lp.row_upper_ = np.r_[np.ones(n_seg), inventory]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    # a ≤ row of a minimisation has a dual ≤ 0; its price in the maximisation is −dual
+    return np.maximum(-np.asarray(h.getSolution().row_dual)[n_seg:], 0.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..linear import Terms
 from .base import FlagRule
@@ -45,6 +46,29 @@ class Inventory(FlagRule):
         if over.any():
             view.violations.append(f"inventory exceeded for {p['product_id'][over].tolist()}")
         view.binding.extend(f"{self.key}:{pid}" for pid in p["product_id"][at])
+
+
+def units_per_sale(space) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """Units of each product with a finite inventory that one sale of each offer takes
+    (offers × products), and those inventories; ``None`` if the rule is off or limits
+    nothing. For the searches and bounds that work on offers rather than on rows."""
+    sc = space.scenario
+    if not sc.constraints.inventory:
+        return None
+    inv = sc.products["inventory"]
+    lim = inv[np.isfinite(inv.to_numpy(float))]
+    comp = space.components[space.components["product_id"].isin(lim.index)]
+    if not len(lim) or not len(comp):
+        return None
+    col = pd.Index(lim.index).get_indexer(comp["product_id"])
+    Q = sp.csr_matrix((comp["quantity"].to_numpy(float), (comp["b"].to_numpy(), col)),
+                      shape=(len(space.bundle_ids), len(lim)))
+    return Q, lim.to_numpy(float)
+
+
+def allowed_units(inventory: np.ndarray) -> np.ndarray:
+    """The most units the evaluator accepts against each inventory (its slack)."""
+    return inventory + TOL * np.maximum(1, inventory)
 
 
 register(Inventory())
