@@ -31,7 +31,7 @@ from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .status import STATUSES, Status, relative_gap
 from .machine import clamp_threads
-from .relaxation import segment_relaxation_bound
+from .relaxation import segment_relaxation
 from .first_plan import (first_plan, first_plan_summary, keep_first_plan, same_plan,
                          solver_deadline)
 
@@ -152,14 +152,16 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
         notes.append("no offer can be put on sale: every price was pruned")
     else:
-        relax = segment_relaxation_bound(built.space) if form.sense == "max" else None
+        relaxation = segment_relaxation(built.space) if form.sense == "max" else None
+        relax = relaxation.bound if relaxation is not None else None
         asked_gap = options.gap_or_default
 
         def within_gap(objective: float) -> bool:
             return relax is not None and relative_gap(objective, relax) <= asked_gap
 
         first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
-                                  proven=within_gap)
+                                  proven=within_gap,
+                                  start_points=relaxation.points if relaxation is not None else None)
         before_solver[0] = time.perf_counter() - t0
         if first is not None:
             report(0.0, first.objective, relax)

@@ -270,21 +270,25 @@ def _plan(space: OfferSpace, points: np.ndarray) -> pd.DataFrame:
 def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
                    cancel: threading.Event | None = None,
                    initial: pd.DataFrame | None = None,
-                   proven: Callable[[float], bool] | None = None) -> HeuristicResult | None:
+                   proven: Callable[[float], bool] | None = None,
+                   start_points: np.ndarray | None = None) -> HeuristicResult | None:
     """A feasible plan found by greedy construction and local search within
     ``time_limit`` seconds (or until ``cancel`` is set), or ``None`` if none was
     found. Never claimed optimal. ``initial`` (plan rows ``bundle_id, segment_id,
     price``: a neighbouring variant's plan) is a second start: the search begins from
     whichever of it and the constructed start earns more and keeps every rule.
     ``proven(objective)``: whether a plan earning that is already proven good enough
-    (by a bound the caller holds); the search stops there."""
+    (by a bound the caller holds); the search stops there. ``start_points`` (indices
+    of the offer space's points, e.g. the plan of :mod:`solver.relaxation`'s LP) is one
+    more start, used the same way."""
     t0 = time.perf_counter()
     stop = t0 + max(0.0, time_limit)
     if space.no_price:
         return None
     h = _Search(space)
     starts = []
-    for sel in (_forced_start(h, np.full(h.G, -1, np.int64)), _given_start(h, initial)):
+    given = h.state(start_points) if start_points is not None and len(start_points) else None
+    for sel in (_forced_start(h, np.full(h.G, -1, np.int64)), _given_start(h, initial), given):
         if sel is not None:
             o, ok = h.evaluate(sel)
             if ok:

@@ -41,6 +41,8 @@ segments' willingness to pay is alike — on the Ta-Feng store (2 segments, 840 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 import highspy
@@ -55,11 +57,27 @@ from .backends.highs_child import quiet_highs
 _BISECTIONS = 80
 
 
+@dataclass
+class Relaxation:
+    """The segment relaxation of an offer space: its proven bound (``None`` without
+    arcs) and, under first choice with inventory, the points a plan read off the LP's
+    whole purchases puts on sale (each such segment offered its point; ``None`` if
+    there is no LP) — a start for the first plan's search, nothing proven."""
+
+    bound: float | None
+    points: np.ndarray | None = None
+
+
 def segment_relaxation_bound(space: OfferSpace) -> float | None:
     """``U`` above for a maximisation over ``space``, or ``None`` when there is no arc."""
+    return segment_relaxation(space).bound
+
+
+def segment_relaxation(space: OfferSpace) -> Relaxation:
+    """The bound above (with inventory priced in under first choice) and the LP's plan."""
     arcs = space.arcs
     if not len(arcs):
-        return None
+        return Relaxation(None)
     s = arcs["s"].to_numpy()
     value = arcs["value"].to_numpy(float)
     if space.scenario.choice_model == "first_choice":
@@ -67,12 +85,14 @@ def segment_relaxation_bound(space: OfferSpace) -> float | None:
         np.maximum.at(best, s, value)
         bound = float((space.size * best).sum())
         limited = units_per_sale(space)
+        points = None
         if limited is not None:
             Q, inventory = limited
-            prices = _inventory_prices(space, Q, inventory)
-            if prices is not None:
+            lp = _inventory_lp(space, Q, inventory)
+            if lp is not None:
+                prices, points = lp
                 bound = min(bound, inventory_lagrangian(space, Q, inventory, prices))
-        return bound
+        return Relaxation(bound, points)
     a = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
                           arcs["price"].to_numpy(float))
     # (segment, offer) groups: an offer is on sale to a segment at one price at most
@@ -93,7 +113,7 @@ def segment_relaxation_bound(space: OfferSpace) -> float | None:
         hi = np.where(above, z, hi)
         lo = np.where(above, lo, z)
     # float round-off in the sums above is far below this margin
-    return float((space.size * hi).sum() * (1 + 1e-9))
+    return Relaxation(float((space.size * hi).sum() * (1 + 1e-9)))
 
 
 def inventory_lagrangian(space: OfferSpace, Q, inventory: np.ndarray, prices: np.ndarray) -> float:
@@ -108,32 +128,34 @@ def inventory_lagrangian(space: OfferSpace, Q, inventory: np.ndarray, prices: np
     return float(total * (1 + 1e-9))                      # float round-off, as above
 
 
-def _inventory_prices(space: OfferSpace, Q, inventory: np.ndarray) -> np.ndarray | None:
-    """Duals of the inventory rows of the LP above (one column per segment and offer: its
-    best-valued point, as every price of an offer takes the same units), or ``None`` if
-    HiGHS does not solve it to optimality."""
+def _inventory_lp(space: OfferSpace, Q, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The LP above, with one column per segment and offer (its best-valued point, as
+    every price of an offer takes the same units): the duals of its inventory rows, and
+    the points of the columns it takes whole; ``None`` if HiGHS does not solve it to
+    optimality."""
     arcs = space.arcs
     value = arcs["value"].to_numpy(float)
-    keep = value > 0
-    if not keep.any():
+    keep = np.flatnonzero(value > 0)
+    if not len(keep):
         return None
-    s, b, value = arcs["s"].to_numpy()[keep], arcs["b"].to_numpy()[keep], value[keep]
+    s, b, j, value = (arcs["s"].to_numpy()[keep], arcs["b"].to_numpy()[keep],
+                      arcs["j"].to_numpy()[keep], value[keep])
     n_seg, n_off = len(space.size), Q.shape[0]
-    best = np.zeros(n_seg * n_off)
-    np.maximum.at(best, s * n_off + b, value)
-    cols = np.flatnonzero(best > 0)
-    cs, cb = cols // n_off, cols % n_off
+    key = s * n_off + b
+    order = np.lexsort((-value, key))                 # best-valued point first per column
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    cs, cb, cj, best = s[first], b[first], j[first], value[first]
     size = space.size.astype(float)
     # rows: one per segment (Σ z ≤ 1), then one per limited product (units ≤ inventory)
     use = Q[cb].T.multiply(size[cs]).tocsc()                      # products × columns
-    one = sp.csc_matrix((np.ones(len(cols)), (cs, np.arange(len(cols)))), shape=(n_seg, len(cols)))
+    one = sp.csc_matrix((np.ones(len(cs)), (cs, np.arange(len(cs)))), shape=(n_seg, len(cs)))
     A = sp.vstack([one, use]).tocsc()
     h = quiet_highs()
     h.setOptionValue("output_flag", False)
     lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(cols), A.shape[0]
-    lp.col_cost_ = -(size[cs] * best[cols])                       # HiGHS minimises
-    lp.col_lower_, lp.col_upper_ = np.zeros(len(cols)), np.ones(len(cols))
+    lp.num_col_, lp.num_row_ = len(cs), A.shape[0]
+    lp.col_cost_ = -(size[cs] * best)                             # HiGHS minimises
+    lp.col_lower_, lp.col_upper_ = np.zeros(len(cs)), np.ones(len(cs))
     lp.row_lower_ = np.full(A.shape[0], -highspy.kHighsInf)
     lp.row_upper_ = np.r_[np.ones(n_seg), inventory]
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -142,5 +164,12 @@ def _inventory_prices(space: OfferSpace, Q, inventory: np.ndarray) -> np.ndarray
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
+    sol = h.getSolution()
     # a ≤ row of a minimisation has a dual ≤ 0; its price in the maximisation is −dual
-    return np.maximum(-np.asarray(h.getSolution().row_dual)[n_seg:], 0.0)
+    prices = np.maximum(-np.asarray(sol.row_dual)[n_seg:], 0.0)
+    # A basic solution has at most as many fractional columns as limited products (the
+    # measured LPs: 2 of 51, 4 of 32); in personalized mode dropping those segments keeps
+    # every inventory (under uniform prices other segments may buy the points too: the
+    # search checks every start)
+    whole = np.asarray(sol.col_value) > 1 - 1e-6
+    return prices, np.sort(cj[whole])

@@ -22,7 +22,7 @@ from random_scenarios import CONSTRAINT_NAMES, random_scenario  # noqa: E402
 from formulations.offers import build_offer_space  # noqa: E402
 from solver.api import solve  # noqa: E402
 from formulations.rules.inventory import units_per_sale  # noqa: E402
-from solver.relaxation import inventory_lagrangian, segment_relaxation_bound  # noqa: E402
+from solver.relaxation import inventory_lagrangian, segment_relaxation, segment_relaxation_bound  # noqa: E402
 
 TOL = dict(rel=1e-6, abs=1e-6)
 KINDS = [(p, c) for p in ("uniform", "personalized") for c in ("first_choice", "mnl")]
@@ -131,3 +131,30 @@ def test_inventory_prices_are_the_lps_duals() -> None:
     plain = inventory_lagrangian(space, Q, inventory, np.zeros(len(inventory)))
     assert -lp.fun < plain * (1 - 1e-3), "inventory does not bind here: the test shows nothing"
     assert segment_relaxation_bound(space) == pytest.approx(-lp.fun, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_inventory_lps_plan_keeps_inventory_in_personalized_mode(seed: int) -> None:
+    """The plan read off the LP (each segment whose purchase the LP takes whole is
+    offered that point) is feasible for the independent checker when inventory is the
+    only rule, and earns what the LP's whole columns say."""
+    from bruteforce import evaluate, plan_from_frame
+    from solver.heuristic import _plan
+
+    rng = np.random.default_rng(4000 + seed)
+    sc = random_scenario(rng, pricing="personalized", choice_model="first_choice",
+                         constraints={"inventory"}, max_plans=400)
+    space = build_offer_space(sc)
+    relaxation = segment_relaxation(space)
+    if relaxation.points is None:
+        assert units_per_sale(space) is None or not (space.arcs["value"] > 0).any()
+        return
+    feasible, value, ev = evaluate(sc, plan_from_frame(sc, _plan(space, relaxation.points)))
+    assert feasible, ev.violations
+    arcs = space.arcs
+    own = arcs["s"].to_numpy() == space.points["seg"].to_numpy()[arcs["j"].to_numpy()]
+    bought = arcs[own & np.isin(arcs["j"].to_numpy(), relaxation.points)]
+    assert len(bought) == len(relaxation.points)          # one purchase per point offered
+    earned = float((space.size[bought["s"].to_numpy()] * bought["value"].to_numpy()).sum())
+    assert value == pytest.approx(earned, rel=1e-9, abs=1e-6)
+    assert value <= relaxation.bound
