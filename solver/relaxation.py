@@ -28,7 +28,7 @@ Under first choice the inventory rule can be kept, as a Lagrangian term: with pr
 since a plan's units stay within the (evaluator's slack on the) inventories Q_i. Every
 λ ≥ 0 gives a proven bound (λ = 0 is U); the λ used are the duals of the inventory rows
 of the LP max Σ N_s v_a z_a, Σ_{a ∋ s} z_a ≤ 1, Σ_a N_s q_{i b(a)} z_a ≤ Q_i, z ≥ 0 —
-its own optimum, since each segment's problem alone picks one arc. Where inventory is
+its own optimum, since each segment's problem alone picks one arc (scipy's HiGHS solves it). Where inventory is
 what links the segments (``personalized`` first choice), this is the decomposition by
 segment the issue asked for, with the shared rule priced.
 
@@ -44,15 +44,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-import highspy
 import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from formulations.evaluate import capped_attraction
 from formulations.offers import OfferSpace
 from formulations.rules.inventory import allowed_units, units_per_sale
-
-from .backends.highs_child import quiet_highs
 
 _BISECTIONS = 80
 
@@ -149,27 +146,18 @@ def _inventory_lp(space: OfferSpace, Q, inventory: np.ndarray) -> tuple[np.ndarr
     # rows: one per segment (Σ z ≤ 1), then one per limited product (units ≤ inventory)
     use = Q[cb].T.multiply(size[cs]).tocsc()                      # products × columns
     one = sp.csc_matrix((np.ones(len(cs)), (cs, np.arange(len(cs)))), shape=(n_seg, len(cs)))
-    A = sp.vstack([one, use]).tocsc()
-    h = quiet_highs()
-    h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(cs), A.shape[0]
-    lp.col_cost_ = -(size[cs] * best)                             # HiGHS minimises
-    lp.col_lower_, lp.col_upper_ = np.zeros(len(cs)), np.ones(len(cs))
-    lp.row_lower_ = np.full(A.shape[0], -highspy.kHighsInf)
-    lp.row_upper_ = np.r_[np.ones(n_seg), inventory]
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    A = sp.vstack([one, use]).tocsr()
+    # scipy's own copy of HiGHS: highspy's thread scheduler is global to the process, and
+    # an LP run here would fix its size before a solve that asks for other ``threads``
+    lp = linprog(-(size[cs] * best), A_ub=A, b_ub=np.r_[np.ones(n_seg), inventory],
+                 bounds=(0, 1), method="highs-ds")
+    if lp.status != 0:
         return None
-    sol = h.getSolution()
-    # a ≤ row of a minimisation has a dual ≤ 0; its price in the maximisation is −dual
-    prices = np.maximum(-np.asarray(sol.row_dual)[n_seg:], 0.0)
+    # a ≤ row of a minimisation has a marginal ≤ 0; its price in the maximisation is −that
+    prices = np.maximum(-np.asarray(lp.ineqlin.marginals)[n_seg:], 0.0)
     # A basic solution has at most as many fractional columns as limited products (the
     # measured LPs: 2 of 51, 4 of 32); in personalized mode dropping those segments keeps
     # every inventory (under uniform prices other segments may buy the points too: the
     # search checks every start)
-    whole = np.asarray(sol.col_value) > 1 - 1e-6
+    whole = np.asarray(lp.x) > 1 - 1e-6
     return prices, np.sort(cj[whole])
