@@ -31,7 +31,7 @@ from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .status import STATUSES, Status, relative_gap
 from .machine import clamp_threads
-from .relaxation import segment_relaxation
+from .relaxation import Relaxation, segment_relaxation
 from .first_plan import (first_plan, first_plan_summary, keep_first_plan, same_plan,
                          solver_deadline)
 
@@ -152,8 +152,8 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
         notes.append("no offer can be put on sale: every price was pruned")
     else:
-        relaxation = segment_relaxation(built.space) if form.sense == "max" else None
-        relax = relaxation.bound if relaxation is not None else None
+        relaxation = segment_relaxation(built.space) if form.sense == "max" else Relaxation(None)
+        relax = relaxation.bound
         asked_gap = options.gap_or_default
 
         def within_gap(objective: float) -> bool:
@@ -161,7 +161,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
 
         first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
                                   proven=within_gap,
-                                  start_points=relaxation.points if relaxation is not None else None)
+                                  start_points=relaxation.points)
         before_solver[0] = time.perf_counter() - t0
         if first is not None:
             report(0.0, first.objective, relax)

@@ -259,6 +259,11 @@ class _Search:
         return on_point, off
 
 
+def _tol(obj: float) -> float:
+    """How much a move must gain on a plan worth ``obj`` to count as an improvement."""
+    return 1e-9 * max(1.0, abs(obj))
+
+
 def _plan(space: OfferSpace, points: np.ndarray) -> pd.DataFrame:
     pts = space.points.iloc[np.sort(points)]
     return pd.DataFrame({
@@ -287,14 +292,17 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
         return None
     h = _Search(space)
     starts = []
+    forced = _forced_start(h, np.full(h.G, -1, np.int64))
     given = h.state(start_points) if start_points is not None and len(start_points) else None
-    for sel in (_forced_start(h, np.full(h.G, -1, np.int64)), _given_start(h, initial), given):
+    for sel in (forced, _given_start(h, initial), given):
         if sel is not None:
             o, ok = h.evaluate(sel)
             if ok:
                 starts.append((o, sel))
     if not starts:
         return None
+    # restarts build from the forced start, if it keeps every rule
+    forced_start = next(((sel, o) for o, sel in starts if sel is forced), None)
     obj, sel = max(starts, key=lambda t: t[0])
     stopped = (lambda: time.perf_counter() > stop or (cancel is not None and cancel.is_set()))
     done = (lambda o: proven is not None and proven(o))
@@ -315,13 +323,12 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     half = t0 + RESTART_SHARE * max(0.0, time_limit)
     restarting = (lambda: stopped() or time.perf_counter() > half)
     fruitless = 0
-    while not descent_only and fruitless < RESTARTS and not restarting() and not done(obj):
-        new = _randomized_greedy(h, restarting, rng)
-        if new is None:
-            break
+    while (not descent_only and forced_start is not None and fruitless < RESTARTS
+           and not restarting() and not done(obj)):
+        new = _randomized_greedy(h, *forced_start, restarting, rng)
         new, o, m = _local_search(h, *new, restarting)
         moves += m
-        if o > obj + 1e-9 * max(1.0, abs(obj)):
+        if o > obj + _tol(obj):
             sel, obj, fruitless = new, o, 0
         else:
             fruitless += 1
@@ -347,7 +354,7 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
             continue
         new, o, m = _local_search(h, new, o, stopped)
         moves += m + 1
-        if o > obj + 1e-9 * max(1.0, abs(obj)):
+        if o > obj + _tol(obj):
             sel, obj, fruitless = new, o, 0
         else:
             fruitless += 1
@@ -366,27 +373,17 @@ def _local_search(h: _Search, sel: np.ndarray, obj: float, stopped) -> tuple[np.
     moves = 0
     while not stopped():
         gain_on, gain_off = h.move_values(sel)
-        tol = 1e-9 * max(1.0, abs(obj))
+        tol = _tol(obj)
         cand_on = np.flatnonzero(gain_on > tol)
         cand_on = cand_on[sel[h.group[cand_on]] != cand_on]
         cand_off = np.flatnonzero((gain_off > tol) & (sel >= 0))
         gains = np.concatenate([gain_on[cand_on], gain_off[cand_off]])
         what = np.concatenate([cand_on, -1 - cand_off])      # ≥ 0 point, < 0 group off
         order = np.argsort(-gains, kind="stable")[:MAX_CHECKS]
-        moved = False
-        for k in what[order]:
-            new = sel.copy()
-            if k >= 0:
-                new[h.group[k]] = k
-            else:
-                new[-1 - k] = -1
-            o, ok = h.evaluate(new)
-            if ok and o > obj + tol:
-                sel, obj, moved = new, o, True
-                break
-            if stopped():
-                break
-        if not moved:
+        found = _improving(h, sel, obj, what[order], 1, stopped)
+        if found:
+            sel, obj = found[0]
+        else:
             # swaps: one group off and another on (caps and inventory block single moves)
             moved_to = _swap(h, sel, obj, gain_on, stopped)
             if moved_to is None:
@@ -396,32 +393,39 @@ def _local_search(h: _Search, sel: np.ndarray, obj: float, stopped) -> tuple[np.
     return sel, obj, moves
 
 
-def _randomized_greedy(h: _Search, stopped, rng: np.random.Generator) -> tuple[np.ndarray, float] | None:
-    """A greedy plan from the forced start that adds, at each step, one of the
-    ``RESTART_CHOICES`` best feasible improving points at random (a GRASP construction);
-    ``None`` if the forced start breaks a rule."""
-    sel = _forced_start(h, np.full(h.G, -1, np.int64))
-    if sel is None:
-        return None
-    obj, ok = h.evaluate(sel)
-    if not ok:
-        return None
+def _improving(h: _Search, sel: np.ndarray, obj: float, moves: np.ndarray, k: int,
+               stopped) -> list[tuple[np.ndarray, float]]:
+    """The first ``k`` of ``moves`` (≥ 0: put that point on sale; < 0: take group
+    −1 − m off), tried in order, that keep every rule and improve on ``obj``, as new
+    states and their objectives."""
+    found = []
+    for m in moves:
+        new = sel.copy()
+        if m >= 0:
+            new[h.group[m]] = m
+        else:
+            new[-1 - m] = -1
+        o, ok = h.evaluate(new)
+        if ok and o > obj + _tol(obj):
+            found.append((new, o))
+            if len(found) == k:
+                break
+        if stopped():
+            break
+    return found
+
+
+def _randomized_greedy(h: _Search, sel: np.ndarray, obj: float, stopped,
+                       rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A greedy plan from the state ``sel`` (worth ``obj``, every rule kept) that adds,
+    at each step, one of the ``RESTART_CHOICES`` best feasible improving points at random
+    (a GRASP construction)."""
     while not stopped():
         gain_on, _ = h.move_values(sel)
-        tol = 1e-9 * max(1.0, abs(obj))
-        cand = np.flatnonzero(gain_on > tol)
+        cand = np.flatnonzero(gain_on > _tol(obj))
         cand = cand[sel[h.group[cand]] != cand]
-        good = []
-        for j in cand[np.argsort(-gain_on[cand], kind="stable")[:MAX_CHECKS]]:
-            new = sel.copy()
-            new[h.group[j]] = j
-            o, ok = h.evaluate(new)
-            if ok and o > obj + tol:
-                good.append((new, o))
-                if len(good) == RESTART_CHOICES:
-                    break
-            if stopped():
-                break
+        cand = cand[np.argsort(-gain_on[cand], kind="stable")[:MAX_CHECKS]]
+        good = _improving(h, sel, obj, cand, RESTART_CHOICES, stopped)
         if not good:
             break
         sel, obj = good[int(rng.integers(len(good)))]
@@ -461,7 +465,7 @@ def _forced_start(h: _Search, sel: np.ndarray) -> np.ndarray | None:
 def _swap(h: _Search, sel: np.ndarray, obj: float, gain_on: np.ndarray,
           stopped) -> tuple[np.ndarray, float] | None:
     """The first improving feasible (off, on) pair, trying the best "on" moves first."""
-    tol = 1e-9 * max(1.0, abs(obj))
+    tol = _tol(obj)
     on_groups = np.flatnonzero(sel >= 0)
     if not len(on_groups):
         return None

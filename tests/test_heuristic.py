@@ -25,7 +25,8 @@ from formulations.evaluate import evaluate_plan  # noqa: E402
 from solver.api import solve  # noqa: E402
 from formulations.options import SolverOptions  # noqa: E402
 from solver.backends.highs import HighsBackend  # noqa: E402
-from solver.heuristic import _randomized_greedy, _Search, _plan, heuristic_plan, start_vector  # noqa: E402
+from solver.heuristic import (_forced_start, _plan, _randomized_greedy, _Search,  # noqa: E402
+                              heuristic_plan, start_vector)
 
 CASES = [(p, c, m, k)
          for p in ("uniform", "personalized")
@@ -60,12 +61,12 @@ def test_heuristic_plan_is_feasible_and_priced_right(pricing, choice_model, mix,
 
     # a restart's randomized greedy plan keeps every rule and is priced right too
     h = _Search(built.space)
-    for seed in range(3):
-        built_plan = _randomized_greedy(h, lambda: False, np.random.default_rng(seed))
-        if built_plan is None:
-            assert set(sc.constraints.active()) & {"must_offer", "coverage"}, "no restart without forcing rules"
-            continue
-        sel, obj = built_plan
+    forced = _forced_start(h, np.full(h.G, -1, np.int64))
+    start_obj, start_ok = h.evaluate(forced) if forced is not None else (None, False)
+    if not start_ok:
+        assert set(sc.constraints.active()) & {"must_offer", "coverage"}, "no restart without forcing rules"
+    for seed in range(3 if start_ok else 0):
+        sel, obj = _randomized_greedy(h, forced, start_obj, lambda: False, np.random.default_rng(seed))
         ok, worth, ev = evaluate(sc, plan_from_frame(sc, _plan(built.space, sel[sel >= 0])))
         assert ok, ev.violations
         assert obj == pytest.approx(worth, rel=1e-9, abs=1e-6)
