@@ -22,19 +22,14 @@ class Inventory(FlagRule):
     keeps_unprofitable_points = True
 
     def add_rows(self, rows) -> None:
-        space = rows.space
-        inv = space.scenario.products["inventory"]
-        limited = inv[np.isfinite(inv.to_numpy(float))]
-        if limited.empty:
+        limits = _limits(rows.space)
+        if limits is None:
             return
-        comp = space.components[space.components["product_id"].isin(limited.index)]
-        arcs = space.arcs.reset_index(drop=True)
-        use = pd.DataFrame({"a": np.arange(len(arcs)), "b": arcs["b"].to_numpy()}).merge(comp, on="b")
-        prod = pd.Index(limited.index)
-        coef = rows.per_arc[use["a"].to_numpy()] * use["quantity"].to_numpy(float)
-        rows.model.add_constraints("inventory", pd.DataFrame({"product": prod.to_numpy()}), [
-            Terms(rows.demand, prod.get_indexer(use["product_id"]), use["a"].to_numpy(), coef)],
-            hi=limited.to_numpy(float))
+        cap, per_offer = limits
+        use = per_offer[rows.space.arcs["b"].to_numpy()].tocoo()    # arcs × products
+        rows.model.add_constraints("inventory", pd.DataFrame({"product": cap.index.to_numpy()}), [
+            Terms(rows.demand, use.col, use.row, rows.per_arc[use.row] * use.data)],
+            hi=cap.to_numpy(float))
 
     def check(self, scenario, view) -> None:
         p = view.products
@@ -48,22 +43,29 @@ class Inventory(FlagRule):
         view.binding.extend(f"{self.key}:{pid}" for pid in p["product_id"][at])
 
 
+def _limits(space) -> tuple[pd.Series, sp.csr_matrix] | None:
+    """The finite inventories (by product id) and the units of each of those products
+    that one sale of each offer takes (offers × products); ``None`` if no offer takes any."""
+    inv = space.scenario.products["inventory"]
+    cap = inv[np.isfinite(inv.to_numpy(float))]
+    comp = space.components[space.components["product_id"].isin(cap.index)]
+    if not len(cap) or not len(comp):
+        return None
+    col = pd.Index(cap.index).get_indexer(comp["product_id"])
+    per_offer = sp.csr_matrix((comp["quantity"].to_numpy(float), (comp["b"].to_numpy(), col)),
+                              shape=(len(space.bundle_ids), len(cap)))
+    return cap, per_offer
+
+
 def units_per_sale(space) -> tuple[sp.csr_matrix, np.ndarray] | None:
     """Units of each product with a finite inventory that one sale of each offer takes
     (offers × products), and those inventories; ``None`` if the rule is off or limits
     nothing. For the searches and bounds that work on offers rather than on rows."""
-    sc = space.scenario
-    if not sc.constraints.inventory:
+    limits = _limits(space) if space.scenario.constraints.inventory else None
+    if limits is None:
         return None
-    inv = sc.products["inventory"]
-    lim = inv[np.isfinite(inv.to_numpy(float))]
-    comp = space.components[space.components["product_id"].isin(lim.index)]
-    if not len(lim) or not len(comp):
-        return None
-    col = pd.Index(lim.index).get_indexer(comp["product_id"])
-    Q = sp.csr_matrix((comp["quantity"].to_numpy(float), (comp["b"].to_numpy(), col)),
-                      shape=(len(space.bundle_ids), len(lim)))
-    return Q, lim.to_numpy(float)
+    cap, per_offer = limits
+    return per_offer, cap.to_numpy(float)
 
 
 def allowed_units(inventory: np.ndarray) -> np.ndarray:
