@@ -20,7 +20,20 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 
-class CustomerFeatureEncoder(TransformerMixin, BaseEstimator):
+class CustomerTableInput:
+    """Estimator tags of the models that take the raw customer table: missing values,
+    strings and categorical columns are all accepted (scikit-learn's estimator checks
+    read these tags)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+class CustomerFeatureEncoder(CustomerTableInput, TransformerMixin, BaseEstimator):
     """Scale numeric columns and one-hot encode categorical ones, imputing gaps.
 
     Parameters
@@ -45,13 +58,6 @@ class CustomerFeatureEncoder(TransformerMixin, BaseEstimator):
     def __init__(self, categorical_weight: float = 0.7071, max_categories: int = 20) -> None:
         self.categorical_weight = categorical_weight
         self.max_categories = max_categories
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        return tags
 
     def _columns(self, X) -> list[pd.Series]:
         if isinstance(X, pd.DataFrame):

@@ -26,11 +26,11 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .features import CustomerFeatureEncoder
+from .features import CustomerFeatureEncoder, CustomerTableInput
 from .lca import fit_mixture
 
 
-class CustomerSegmenter(ClusterMixin, BaseEstimator):
+class CustomerSegmenter(CustomerTableInput, ClusterMixin, BaseEstimator):
     """Cluster customers into segments from their features.
 
     Parameters
@@ -85,13 +85,6 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.min_association = min_association
         self.silhouette_sample = silhouette_sample
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        return tags
 
     def _check_params(self) -> None:
         if self.n_segments is not None and not (isinstance(self.n_segments, (int, np.integer))
