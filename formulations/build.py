@@ -28,10 +28,14 @@ class BuiltModel:
                              "price": keys["price"].to_numpy(float)})
 
 
-def build_model(scenario: Scenario) -> BuiltModel:
+def build_model(scenario: Scenario, backend: str | None = None) -> BuiltModel:
+    """The offer space and the model the scenario's shape calls for, for ``backend``
+    (default: the scenario's own) — which rows pay depends on the solver."""
     space = build_offer_space(scenario)
+    backend = backend or scenario.solver.backend
     if scenario.choice_model == "first_choice":
-        model = build_first_choice_ladder(space) if ladder_rows_pay(space) else build_first_choice(space)
+        model = (build_first_choice_ladder(space) if ladder_rows_pay(space, backend)
+                 else build_first_choice(space))
     else:
         model = build_mnl(space)
     return BuiltModel(space, model)

@@ -76,16 +76,24 @@ def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
     return model
 
 
-# Measured (docs/scale.md, benchmarks/results_scale.md): on the 20/60/8 uniform
-# benchmark (2.5k arcs) these rows (with the first plan as MIP start) reached a 1.6 %
-# gap in 10 s against 9.5 % for the plain model (no start), and optimality in 13.5 s
-# against 18.1 s — one run each, the two effects not separated; on 40/150/20 (13k arcs) their LP,
-# solved without presolve, was too slow (7.1 % gap at 60 s against 3.7 % without them);
-# at 60/250/30 the root LP did not finish in 60 s. At 20/60/8 personalized the plain
-# model was optimal in 1 s and this one not in 10 s. So: uniform only, up to this size.
-LADDER_MAX_ARCS = 5_000
+# Measured (docs/scale.md, "Ladder rows up to 80,000 arcs"; 2 cores, HiGHS 1.16, one run
+# per cell, the plain model beside it in the same run): with the first plan as start, the
+# ladder model's root LP (dual simplex, no presolve) now takes 8 s at 60/250/30 uniform
+# (36k arcs) and its bound beats the plain model's cut loop — final gaps at 60 s 3.46 /
+# 6.23 / 1.39 % against 4.75 / 8.48 / 1.65 % (seeds 0-2); 40/150/20 (15k arcs) optimal in
+# 7.5 / 16.0 s against 12.5 / 10.1 s (seeds 0-1), seed 2 at 1.13 % against 2.95 %; 75k arcs
+# 5.66 % against 7.30 % (90 s), 134k arcs 2.36 % against 4.09 % (120 s). At 239k and 302k
+# arcs (200/1000/50, 7 and 20 ladder points, 120 s) its root LP did not finish: 2.90 %
+# against 1.65 % and 1.78 %. (An earlier measurement, on a box under load 6-9, had the
+# root LP unfinished at 60/250/30 and set the limit at 5,000 arcs.) Personalized models
+# stay plain: at 20/60/8 the plain model was optimal in 1 s and this one not in 10 s.
+LADDER_MAX_ARCS = 80_000
 
 
-def ladder_rows_pay(space: OfferSpace) -> bool:
-    """Whether the ladder rows are the default for this offer space (see above)."""
-    return not space.personalized and len(space.arcs) <= LADDER_MAX_ARCS
+def ladder_rows_pay(space: OfferSpace, backend: str = "highs") -> bool:
+    """Whether the ladder rows are the default for this offer space and solver (see
+    above). Not for CP-SAT: measured side by side on the same box it did better without
+    them at every size — 20/60/8 uniform optimal in 17.9 s against 0.61 % after 60 s,
+    40/150/20 3.90 % against 4.12 %, 60/250/30 6.44 % against 6.84 %."""
+    return (backend == "highs" and not space.personalized
+            and len(space.arcs) <= LADDER_MAX_ARCS)

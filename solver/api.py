@@ -125,7 +125,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     check_capabilities(backend_cls, scenario)
 
     t0 = time.perf_counter()
-    built = build_model(scenario)
+    built = build_model(scenario, backend)
     form = built.model.to_arrays()
     build_seconds = time.perf_counter() - t0
 
@@ -159,9 +159,14 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         def within_gap(objective: float) -> bool:
             return relax is not None and relative_gap(objective, relax) <= asked_gap
 
+        def searching(objective: float) -> None:
+            # the first plan's search can take seconds: show each better plan as found
+            before_solver[0] = time.perf_counter() - t0
+            report(0.0, objective, relax)
+
         first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
-                                  proven=within_gap,
-                                  start_points=relaxation.points)
+                                  proven=within_gap, start_points=relaxation.points,
+                                  improved=searching if progress is not None else None)
         before_solver[0] = time.perf_counter() - t0
         if first is not None:
             report(0.0, first.objective, relax)

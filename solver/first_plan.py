@@ -21,17 +21,19 @@ from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_
 def first_plan(built, remaining: float | None, cancel: threading.Event | None = None,
                warm_start=None, proven: Callable[[float], bool] | None = None,
                start_points: np.ndarray | None = None,
+               improved: Callable[[float], None] | None = None,
                ) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The heuristic's plan for a built model within its share of ``remaining``
     seconds (starting also from ``warm_start``, a plan, and from ``start_points``, the
-    relaxation's plan, when given; stopping once ``proven(objective)``), and the MIP
+    relaxation's plan, when given; stopping once ``proven(objective)``; telling
+    ``improved(objective)`` of each better plan on the way), and the MIP
     start made from it (``None, None`` if it found none; no start for MNL models, see
     below)."""
     if built.space.no_price or not len(built.space.points):
         return None, None
     first = heuristic_plan(built.space, heuristic_budget(remaining, len(built.space.arcs)),
                            cancel=cancel, initial=warm_start, proven=proven,
-                           start_points=start_points)
+                           start_points=start_points, improved=improved)
     if first is None:
         return None, None
     if built.space.scenario.choice_model == "mnl":

@@ -276,7 +276,8 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
                    cancel: threading.Event | None = None,
                    initial: pd.DataFrame | None = None,
                    proven: Callable[[float], bool] | None = None,
-                   start_points: np.ndarray | None = None) -> HeuristicResult | None:
+                   start_points: np.ndarray | None = None,
+                   improved: Callable[[float], None] | None = None) -> HeuristicResult | None:
     """A feasible plan found by greedy construction and local search within
     ``time_limit`` seconds (or until ``cancel`` is set), or ``None`` if none was
     found. Never claimed optimal. ``initial`` (plan rows ``bundle_id, segment_id,
@@ -285,7 +286,8 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     ``proven(objective)``: whether a plan earning that is already proven good enough
     (by a bound the caller holds); the search stops there. ``start_points`` (indices
     of the offer space's points, e.g. the plan of :mod:`solver.relaxation`'s LP) is one
-    more start, used the same way."""
+    more start, used the same way. ``improved(objective)`` is told each time the search's
+    best plan gets better, so a caller can show progress before the search ends."""
     t0 = time.perf_counter()
     stop = t0 + max(0.0, time_limit)
     if space.no_price:
@@ -307,6 +309,8 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     stopped = (lambda: time.perf_counter() > stop or (cancel is not None and cancel.is_set()))
     done = (lambda o: proven is not None and proven(o))
     sel, obj, moves = _local_search(h, sel, obj, stopped)
+    tell = improved if improved is not None else (lambda o: None)
+    tell(obj)
     rng = np.random.default_rng(0)
     # Personalized first choice: one descent and no more. HiGHS proves these optima
     # quickly, and the first plan is its start. Kicks improved a plan in 1 of 9 benchmark
@@ -330,6 +334,7 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
         moves += m
         if o > obj + _tol(obj):
             sel, obj, fruitless = new, o, 0
+            tell(obj)
         else:
             fruitless += 1
     # iterated local search: kick the best plan (force one point on, or one group off)
@@ -356,6 +361,7 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
         moves += m + 1
         if o > obj + _tol(obj):
             sel, obj, fruitless = new, o, 0
+            tell(obj)
         else:
             fruitless += 1
     points = sel[sel >= 0]

@@ -143,7 +143,7 @@ def test_bad_options_raise_parameter_error(tiny, option, value, name):
 def test_cpsat_refuses_mnl_before_building(tiny, monkeypatch):
     built = []
     real = api.build_model
-    monkeypatch.setattr(api, "build_model", lambda sc: built.append(sc) or real(sc))
+    monkeypatch.setattr(api, "build_model", lambda sc, backend=None: built.append(sc) or real(sc, backend))
     mnl = tiny.replace(choice_model="mnl")
     with pytest.raises(CapabilityError) as err:
         solve(mnl, backend="cpsat")

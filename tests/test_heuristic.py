@@ -126,3 +126,24 @@ def test_a_warm_start_is_a_start_never_a_result(pricing, choice_model):
             res = solve(sc, warm_start=start)
             assert res.status == "optimal"
             assert res.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("choice_model", ["first_choice", "mnl"])
+def test_the_search_reports_each_better_plan_as_it_finds_it(choice_model):
+    # progress during the first plan's search: each value reported is a plan the search
+    # held, so they rise, and the last is what the returned plan earns (evaluate_plan)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from midsize import midsize_scenario
+    sc = midsize_scenario(60, 2, n_segments=8, min_margin=0.1, choice_model=choice_model)
+    seen = []
+    first = heuristic_plan(build_model(sc).space, 2.0, improved=seen.append)
+    assert first is not None and seen
+    assert all(b > a for a, b in zip(seen, seen[1:]))
+    assert seen[-1] == pytest.approx(first.objective, rel=1e-9)
+    snaps = []
+    res = solve(sc, time_limit=3.0, progress=snaps.append)
+    shown = [p for p in snaps if p.objective is not None]
+    best_first = res.summary["first_plan"]["objective"]
+    assert shown and shown[0].objective <= best_first * (1 + 1e-9)
+    assert any(p.objective == pytest.approx(best_first, rel=1e-9) for p in shown)
+    assert all(b.elapsed >= a.elapsed for a, b in zip(snaps, snaps[1:]))

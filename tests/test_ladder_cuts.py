@@ -28,7 +28,7 @@ def _rng(*parts) -> np.random.Generator:
 @pytest.mark.parametrize("mix", sorted(MIXES))
 @pytest.mark.parametrize("objective", ["profit", "revenue"])
 def test_ladder_rows_personalized_match_brute_force(monkeypatch, mix, objective):
-    monkeypatch.setattr(build, "ladder_rows_pay", lambda space: True)
+    monkeypatch.setattr(build, "ladder_rows_pay", lambda space, backend: True)
     sc = random_scenario(_rng(mix, objective), pricing="personalized", objective=objective,
                          constraints=MIXES[mix])
     check_against_brute_force(sc)
@@ -36,7 +36,7 @@ def test_ladder_rows_personalized_match_brute_force(monkeypatch, mix, objective)
 
 @pytest.mark.parametrize("seed", range(4))
 def test_ladder_rows_on_forced_ties(monkeypatch, seed):
-    monkeypatch.setattr(build, "ladder_rows_pay", lambda space: True)
+    monkeypatch.setattr(build, "ladder_rows_pay", lambda space, backend: True)
     sc = random_scenario(_rng("ties", seed), pricing=("uniform", "personalized")[seed % 2],
                          ties=True, wtp_level="bundle")
     check_against_brute_force(sc)
@@ -52,3 +52,6 @@ def test_summary_names_the_formulation_chosen_per_shape():
                      ("personalized", "first_choice"): "first_choice_personalized",
                      ("uniform", "mnl"): "mnl_uniform",
                      ("personalized", "mnl"): "mnl_personalized"}
+    # CP-SAT did better without the ladder rows at every size measured (ladder_cuts.py)
+    sc = random_scenario(_rng("uniform", "first_choice"), pricing="uniform")
+    assert solve(sc, backend="cpsat").summary["model"]["formulation"] == "first_choice_uniform"
