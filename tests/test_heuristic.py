@@ -83,10 +83,10 @@ def test_heuristic_plan_is_feasible_and_priced_right(pricing, choice_model, mix,
     assert evaluate_plan(sc, built.plan_from_solution(raw.x)).objective == pytest.approx(value, rel=1e-6, abs=1e-6)
 
 
-def _midsize(n: int = 150, segments: int = 20):
+def _midsize(n: int = 150, segments: int = 20, seed: int = 0, choice_model: str = "first_choice"):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from midsize import midsize_scenario
-    return midsize_scenario(n, 0, n_segments=segments, min_margin=0.1)
+    return midsize_scenario(n, seed, n_segments=segments, min_margin=0.1, choice_model=choice_model)
 
 
 def test_stopped_solve_returns_the_first_plan_as_feasible_only():
@@ -132,9 +132,7 @@ def test_a_warm_start_is_a_start_never_a_result(pricing, choice_model):
 def test_the_search_reports_each_better_plan_as_it_finds_it(choice_model):
     # progress during the first plan's search: each value reported is a plan the search
     # held, so they rise, and the last is what the returned plan earns (evaluate_plan)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from midsize import midsize_scenario
-    sc = midsize_scenario(60, 2, n_segments=8, min_margin=0.1, choice_model=choice_model)
+    sc = _midsize(60, 8, seed=2, choice_model=choice_model)
     seen = []
     first = heuristic_plan(build_model(sc).space, 2.0, improved=seen.append)
     assert first is not None and seen

@@ -14,11 +14,10 @@ import pytest
 from formulations.build import build_model
 from solver.api import solve
 from formulations.options import SolverOptions
-from solver.backends import SolveControl
+from solver.backends import SolveControl, highs_process
 from solver.backends.highs_run import HighsRun
 from solver.deadline import Deadline
 from solver.backends.highs import HighsBackend
-from solver.backends import highs_process
 from solver.backends.highs_process import IN_PROCESS_MAX_NNZ, in_child_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
