@@ -161,8 +161,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
 
         def searching(objective: float) -> None:
             # the first plan's search can take seconds: show each better plan as found
-            before_solver[0] = time.perf_counter() - t0
-            report(0.0, objective, relax)
+            report(time.perf_counter() - t0 - before_solver[0], objective, relax)
 
         first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
                                   proven=within_gap, start_points=relaxation.points,
