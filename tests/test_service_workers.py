@@ -19,13 +19,15 @@ from typing import Iterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, TERMINAL, TLS, TOKENS, Server,  # noqa: E402
                                   served, db_solve, hard_payload, small_payload,
                                   wait_status)
 
-from solver.service.db import make_engine  # noqa: E402
+from solver.service.db import check_writable, health_engine, make_engine  # noqa: E402
+from solver.service.models import Health  # noqa: E402
 from solver.service.worker import WORKER_NICENESS  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
@@ -284,6 +286,30 @@ def test_a_corrupt_database_is_degraded_and_503(tmp_path: Path) -> None:
     seen = _damaged_service(tmp_path, "corrupt")
     _assert_degraded_not_500(seen)
     assert seen["last_health"] in (200, 503)          # never a 500, even later
+
+
+def test_the_health_probe_sees_a_file_overwritten_while_it_was_writing(tmp_path: Path) -> None:
+    # The race behind a CI failure: the probe's connection was inside a write when the
+    # file was overwritten, committed from its page cache, and went on writing; solves
+    # got 503 while /healthz said ok. (With a pooled probe connection this test fails:
+    # the probe's next write succeeds.) Each probe must see the file as a new client.
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    probe = health_engine(url, busy_ms=800)
+    Health.__table__.create(probe)
+    check_writable(probe)
+    with probe.begin() as conn:   # a WAL of ~30 pages, as a service's after a few writes
+        conn.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, x TEXT)"))
+        for _ in range(200):
+            conn.execute(text("INSERT INTO filler (x) VALUES (:x)"), {"x": "y" * 500})
+    with probe.begin() as conn:
+        conn.execute(text("SELECT * FROM service_health")).all()
+        for f in tmp_path.glob("svc.db*"):
+            with open(f, "r+b") as fh:
+                fh.write(b"\xa5" * 4096)
+        # a changed value: SQLite writes no page for an update that changes nothing
+        conn.execute(text("UPDATE service_health SET at = '2000-01-01 00:00:00'"))
+    with pytest.raises(DatabaseError, match="not a database"):
+        check_writable(probe)
 
 
 def test_a_full_disk_is_degraded_and_503_until_there_is_room(tmp_path: Path) -> None:

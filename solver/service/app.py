@@ -36,8 +36,8 @@ from . import queue, schedules
 from ..machine import machine_cores
 from ..status import relative_gap
 from .auth import SCOPE_KEY, Caller, RequireToken, TokenCheck
-from .db import (REQUEST_THREADS, check_writable, jsonable, lock_timed_out, make_engine,
-                 make_engines, session_factory, upgrade)
+from .db import (REQUEST_THREADS, check_writable, health_engine, jsonable, lock_timed_out,
+                 make_engine, make_engines, session_factory, upgrade)
 from .limits import (BodyLimit, QuotaGate, ServiceSettings, TenantQuotas,
                      check_payload_values, check_threads, parse_json, safe_text,
                      scenario_cells, service_time_limit)
@@ -230,8 +230,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         default_read = (make_engine(settings.db_url, read_only=True, pool_size=REQUEST_THREADS)
                         if engine.dialect.name == "sqlite" else engine)
     read_engine = read_engine or default_read
-    health = HealthProbe(make_engine(settings.db_url, pool_size=1,
-                                     busy_ms=HEALTH_TIMEOUT_MS))
+    health = HealthProbe(health_engine(settings.db_url, HEALTH_TIMEOUT_MS))
     health.start()
     Writes = session_factory(engine)
     Reads = session_factory(read_engine)

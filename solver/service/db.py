@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from formulations.files import json_safe
 from formulations.errors import ParameterError
@@ -56,13 +57,16 @@ def make_engine(url: str | None = None, *, read_only: bool = False, pool_size: i
     """An engine for ``url`` (normalised), configured for multi-process use.
 
     ``read_only`` gives SQLite's snapshot-reading engine (see the module docstring);
-    ``pool_size`` is the connections it keeps; ``busy_ms`` how long a statement waits
-    for a lock before failing.
+    ``pool_size`` is the connections it keeps, 0 for none (each use opens a new one);
+    ``busy_ms`` how long a statement waits for a lock before failing.
     """
     url = normalize_url(url)
-    kwargs.setdefault("pool_size", pool_size)
-    kwargs.setdefault("max_overflow", max(4, pool_size // 4))
-    kwargs.setdefault("pool_timeout", busy_ms / 1000)
+    if pool_size == 0:
+        kwargs.setdefault("poolclass", NullPool)
+    else:
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", max(4, pool_size // 4))
+        kwargs.setdefault("pool_timeout", busy_ms / 1000)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_ms / 1000,
                                                   "check_same_thread": False}, **kwargs)
@@ -84,7 +88,8 @@ def make_engine(url: str | None = None, *, read_only: bool = False, pool_size: i
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    if pool_size:
+        kwargs.setdefault("pool_pre_ping", True)
     ms = int(busy_ms)
     kwargs.setdefault("connect_args", {"connect_timeout": max(1, ms // 1000),
                                        "options": f"-c lock_timeout={ms}"})
@@ -97,6 +102,17 @@ def make_engines(url: str | None, pool_size: int = REQUEST_THREADS) -> tuple[Eng
     if write.dialect.name != "sqlite":
         return write, write
     return write, make_engine(url, read_only=True, pool_size=pool_size)
+
+
+def health_engine(url: str | None, busy_ms: int) -> Engine:
+    """The engine of the health probe: a new connection for every probe.
+
+    A pooled SQLite connection that was writing while the file was overwritten keeps
+    committing from its own page cache, while every other connection gets "file is not
+    a database" (seen in CI: /healthz said ok for 6 s as solves got 503). A fresh
+    connection sees the file as a new client would.
+    """
+    return make_engine(url, pool_size=0, busy_ms=busy_ms)
 
 
 def check_writable(engine: Engine) -> None:
