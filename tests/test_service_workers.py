@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -237,6 +237,14 @@ def test_serve_logs_its_database_without_password_and_its_workers(server: Server
         assert server.db_url.split("@")[0].split(":")[-1] not in log
 
 
+def _overwrite_heads(files: Iterable[Path]) -> None:
+    """Overwrite the first 4 KB of each file: the database's header page, the WAL's
+    header and first frame, the WAL index's header and first hash entries."""
+    for f in files:
+        with open(f, "r+b") as fh:
+            fh.write(b"\xa5" * 4096)
+
+
 def _damaged_service(root: Path, damage: str) -> dict:
     """``serve`` on SQLite under ``root``; its disk fills up (``full``) or its file is
     overwritten (``corrupt``). What clients saw: a solve before, /healthz and a new
@@ -256,9 +264,7 @@ def _damaged_service(root: Path, damage: str) -> dict:
                 except OSError:
                     pass
         else:
-            for f in root.glob("svc-*.db*"):
-                with open(f, "r+b") as fh:
-                    fh.write(b"\xa5" * 4096)
+            _overwrite_heads(root.glob("svc-*.db*"))
         seen["damaged_health"] = _poll_healthz(srv, 503, within=6)
         with srv.client() as fresh:
             r = fresh.post("/v1/solves", json=small_payload())
@@ -303,9 +309,7 @@ def test_the_health_probe_sees_a_file_overwritten_while_it_was_writing(tmp_path:
             conn.execute(text("INSERT INTO filler (x) VALUES (:x)"), {"x": "y" * 500})
     with probe.begin() as conn:
         conn.execute(text("SELECT * FROM service_health")).all()
-        for f in tmp_path.glob("svc.db*"):
-            with open(f, "r+b") as fh:
-                fh.write(b"\xa5" * 4096)
+        _overwrite_heads(tmp_path.glob("svc.db*"))
         # a changed value: SQLite writes no page for an update that changes nothing
         conn.execute(text("UPDATE service_health SET at = '2000-01-01 00:00:00'"))
     with pytest.raises(DatabaseError, match="not a database"):
