@@ -23,10 +23,10 @@ from pathlib import Path
 from formulations import load_scenario
 from formulations.files import atomic_write_text, json_text
 from solver import solve
-from solver.study import RayExecutor, Study, profit_curve
-from solver.study.explain import rule_costs
-from solver.study.moves import moves
-from solver.study.robustness import robustness
+from bundleopt.study import RayExecutor, Study, profit_curve
+from bundleopt.study.explain import rule_costs
+from bundleopt.study.moves import moves
+from bundleopt.study.robustness import robustness
 
 HERE = Path(__file__).resolve().parent
 

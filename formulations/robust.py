@@ -51,7 +51,7 @@ def _spread(value: Any) -> bool:
 
 
 #: What each robust setting must be: scenario files (:func:`check_robust`) and the
-#: robustness study (``solver.study.robustness``) hold their settings to the same ranges.
+#: robustness study (``bundleopt.study.robustness``) hold their settings to the same ranges.
 ROBUST_RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "draws": ("an integer ≥ 1", lambda v: _whole(v, 1)),
     "seed": ("an integer ≥ 0", lambda v: _whole(v, 0)),

@@ -1,4 +1,4 @@
-"""Solver side of bundleopt: backends, the solve API, plans, CLI and service.
+"""The solve engine: the solve API, backends, first plan, heuristic, relaxation, conflicts.
 
 ``from solver import solve`` is the Python API; it is imported on first use so that the
 command line starts quickly.

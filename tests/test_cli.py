@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from solver.cli import main
+from bundleopt.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN_COLUMNS = ["bundle_id", "segment_id", "price", "expected_units", "expected_revenue",
@@ -61,7 +61,7 @@ def replaced(name: str, old: str, new: str) -> dict[str, str]:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     """The real console program, as a user would start it."""
-    return subprocess.run([sys.executable, "-m", "solver.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bundleopt", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)
 
 
@@ -210,11 +210,11 @@ def test_tiny_scenario_profit_optimum_matches_hand_calculation(tmp_path: Path) -
 
 def test_a_later_command_in_the_same_process_gets_its_whole_time_limit(tmp_path: Path,
                                                                        monkeypatch) -> None:
-    """--time-limit counts from a command's start, not from when solver.cli was imported:
+    """--time-limit counts from a command's start, not from when bundleopt.cli was imported:
     a process that imported it an hour ago (a notebook, a test run) still gets its 5 s."""
     import time
 
-    import solver.cli as cli
+    import bundleopt.cli as cli
 
     monkeypatch.setattr(cli, "_STARTED", time.monotonic() - 3600.0)
     monkeypatch.setattr(cli._Group, "_invoked", True)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from demand.cli import fit as fit_cmd
-from demand.cli import simulate_data as simulate_cmd
+from bundleopt.cli.fit import fit as fit_cmd
+from bundleopt.cli.fit import simulate_data as simulate_cmd
 from demand.fit import FitOptions, fit_scenario
 from demand.simulate import simulate_data
 from formulations.errors import DataError, InputError, ParameterError

@@ -1,8 +1,9 @@
-"""The package has no import cycle, and every module imports on its own.
+"""The house's floors hold: imports run down only, no cycle, every module imports alone.
 
 The graph is read from the source (``ast``): an edge for every ``import`` of a package
 module, at the top or inside a function (a lazy import is still a cycle a reader must
-untangle), except under ``if TYPE_CHECKING:``, which never runs.
+untangle). Cycles ignore imports under ``if TYPE_CHECKING:``, which never run; the floor
+check counts them, since a type named from a floor above is still a dependency on it.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("formulations", "solver", "demand")
+#: The floors, lowest first: a package may import its own floor and the ones below.
+FLOORS = ("formulations", "demand", "solver", "bundleopt")
+PACKAGES = FLOORS
 
 
 def _modules() -> dict[str, Path]:
@@ -35,7 +38,7 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
 
 
-def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+def _imports(name: str, path: Path, known: set[str], type_checking: bool = False) -> set[str]:
     is_pkg = path.name == "__init__.py"
     base = name.split(".") if is_pkg else name.split(".")[:-1]
     found: set[str] = set()
@@ -48,7 +51,7 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
+            if not type_checking and isinstance(child, ast.If) and _is_type_checking(child):
                 for other in child.orelse:
                     visit(other)
                 continue
@@ -119,9 +122,45 @@ def test_every_module_imports_in_a_fresh_interpreter() -> None:
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_formulations_imports_no_solver() -> None:
+def _floor(module: str) -> int:
+    return FLOORS.index(module.split(".")[0])
+
+
+def _upward(mods: dict[str, Path]) -> list[str]:
+    return sorted(f"{name} imports {target}"
+                  for name, path in mods.items()
+                  for target in _imports(name, path, set(mods), type_checking=True)
+                  if _floor(target) > _floor(name))
+
+
+def test_no_import_runs_up_a_floor() -> None:
+    """formulations ← demand ← solver ← bundleopt: nothing below imports anything above."""
     mods = _modules()
-    for name, path in mods.items():
-        if name.startswith("formulations"):
-            bad = {m for m in _imports(name, path, set(mods)) if not m.startswith("formulations")}
-            assert not bad, f"{name} imports {sorted(bad)}: data flows demand → formulations → solver"
+    assert not _upward(mods), "imports that run up a floor:\n" + "\n".join(_upward(mods))
+
+
+def test_the_floor_check_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("from typing import TYPE_CHECKING\n"
+                    "if TYPE_CHECKING:\n    from bundleopt.cli import main\n"
+                    "def f():\n    from solver.api import solve\n")
+    found = _upward({"formulations.lazy": lazy, "bundleopt.cli": lazy, "solver.api": lazy})
+    assert "formulations.lazy imports bundleopt.cli" in found
+    assert "formulations.lazy imports solver.api" in found
+
+
+def _private_imports(name: str, path: Path) -> list[str]:
+    """``from our_pkg.mod import _name`` where our_pkg is another top-level package of ours."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            top = node.module.split(".")[0]
+            if top in FLOORS and top != name.split(".")[0]:
+                out += [f"{name}: from {node.module} import {a.name}"
+                        for a in node.names if a.name.startswith("_")]
+    return out
+
+
+def test_no_private_name_is_imported_across_packages() -> None:
+    bad = [line for name, path in _modules().items() for line in _private_imports(name, path)]
+    assert not bad, "\n".join(bad)

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from solver.cli import format_summary, main
+from bundleopt.cli import main
+from bundleopt.cli.format import format_summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import Browser, require_chromium  # noqa: E402
@@ -153,7 +154,7 @@ def test_plan_csv_without_summary_is_refused_and_an_older_plan_csv_still_reports
 
 
 def test_headline_says_what_the_time_limit_did(tmp_path: Path) -> None:
-    from solver.report import build_report
+    from bundleopt.report import build_report
 
     base = {"status": "feasible", "objective": 100.0, "bound": 101.25, "gap": 0.012346, "time_limit": 30,
             "build_seconds": 0.5, "solve_seconds": 29.5, "stopped_by": "time_limit"}

@@ -18,7 +18,7 @@ from formulations import write_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "grocery_week"
-CLI = [sys.executable, "-c", "import sys; from solver.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from bundleopt.cli import main; sys.exit(main())"]
 
 
 def _run(args: list[str], umask: int = 0o022, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -90,8 +90,8 @@ def test_kill9_of_the_server_only_lets_its_worker_finish(tmp_path: Path) -> None
 
 def test_sigterm_hands_running_solves_back_to_the_queue(tmp_path: Path) -> None:
     """A graceful stop (SIGTERM to the server alone) re-queues the solve it was running."""
-    from solver.service.db import make_engine, session_factory
-    from solver.service.models import Solve
+    from bundleopt.service.db import make_engine, session_factory
+    from bundleopt.service.models import Solve
 
     with database("sqlite", tmp_path) as url:
         srv = Server(url, tmp_path, workers=1).start()

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (negative_data_rejection,
                                                positive_data_acceptance)
 
-from solver.service.app import create_app
-from solver.service.db import make_engine, upgrade
-from solver.service.limits import ServiceSettings
+from bundleopt.service.app import create_app
+from bundleopt.service.db import make_engine, upgrade
+from bundleopt.service.limits import ServiceSettings
 
 TOKEN = "fuzz-token-5b1e"
 _DB = Path(tempfile.mkdtemp(prefix="bundleopt-fuzz-")) / "fuzz.db"

@@ -257,9 +257,9 @@ def test_configs_inside_the_roots_work_and_export_under_the_export_root(
     assert r.status_code == 200, r.text
     assert r.json()["config"] == inline
     # Running it as serve does (a `plan run --schedule` child with serve's environment).
-    from solver.service import schedules
-    from solver.service.db import make_engine, session_factory
-    from solver.service.models import Schedule
+    from bundleopt.service import schedules
+    from bundleopt.service.db import make_engine, session_factory
+    from bundleopt.service.models import Schedule
 
     engine = make_engine(server.db_url)
     with session_factory(engine)() as s:

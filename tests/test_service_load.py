@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, PYTHON, TERMINAL, Server,  # noqa: E402
                                   database, hard_payload, small_payload, wait_status)
 
-from solver.service.db import make_engine, session_factory  # noqa: E402
-from solver.service.models import Plan, Solve  # noqa: E402
+from bundleopt.service.db import make_engine, session_factory  # noqa: E402
+from bundleopt.service.models import Plan, Solve  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(400), pytest.mark.slow]
 CLIENTS, TENANTS = 100, 10

@@ -15,12 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import DB_KINDS, database, small_payload  # noqa: E402
 
 from formulations.errors import ParameterError  # noqa: E402
-from solver.service import queue  # noqa: E402
-from solver.service.auth import TokenCheck, fingerprint, tokens_from_env  # noqa: E402
-from solver.service.db import (MIGRATIONS, jsonable, make_engine, normalize_url,  # noqa: E402
+from bundleopt.service import queue  # noqa: E402
+from bundleopt.service.auth import TokenCheck, fingerprint, tokens_from_env  # noqa: E402
+from bundleopt.service.db import (MIGRATIONS, jsonable, make_engine, normalize_url,  # noqa: E402
                                session_factory, upgrade)
-from solver.service.limits import scenario_cells  # noqa: E402
-from solver.service.models import Audit, Solve, utcnow  # noqa: E402
+from bundleopt.service.limits import scenario_cells  # noqa: E402
+from bundleopt.service.models import Audit, Solve, utcnow  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -186,7 +186,7 @@ def test_a_dead_plan_run_solve_is_closed_not_queued(engine: object) -> None:
 
 def test_the_default_cell_cap_takes_a_retail_scale_scenario() -> None:
     """1,000 candidate offers × 50 segments × a 20-point ladder: one million cells."""
-    from solver.service.limits import ServiceSettings
+    from bundleopt.service.limits import ServiceSettings
 
     payload = {"bundles": [{"bundle_id": f"B{i}"} for i in range(1000)],
                "segments": [{"segment_id": f"S{i}"} for i in range(50)],
@@ -196,7 +196,7 @@ def test_the_default_cell_cap_takes_a_retail_scale_scenario() -> None:
 
 
 def test_the_logged_database_url_hides_the_password() -> None:
-    from solver.service.db import describe_url
+    from bundleopt.service.db import describe_url
 
     shown = describe_url("postgresql+psycopg://planner:s3cr3t-pw@db.internal:5432/bundleopt")
     assert "s3cr3t-pw" not in shown and "db.internal" in shown and "planner" in shown

@@ -76,7 +76,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m solver.service serve`` as a real subprocess in its own process group."""
+    """``python -m bundleopt serve`` as a real subprocess in its own process group."""
 
     def __init__(self, db_url: str, cwd: Path, *, workers: int = 2,
                  env: dict[str, str] | None = None) -> None:
@@ -96,7 +96,7 @@ class Server:
     def start(self, timeout: float = 60.0) -> "Server":
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
-                [PYTHON, "-m", "solver.service", "serve", "--port", str(self.port),
+                [PYTHON, "-m", "bundleopt", "serve", "--port", str(self.port),
                  "--db", self.db_url, "--workers", str(self.workers), "--no-scheduler"],
                 cwd=self.cwd, env=self.env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True)
@@ -153,8 +153,8 @@ def group_pids(pgid: int) -> set[int]:
 
 def db_solve(url: str, solve_id: str) -> Any:
     """The stored row of a solve, read straight from the database."""
-    from solver.service.db import make_engine, session_factory
-    from solver.service.models import Solve
+    from bundleopt.service.db import make_engine, session_factory
+    from bundleopt.service.models import Solve
 
     engine = make_engine(url)
     try:

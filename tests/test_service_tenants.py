@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, TERMINAL, Server, served,  # noqa: E402
                                   hard_payload, small_payload, wait_status)
 
-from solver.service.weekly import config_from_mapping, run_week  # noqa: E402
+from bundleopt.service.weekly import config_from_mapping, run_week  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -176,6 +176,6 @@ def test_weekly_plans_are_per_tenant_and_plan_run_is_default(server: Server,
 
 
 def shift(week: str) -> str:
-    from solver.service.weekly import shift_week
+    from bundleopt.service.weekly import shift_week
 
     return shift_week(week, 1)

@@ -21,11 +21,11 @@ from formulations.errors import BundleoptError, InputError, ParameterError  # no
 from formulations.loading import (load_scenario, scenario_from_tables,  # noqa: E402
                                   write_scenario)
 from solver.api import solve  # noqa: E402
-from solver.service import schedules  # noqa: E402
-from solver.service.db import make_engine, session_factory, upgrade  # noqa: E402
-from solver.service.models import (Plan, ScenarioRow, ScheduleRun, Solve,  # noqa: E402
+from bundleopt.service import schedules  # noqa: E402
+from bundleopt.service.db import make_engine, session_factory, upgrade  # noqa: E402
+from bundleopt.service.models import (Plan, ScenarioRow, ScheduleRun, Solve,  # noqa: E402
                                    WeeklyPlan, utcnow)
-from solver.service.weekly import load_config, parse_week, run_week, shift_week  # noqa: E402
+from bundleopt.service.weekly import load_config, parse_week, run_week, shift_week  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 EPS = 0.05
@@ -60,7 +60,7 @@ def _config(tmp: Path, extra: str = "") -> Path:
 
 
 def _plan_run(cfg: Path, week: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "solver.service", "plan", "run", str(cfg), "--week",
+    return subprocess.run([PYTHON, "-m", "bundleopt", "plan", "run", str(cfg), "--week",
                            week, "--db", url], capture_output=True, text=True, cwd=cfg.parent,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
@@ -206,7 +206,7 @@ def test_abandoned_schedule_run_is_taken_over_after_its_lease(
 
 @pytest.mark.slow
 def test_plan_run_refits_demand_from_the_latest_data(tmp_path: Path) -> None:
-    sim = subprocess.run([PYTHON, "-m", "solver.cli", "simulate-data", "--out",
+    sim = subprocess.run([PYTHON, "-m", "bundleopt", "simulate-data", "--out",
                           str(tmp_path / "data"), "--customers", "300", "--days", "21",
                           "--products", "4", "--segments", "2"], capture_output=True,
                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
@@ -285,7 +285,7 @@ def test_a_killed_plan_runs_week_is_taken_over_at_once(tmp_path: Path) -> None:
     dead.wait()
     engine = make_engine(url)
     upgrade(engine)
-    from solver.service.queue import worker_name
+    from bundleopt.service.queue import worker_name
 
     owner = worker_name("weekly").split(":")
     owner[1] = str(dead.pid)
@@ -313,7 +313,7 @@ def test_plan_run_prints_the_solve_summary_and_exports_follow_the_umask(
         tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 'u.db'}"
-    r = subprocess.run(["sh", "-c", f"umask 022 && exec {PYTHON} -m solver.service plan run "
+    r = subprocess.run(["sh", "-c", f"umask 022 && exec {PYTHON} -m bundleopt plan run "
                         f"{cfg} --week 2026-W48 --db {url}"], capture_output=True, text=True,
                        cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
@@ -329,7 +329,7 @@ def test_plan_run_prints_the_solve_summary_and_exports_follow_the_umask(
 
 def test_the_shipped_example_weekly_config_runs_from_the_project_root(tmp_path: Path) -> None:
     (example,) = ROOT.glob("examples/*weekly.yaml")
-    r = subprocess.run([PYTHON, "-m", "solver.service", "plan", "run",
+    r = subprocess.run([PYTHON, "-m", "bundleopt", "plan", "run",
                         str(example.relative_to(ROOT)), "--week", "2026-W48", "--db",
                         f"sqlite:///{tmp_path / 'e.db'}", "--out", str(tmp_path / "w48")],
                        capture_output=True, text=True, cwd=ROOT,

@@ -26,9 +26,9 @@ from test_service_support import (DB_KINDS, TERMINAL, TLS, TOKENS, Server,  # no
                                   served, db_solve, hard_payload, small_payload,
                                   wait_status)
 
-from solver.service.db import check_writable, health_engine, make_engine  # noqa: E402
-from solver.service.models import Health  # noqa: E402
-from solver.service.worker import WORKER_NICENESS  # noqa: E402
+from bundleopt.service.db import check_writable, health_engine, make_engine  # noqa: E402
+from bundleopt.service.models import Health  # noqa: E402
+from bundleopt.service.worker import WORKER_NICENESS  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from test_service_support import small_payload  # noqa: E402
 
 from formulations.loading import scenario_from_tables, write_scenario  # noqa: E402
 from solver.api import solve  # noqa: E402
-from solver.cli import main  # noqa: E402
+from bundleopt.cli import main  # noqa: E402
 from solver.machine import clamp_threads, machine_cores  # noqa: E402
 
 

@@ -166,7 +166,7 @@ def test_cli_time_limit_exit_status_and_files(tmp_path: Path) -> None:
 
     scen, out = tmp_path / "hard", tmp_path / "out"
     write_scenario(hard_scenario("mnl"), scen)
-    r = subprocess.run([sys.executable, "-m", "solver.cli", "solve", str(scen), "--out", str(out),
+    r = subprocess.run([sys.executable, "-m", "bundleopt", "solve", str(scen), "--out", str(out),
                         "--time-limit", str(TIME_LIMIT), "--quiet"],
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     summary = json.loads((out / "summary.json").read_text())

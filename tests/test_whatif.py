@@ -1,4 +1,4 @@
-"""What-if studies (solver.study) against brute force, on a real local Ray.
+"""What-if studies (bundleopt.study) against brute force, on a real local Ray.
 
 Every number a study reports is checked against something computed independently:
 sweep rows against exhaustive enumeration of the variant (the variant itself is built
@@ -32,11 +32,11 @@ from formulations.evaluate import evaluate_plan  # noqa: E402
 from formulations.robust import draw_wtp, offer_wtp_sd, saa_scenario  # noqa: E402
 from formulations.scenario import RobustOptions  # noqa: E402
 from solver.api import solve  # noqa: E402
-from solver.cli import main  # noqa: E402
-from solver.study import Study  # noqa: E402
-from solver.study.explain import rule_costs  # noqa: E402
-from solver.study.moves import moves  # noqa: E402
-from solver.study.robustness import robustness  # noqa: E402
+from bundleopt.cli import main  # noqa: E402
+from bundleopt.study import Study  # noqa: E402
+from bundleopt.study.explain import rule_costs  # noqa: E402
+from bundleopt.study.moves import moves  # noqa: E402
+from bundleopt.study.robustness import robustness  # noqa: E402
 
 TOL = dict(rel=1e-6, abs=1e-6)
 
@@ -56,7 +56,7 @@ def _plan_dict(scenario, plan: pd.DataFrame) -> dict:
 
 # ------------------------------------------------------------------- sweeps
 def _variant(base, changes: dict):
-    """The variant built directly (independently of solver.study.changes)."""
+    """The variant built directly (independently of bundleopt.study.changes)."""
     c, kw = {}, {}
     for key, v in changes.items():
         if key == "constraints.max_offers":

@@ -1,7 +1,7 @@
 """Sweeps: one base scenario, many variants, one row of results per variant.
 
 >>> from formulations import load_scenario
->>> from solver.study import Study
+>>> from bundleopt.study import Study
 >>> study = Study.grid(load_scenario("examples/grocery_week"),
 ...                    {"constraints.max_offers": [5, 10, 20], "scale.wtp": [0.9, 1.0]})
 >>> run = study.run(executor="ray")
@@ -9,7 +9,7 @@
 >>> run.write("out/")      # results.csv, frontier.csv, <variant>/plan.csv + summary.json
 
 Variants are solved independently (each exactly, one thread each) by an executor
-(:mod:`solver.study.executors`). A variant whose value the scenario's validation rejects
+(:mod:`bundleopt.study.executors`). A variant whose value the scenario's validation rejects
 is a row with status ``invalid`` and the validator's message; an infeasible one is a
 row with status ``infeasible`` and the rules in conflict.
 """
@@ -30,7 +30,7 @@ from formulations.scenario import Scenario
 
 from formulations.files import atomic_write_text
 
-from ..api import SolveResult, solve
+from solver.api import SolveResult, solve
 from .changes import apply_changes, check_key, parse_value, show
 from .executors import make_executor
 

@@ -1,33 +1,22 @@
-"""Click commands ``serve`` and ``plan run`` (registered into ``bundleopt`` by solver.cli)."""
+"""``bundleopt serve`` and ``bundleopt plan run``: the service and one weekly plan."""
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
 import threading
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from formulations.errors import BundleoptError
 
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show user mistakes as one line and a non-zero exit, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except BundleoptError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(err.exit_code)
-    return wrapper
+from .format import format_summary
 
 
 def _db_error(err: Exception, url: str) -> BundleoptError:
-    from .db import describe_url
+    from bundleopt.service.db import describe_url
 
     shown = describe_url(url)
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -43,19 +32,18 @@ def _db_error(err: Exception, url: str) -> BundleoptError:
               help="Solver worker processes.")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Run the stored weekly-plan schedules.")
-@_user_errors
 def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: bool) -> None:
     """Run the solver service (SERVICE.md): HTTP API, solve workers and schedules."""
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from . import queue
-    from .app import create_app
-    from .auth import ADMIN_ENV_VAR, ENV_VAR, TokenCheck, tokens_from_env
-    from .db import describe_url, make_engines, normalize_url, upgrade
-    from .limits import ServiceSettings
-    from .schedules import Scheduler
-    from .worker import WorkerPool, WorkerSettings
+    from bundleopt.service import queue
+    from bundleopt.service.app import create_app
+    from bundleopt.service.auth import ADMIN_ENV_VAR, ENV_VAR, TokenCheck, tokens_from_env
+    from bundleopt.service.db import describe_url, make_engines, normalize_url, upgrade
+    from bundleopt.service.limits import ServiceSettings
+    from bundleopt.service.schedules import Scheduler
+    from bundleopt.service.worker import WorkerPool, WorkerSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -114,7 +102,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
 
 
 def _week_arg(value: str | None) -> str:
-    from .weekly.config import iso_week
+    from bundleopt.service.weekly.config import iso_week
 
     today = date.today()
     if value in (None, "next"):
@@ -144,7 +132,6 @@ def plan() -> None:
 @click.option("--schedule", "schedule_id", default=None, type=int, hidden=True,
               help="Run a stored schedule's config, confined to the allowed roots "
                    "(how serve runs schedules).")
-@_user_errors
 def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bool | None,
              out: str | None, tenant: str, schedule_id: int | None) -> None:
     """Plan one week: build, solve against last week's plan, store, export. Idempotent.
@@ -154,11 +141,10 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from solver.cli import format_summary
 
-    from .auth import TENANT_RE
-    from .db import normalize_url
-    from .weekly import run_week
+    from bundleopt.service.auth import TENANT_RE
+    from bundleopt.service.db import normalize_url
+    from bundleopt.service.weekly import run_week
 
     if not TENANT_RE.match(tenant):
         raise BundleoptError("--tenant: 1-64 letters, digits, '_', '.' or '-'")
@@ -187,10 +173,10 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
 
 
 def _schedule_config(url: str, schedule_id: int) -> tuple[Any, str]:
-    from .db import make_engine, session_factory
-    from .models import Schedule
-    from .schedules import schedule_config
-    from .weekly import Confinement
+    from bundleopt.service.db import make_engine, session_factory
+    from bundleopt.service.models import Schedule
+    from bundleopt.service.schedules import schedule_config
+    from bundleopt.service.weekly import Confinement
 
     engine = make_engine(url)
     try:

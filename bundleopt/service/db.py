@@ -27,7 +27,7 @@ from formulations.files import json_safe
 from formulations.errors import ParameterError
 
 DEFAULT_URL = "sqlite:///bundleopt.db"
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant key for the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK = 482_915_007
 #: Threads serving requests in the API process (anyio's pool is set to this); each may

@@ -1,11 +1,14 @@
-"""``bundleopt sweep``, ``explain`` and ``robustness``: thin shells over solver.study."""
+"""``bundleopt sweep``, ``explain`` and ``robustness``: thin shells over bundleopt.study."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from ..cli import _money
+from formulations.options import BACKENDS
+
+from .format import money
+from .options import check_flags, report_option, write_report_after
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -25,11 +28,10 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--workers", type=int, default=None,
               help="Variants solved at once (default: this machine's cores).")
 @click.option("--time-limit", type=float, default=None, help="Seconds per variant.")
-@click.option("--backend", type=click.Choice(["highs", "cpsat"]), default=None,
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Solver for every variant (default: scenario.yaml).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-@click.option("--report", "make_report", is_flag=True,
-              help="Also write OUT/report.html: the frontier and results as charts, opens in a browser.")
+@report_option("the frontier and results as charts")
 def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, workers, time_limit,
           backend, quiet, make_report) -> None:
     """Solve SCENARIO_DIR once per combination of the --set values.
@@ -41,9 +43,8 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
     A variant that is infeasible or whose value is not allowed is a row saying so.
     """
     from formulations.loading import load_scenario
-    from solver.cli import check_flags
 
-    from .sweep import SolveSettings, Study, parse_grid
+    from bundleopt.study.sweep import SolveSettings, Study, parse_grid
 
     axes = parse_grid(sets)
     check_flags(time_limit=time_limit)
@@ -52,7 +53,7 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
 
     def progress(done: int, total: int, best) -> None:
         if not quiet:
-            b = "—" if best is None else f"{_money(best.result.objective)} ({best.name})"
+            b = "—" if best is None else f"{money(best.result.objective)} ({best.name})"
             click.echo(f"  {done}/{total} variants done, best so far {b}", err=True)
 
     run = study.run(executor, workers=workers, address=address,
@@ -65,8 +66,7 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
                    + ", ".join(f"{n} {s}" for s, n in counts.items()))
         click.echo(f"written     {out_dir}/results.csv, frontier.csv, <variant>/")
     if make_report:
-        from solver.report.cli import write_after
-        write_after(out_dir, quiet)
+        write_report_after(out_dir, quiet)
 
 
 _EXECUTOR_OPTIONS = [
@@ -104,13 +104,12 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     """
     from formulations.loading import load_scenario
     from formulations.files import atomic_write_text
-    from solver.cli import check_flags
 
-    from .executors import make_executor
-    from .explain import rule_costs
-    from .moves import moves
-    from .plans import read_plan
-    from .sweep import SolveSettings
+    from bundleopt.study.executors import make_executor
+    from bundleopt.study.explain import rule_costs
+    from bundleopt.study.moves import moves
+    from bundleopt.study.plans import read_plan
+    from bundleopt.study.sweep import SolveSettings
 
     check_flags(time_limit=time_limit)
     scenario = load_scenario(scenario_dir)
@@ -124,7 +123,7 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     atomic_write_text(out_dir / "moves.csv", mv.to_csv(index=False))
     if not quiet:
         for r in costs.itertuples():
-            click.echo(f"{r.rule:<28} costs {_money(r.cost):>14}   ({r.status})")
+            click.echo(f"{r.rule:<28} costs {money(r.cost):>14}   ({r.status})")
         better = mv[mv["delta"] > 0]
         click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
                    f"({(better['breaks'] != '').sum()} of those break a rule)")
@@ -155,8 +154,8 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     from formulations.loading import load_scenario
     from formulations.files import atomic_write_text
 
-    from .plans import read_plan
-    from .robustness import robustness as run
+    from bundleopt.study.plans import read_plan
+    from bundleopt.study.robustness import robustness as run
 
     scenario = load_scenario(scenario_dir)
     plan = read_plan(plan_dir, scenario)
@@ -164,9 +163,9 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
     if not quiet:
-        click.echo(f"{res['objective_sense']} over {draws} draws: mean {_money(res['mean'])}  "
-                   f"p5 {_money(res['p5'])}  p50 {_money(res['p50'])}  p95 {_money(res['p95'])}  "
-                   f"(plan as estimated: {_money(res['plan_objective'])})")
+        click.echo(f"{res['objective_sense']} over {draws} draws: mean {money(res['mean'])}  "
+                   f"p5 {money(res['p5'])}  p50 {money(res['p50'])}  p95 {money(res['p95'])}  "
+                   f"(plan as estimated: {money(res['plan_objective'])})")
         risky = {p: x for p, x in res["stockout_probability"].items() if x > 0}
         if risky:
             top = sorted(risky.items(), key=lambda kv: -kv[1])[:5]

@@ -14,7 +14,7 @@ from formulations.errors import BundleoptError
 from formulations.evaluate import evaluate_plan
 from formulations.scenario import Scenario
 
-from ..api import solve
+from solver.api import solve
 from .executors import make_executor
 from .sweep import SolveSettings, solve_kwargs
 

@@ -1,4 +1,4 @@
-"""``bundleopt report RUN_DIR [--out FILE]``, and the report that ``solve``/``fit --report`` write."""
+"""``bundleopt report RUN_DIR [--out FILE]``: one HTML page of a solve, a fit or a study."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,16 +21,8 @@ def report(run_dir: Path, out_file: Path | None, currency: str) -> None:
     map, held-out calibration and scores, mined bundles; for a study, its frontier,
     rule costs, moves and profit distribution.
     """
-    from . import write_report
+    from bundleopt.report import write_report
 
     path = write_report(run_dir, out_file, currency)
     click.echo(f"wrote {path}")
 
-
-def write_after(run_dir: Path, quiet: bool = False) -> None:
-    """What `solve --report` and `fit --report` do once their files are written."""
-    from . import write_report
-
-    path = write_report(run_dir)
-    if not quiet:
-        click.echo(f"report      {path}")

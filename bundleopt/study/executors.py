@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from formulations.errors import ParameterError
 
-from ..machine import machine_cores
+from solver.machine import machine_cores
 
 EXECUTORS = ("local", "ray")
 _BASE: Any = None          # the base scenario, in a pool worker

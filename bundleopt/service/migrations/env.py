@@ -1,12 +1,12 @@
 """Alembic environment: runs on the connection ``db.upgrade`` passes in, or on a URL.
 
-``alembic -x url=sqlite:///bundleopt.db upgrade head`` works too, from solver/migrations.
+``alembic -x url=sqlite:///bundleopt.db upgrade head`` works too, from bundleopt/service/migrations.
 """
 from __future__ import annotations
 
 from alembic import context
 
-from solver.service.models import Base
+from bundleopt.service.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,7 +20,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from solver.service.db import make_engine
+    from bundleopt.service.db import make_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url")

@@ -1,7 +1,7 @@
 """The service's tables (SQLAlchemy 2 typed ORM).
 
 The schema is created and changed only by the Alembic migrations in
-``solver/migrations``; these classes must match them.
+``bundleopt/service/migrations``; these classes must match them.
 """
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """``bundleopt fit`` and ``bundleopt simulate-data`` as click commands.
 
-They are plain :class:`click.Command` objects; the main ``bundleopt`` group (in
-``solver.cli``) registers them. User mistakes raise the
-:mod:`formulations.errors` hierarchy, which the group prints as one line (exit 2).
+User mistakes raise the :mod:`formulations.errors` hierarchy, which the group prints
+as one line (exit 2).
 """
 from __future__ import annotations
 
@@ -13,8 +12,10 @@ import click
 
 from formulations.errors import ParameterError
 
-from .fit import FitOptions, fit_scenario
-from .simulate import simulate_data as _simulate
+from demand.fit import FitOptions, fit_scenario
+from demand.simulate import simulate_data as _simulate
+
+from .options import report_option, write_report_after
 
 
 def _segments(value: str) -> str | int:
@@ -65,8 +66,7 @@ def _segments(value: str) -> str | int:
               help="Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-@click.option("--report", "make_report", is_flag=True,
-              help="Also write report.html (segments, WTP, held-out checks; opens in a browser) into --out.")
+@report_option("segments, WTP, held-out checks")
 def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bundles: int,
         max_products: int, features: str, holdout_from: str | None, holdout_fraction: float,
         min_baskets: int, min_support: float, min_lift: float, min_obs: int, validation_days: int,
@@ -90,10 +90,7 @@ def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bun
                  f"{base['log_loss']:.4f}), AUC {_fmt(ho['model']['auc'])} (baseline {_fmt(base['auc'])})")
     click.echo(line)
     if make_report:
-        # the command line is the one place the parts meet: the report lives with the CLI in solver/
-        from solver.report.cli import write_after
-
-        write_after(Path(out_dir))
+        write_report_after(Path(out_dir))
 
 
 def _fmt(v: float | None) -> str:

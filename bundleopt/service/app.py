@@ -1,7 +1,7 @@
 """The FastAPI application: the HTTP contract of SERVICE.md plus listings and schedules.
 
 Handlers only read and write the database; solving happens in the worker processes
-(:mod:`solver.service.worker`). A submission is committed before ``202`` is sent, so
+(:mod:`bundleopt.service.worker`). A submission is committed before ``202`` is sent, so
 an accepted solve survives anything that happens afterwards.
 
 Every handler sees the caller's tenant only (admins see all): another tenant's id or
@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from formulations.errors import BundleoptError, InputError
 
 from . import queue, schedules
-from ..machine import machine_cores
-from ..status import relative_gap
+from solver.machine import machine_cores
+from solver.status import relative_gap
 from .auth import SCOPE_KEY, Caller, RequireToken, TokenCheck
 from .db import (REQUEST_THREADS, check_writable, health_engine, jsonable, lock_timed_out,
                  make_engine, make_engines, session_factory, upgrade)

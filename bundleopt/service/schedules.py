@@ -2,7 +2,7 @@
 
 A schedule carries its weekly config inline (stored in the database) or names a config
 file inside the operator's allowed roots; either way every path inside the config is
-held to those roots (:class:`~solver.service.weekly.Confinement`), and the schedule
+held to those roots (:class:`~bundleopt.service.weekly.Confinement`), and the schedule
 belongs to the tenant that saved it. It has a 5-field cron expression (UTC) and which ISO week
 an occurrence plans (``week_offset`` weeks after the occurrence's date). The
 scheduler claims each due occurrence by inserting a ``schedule_runs`` row whose
@@ -162,7 +162,7 @@ def execute_run(engine: Engine, db_url: str, run_id: int, owner: str) -> str:
         if sched is None:
             return "failed"
         schedule_id, week = sched.id, run.week
-    cmd = [sys.executable, "-m", "solver.service", "plan", "run", "--schedule",
+    cmd = [sys.executable, "-m", "bundleopt", "plan", "run", "--schedule",
            str(schedule_id), "--week", week, "--db", db_url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stop = threading.Event()

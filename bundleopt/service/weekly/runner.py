@@ -44,7 +44,7 @@ class WeeklyOutcome:
     """What ``plan run`` did: ``created`` is False when the week was already planned.
 
     ``result`` is the solve's :class:`solver.api.SolveResult` (rebuilt from the database
-    for a week planned before), for :func:`solver.cli.format_summary`; ``leftover``
+    for a week planned before), for :func:`bundleopt.cli.format_summary`; ``leftover``
     names solver threads the solve left running (the process should exit promptly).
     """
 

@@ -1,1 +1,0 @@
-"""Alembic migrations of the service database (run by ``solver.service.db.upgrade``)."""
