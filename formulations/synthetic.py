@@ -23,26 +23,33 @@ def synthetic_scenario(n_candidates: int, *, seed: int = 0, n_segments: int = 10
                        pricing: str = "uniform", choice_model: str = "first_choice",
                        wtp_level: str = "bundle", wtp_spread: tuple[float, float] = (0.6, 1.1),
                        short_share: float = 0.0, constraints: dict[str, Any] | None = None,
-                       name: str | None = None) -> Scenario:
+                       name: str | None = None, taste: str = "uniform",
+                       cost_share: tuple[float, float] = (0.4, 0.7),
+                       complementarity: tuple[float, float] = (-0.1, 0.3),
+                       stock_share: tuple[float, float] = (0.15, 0.6)) -> Scenario:
     """A validated scenario with ``n_candidates`` offers and ``n_segments`` segments.
 
     ``n_products`` defaults to ``n_candidates // 4`` within 10…300. Per-offer WTP
     (``wtp_level="bundle"``) is the reference price × U(``wtp_spread``); per-product WTP
-    is the list price × a segment taste level U(0.7, 1.2) × U(0.6, 1.4), with random
-    complementarities in [−0.1, 0.3] for the bundles. ``short_share`` of the products
-    get an inventory enough for 15–60 % of all shoppers (blank otherwise).
+    is the list price × a segment taste level U(0.7, 1.2) × a product taste — U(0.6, 1.4)
+    (``taste="uniform"``) or lognormal with σ 0.3 (``taste="lognormal"``) — with random
+    complementarities U(``complementarity``) for the bundles. Unit costs are the list
+    price × U(``cost_share``). ``short_share`` of the products get an inventory enough
+    for U(``stock_share``) of all shoppers (blank otherwise; 1.0: stock on every product).
     ``constraints`` are :class:`~formulations.scenario.Constraints` fields.
     """
+    if taste not in ("uniform", "lognormal"):
+        raise ValueError(f"taste must be 'uniform' or 'lognormal', got {taste!r}")
     rng = np.random.default_rng(seed)
     if n_products is None:
         n_products = int(np.clip(n_candidates // 4, 10, 300))
     pids = np.array([f"P{i:04d}" for i in range(n_products)])
     list_price = np.round(rng.uniform(2, 30, n_products) * 5) / 5
-    unit_cost = np.round(list_price * rng.uniform(0.4, 0.7, n_products), 2)
+    unit_cost = np.round(list_price * rng.uniform(*cost_share, n_products), 2)
     sids = np.array([f"S{i:03d}" for i in range(n_segments)])
     size = np.round(rng.uniform(50, 2000, n_segments))
     inventory = np.where(rng.random(n_products) < short_share,
-                         np.round(size.sum() * rng.uniform(0.15, 0.6, n_products)), np.nan)
+                         np.round(size.sum() * rng.uniform(*stock_share, n_products)), np.nan)
     products = pd.DataFrame({"unit_cost": unit_cost, "list_price": list_price,
                              "inventory": inventory}, index=pd.Index(pids, name="product_id"))
 
@@ -60,7 +67,7 @@ def synthetic_scenario(n_candidates: int, *, seed: int = 0, n_segments: int = 10
         "product_id": np.concatenate([pids, pids[picks[first][mask[first]]]]),
         "quantity": 1})
     is_multi = np.arange(len(bids)) >= n_products
-    kappa = (np.where(is_multi, rng.uniform(-0.1, 0.3, len(bids)), 0.0)
+    kappa = (np.where(is_multi, rng.uniform(*complementarity, len(bids)), 0.0)
              if wtp_level == "product" else np.zeros(len(bids)))
     bundles = pd.DataFrame({"complementarity": kappa, "min_price": np.nan, "max_price": np.nan},
                            index=pd.Index(bids, name="bundle_id"))
@@ -75,8 +82,10 @@ def synthetic_scenario(n_candidates: int, *, seed: int = 0, n_segments: int = 10
         wtp = pd.DataFrame({"segment_id": sids[s], "bundle_id": bids[b],
                             "wtp": np.round(ref[b] * rng.uniform(*wtp_spread, len(b)), 2)})
     else:
-        taste = rng.uniform(0.7, 1.2, n_segments)[:, None]
-        w = list_price[None, :] * taste * rng.uniform(0.6, 1.4, (n_segments, n_products))
+        level = rng.uniform(0.7, 1.2, n_segments)[:, None]
+        shape = (n_segments, n_products)
+        w = list_price[None, :] * level * (rng.uniform(0.6, 1.4, shape) if taste == "uniform"
+                                           else rng.lognormal(0.0, 0.3, shape))
         wtp = pd.DataFrame({"segment_id": np.repeat(sids, n_products),
                             "product_id": np.tile(pids, n_segments), "wtp": w.ravel()})
     wtp["price_sensitivity"] = np.nan
