@@ -145,6 +145,25 @@ def parse(text: str) -> list[Block]:
     return blocks
 
 
+def fences(text: str) -> list[tuple[int, str, bool]]:
+    """Every fenced block of a markdown text: (0-based line of its opening fence, its
+    content, whether a marker ties it to what made it)."""
+    lines = text.split("\n")
+    marked = {b.start for b in parse(text)}
+    out, i = [], 0
+    while i < len(lines):
+        fence = FENCE.match(lines[i])
+        if not fence:
+            i += 1
+            continue
+        k = i + 1
+        while k < len(lines) and not lines[k].startswith(fence.group(1)):
+            k += 1
+        out.append((i, "\n".join(lines[i + 1:k]), i in marked))
+        i = k + 1
+    return out
+
+
 def normalise(text: str) -> str:
     """What is compared: durations masked, trailing blanks dropped."""
     text = DURATION.sub("<t>s", text)
@@ -180,6 +199,86 @@ class Workspace:
         for d in {str(self.dir), os.path.realpath(self.dir)}:
             text = text.replace(d + os.sep, "").replace(d, ".")
         return text
+
+
+# -- links -------------------------------------------------------------------------
+
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+AUTOLINK = re.compile(r"<((?:https?|file|ftp)://[^>\s]+)>")
+REFERENCE = re.compile(r"^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.M)
+INLINE_CODE = re.compile(r"`+[^`\n]*`+")
+#: Where a citation may point: third-party work (a library, a paper, a data set) on the
+#: web. Never the product's own contracts: those are described in docs/, not linked.
+CITATION = re.compile(r"^https?://[^/\s]+/")
+CONTRACT_NAMES = re.compile(r"shared/|(?:^|/)(?:SCENARIO|SERVICE|DATA)\.md")
+
+
+def prose(text: str, code: bool = False) -> str:
+    """The text a reader reads as prose: fenced blocks blanked, inline code removed
+    (kept with ``code``)."""
+    lines = text.split("\n")
+    for start, content, _ in fences(text):
+        for n in range(start, start + content.count("\n") + 3):
+            if n < len(lines):
+                lines[n] = ""
+    text = "\n".join(lines)
+    return text if code else INLINE_CODE.sub("", text)
+
+
+def anchors(doc: Path) -> set[str]:
+    """GitHub's anchors of a markdown file's headings."""
+    out = set()
+    for line in prose(doc.read_text(), code=True).split("\n"):
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return out
+
+
+def bad_links(doc: Path, text: str | None = None, root: Path = ROOT) -> list[str]:
+    """Why each link of a markdown file leaves the repository or leads nowhere: a
+    relative link must name a file (and heading) inside ``root``; an absolute path, a
+    ``file:`` URL or a link to the product's contracts outside the repository fails; an
+    ``http(s)`` URL is allowed as a citation of third-party work."""
+    text = doc.read_text() if text is None else text
+    body = prose(text)
+    targets = LINK.findall(body) + AUTOLINK.findall(body) + REFERENCE.findall(body)
+    problems = []
+    for target in targets:
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+            if not CITATION.match(target) or CONTRACT_NAMES.search(target):
+                problems.append(f"{target}: only http(s) citations of third-party work may leave the repository")
+            continue
+        path, _, anchor = target.partition("#")
+        if path.startswith("/"):
+            problems.append(f"{target}: an absolute path; link relative to {doc.name}")
+            continue
+        dest = (doc.parent / path).resolve() if path else doc.resolve()
+        if not dest.is_relative_to(root.resolve()):
+            problems.append(f"{target}: outside the repository")
+        elif not dest.exists():
+            problems.append(f"{target}: no such file in the repository")
+        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+            problems.append(f"{target}: {dest.name} has no heading #{anchor}")
+    return problems
+
+
+MD_NAME = re.compile(r"(?<![\w./-])([\w./-]*\w\.md)\b")
+
+
+def missing_md_names(doc: Path, text: str | None = None, root: Path = ROOT) -> list[str]:
+    """Markdown files a doc names (in prose or code) that the repository does not hold,
+    such as a contract kept outside it."""
+    text = doc.read_text() if text is None else text
+    names = {p.name for p in root.rglob("*.md") if ".git" not in p.parts}
+    out = []
+    for name in sorted(set(MD_NAME.findall(text))):
+        if "/" in name:
+            if not ((doc.parent / name).exists() or (root / name).exists()):
+                out.append(name)
+        elif name not in names:
+            out.append(name)
+    return out
 
 
 # -- what each kind of block is made of --------------------------------------------
