@@ -130,10 +130,9 @@ class _Listener:
                 return None
             if self.give_up.expired():
                 return None
-            wait = POLL_SECONDS if not self.give_up.limited else min(POLL_SECONDS,
-                                                                     self.give_up.remaining())
+            left = self.give_up.remaining()
             try:
-                ready = recv.poll(wait)
+                ready = recv.poll(POLL_SECONDS if left is None else min(POLL_SECONDS, left))
                 if not ready:
                     if proc.poll() is not None and not recv.poll(0):
                         return None          # died without a word (e.g. out of memory)
