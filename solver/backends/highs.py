@@ -102,7 +102,7 @@ def _wait(h: highspy.Highs, run: HighsRun) -> tuple[bool, bool]:
     """Wait for a started solve to finish: ``(abandoned, cancelled)``. A cancel asks HiGHS
     to stop and waits ``CANCEL_SECONDS`` more; past the deadline and its grace, the solve is
     asked to stop and abandoned (its thread may still be in presolve)."""
-    give_up = run.deadline.with_grace(extra=POLL_SECONDS)
+    give_up = run.give_up(extra=POLL_SECONDS)
     cancelled = False
     while True:
         finished, _ = h.wait(POLL_SECONDS)

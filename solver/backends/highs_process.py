@@ -114,7 +114,7 @@ class _Listener:
     def __init__(self, run: HighsRun) -> None:
         self.run = run
         self.started = time.perf_counter()
-        self.give_up = run.deadline.with_grace()
+        self.give_up = run.give_up()
         self.x: np.ndarray | None = None
         self.objective: float | None = None
         self.bound: float | None = None

@@ -3,7 +3,7 @@ child-process path (:mod:`highs_process`)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,11 +26,13 @@ class HighsRun:
     progress: ProgressFn | None = None
     cancel: threading.Event | None = None
     start: np.ndarray | None = None
-    deadline: Deadline = field(default=None)     # type: ignore[assignment]  # see __post_init__
+    deadline: Deadline | None = None
 
-    def __post_init__(self) -> None:
-        if self.deadline is None:      # built from plain values: the seconds left start now
-            object.__setattr__(self, "deadline", Deadline(self.seconds_left))
+    def give_up(self, extra: float = 0.0) -> Deadline:
+        """When to stop waiting for HiGHS: the deadline plus the backends' grace and
+        ``extra`` seconds (a run made of plain values counts its seconds left from now)."""
+        deadline = self.deadline if self.deadline is not None else Deadline(self.seconds_left)
+        return deadline.with_grace(extra=extra)
 
     @classmethod
     def of(cls, options: SolverOptions, control: SolveControl) -> "HighsRun":
