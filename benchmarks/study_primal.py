@@ -93,7 +93,7 @@ def lns(built, h: _Search, points: np.ndarray, share: float, budget: float, sub_
         sub = dataclasses.replace(form, lb=lb, ub=ub, presolve=True)
         hs = quiet_highs()
         _, integrality = load(hs, model_arrays(sub, HighsRun(
-            time_limit=sub_limit, mip_gap=1e-6, threads=1,
+            seconds_left=sub_limit, mip_gap=1e-6, threads=1,
             start=start_vector(built.model, space, points))), [])
         hs.run()
         status, x, obj, _ = final_result(hs, integrality)
@@ -115,7 +115,7 @@ def highs_plan(built, limit: float):
     """HiGHS's own plan (presolve on, no start), as price points."""
     form = dataclasses.replace(built.model.to_arrays(), presolve=True)
     hs = quiet_highs()
-    _, integrality = load(hs, model_arrays(form, HighsRun(time_limit=limit, mip_gap=1e-4)), [])
+    _, integrality = load(hs, model_arrays(form, HighsRun(seconds_left=limit, mip_gap=1e-4)), [])
     hs.run()
     _, x, obj, _ = final_result(hs, integrality)
     return None if x is None else built.plan_from_solution(x), obj

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+# the solver backends by name: the one list (scenario.yaml, the CLI, the service; the
+# solve engine registers a class under each name and a test checks it does)
 BACKENDS = ("highs", "cpsat")
 # "optimal" means within one part in a million of the proven bound unless asked otherwise
 DEFAULT_MIP_GAP = 1e-6

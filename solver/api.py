@@ -5,6 +5,9 @@
 >>> sc = load_scenario("examples/grocery_week")
 >>> res = solve(sc.with_constraints(max_offers=10), time_limit=30)
 >>> res.status, res.objective, res.plan.head()
+
+A solve goes: options → build → first plan → backend → outcome → summary, each step a
+function below.
 """
 from __future__ import annotations
 
@@ -13,31 +16,41 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
 
-from formulations.build import build_model
+from formulations.build import BuiltModel, build_model
 from formulations.errors import ParameterError
 from formulations.evaluate import evaluate_plan
-from formulations.files import atomic_write_text, json_safe, json_text
+from formulations.linear import MatrixForm
 from formulations.options import DEFAULT_MIP_GAP, SolverOptions
 from formulations.scenario import Scenario
 
-from .backends import SolveControl, check_capabilities, get_backend
-from .backends.base import TIME_LIMIT
+from .backends import RawSolution, SolveControl, check_capabilities, get_backend
 from .conflicts import minimal_conflict
 from .deadline import Deadline
-from .status import STATUSES, Status, relative_gap
-from .machine import clamp_threads
+from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline
+from .machine import solve_threads
 from .relaxation import Relaxation, segment_relaxation
-from .first_plan import (first_plan, first_plan_summary, keep_first_plan, same_plan,
-                         solver_deadline)
+from .run_folder import named_products, readable_plan, write_run_folder
+from .status import STATUSES, TIME_LIMIT, Status, no_plan_message, relative_gap
+from .summary import Outcome, solve_summary
+
+if TYPE_CHECKING:
+    from .heuristic import HeuristicResult
 
 __all__ = ["DEFAULT_MIP_GAP", "STATUSES", "Progress", "SolveResult", "Status", "check_options",
            "solve"]
 CONFLICT_SEARCH_SECONDS = 60.0
+# the note when the first plan replaces the solver's, by whether the solver said infeasible
+FIRST_PLAN_KEPT = {
+    False: "the solver found no better plan than the heuristic's first plan in time; "
+           "the bound is the best proven one",
+    True: "the solver reported the model infeasible, yet the heuristic's plan keeps every "
+          "rule when re-evaluated; it is reported as feasible",
+}
 
 
 @dataclass(frozen=True)
@@ -64,27 +77,20 @@ class SolveResult:
     cancelled: bool = False
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)
     products: pd.DataFrame = field(default_factory=pd.DataFrame)
+    threads_note: str | None = None   # set when the solve used other threads than asked
 
     @property
     def has_plan(self) -> bool:
         return Status(self.status).has_plan
 
-    def write(self, out_dir: str | Path) -> None:
-        """Write summary.json and, if there is a plan, plan.csv — each atomically.
+    @property
+    def no_plan_message(self) -> str:
+        """Why there is no plan ("" when there is one)."""
+        return no_plan_message(self.status, self.summary)
 
-        A stale plan.csv from an earlier run in the same folder is removed when this
-        solve has no plan, so the folder never shows a plan the scenario does not have.
-        """
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        if self.has_plan:
-            atomic_write_text(out / "plan.csv", money_rounded_plan(self.plan).to_csv(index=False))
-        elif (out / "plan.csv").exists():
-            (out / "plan.csv").unlink()
-        if (out / "report.html").exists():
-            # it shows the folder's previous run; `--report` writes a new one after this
-            (out / "report.html").unlink()
-        atomic_write_text(out / "summary.json", json_text(money_rounded_summary(self.summary)))
+    def write(self, out_dir: str | Path) -> None:
+        """Write the run folder (see :func:`solver.run_folder.write_run_folder`)."""
+        write_run_folder(out_dir, self.plan if self.has_plan else None, self.summary)
 
 
 def check_options(options: SolverOptions) -> None:
@@ -107,174 +113,218 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     its best plan with status ``feasible`` and the proven bound, and its summary says
     ``"stopped_by": "time_limit"``. ``started`` (a ``time.monotonic()`` value, default
     now) is when the time limit starts counting: the CLI passes its own start, so that
-    loading the scenario counts too. ``progress`` is called
+    loading the scenario counts too. ``threads`` above the machine's cores are capped at
+    them (``threads_note`` and the summary's notes say so). ``progress`` is called
     with :class:`Progress` snapshots; setting ``cancel`` stops the solve early (the
     result has ``cancelled=True``). With ``explain``, an infeasible scenario's summary
     names a minimal set of conflicting rules. ``warm_start`` (plan rows ``bundle_id,
     segment_id, price``, e.g. a neighbouring what-if variant's plan) is where the first
     plan's search may start; it changes how fast a plan is found, never what is optimal.
     """
+    asked = _asked_options(scenario, backend, time_limit, mip_gap, threads)
+    deadline = Deadline(asked.time_limit, start=started)
+    backend_cls = get_backend(asked.backend)
+    check_capabilities(backend_cls, scenario)
+    used_threads, threads_note = solve_threads(asked.threads, backend_cls.default_threads)
+    options = asked.overridden(threads=used_threads)
+
+    model = _build(scenario, options.backend)
+    relay = _ProgressRelay(progress, model.started)
+    raw, first = _no_solver_needed(model), _FirstPlan()
+    if raw is None:
+        first = _first_plan(model, options, deadline, relay, cancel, warm_start)
+        raw = _backend_solve(backend_cls, model, options, deadline, relay, cancel, first)
+    outcome = _outcome(scenario, model, raw, first)
+
+    conflict: list[str] = []
+    if outcome.status == Status.INFEASIBLE and explain:
+        conflict = _explain(scenario, options.backend, model.built, asked.threads)
+    notes = model.notes + ([threads_note] if threads_note else []) + raw.notes + outcome.notes
+    summary = solve_summary(scenario, options, model.built, model.form, model.seconds, raw,
+                            first.plan, outcome, conflict, notes)
+    return _result(scenario, options.backend, model, raw, outcome, summary, threads_note)
+
+
+def _asked_options(scenario: Scenario, backend, time_limit, mip_gap, threads) -> SolverOptions:
+    """The scenario's solver options with the caller's overrides, checked."""
     options = scenario.solver.overridden(backend=backend, time_limit=time_limit,
                                          mip_gap=mip_gap, threads=threads)
     check_options(options)
-    deadline = Deadline(options.time_limit, start=started)
-    clamped, threads_note = clamp_threads(options.threads)   # more threads than cores only hurt
-    options = options.overridden(threads=clamped)
-    backend = options.backend
-    backend_cls = get_backend(backend)
-    check_capabilities(backend_cls, scenario)
+    return options
 
-    t0 = time.perf_counter()
+
+@dataclass
+class _Model:
+    """The built model of one solve, its matrix, and when and how long it was built."""
+
+    built: BuiltModel
+    form: MatrixForm
+    started: float                      # time.perf_counter() when the build started
+    seconds: float
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.built.model.notes)
+
+
+def _build(scenario: Scenario, backend: str) -> _Model:
+    started = time.perf_counter()
     built = build_model(scenario, backend)
     form = built.model.to_arrays()
-    build_seconds = time.perf_counter() - t0
+    return _Model(built, form, started, time.perf_counter() - started)
 
-    before_solver = [build_seconds]       # build, then the first plan, precede the solver
 
-    notes: list[str] = list(built.model.notes) + ([threads_note] if threads_note else [])
-    stopped_by: str | None = None
-    handoff_seconds: float | None = None      # the solver's: its model loaded
-    first, relax, proven = None, None, False
+class _ProgressRelay:
+    """Passes a solve's progress on as :class:`Progress`, timed from the start of its
+    build, with the tighter of the solver's and the relaxation's proven bounds. The
+    backend times its reports from its own start, which follows the first plan's search."""
 
-    def report(elapsed, obj, bound):
-        if progress is not None:
-            if relax is not None:           # the tighter of the proven bounds
-                bound = relax if bound is None else min(bound, relax)
-            progress(Progress(before_solver[0] + elapsed, obj, bound))
+    def __init__(self, progress: Callable[[Progress], None] | None, started: float) -> None:
+        self.progress = progress
+        self.started = started
+        self.solver_started = 0.0          # seconds after ``started``
+        self.relaxation_bound: float | None = None
 
-    if built.space.no_price:
-        raw = None
-        status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.INFEASIBLE, None, None, None, 0.0, "", False
-        notes += [f"must_offer {b} has no price left after {', '.join(r)}" for b, r in built.space.no_price.items()]
-    elif form.A.shape[1] == 0:
+    def solver_starts(self) -> None:
+        self.solver_started = time.perf_counter() - self.started
+
+    def searching(self, objective: float) -> None:
+        """A better first plan, found before the solver started."""
+        self._send(time.perf_counter() - self.started, objective, self.relaxation_bound)
+
+    def backend(self, elapsed: float, objective: float | None, bound: float | None) -> None:
+        """A backend's report, ``elapsed`` seconds after it started."""
+        self._send(self.solver_started + elapsed, objective, bound)
+
+    def _send(self, elapsed: float, objective: float | None, bound: float | None) -> None:
+        if self.progress is None:
+            return
+        if self.relaxation_bound is not None:
+            bound = self.relaxation_bound if bound is None else min(bound, self.relaxation_bound)
+        self.progress(Progress(elapsed, objective, bound))
+
+
+def _no_solver_needed(model: _Model) -> RawSolution | None:
+    """The answer when the model leaves nothing to search, else ``None``."""
+    no_price = model.built.space.no_price
+    if no_price:
+        return RawSolution(Status.INFEASIBLE, None, None, None, 0.0, notes=[
+            f"must_offer {b} has no price left after {', '.join(r)}" for b, r in no_price.items()])
+    if model.form.A.shape[1] == 0:
         # nothing can be offered to anyone (no prices left, nobody buys): the empty
         # plan is the only plan, and it is optimal
-        status, x, solver_obj, bound, solve_seconds, log, cancelled = Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0, "", False
-        notes.append("no offer can be put on sale: every price was pruned")
-    else:
-        relaxation = segment_relaxation(built.space) if form.sense == "max" else Relaxation(None)
-        relax = relaxation.bound
-        asked_gap = options.gap_or_default
+        return RawSolution(Status.OPTIMAL, np.zeros(0), 0.0, 0.0, 0.0,
+                           notes=["no offer can be put on sale: every price was pruned"])
+    return None
 
-        def within_gap(objective: float) -> bool:
-            return relax is not None and relative_gap(objective, relax) <= asked_gap
 
-        def searching(objective: float) -> None:
-            # the first plan's search can take seconds: show each better plan as found
-            report(time.perf_counter() - t0 - before_solver[0], objective, relax)
+@dataclass
+class _FirstPlan:
+    """The heuristic's plan before the solver starts, and what is proven about it."""
 
-        first, start = first_plan(built, deadline.remaining(floor=0.05), cancel, warm_start,
-                                  proven=within_gap, start_points=relaxation.points,
-                                  improved=searching if progress is not None else None)
-        before_solver[0] = time.perf_counter() - t0
-        if first is not None:
-            report(0.0, first.objective, relax)
-        proven = first is not None and within_gap(first.objective)
-        if proven:
-            # the first plan is already within the gap asked for of a proven bound
-            status, x, solver_obj, bound, solve_seconds, log, cancelled = (
-                Status.OPTIMAL, None, None, None, 0.0, "", False)    # bound: relax, below
-            notes.append("the first plan is proven within the gap asked for by the segment "
-                         "relaxation bound; no MIP solve was needed")
-        else:
-            raw = backend_cls().solve(form, options.overridden(mip_gap=asked_gap),
-                                      SolveControl(solver_deadline(deadline, first), report, cancel, start))
-            status, x, solver_obj, bound = Status(raw.status), raw.x, raw.objective, raw.bound
-            solve_seconds, log, cancelled = raw.seconds, raw.log, raw.cancelled
-            handoff_seconds = raw.handoff_seconds
-            notes += raw.notes
-            stopped_by = raw.stopped_by
-            if stopped_by == TIME_LIMIT:
-                notes.append(f"stopped by the time limit ({options.time_limit:g} s) before "
-                             + ("proving the plan optimal" if status.has_plan else "finding a plan"))
+    plan: HeuristicResult | None = None
+    start: np.ndarray | None = None     # the MIP start made from it
+    relaxation_bound: float | None = None
+    proven: bool = False                # within the gap asked for of the relaxation bound
 
+
+def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay: _ProgressRelay,
+                cancel: threading.Event | None, warm_start: pd.DataFrame | None) -> _FirstPlan:
+    """The segment relaxation's bound, then the heuristic's plan within the seconds left."""
+    relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"
+                  else Relaxation(None))
+    bound = relay.relaxation_bound = relaxation.bound
+    asked_gap = options.gap_or_default
+
+    def within_gap(objective: float) -> bool:
+        return bound is not None and relative_gap(objective, bound) <= asked_gap
+
+    plan, start = first_plan(model.built, deadline.remaining(floor=0.05), cancel, warm_start,
+                             proven=within_gap, start_points=relaxation.points,
+                             improved=relay.searching if relay.progress is not None else None)
+    relay.solver_starts()
+    if plan is not None:
+        relay.backend(0.0, plan.objective, bound)
+    return _FirstPlan(plan, start, bound, plan is not None and within_gap(plan.objective))
+
+
+def _backend_solve(backend_cls: type, model: _Model, options: SolverOptions, deadline: Deadline,
+                   relay: _ProgressRelay, cancel: threading.Event | None,
+                   first: _FirstPlan) -> RawSolution:
+    """The backend's solve within its share of the deadline (none if the first plan is proven)."""
+    if first.proven:
+        # bound: the relaxation's, taken in _outcome
+        return RawSolution(Status.OPTIMAL, None, None, None, 0.0, notes=[
+            "the first plan is proven within the gap asked for by the segment relaxation "
+            "bound; no MIP solve was needed"])
+    control = SolveControl(solver_deadline(deadline, first.plan), relay.backend, cancel, first.start)
+    raw = backend_cls().solve(model.form, options.overridden(mip_gap=options.gap_or_default), control)
+    raw.status = Status(raw.status)
+    if raw.stopped_by == TIME_LIMIT:
+        raw.notes = raw.notes + [
+            f"stopped by the time limit ({options.time_limit:g} s) before "
+            + ("proving the plan optimal" if raw.status.has_plan else "finding a plan")]
+    return raw
+
+
+def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstPlan) -> Outcome:
+    """Weigh the solver's plan against the first plan, and its bound against the
+    relaxation's: the status, plan, objective and bound the solve reports."""
+    status, x, built = raw.status, raw.x, model.built
     if x is not None and status.has_plan:
         plan = built.plan_from_solution(x)
     else:
         plan = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
                              "price": pd.Series(dtype=float)})
-    if bound is not None and not math.isfinite(bound):
-        bound = None
-    bound_source = "solver" if bound is not None else None
-    if relax is not None and status != Status.INFEASIBLE and (bound is None or relax < bound):
-        bound, bound_source = relax, "segment relaxation"
-    if first is not None and (x is None or not status.has_plan or same_plan(first, built, x)):
-        ev = first.evaluation                       # nothing else to price
+    bound, bound_source = _best_bound(raw, first.relaxation_bound)
+    heuristic, solver_objective, notes = first.plan, raw.objective, []
+    if heuristic is not None and (x is None or not status.has_plan or same_plan(heuristic, built, x)):
+        ev = heuristic.evaluation                   # nothing else to price
     else:
         ev = evaluate_plan(scenario, plan)
-    if first is not None:
-        keep = keep_first_plan(first, status, ev.objective if status.has_plan else None)
+    if heuristic is not None:
+        keep = keep_first_plan(heuristic, status, ev.objective if status.has_plan else None)
         if keep is not None:
-            notes.append("the solver reported the model infeasible, yet the heuristic's plan keeps every "
-                         "rule when re-evaluated; it is reported as feasible" if status == Status.INFEASIBLE else
-                         "the solver found no better plan than the heuristic's first plan in time; "
-                         "the bound is the best proven one")
-            status, plan, solver_obj, ev = Status(keep), first.plan, None, first.evaluation
-    if proven:
-        plan, ev = first.plan, first.evaluation
+            notes.append(FIRST_PLAN_KEPT[status == Status.INFEASIBLE])
+            status, plan, solver_objective, ev = Status(keep), heuristic.plan, None, heuristic.evaluation
+    if first.proven:
+        plan, ev = heuristic.plan, heuristic.evaluation
     objective = ev.objective if status.has_plan else None
     if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
-        bound = max(bound, objective) if form.sense == "max" else min(bound, objective)
-    gap = relative_gap(objective, bound)
-
-    conflict: list[str] = []
-    if status == Status.INFEASIBLE and explain:
-        conflict = _explain(scenario, backend, built, threads)
-
-    summary = json_safe({
-        "status": status.value,
-        "objective": objective,
-        "bound": bound,
-        "gap": gap,
-        "bound_source": bound_source,
-        "backend": backend,
-        "build_seconds": round(build_seconds, 4),
-        "solve_seconds": round(solve_seconds, 4),
-        "handoff_seconds": None if handoff_seconds is None else round(handoff_seconds, 4),
-        "objective_sense": scenario.objective,
-        "pricing": scenario.pricing,
-        "choice_model": scenario.choice_model,
-        "scenario": scenario.name,
-        "cancelled": cancelled,
-        "stopped_by": stopped_by,
-        "solver_objective": solver_obj,
-        "kpis": {
-            "revenue": ev.revenue if objective is not None else None,
-            "profit": ev.profit if objective is not None else None,
-            "margin": ev.margin if objective is not None else None,
-            "units": ev.units if objective is not None else None,
-            "offers_on_sale": int(plan["bundle_id"].nunique()),
-        },
-        "segments": ev.segments.to_dict(orient="records") if objective is not None else [],
-        "products": _named(scenario, ev.products).to_dict(orient="records") if objective is not None else [],
-        "binding_constraints": sorted(set(ev.binding)) if objective is not None else [],
-        "conflicting_constraints": conflict,
-        "violations": ev.violations if objective is not None else [],
-        "model": {
-            "variables": int(form.A.shape[1]),
-            "constraints": int(form.A.shape[0]),
-            "nonzeros": int(form.A.nnz),
-            "integer_variables": int(form.integer.sum()),
-            "price_points": int(len(built.space.points)),
-            "choice_arcs": int(len(built.space.arcs)),
-            "pruned": built.space.pruned,
-            "formulation": built.model.name,
-        },
-        "first_plan": first_plan_summary(first),
-        "notes": notes,
-        "versions": _versions(),
-        **_report_facts(scenario, options.time_limit, options.mip_gap,
-                        plan if objective is not None else None),
-    })
-    return SolveResult(status, objective, bound, gap, backend, build_seconds, solve_seconds,
-                       readable_plan(scenario, ev.plan) if objective is not None else plan.assign(
-                           expected_units=pd.Series(dtype=float), expected_revenue=pd.Series(dtype=float),
-                           expected_profit=pd.Series(dtype=float)),
-                       summary, log, cancelled, ev.segments, _named(scenario, ev.products))
+        bound = max(bound, objective) if model.form.sense == "max" else min(bound, objective)
+    return Outcome(status, plan, ev, objective, bound, bound_source, relative_gap(objective, bound),
+                   solver_objective, notes)
 
 
-def _explain(scenario: Scenario, backend: str, built, threads) -> list[str]:
+def _best_bound(raw: RawSolution, relaxation_bound: float | None) -> tuple[float | None, str | None]:
+    """The tighter of the solver's and the relaxation's proven bounds, and whose it is."""
+    bound = raw.bound
+    if bound is not None and not math.isfinite(bound):
+        bound = None
+    source = "solver" if bound is not None else None
+    if (relaxation_bound is not None and raw.status != Status.INFEASIBLE
+            and (bound is None or relaxation_bound < bound)):
+        bound, source = relaxation_bound, "segment relaxation"
+    return bound, source
+
+
+def _result(scenario: Scenario, backend: str, model: _Model, raw: RawSolution, outcome: Outcome,
+            summary: dict, threads_note: str | None) -> SolveResult:
+    ev = outcome.evaluation
+    if outcome.objective is not None:
+        plan = readable_plan(scenario, ev.plan)
+    else:
+        plan = outcome.plan.assign(expected_units=pd.Series(dtype=float),
+                                   expected_revenue=pd.Series(dtype=float),
+                                   expected_profit=pd.Series(dtype=float))
+    return SolveResult(outcome.status, outcome.objective, outcome.bound, outcome.gap, backend,
+                       model.seconds, raw.seconds, plan, summary, raw.log, raw.cancelled,
+                       ev.segments, named_products(scenario, ev.products), threads_note)
+
+
+def _explain(scenario: Scenario, backend: str, built: BuiltModel, threads: int | None) -> list[str]:
+    """A minimal set of rules that cannot hold together (re-solving without each in turn)."""
     if built.space.no_price:
         rules = {r for rs in built.space.no_price.values() for r in rs} - {"price ladder"}
         return ["must_offer"] + sorted(r if r != "min_price/max_price" else "min_price/max_price (bundles.csv)"
@@ -289,131 +339,3 @@ def _explain(scenario: Scenario, backend: str, built, threads) -> list[str]:
         return r.status == "infeasible"
 
     return minimal_conflict(scenario, infeasible)
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for pkg in ("bundleopt", "highspy", "ortools", "pyomo", "numpy", "pandas"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-# ------------------------------------------------- files a merchandiser reads on their own
-MONEY_PLAN_COLUMNS = ("price", "expected_revenue", "expected_profit", "list_price", "previous_price")
-MONEY_SUMMARY_KEYS = ("objective", "bound", "solver_objective")
-SHARE_DECIMALS = 4          # discount and margin: a fraction, 0.1235 = 12.35 %
-
-
-def offer_labels(scenario: Scenario) -> pd.Series:
-    """Each offer's components in words, e.g. ``Coffee 500g + 2 × Milk 1l``.
-
-    Product names where products.csv has a ``name`` column, ids otherwise; indexed by
-    ``bundle_id`` in bundles order.
-    """
-    comp = scenario.components
-    names = scenario.products["name"] if "name" in scenario.products else pd.Series(dtype=str)
-    label = names.reindex(comp["product_id"]).fillna("").astype(str).to_numpy()
-    label = np.where(label == "", comp["product_id"].astype(str).to_numpy(), label)
-    q = comp["quantity"].to_numpy()
-    part = np.where(q > 1, pd.Series(q).astype(str).to_numpy() + " × " + label, label)
-    return pd.Series(part).groupby(comp["bundle_id"].to_numpy(), sort=False).agg(" + ".join).reindex(
-        scenario.bundles.index)
-
-
-def previous_prices(scenario: Scenario, plan: pd.DataFrame) -> pd.Series:
-    """The price each plan row had in ``previous_plan.csv`` (same shoppers, or ``*``); NaN if none."""
-    prev = scenario.previous_plan
-    rows = plan[["bundle_id", "segment_id"]].reset_index()
-    exact = rows.merge(prev, on=["bundle_id", "segment_id"], how="inner")
-    # as price_change.max_relative matches them: same segment, or either side is `*`
-    loose = rows.merge(prev, on="bundle_id", how="inner", suffixes=("", "_old"))
-    loose = loose[(loose["segment_id"] == "*") | (loose["segment_id_old"] == "*")]
-    both = pd.concat([exact, loose[["index", "price"]]]).drop_duplicates("index")
-    return both.set_index("index")["price"].reindex(rows["index"]).set_axis(plan.index)
-
-
-def readable_plan(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
-    """plan.csv rows plus what a merchandiser reads them with (SCENARIO.md §7 columns first).
-
-    Adds ``list_price`` (R_b), ``discount`` (1 − price / list price), ``margin``
-    ((price − cost) / price), ``components`` (the offer in words) and, when the scenario
-    has a previous plan, ``previous_price`` (None where the row is new).
-    """
-    out = plan.copy()
-    ref = scenario.reference_prices()
-    cost = scenario.offer_costs()
-    price = out["price"].to_numpy(float)
-    out["list_price"] = ref.reindex(out["bundle_id"]).to_numpy(float).round(2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["discount"] = np.where(out["list_price"] > 0, 1.0 - price / out["list_price"], np.nan)
-        out["margin"] = np.where(price > 0, (price - cost.reindex(out["bundle_id"]).to_numpy(float)) / price, np.nan)
-    out["components"] = offer_labels(scenario).reindex(out["bundle_id"]).to_numpy()
-    if len(scenario.previous_plan):
-        prev = previous_prices(scenario, out)
-        # None, not NaN, where a row is new: plan rows also go to JSON (the service)
-        out["previous_price"] = pd.Series([None if pd.isna(v) else round(float(v), 2) for v in prev],
-                                          index=out.index, dtype=object)
-    return out
-
-
-def money_rounded_plan(plan: pd.DataFrame) -> pd.DataFrame:
-    """plan.csv as written: money in cents, shares to 4 decimals, units to hundredths."""
-    out = plan.copy()
-    for col in MONEY_PLAN_COLUMNS + ("expected_units",):
-        if col in out and out[col].dtype != object:
-            out[col] = out[col].astype(float).round(2)
-    for col in ("discount", "margin"):
-        if col in out:
-            out[col] = out[col].astype(float).round(SHARE_DECIMALS)
-    return out
-
-
-def money_rounded_summary(summary: dict) -> dict:
-    """summary.json as written: money in cents (objective, bound, revenue, profit, surplus),
-    units to hundredths, shares (margin, utilisation) to 4 decimals; the gap as computed."""
-    def r(v, d):
-        return v if not isinstance(v, (int, float)) or isinstance(v, bool) else round(float(v), d)
-
-    def rows(records, digits):
-        return [{k: r(v, digits[k]) if k in digits else v for k, v in rec.items()} for rec in records]
-
-    out = dict(summary)
-    for k in MONEY_SUMMARY_KEYS:
-        if k in out:
-            out[k] = r(out[k], 2)
-    if isinstance(out.get("kpis"), dict):
-        out["kpis"] = rows([out["kpis"]], {"revenue": 2, "profit": 2, "units": 2, "margin": SHARE_DECIMALS})[0]
-    if isinstance(out.get("segments"), list):
-        out["segments"] = rows(out["segments"], {"surplus": 2, "expected_purchases": 2})
-    if isinstance(out.get("products"), list):
-        out["products"] = rows(out["products"], {"units": 2, "utilisation": SHARE_DECIMALS})
-    return out
-
-
-def _named(scenario: Scenario, products: pd.DataFrame) -> pd.DataFrame:
-    """Per-product figures with the product's name ("" when products.csv has none)."""
-    names = scenario.products["name"] if "name" in scenario.products else pd.Series(dtype=str)
-    return products.assign(name=names.reindex(products["product_id"]).fillna("").astype(str).to_numpy())
-
-
-def _report_facts(scenario: Scenario, time_limit, mip_gap, plan: pd.DataFrame | None) -> dict:
-    """What a report needs beyond the KPIs: the limits asked for, the rules imposed, the old plan."""
-    facts = {
-        "time_limit": time_limit,
-        "mip_gap_target": DEFAULT_MIP_GAP if mip_gap is None else mip_gap,
-        "constraints_imposed": scenario.constraints.active(),
-        "previous_plan_rows": int(len(scenario.previous_plan)),
-    }
-    if plan is not None and len(scenario.previous_plan):
-        prev = scenario.previous_plan
-        gone = prev[~prev["bundle_id"].isin(set(plan["bundle_id"]))]
-        labels = offer_labels(scenario)
-        facts["previous_plan_dropped"] = [
-            {"bundle_id": r.bundle_id, "segment_id": r.segment_id, "price": round(float(r.price), 2),
-             "components": labels.get(r.bundle_id, r.bundle_id)} for r in gone.itertuples()]
-    return facts

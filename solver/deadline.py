@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import time
 
+# A backend handed a deadline may overrun it by this share of its length (HiGHS's own
+# limit is not checked inside presolve) before the engine stops waiting for it.
+BACKEND_GRACE = 0.03
+
 
 class Deadline:
     """``seconds`` from ``start`` (``time.monotonic()``; default now); ``None`` = no limit."""
@@ -28,6 +32,13 @@ class Deadline:
         if self.seconds is None:
             return None
         return max(floor, self.seconds - self.elapsed())
+
+    def with_grace(self, grace: float = BACKEND_GRACE, extra: float = 0.0) -> "Deadline":
+        """When to stop waiting for a backend handed this deadline: ``grace`` of its
+        length plus ``extra`` seconds after it (same start; unlimited stays unlimited)."""
+        if self.seconds is None:
+            return self
+        return Deadline(self.seconds * (1.0 + grace) + extra, start=self.start)
 
     def expired(self) -> bool:
         return self.seconds is not None and self.elapsed() >= self.seconds

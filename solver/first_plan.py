@@ -14,24 +14,25 @@ from typing import Callable
 
 import numpy as np
 
-from .deadline import Deadline
+from .deadline import BACKEND_GRACE, Deadline
 from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_vector
 
 
-def first_plan(built, remaining: float | None, cancel: threading.Event | None = None,
+def first_plan(built, seconds_left: float | None, cancel: threading.Event | None = None,
                warm_start=None, proven: Callable[[float], bool] | None = None,
                start_points: np.ndarray | None = None,
                improved: Callable[[float], None] | None = None,
                ) -> tuple[HeuristicResult | None, np.ndarray | None]:
-    """The heuristic's plan for a built model within its share of ``remaining``
-    seconds (starting also from ``warm_start``, a plan, and from ``start_points``, the
+    """The heuristic's plan for a built model within its share of the ``seconds_left``
+    on the solve's deadline (starting also from ``warm_start``, a plan, and from ``start_points``, the
     relaxation's plan, when given; stopping once ``proven(objective)``; telling
     ``improved(objective)`` of each better plan on the way), and the MIP
     start made from it (``None, None`` if it found none; no start for MNL models, see
     below)."""
     if built.space.no_price or not len(built.space.points):
         return None, None
-    first = heuristic_plan(built.space, heuristic_budget(remaining, len(built.space.arcs)),
+    heuristic_share = heuristic_budget(seconds_left, len(built.space.arcs))
+    first = heuristic_plan(built.space, heuristic_share,
                            cancel=cancel, initial=warm_start, proven=proven,
                            start_points=start_points, improved=improved)
     if first is None:
@@ -48,11 +49,11 @@ def first_plan(built, remaining: float | None, cancel: threading.Event | None = 
 def solver_deadline(deadline: Deadline, first: HeuristicResult | None) -> Deadline:
     """The solver's share of a solve's deadline: what is left after the build and the
     first plan, less a reserve for re-evaluating its plan afterwards (twice what one
-    evaluation of the first plan took) and the backends' 3 % grace past their limit."""
+    evaluation of the first plan took) and the backends' grace past their limit."""
     if not deadline.limited:
         return deadline
     reserve = 0.02 + 2.0 * (first.eval_seconds if first is not None else 0.02)
-    return Deadline(max(0.05, (deadline.remaining() - reserve) / 1.03))
+    return Deadline(max(0.05, (deadline.remaining() - reserve) / (1.0 + BACKEND_GRACE)))
 
 
 def same_plan(first: HeuristicResult, built, x: np.ndarray | None) -> bool:

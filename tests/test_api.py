@@ -119,6 +119,45 @@ def test_infeasible_what_if_names_the_conflict(tiny):
     assert res.status == "infeasible" and not res.has_plan
     assert res.objective is None and len(res.plan) == 0
     assert sorted(res.summary["conflicting_constraints"]) == ["max_offers", "must_offer"]
+    message = res.no_plan_message
+    assert message.startswith("the rules cannot all hold: conflict between ")
+    assert "max_offers" in message and "must_offer" in message
+    assert solve(tiny).no_plan_message == ""
+
+
+@pytest.mark.parametrize("status, summary, words", [
+    ("infeasible", {"conflicting_constraints": []}, "the rules cannot all hold"),
+    ("no_solution", {"stopped_by": "time_limit"}, "no plan found within the time limit"),
+    ("no_solution", {"cancelled": True, "stopped_by": None}, "cancelled before a plan was found"),
+    ("no_solution", {}, "without a plan"),
+    ("feasible", {"stopped_by": "time_limit"}, ""),
+])
+def test_no_plan_message_says_why(status, summary, words):
+    from solver.status import no_plan_message
+
+    message = no_plan_message(status, summary)
+    assert (words in message) if words else message == ""
+    assert "conflict" not in message
+
+
+def test_versions_are_recorded_as_text_and_missing_ones_said_so(tiny, monkeypatch):
+    from importlib import metadata
+
+    from solver.machine import VERSIONED_PACKAGES, package_versions
+
+    versions = solve(tiny).summary["versions"]
+    assert set(versions) == {"python", *VERSIONED_PACKAGES}
+    assert all(isinstance(v, str) and v for v in versions.values())
+    real = metadata.version
+
+    def without_pyomo(name):
+        if name == "pyomo":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "version", without_pyomo)
+    assert package_versions()["pyomo"] == "not installed"
+    assert package_versions()["numpy"] == real("numpy")
 
 
 @pytest.mark.parametrize("option, value, name", [

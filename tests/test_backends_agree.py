@@ -54,3 +54,18 @@ def test_cpsat_refuses_mnl():
         solve(sc, backend="cpsat")
     # HiGHS takes the same scenario
     assert solve(sc, backend="highs").status == "optimal"
+
+
+def test_every_backend_name_has_its_class_and_no_other():
+    # the names are formulations.options.BACKENDS (scenario.yaml, the CLI, the service);
+    # the registry only says where each one's class lives
+    from formulations.errors import ParameterError
+    from formulations.options import BACKENDS
+    from solver.backends import REGISTRY, get_backend
+
+    assert set(REGISTRY) == set(BACKENDS)
+    for name in BACKENDS:
+        cls = get_backend(name)
+        assert cls.name == name and hasattr(cls, "capabilities") and hasattr(cls, "default_threads")
+    with pytest.raises(ParameterError, match="must be one of"):
+        get_backend("gurobi")

@@ -48,11 +48,11 @@ def scenario():
 def test_large_models_go_to_a_child_and_small_ones_stay(scenario):
     form = build_model(scenario).model.to_arrays()
     assert form.A.nnz > IN_PROCESS_MAX_NNZ
-    assert in_child_process(form, HighsRun(time_limit=10.0))
+    assert in_child_process(form, HighsRun(seconds_left=10.0))
     small = build_model(midsize_scenario(12, 0, n_segments=2)).model.to_arrays()
     assert small.A.nnz <= IN_PROCESS_MAX_NNZ
-    assert not in_child_process(small, HighsRun(time_limit=10.0))
-    assert in_child_process(small, HighsRun(time_limit=0.5))
+    assert not in_child_process(small, HighsRun(seconds_left=10.0))
+    assert in_child_process(small, HighsRun(seconds_left=0.5))
 
 
 @pytest.mark.parametrize("limit", [1.0, 2.5])

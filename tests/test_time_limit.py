@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from formulations.scenario import Scenario
 from formulations.synthetic import synthetic_scenario
@@ -174,3 +175,13 @@ def test_cli_time_limit_exit_status_and_files(tmp_path: Path) -> None:
     assert (out / "plan.csv").exists() == (summary["status"] == "feasible")
     assert r.returncode == (0 if summary["status"] == "feasible" else 1), (r.returncode, r.stderr[-500:])
     assert "terminate called" not in r.stderr
+
+
+def test_a_backends_grace_keeps_the_deadlines_start():
+    from solver.deadline import BACKEND_GRACE, Deadline
+
+    d = Deadline(10.0, start=100.0)
+    late = d.with_grace(extra=0.05)
+    assert late.start == d.start and late.seconds == pytest.approx(10.0 * (1 + BACKEND_GRACE) + 0.05)
+    assert d.with_grace(0.5).seconds == pytest.approx(15.0)
+    assert not Deadline(None).with_grace().limited        # no limit stays no limit

@@ -48,17 +48,15 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
     from formulations.loading import load_scenario
 
     from solver.api import solve as run_solve
-    from solver.machine import clamp_threads
 
     check_flags(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
     scenario = load_scenario(scenario_dir)
-    _, threads_note = clamp_threads(threads if threads is not None else scenario.solver.threads)
-    if threads_note:
-        click.echo(f"note: {threads_note}", err=True)
     printer = ProgressPrinter(quiet)
     # the time limit counts from the command's start: imports and loading count too
     result = run_solve(scenario, backend=backend, time_limit=time_limit, mip_gap=mip_gap,
                        threads=threads, progress=printer, started=started())
+    if result.threads_note:
+        click.echo(f"note: {result.threads_note}", err=True)
     result.write(out_dir)
     if not quiet:
         click.echo(format_summary(result, out_dir))

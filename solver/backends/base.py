@@ -20,11 +20,12 @@ from formulations.options import SolverOptions
 from formulations.scenario import Scenario
 
 from ..deadline import Deadline
-from ..status import Status
+from ..status import TIME_LIMIT, Status
 
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE,
                                               Status.NO_SOLUTION)
-TIME_LIMIT = "time_limit"       # RawSolution.stopped_by when the deadline stopped the search
+
+POLL_SECONDS = 0.05     # how often a waiting backend looks at the cancel flag and the clock
 
 ProgressFn = Callable[[float, "float | None", "float | None"], None]   # elapsed, incumbent, bound
 
@@ -48,6 +49,8 @@ class SolveControl:
 
 @dataclass
 class RawSolution:
+    """What a backend answers; also what the engine records when no backend ran."""
+
     status: Status
     x: np.ndarray | None
     objective: float | None              # the solver's own value of x
@@ -61,8 +64,9 @@ class RawSolution:
 
 
 class Backend(Protocol):
-    name: ClassVar[str]
+    name: ClassVar[str]                  # one of formulations.options.BACKENDS
     capabilities: ClassVar[Capabilities]
+    default_threads: ClassVar[int | None]   # when none are asked for; None: the solver decides
 
     def solve(self, form: MatrixForm, options: SolverOptions,
               control: SolveControl | None = None) -> RawSolution: ...

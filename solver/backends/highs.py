@@ -11,10 +11,11 @@ import numpy as np
 from formulations.linear import MatrixForm
 from formulations.options import SolverOptions
 
-from .base import (FEASIBLE, NO_SOLUTION, TIME_LIMIT, Capabilities, RawSolution,
-                   SolveControl)
+from ..deadline import Deadline
 from ..status import Status
-from .highs_run import GRACE, HighsRun, model_arrays
+from .base import (FEASIBLE, NO_SOLUTION, POLL_SECONDS, TIME_LIMIT, Capabilities, RawSolution,
+                   SolveControl)
+from .highs_run import HighsRun, model_arrays
 from .highs_child import final_result, load, watch_mip
 from .highs_child import quiet_highs as _quiet_highs
 
@@ -23,6 +24,7 @@ from .highs_child import quiet_highs as _quiet_highs
 # presolve cannot be interrupted, and a C++ thread alive at interpreter exit aborts the
 # process. Keep each Highs object alive and wait for its thread before exiting.
 _abandoned: list = []
+CANCEL_SECONDS = 0.5         # how long a cancelled solve may take to stop
 
 
 @atexit.register
@@ -32,15 +34,16 @@ def _join_abandoned() -> None:
         thread.join()
 
 
-def load_model(h: highspy.Highs, form: MatrixForm, options: HighsRun,
+def load_model(h: highspy.Highs, form: MatrixForm, run: HighsRun,
                log: list[str]) -> tuple[list[str], np.ndarray]:
-    """Load ``form`` with ``options`` into ``h`` (see :func:`highs_child.load`)."""
-    return load(h, model_arrays(form, options), log)
+    """Load ``form`` with ``run``'s settings into ``h`` (see :func:`highs_child.load`)."""
+    return load(h, model_arrays(form, run), log)
 
 
 class HighsBackend:
     name = "highs"
     capabilities = Capabilities(choice_models=frozenset({"first_choice", "mnl"}))
+    default_threads = None               # HiGHS decides
 
     def solve(self, form: MatrixForm, options: SolverOptions,
               control: SolveControl | None = None) -> RawSolution:
@@ -50,15 +53,15 @@ class HighsBackend:
         raw = solve_in_child(form, run) if in_child_process(form, run) else self._solve_here(form, run)
         raw.status = Status(raw.status)
         # a MIP stops short of optimal or infeasible only at its limit (or when cancelled)
-        if run.time_limit is not None and not raw.cancelled and raw.status in (FEASIBLE, NO_SOLUTION):
+        if run.seconds_left is not None and not raw.cancelled and raw.status in (FEASIBLE, NO_SOLUTION):
             raw.stopped_by = TIME_LIMIT
         return raw
 
-    def _solve_here(self, form: MatrixForm, options: HighsRun) -> RawSolution:
+    def _solve_here(self, form: MatrixForm, run: HighsRun) -> RawSolution:
         called = time.perf_counter()
         h = _quiet_highs()
         log: list[str] = []
-        notes, integrality = load_model(h, form, options, log)
+        notes, integrality = load_model(h, form, run, log)
         best: dict = {"x": None, "obj": None, "bound": None}
         lock = threading.Lock()
         start = time.perf_counter()
@@ -71,28 +74,14 @@ class HighsBackend:
         def mip_log(bound):
             with lock:
                 best["bound"] = bound or best["bound"]
-            if options.progress:
-                options.progress(time.perf_counter() - start, best["obj"], best["bound"])
+            if run.progress:
+                run.progress(time.perf_counter() - start, best["obj"], best["bound"])
 
         watch_mip(h, improving, mip_log)
         h.HandleUserInterrupt = True
 
         thread = h.startSolve()
-        deadline = None if options.time_limit is None else start + options.time_limit * (1 + GRACE) + 0.05
-        finished, abandoned, cancelled = False, False, False
-        while not finished:
-            finished, _ = h.wait(0.05)
-            if finished:
-                break
-            now = time.perf_counter()
-            if options.cancel is not None and options.cancel.is_set() and not cancelled:
-                cancelled = True
-                h.cancelSolve()
-                deadline = min(deadline or np.inf, now + 0.5)
-            if deadline is not None and now > deadline:
-                h.cancelSolve()
-                abandoned = True     # the thread may still be in presolve; do not wait for it
-                break
+        abandoned, cancelled = _wait(h, run)
         seconds = time.perf_counter() - start
 
         if abandoned:
@@ -108,3 +97,22 @@ class HighsBackend:
         return RawSolution(status, x, obj, bound, seconds, "".join(log), cancelled, notes,
                            handoff_seconds=start - called)
 
+
+def _wait(h: highspy.Highs, run: HighsRun) -> tuple[bool, bool]:
+    """Wait for a started solve to finish: ``(abandoned, cancelled)``. A cancel asks HiGHS
+    to stop and waits ``CANCEL_SECONDS`` more; past the deadline and its grace, the solve is
+    asked to stop and abandoned (its thread may still be in presolve)."""
+    give_up = run.give_up(extra=POLL_SECONDS)
+    cancelled = False
+    while True:
+        finished, _ = h.wait(POLL_SECONDS)
+        if finished:
+            return False, cancelled
+        if run.cancel is not None and run.cancel.is_set() and not cancelled:
+            cancelled = True
+            h.cancelSolve()
+            if not give_up.limited or give_up.remaining() > CANCEL_SECONDS:
+                give_up = Deadline(CANCEL_SECONDS)
+        if give_up.expired():
+            h.cancelSolve()
+            return True, cancelled

@@ -8,8 +8,9 @@ results through the same :func:`final_result`.
 
 A *model* here is a dict of arrays: ``sense`` ("max"/"min"), ``cost``, ``lb``, ``ub``,
 ``lo``, ``hi``, the CSC matrix as ``indptr``/``indices``/``data`` with ``shape``,
-``integer``, ``presolve``; and the options ``time_limit``, ``mip_gap``,
-``threads``, ``start`` (a MIP start: value per column, NaN where not given).
+``integer``, ``presolve``; and the settings ``seconds_left`` (on the solver's deadline
+when HiGHS was called; ``None``: no limit), ``mip_gap``, ``threads``, ``start`` (a MIP
+start: value per column, NaN where not given).
 """
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ import numpy as np
 # test_bruteforce.py found it); without presolve the same models solve exactly.
 PRESOLVE_MAX_RANGE = 1e8
 BOUND_EVERY = 0.25           # seconds between bound-only progress messages
+# HiGHS's own time limit is this share of the seconds left, so that it normally stops
+# itself, with a final bound, before the engine stops waiting for it
+HIGHS_SHARE = 0.95
+
+
+def solver_share(seconds_left: float) -> float:
+    """HiGHS's own time limit for a run with ``seconds_left``."""
+    return HIGHS_SHARE * float(seconds_left)
 
 
 def quiet_highs() -> highspy.Highs:
@@ -50,9 +59,8 @@ def load(h: highspy.Highs, m: dict, log: list[str]) -> tuple[list[str], np.ndarr
     h.cbLogging.subscribe(lambda e: log.append(e.message))
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("output_flag", True)
-    if m["time_limit"] is not None:
-        # a little under the limit, so HiGHS normally stops itself with a final bound
-        h.setOptionValue("time_limit", float(m["time_limit"]) * 0.95)
+    if m["seconds_left"] is not None:
+        h.setOptionValue("time_limit", solver_share(m["seconds_left"]))
     if m["mip_gap"] is not None:
         h.setOptionValue("mip_rel_gap", float(m["mip_gap"]))
     if m["threads"] is not None:
@@ -137,9 +145,10 @@ def run_child(conn, m: dict) -> None:
     h = quiet_highs()
     log: list[str] = []
     notes, integrality = load(h, m, log)
-    if m["time_limit"] is not None:
+    if m["seconds_left"] is not None:
         # start-up and loading came out of the limit (``began`` is the parent's clock)
-        h.setOptionValue("time_limit", max(0.01, 0.95 * m["time_limit"] - (time.time() - m["began"])))
+        h.setOptionValue("time_limit", max(0.01, solver_share(m["seconds_left"])
+                                           - (time.time() - m["began"])))
     conn.send(("loaded",))
     t0 = time.perf_counter()
     last = [0.0]
