@@ -155,8 +155,9 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     from formulations.files import atomic_write_text
 
     from bundleopt.study.plans import read_plan
-    from bundleopt.study.robustness import robustness as run
+    from bundleopt.study.robustness import check_draws, robustness as run
 
+    check_draws(draws)                      # before reading anything; the plan's width later
     scenario = load_scenario(scenario_dir)
     plan = read_plan(plan_dir, scenario)
     res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)

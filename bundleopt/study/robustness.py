@@ -6,6 +6,11 @@ choice model of SCENARIO.md §4 is applied to the offers each segment sees, all 
 at once as ``draws × rows`` arrays. With zero spread every draw is the estimate itself
 and the mean is the plan's objective as :func:`formulations.evaluate.evaluate_plan`
 computes it.
+
+Size: the draws are held in memory as ``draws × offers seen`` arrays (about 50 bytes a
+cell at peak), so :func:`check_draws` caps ``draws`` at :data:`MAX_DRAWS` and
+``draws × offers`` at :data:`MAX_DRAW_CELLS` (about half a gigabyte) before anything is
+drawn; the API and the command both go through it (docs/whatif.md §5).
 """
 from __future__ import annotations
 
@@ -18,6 +23,26 @@ from formulations.evaluate import capped_attraction, evaluate_plan, seen_offers
 from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd, out_of_range
 from formulations.scenario import Scenario
+
+
+MAX_DRAWS = 1_000_000            # draws, whatever the plan
+MAX_DRAW_CELLS = 10_000_000      # draws × offers seen (or WTP pairs, the wider)
+
+
+def check_draws(draws: object, offers: int | None = None) -> None:
+    """Refuse ``draws`` out of range or too large to hold (``offers``: the width of the
+    ``draws × offers`` arrays; None checks ``draws`` alone, as the command does before
+    it reads the plan)."""
+    want = out_of_range("draws", draws)
+    if want is None and draws > MAX_DRAWS:
+        want = f"at most {MAX_DRAWS:,}"
+    if want is not None:
+        raise ParameterError(f"The 'draws' parameter (--draws) must be {want}. Got {draws!r} instead.")
+    if offers and draws * offers > MAX_DRAW_CELLS:
+        raise ParameterError(
+            f"The 'draws' parameter (--draws) is too large for this plan: {draws:,} draws × {offers:,} "
+            f"offers seen = {draws * offers:,} WTP values, more than the cap of {MAX_DRAW_CELLS:,} "
+            f"(docs/whatif.md §5); use at most {MAX_DRAW_CELLS // offers:,} draws.")
 
 
 def _seen(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
@@ -71,7 +96,8 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     ``stockout_probability`` per product (share of draws selling more than its
     inventory; 0 where unlimited) and ``segment_buy_rate`` per segment (mean share of
     its shoppers who buy)."""
-    for name, value in (("draws", draws), ("seed", seed), ("wtp_cv", wtp_cv)):
+    check_draws(draws)
+    for name, value in (("seed", seed), ("wtp_cv", wtp_cv)):
         want = out_of_range(name, value)
         if want is not None:
             raise ParameterError(f"The '{name}' parameter must be {want}. Got {value!r} instead.")
@@ -80,6 +106,7 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     seen = _seen(scenario, plan)
     w = offer_wtp_sd(scenario, wtp_cv)
     w = w.assign(col=np.arange(len(w)))
+    check_draws(draws, max(len(seen), len(w)))
     seen = seen.merge(w[["segment_id", "bundle_id", "beta", "col"]], on=["segment_id", "bundle_id"],
                       how="left", sort=False)
     cost = scenario.offer_costs().reindex(seen["bundle_id"]).to_numpy(float)
