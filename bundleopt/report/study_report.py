@@ -47,6 +47,9 @@ def add_sections(page: Page, run_dir: Path, currency: str) -> None:
         page.section("Robustness to WTP error", _robustness(page, run_dir, cur))
 
 
+_SURPLUS_HOVER = "%{meta} = %{text}<br>surplus %{x:,.2f}<br>objective %{y:,.2f}<extra></extra>"
+
+
 def _bool(v) -> bool:
     return str(v).strip().lower() in ("true", "1", "yes")
 
@@ -72,7 +75,8 @@ def _sweep(page: Page, run_dir: Path, cur: str) -> str:
         order = fr.assign(_x=xs).sort_values("_x") if x.notna().all() else fr.assign(_x=xs)
         fig = go.Figure()
         fig.add_scatter(x=order["_x"], y=order["objective"], mode="lines+markers", name="best objective",
-                        line=dict(color="#2b6cb0"), hovertemplate=f"{key} = %{{x}}<br>objective %{{y:,.2f}}<extra></extra>")
+                        line=dict(color="#2b6cb0"), meta=key,
+                        hovertemplate="%{meta} = %{x}<br>objective %{y:,.2f}<extra></extra>")
         par = order[order["pareto"]]
         fig.add_scatter(x=par["_x"], y=par["objective"], mode="markers", name="Pareto-optimal",
                         marker=dict(size=13, symbol="star", color="#dd6b20"), hoverinfo="skip")
@@ -85,10 +89,10 @@ def _sweep(page: Page, run_dir: Path, cur: str) -> str:
         fig2 = go.Figure()
         fig2.add_scatter(x=fr["surplus"], y=fr["objective"], mode="markers", name="variant",
                          text=fr[key].astype(str), marker=dict(size=10, color="#a0aec0"),
-                         hovertemplate=f"{key} = %{{text}}<br>surplus %{{x:,.2f}}<br>objective %{{y:,.2f}}<extra></extra>")
+                         meta=key, hovertemplate=_SURPLUS_HOVER)
         fig2.add_scatter(x=par["surplus"], y=par["objective"], mode="markers", name="Pareto-optimal",
                          marker=dict(size=13, symbol="star", color="#dd6b20"), text=par[key].astype(str),
-                         hovertemplate=f"{key} = %{{text}}<br>surplus %{{x:,.2f}}<br>objective %{{y:,.2f}}<extra></extra>")
+                         meta=key, hovertemplate=_SURPLUS_HOVER)
         fig2.update_layout(title="Profit against shoppers' total surplus")
         fig2.update_xaxes(title_text=f"shoppers' total surplus ({cur})")
         fig2.update_yaxes(title_text=f"objective ({cur})")
@@ -167,7 +171,7 @@ def _robustness(page: Page, run_dir: Path, cur: str) -> str:
                            ("mean", "mean", "circle"), ("95th percentile", "p95", "line-ns-open")):
         fig.add_scatter(x=[rb[key]], y=["objective"], mode="markers", name=name,
                         marker=dict(size=16, symbol=sym, line=dict(width=3)),
-                        hovertemplate=f"{name} %{{x:,.2f}}<extra></extra>")
+                        meta=name, hovertemplate="%{meta} %{x:,.2f}<extra></extra>")
     if isinstance(rb.get("plan_objective"), (int, float)):
         fig.add_vline(x=rb["plan_objective"], line_dash="dot", annotation_text="plan as estimated")
     fig.update_layout(title="The plan's objective over WTP draws", legend=dict(orientation="h", y=-0.4, x=0))
