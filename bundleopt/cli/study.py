@@ -103,10 +103,10 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     everything else unchanged — and which rules that move would break.
     """
     from formulations.loading import load_scenario
-    from formulations.files import atomic_write_text
 
     from bundleopt.study.executors import make_executor
     from bundleopt.study.explain import rule_costs
+    from bundleopt.study.files import write_csv
     from bundleopt.study.moves import moves
     from bundleopt.study.plans import read_plan
     from bundleopt.study.sweep import SolveSettings
@@ -114,20 +114,39 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     check_flags(time_limit=time_limit)
     scenario = load_scenario(scenario_dir)
     plan = read_plan(plan_dir, scenario)
-    with make_executor(executor, workers=workers, address=address) as ex:
+    ex = make_executor(executor, workers=workers, address=address)
+    _note(ex, quiet)
+    with ex:
         costs = rule_costs(scenario, plan, executor=ex,
                            settings=SolveSettings(time_limit=time_limit, explain=False))
         mv = moves(scenario, plan, executor=ex)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "rule_costs.csv", costs.to_csv(index=False))
-    atomic_write_text(out_dir / "moves.csv", mv.to_csv(index=False))
+    write_csv(out_dir / "rule_costs.csv", costs)
+    write_csv(out_dir / "moves.csv", mv)
     if not quiet:
-        for r in costs.itertuples():
+        _say_breaks(dict(zip(costs["rule"], costs["plan_breaks"])))
+        for r in costs[costs["status"] != "not_solved"].itertuples():
             click.echo(f"{r.rule:<28} costs {money(r.cost):>14}   ({r.status})")
         better = mv[mv["delta"] > 0]
         click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
                    f"({(better['breaks'] != '').sum()} of those break a rule)")
         click.echo(f"written     {out_dir}/rule_costs.csv, moves.csv")
+
+
+def _say_breaks(broken: dict) -> None:
+    """The plan's broken rules, before any figure about it (nothing for a valid plan)."""
+    from bundleopt.study.plans import breaks_sentence
+
+    line = breaks_sentence([v for v in broken.values() if v])
+    if line:
+        click.echo(line)
+
+
+def _note(ex, quiet: bool) -> None:
+    """The executor's word on what it changed (workers capped at the cores)."""
+    note = getattr(ex, "note", None)
+    if note and not quiet:
+        click.echo(f"note: {note}", err=True)
 
 
 @click.command()
@@ -149,11 +168,9 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     over the draws, each product's chance of selling more than its inventory, and
     the share of each segment's shoppers who buy.
     """
-    import json
-
     from formulations.loading import load_scenario
-    from formulations.files import atomic_write_text
 
+    from bundleopt.study.files import write_json
     from bundleopt.study.plans import read_plan
     from bundleopt.study.robustness import check_draws, robustness as run
 
@@ -162,8 +179,9 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     plan = read_plan(plan_dir, scenario)
     res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
+    write_json(out_dir / "robustness.json", res)
     if not quiet:
+        _say_breaks(res["plan_breaks"])
         click.echo(f"{res['objective_sense']} over {draws} draws: mean {money(res['mean'])}  "
                    f"p5 {money(res['p5'])}  p50 {money(res['p50'])}  p95 {money(res['p95'])}  "
                    f"(plan as estimated: {money(res['plan_objective'])})")

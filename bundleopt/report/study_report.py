@@ -4,9 +4,11 @@ Formats (docs/whatif, issue 10): ``results.csv`` — one row per variant, the sw
 first (named as given to ``--set``), then ``status, objective, bound, gap, revenue,
 profit, units, surplus, offers, solve_seconds, variant``; ``frontier.csv`` — the swept
 value, ``objective``, ``surplus``, ``pareto``; ``rule_costs.csv`` — ``rule,
-objective_without, cost``; ``moves.csv`` — ``bundle_id, audience, price, move,
+objective_without, cost[, status, plan_breaks]``; ``moves.csv`` — ``bundle_id, audience, price, move,
 new_price, objective_after, delta, breaks``; ``robustness.json`` — ``mean, p5, p50,
-p95, stockout_probability`` (per product), ``segment_buy_rate`` (per segment).
+p95, stockout_probability`` (per product), ``segment_buy_rate`` (per segment)[,
+``plan_breaks`` (rule → what the plan breaks)]. A plan that breaks rules is said so
+above its figures.
 """
 from __future__ import annotations
 
@@ -114,9 +116,12 @@ def _rule_costs(page: Page, run_dir: Path, cur: str) -> str:
     import plotly.graph_objects as go
 
     rc = read_csv(run_dir / "rule_costs.csv", ("rule", "objective_without", "cost"), ("objective_without", "cost"),
-                  text=("rule",))
+                  text=("rule", "plan_breaks"))
     if rc.empty:
         return "<p>The scenario imposes no rule.</p>"
+    broken = rc["plan_breaks"].fillna("").tolist() if "plan_breaks" in rc else []
+    warning = _breaks_warning([b for b in broken if b])
+    rc = rc.assign(plan_breaks=broken) if broken else rc
     r = rc.sort_values("cost", ascending=False)
     fig = go.Figure(go.Bar(y=r["rule"], x=r["cost"], orientation="h", marker_color="#e53e3e",
                            customdata=r[["objective_without"]].to_numpy(),
@@ -127,7 +132,18 @@ def _rule_costs(page: Page, run_dir: Path, cur: str) -> str:
     fig.update_yaxes(title_text="rule", autorange="reversed")
     cols = [Column("rule", "Rule", esc, numeric=False), Column("objective_without", "Objective without it", money),
             Column("cost", "Cost", money)]
-    return page.chart(fig, max(260, 90 + 30 * len(r))) + table(r.to_dict(orient="records"), cols, "rule-costs-table")
+    if broken:
+        cols.append(Column("plan_breaks", "What the plan breaks", esc, numeric=False))
+    return warning + page.chart(fig, max(260, 90 + 30 * len(r))) + table(r.to_dict(orient="records"), cols,
+                                                                          "rule-costs-table")
+
+
+def _breaks_warning(broken: list[str]) -> str:
+    """The plan's broken rules, said before any figure about it ("" for a valid plan)."""
+    if not broken:
+        return ""
+    return ('<p class="absent" data-plan-breaks="yes">The plan breaks rules of the scenario: '
+            + esc("; ".join(broken)) + ". Every figure here is for a plan the scenario does not allow.</p>")
 
 
 def _moves(run_dir: Path) -> str:
@@ -162,6 +178,10 @@ def _robustness(page: Page, run_dir: Path, cur: str) -> str:
     for k in ("mean", "p5", "p50", "p95"):
         if not isinstance(rb[k], (int, float)):
             raise InputError("robustness.json", f"'{k}' must be a number", field=k)
+    breaks = rb.get("plan_breaks") or {}
+    if not isinstance(breaks, dict):
+        raise InputError("robustness.json", "'plan_breaks' must map each rule to what the plan breaks",
+                         field="plan_breaks")
     stock = _per_key(rb["stockout_probability"], "product", "stockout_probability")
     buy = _per_key(rb["segment_buy_rate"], "segment", "segment_buy_rate")
     fig = go.Figure()
@@ -177,7 +197,7 @@ def _robustness(page: Page, run_dir: Path, cur: str) -> str:
     fig.update_layout(title="The plan's objective over WTP draws", legend=dict(orientation="h", y=-0.4, x=0))
     fig.update_xaxes(title_text=f"objective ({cur})")
     fig.update_yaxes(title_text="", showticklabels=False)
-    body = page.chart(fig, 300)
+    body = _breaks_warning([str(v) for v in breaks.values()]) + page.chart(fig, 300)
     fig2 = make_subplots(rows=1, cols=2, subplot_titles=("Chance of running out, per product",
                                                          "Share of each segment that buys"))
     fig2.add_bar(x=stock.index.astype(str), y=stock.to_numpy(), marker_color="#e53e3e", showlegend=False, row=1, col=1,

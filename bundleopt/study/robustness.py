@@ -24,6 +24,8 @@ from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd, out_of_range
 from formulations.scenario import Scenario
 
+from .plans import rules_broken
+
 
 MAX_DRAWS = 1_000_000            # draws, whatever the plan
 MAX_DRAW_CELLS = 10_000_000      # draws × offers seen (or WTP pairs, the wider)
@@ -94,8 +96,9 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
                wtp_cv: float | None = None) -> dict:
     """robustness.json content: the objective's ``mean, p5, p50, p95`` over the draws,
     ``stockout_probability`` per product (share of draws selling more than its
-    inventory; 0 where unlimited) and ``segment_buy_rate`` per segment (mean share of
-    its shoppers who buy)."""
+    inventory; 0 where unlimited), ``segment_buy_rate`` per segment (mean share of
+    its shoppers who buy) and ``plan_breaks`` (rule → what the plan does wrong; empty
+    for a plan that keeps every rule)."""
     check_draws(draws)
     for name, value in (("seed", seed), ("wtp_cv", wtp_cv)):
         want = out_of_range(name, value)
@@ -103,14 +106,9 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
             raise ParameterError(f"The '{name}' parameter must be {want}. Got {value!r} instead.")
     sense = "revenue" if scenario.objective == "revenue" else "profit"
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
-    seen = _seen(scenario, plan)
-    w = offer_wtp_sd(scenario, wtp_cv)
-    w = w.assign(col=np.arange(len(w)))
+    ev = evaluate_plan(scenario, plan)
+    seen, w = _seen_valued(scenario, plan, wtp_cv, sense)
     check_draws(draws, max(len(seen), len(w)))
-    seen = seen.merge(w[["segment_id", "bundle_id", "beta", "col"]], on=["segment_id", "bundle_id"],
-                      how="left", sort=False)
-    cost = scenario.offer_costs().reindex(seen["bundle_id"]).to_numpy(float)
-    seen["value"] = seen["price"].to_numpy(float) - (cost if sense == "profit" else 0.0)
     wd = draw_wtp(w, draws, seed)                                 # draws × pairs
     col = seen["col"].to_numpy(float)
     has = np.isfinite(col)
@@ -118,7 +116,33 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     wtp[:, has] = wd[:, col[has].astype(int)]
     demand = demand_draws(scenario, seen, wtp)                    # draws × seen rows
     objective = demand @ seen["value"].to_numpy(float)
+    p5, p50, p95 = np.percentile(objective, [5, 50, 95])
+    return {
+        "draws": int(draws), "seed": int(seed), "wtp_cv": wtp_cv, "objective_sense": sense,
+        "plan_breaks": rules_broken(ev.violations), "plan_objective": float(ev.objective),
+        "mean": float(objective.mean()), "std": float(objective.std()),
+        "p5": float(p5), "p50": float(p50), "p95": float(p95),
+        "min": float(objective.min()), "max": float(objective.max()),
+        **_stock_and_buyers(scenario, seen, demand),
+    }
 
+
+def _seen_valued(scenario: Scenario, plan: pd.DataFrame, wtp_cv: float | None,
+                 sense: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seen rows with each one's WTP column ``col`` in the pairs ``w`` (NaN: no WTP),
+    ``beta`` and the seller's ``value`` of a sale; and the pairs with their spread."""
+    seen = _seen(scenario, plan)
+    w = offer_wtp_sd(scenario, wtp_cv)
+    w = w.assign(col=np.arange(len(w)))
+    seen = seen.merge(w[["segment_id", "bundle_id", "beta", "col"]], on=["segment_id", "bundle_id"],
+                      how="left", sort=False)
+    cost = scenario.offer_costs().reindex(seen["bundle_id"]).to_numpy(float)
+    seen["value"] = seen["price"].to_numpy(float) - (cost if sense == "profit" else 0.0)
+    return seen, w
+
+
+def _stock_and_buyers(scenario: Scenario, seen: pd.DataFrame, demand: np.ndarray) -> dict:
+    """``stockout_probability`` per product and ``segment_buy_rate`` per segment."""
     comp = scenario.components
     prods = scenario.products.index
     rows = seen["bundle_id"].to_numpy()
@@ -133,13 +157,7 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     size = scenario.segments["size"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(size > 0, bought.mean(axis=0) / size, np.nan)
-    p5, p50, p95 = np.percentile(objective, [5, 50, 95])
     return {
-        "draws": int(draws), "seed": int(seed), "wtp_cv": wtp_cv, "objective_sense": sense,
-        "plan_objective": float(evaluate_plan(scenario, plan).objective),
-        "mean": float(objective.mean()), "std": float(objective.std()),
-        "p5": float(p5), "p50": float(p50), "p95": float(p95),
-        "min": float(objective.min()), "max": float(objective.max()),
         "stockout_probability": {str(p): float(x) for p, x in zip(prods, over.mean(axis=0))},
         "segment_buy_rate": {str(s): (None if not np.isfinite(r) else float(r))
                              for s, r in zip(scenario.segments.index, rate)},
