@@ -31,9 +31,11 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Solver for every variant (default: scenario.yaml).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--yes", "confirmed", is_flag=True,
+              help="Run a sweep of more than 500 variants (each is a full solve).")
 @report_option("the frontier and results as charts")
 def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, workers, time_limit,
-          backend, quiet, make_report) -> None:
+          backend, quiet, confirmed, make_report) -> None:
     """Solve SCENARIO_DIR once per combination of the --set values.
 
     Writes OUT/results.csv (one row per variant: the values used, status, objective,
@@ -41,25 +43,34 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
     OUT/frontier.csv (which variants are best on both profit and shoppers' surplus),
     and OUT/<variant>/plan.csv and summary.json as `bundleopt solve` writes them.
     A variant that is infeasible or whose value is not allowed is a row saying so.
+    Each variant's row and folder are written as it finishes. More than 500
+    variants need --yes.
     """
+    import math
+
     from formulations.loading import load_scenario
 
-    from bundleopt.study.sweep import SolveSettings, Study, parse_grid
+    from bundleopt.study.executors import make_executor
+    from bundleopt.study.sweep import SolveSettings, Study, check_size, parse_grid
 
     axes = parse_grid(sets)
     check_flags(time_limit=time_limit)
+    check_size(math.prod(len(v) for v in axes.values()), confirmed)
+    ex = make_executor(executor, workers=workers, address=address)
+    _note(ex, quiet)
     scenario = load_scenario(scenario_dir)
     study = Study.grid(scenario, axes)
+    if not quiet:
+        click.echo(f"solving {len(study.variants)} variants; {out_dir}/results.csv gains a row as each "
+                   "finishes", err=True)
 
     def progress(done: int, total: int, best) -> None:
         if not quiet:
             b = "—" if best is None else f"{money(best.result.objective)} ({best.name})"
             click.echo(f"  {done}/{total} variants done, best so far {b}", err=True)
 
-    run = study.run(executor, workers=workers, address=address,
-                    settings=SolveSettings(backend=backend, time_limit=time_limit),
-                    progress=progress)
-    run.write(out_dir)
+    run = study.run(ex, settings=SolveSettings(backend=backend, time_limit=time_limit),
+                    progress=progress, out_dir=out_dir)
     if not quiet:
         counts = run.results["status"].value_counts().to_dict()
         click.echo(f"{len(run.variants)} variants: "

@@ -24,8 +24,20 @@ def default_workers() -> int:
     return machine_cores()
 
 
+def clamp_workers(workers: int | None) -> tuple[int | None, str | None]:
+    """``workers`` capped at this machine's cores, and a note saying so when it was: a
+    worker is a process solving single-threaded, so more than the cores only adds
+    processes (``--workers 10000`` forked one per chain of variants)."""
+    cores = default_workers()
+    if workers is None or workers <= cores:
+        return workers, None
+    return cores, f"--workers {workers} is more than this machine's {cores} cores; using {cores}"
+
+
 class LocalExecutor:
     """A local process pool (``workers`` processes; 1 = run in this process)."""
+
+    note: str | None = None         # what make_executor changed (workers capped), to tell the user
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers
@@ -74,6 +86,8 @@ class RayExecutor:
     already connected to Ray (a notebook, a test session), that connection is used and
     left open.
     """
+
+    note: str | None = None
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
         self.address, self.workers = address, workers
@@ -141,7 +155,13 @@ def make_executor(executor: "str | Executor" = "local", *, workers: int | None =
         raise ParameterError(f"The 'workers' option must be an int ≥ 1. Got {workers!r} instead.")
     if address and executor != "ray":
         raise ParameterError("The 'address' option needs the ray executor (--executor ray).")
+    note = None
+    if not address:                      # a cluster at --address has cores of its own
+        workers, note = clamp_workers(workers)
     if executor == "ray":
         _import_ray()
-        return RayExecutor(address, workers)
-    return LocalExecutor(workers)
+        ex: Executor = RayExecutor(address, workers)
+    else:
+        ex = LocalExecutor(workers)
+    ex.note = note
+    return ex
