@@ -9,14 +9,13 @@ exact numbers; only what is written is rounded, here.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from formulations.files import atomic_write_text
+from formulations.files import atomic_write_text, json_text
 
 MONEY = frozenset({"objective", "bound", "revenue", "profit", "surplus", "objective_without", "cost",
                    "price", "new_price", "objective_after", "delta", "price_of_rule",
@@ -56,7 +55,7 @@ def rounded_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         fn = rounder(str(col))
-        if fn is not None and pd.api.types.is_float_dtype(out[col]):
+        if fn is not None and (pd.api.types.is_float_dtype(out[col]) or out[col].dtype == object):
             out[col] = out[col].map(fn)
     return out
 
@@ -82,4 +81,5 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
 
 
 def write_json(path: Path, record: dict) -> None:
-    atomic_write_text(path, json.dumps(rounded_record(record), indent=2) + "\n")
+    """A study JSON, rounded, strict (NaN as null), written atomically."""
+    atomic_write_text(path, json_text(rounded_record(record)))
