@@ -137,7 +137,8 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     if not quiet:
         _say_breaks(dict(zip(costs["rule"], costs["plan_breaks"])))
         for r in costs[costs["status"] != "not_solved"].itertuples():
-            click.echo(f"{r.rule:<28} costs {money(r.cost):>14}   ({r.status})")
+            cost = None if r.cost != r.cost else r.cost          # NaN: no cost (the solve failed)
+            click.echo(f"{r.rule:<28} costs {money(cost):>14}   ({r.status})")
         better = mv[mv["delta"] > 0]
         click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
                    f"({(better['breaks'] != '').sum()} of those break a rule)")
