@@ -108,6 +108,14 @@ def assert_no_link_in_charts(browser, report: Path, shown: str) -> None:
     text = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot svg text')]"
                          ".map(t => t.textContent).join('\\n')")
     assert shown in text, text[:2000]
+    # hover the first point of every chart: the label is the text as typed, no element in it
+    hovers = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
+        const heat = gd.data[0].type === 'heatmap';
+        Plotly.Fx.hover(gd, [{curveNumber: 0, pointNumber: heat ? [0, 0] : 0}]);
+        const h = gd.querySelector('.hoverlayer');
+        return [h.textContent, h.querySelectorAll('a, b, i, script').length]; })""")
+    assert all(n == 0 for _, n in hovers), hovers
+    assert any(("<" in t and ">" in t) for t, _ in hovers), hovers
     page.close()
 
 
