@@ -164,6 +164,24 @@ def test_workers_are_capped_at_the_cores_with_a_note(tmp_path):
     assert ex.workers == cores and f"{cores} cores" in ex.note
     assert make_executor("local", workers=cores).note is None
     assert make_executor("local").workers is None              # default: the cores, no note
+    # made directly, the pool is capped all the same: never more processes than cores
+    started = []
+
+    class Pool:
+        def __init__(self, max_workers, **kw):
+            started.append(max_workers)
+            raise RuntimeError("stop here")
+
+    import bundleopt.study.executors as executors
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(executors, "ProcessPoolExecutor", Pool)
+    try:
+        if cores > 1:
+            with pytest.raises(RuntimeError, match="stop here"):
+                list(LocalExecutor(10_000).run(max, 0, list(range(100))))
+    finally:
+        monkey.undo()
+    assert started == ([cores] if cores > 1 else [])       # one core: solved in this process
     scen = write_dir(tmp_path / "tiny")
     r = CliRunner().invoke(main, ["sweep", str(scen), "--set", "constraints.max_offers=1,2", "--out",
                                   str(tmp_path / "out"), "--workers", "10000"])

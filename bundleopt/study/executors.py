@@ -50,7 +50,8 @@ class LocalExecutor:
 
     def run(self, fn: Callable[[Any, Any], Any], base: Any,
             jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        workers = min(self.workers or default_workers(), max(1, len(jobs)))
+        # capped here too, for an executor made directly rather than by make_executor
+        workers = min(clamp_workers(self.workers)[0] or default_workers(), max(1, len(jobs)))
         if workers == 1:
             for i, job in enumerate(jobs):
                 yield i, fn(base, job)
@@ -110,7 +111,7 @@ class RayExecutor:
         if self.address:
             ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
+            ray.init(num_cpus=clamp_workers(self.workers)[0] or default_workers(), include_dashboard=False,
                      log_to_driver=False, logging_level=logging.WARNING)
         return True
 
