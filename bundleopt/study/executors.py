@@ -153,7 +153,7 @@ def make_executor(executor: "str | Executor" = "local", *, workers: int | None =
         raise ParameterError(f"The 'executor' option must be one of {', '.join(EXECUTORS)}. "
                              f"Got {executor!r} instead.")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ParameterError(f"The 'workers' option must be an int ≥ 1. Got {workers!r} instead.")
+        raise ParameterError(f"The 'workers' option (--workers) must be an int ≥ 1. Got {workers!r} instead.")
     if address and executor != "ray":
         raise ParameterError("The 'address' option needs the ray executor (--executor ray).")
     note = None

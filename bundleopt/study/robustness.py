@@ -103,7 +103,8 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     for name, value in (("seed", seed), ("wtp_cv", wtp_cv)):
         want = out_of_range(name, value)
         if want is not None:
-            raise ParameterError(f"The '{name}' parameter must be {want}. Got {value!r} instead.")
+            flag = "--" + name.replace("_", "-")
+            raise ParameterError(f"The '{name}' parameter ({flag}) must be {want}. Got {value!r} instead.")
     sense = "revenue" if scenario.objective == "revenue" else "profit"
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
     ev = evaluate_plan(scenario, plan)
