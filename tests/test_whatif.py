@@ -284,8 +284,9 @@ def test_explain_cli_writes_both_files(tmp_path):
                              str(tmp_path / "ex"), "--workers", "1"])
     assert r.exit_code == 0, r.output
     costs = pd.read_csv(tmp_path / "ex" / "rule_costs.csv")
-    assert list(costs.columns) == ["rule", "objective_without", "cost", "status"]
-    assert list(costs["rule"]) == ["min_margin"]
+    assert list(costs.columns) == ["rule", "objective_without", "cost", "status", "plan_breaks"]
+    assert list(costs["rule"]) == ["min_margin"] and costs["plan_breaks"].isna().all()
+    assert "warning" not in r.output       # the optimal plan keeps every rule
     mv = pd.read_csv(tmp_path / "ex" / "moves.csv")
     assert list(mv.columns) == ["bundle_id", "audience", "price", "move", "new_price",
                                 "objective_after", "delta", "breaks"]

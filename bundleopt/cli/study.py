@@ -31,9 +31,11 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Solver for every variant (default: scenario.yaml).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--yes", "confirmed", is_flag=True,
+              help="Run a sweep of more than 500 variants (each is a full solve).")
 @report_option("the frontier and results as charts")
 def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, workers, time_limit,
-          backend, quiet, make_report) -> None:
+          backend, quiet, confirmed, make_report) -> None:
     """Solve SCENARIO_DIR once per combination of the --set values.
 
     Writes OUT/results.csv (one row per variant: the values used, status, objective,
@@ -41,25 +43,34 @@ def sweep(scenario_dir: Path, sets, out_dir: Path, executor: str, address, worke
     OUT/frontier.csv (which variants are best on both profit and shoppers' surplus),
     and OUT/<variant>/plan.csv and summary.json as `bundleopt solve` writes them.
     A variant that is infeasible or whose value is not allowed is a row saying so.
+    Each variant's row and folder are written as it finishes. More than 500
+    variants need --yes.
     """
+    import math
+
     from formulations.loading import load_scenario
 
-    from bundleopt.study.sweep import SolveSettings, Study, parse_grid
+    from bundleopt.study.executors import make_executor
+    from bundleopt.study.sweep import SolveSettings, Study, check_size, parse_grid
 
     axes = parse_grid(sets)
     check_flags(time_limit=time_limit)
+    check_size(math.prod(len(v) for v in axes.values()), confirmed)
+    ex = make_executor(executor, workers=workers, address=address)
+    _note(ex, quiet)
     scenario = load_scenario(scenario_dir)
     study = Study.grid(scenario, axes)
+    if not quiet:
+        click.echo(f"solving {len(study.variants)} variants; {out_dir}/results.csv gains a row as each "
+                   "finishes", err=True)
 
     def progress(done: int, total: int, best) -> None:
         if not quiet:
             b = "—" if best is None else f"{money(best.result.objective)} ({best.name})"
             click.echo(f"  {done}/{total} variants done, best so far {b}", err=True)
 
-    run = study.run(executor, workers=workers, address=address,
-                    settings=SolveSettings(backend=backend, time_limit=time_limit),
-                    progress=progress)
-    run.write(out_dir)
+    run = study.run(ex, settings=SolveSettings(backend=backend, time_limit=time_limit),
+                    progress=progress, out_dir=out_dir)
     if not quiet:
         counts = run.results["status"].value_counts().to_dict()
         click.echo(f"{len(run.variants)} variants: "
@@ -103,10 +114,10 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     everything else unchanged — and which rules that move would break.
     """
     from formulations.loading import load_scenario
-    from formulations.files import atomic_write_text
 
     from bundleopt.study.executors import make_executor
     from bundleopt.study.explain import rule_costs
+    from bundleopt.study.files import write_csv
     from bundleopt.study.moves import moves
     from bundleopt.study.plans import read_plan
     from bundleopt.study.sweep import SolveSettings
@@ -114,20 +125,40 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     check_flags(time_limit=time_limit)
     scenario = load_scenario(scenario_dir)
     plan = read_plan(plan_dir, scenario)
-    with make_executor(executor, workers=workers, address=address) as ex:
+    ex = make_executor(executor, workers=workers, address=address)
+    _note(ex, quiet)
+    with ex:
         costs = rule_costs(scenario, plan, executor=ex,
                            settings=SolveSettings(time_limit=time_limit, explain=False))
         mv = moves(scenario, plan, executor=ex)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "rule_costs.csv", costs.to_csv(index=False))
-    atomic_write_text(out_dir / "moves.csv", mv.to_csv(index=False))
+    write_csv(out_dir / "rule_costs.csv", costs)
+    write_csv(out_dir / "moves.csv", mv)
     if not quiet:
-        for r in costs.itertuples():
-            click.echo(f"{r.rule:<28} costs {money(r.cost):>14}   ({r.status})")
+        _say_breaks(dict(zip(costs["rule"], costs["plan_breaks"])))
+        for r in costs[costs["status"] != "not_solved"].itertuples():
+            cost = None if r.cost != r.cost else r.cost          # NaN: no cost (the solve failed)
+            click.echo(f"{r.rule:<28} costs {money(cost):>14}   ({r.status})")
         better = mv[mv["delta"] > 0]
         click.echo(f"{len(mv)} moves scored, {len(better)} earn more "
                    f"({(better['breaks'] != '').sum()} of those break a rule)")
         click.echo(f"written     {out_dir}/rule_costs.csv, moves.csv")
+
+
+def _say_breaks(broken: dict) -> None:
+    """The plan's broken rules, before any figure about it (nothing for a valid plan)."""
+    from bundleopt.study.plans import breaks_sentence
+
+    line = breaks_sentence([v for v in broken.values() if v])
+    if line:
+        click.echo(line)
+
+
+def _note(ex, quiet: bool) -> None:
+    """The executor's word on what it changed (workers capped at the cores)."""
+    note = getattr(ex, "note", None)
+    if note and not quiet:
+        click.echo(f"note: {note}", err=True)
 
 
 @click.command()
@@ -149,20 +180,20 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     over the draws, each product's chance of selling more than its inventory, and
     the share of each segment's shoppers who buy.
     """
-    import json
-
     from formulations.loading import load_scenario
-    from formulations.files import atomic_write_text
 
+    from bundleopt.study.files import write_json
     from bundleopt.study.plans import read_plan
-    from bundleopt.study.robustness import robustness as run
+    from bundleopt.study.robustness import check_draws, robustness as run
 
+    check_draws(draws)                      # before reading anything; the plan's width later
     scenario = load_scenario(scenario_dir)
     plan = read_plan(plan_dir, scenario)
     res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "robustness.json", json.dumps(res, indent=2) + "\n")
+    write_json(out_dir / "robustness.json", res)
     if not quiet:
+        _say_breaks(res["plan_breaks"])
         click.echo(f"{res['objective_sense']} over {draws} draws: mean {money(res['mean'])}  "
                    f"p5 {money(res['p5'])}  p50 {money(res['p50'])}  p95 {money(res['p95'])}  "
                    f"(plan as estimated: {money(res['plan_objective'])})")

@@ -6,6 +6,14 @@ with no server and no network; the charts stay interactive (hover shows exact va
 zoom, hide series) — what a merchandiser checking a plan wants. Why Plotly rather than
 Vega-Altair or matplotlib: see docs/report.md.
 
+Chart text is plain text: Plotly renders a subset of HTML (``<a href>``, ``<b>``, ``<br>``)
+in every label, title, legend, hover text and axis title, so a product named
+``<a href=…>Click for coupon</a>`` would become a link. :meth:`Page.chart` passes every
+figure through :func:`plain_figure` (``&``, ``<``, ``>`` as entities, which Plotly shows as
+the characters) — the one place, so no chart can forget it. Only hover and text
+*templates* keep their markup (``<br>``); they are ours, and data reaches them through
+``%{…}`` (``%{meta}`` for a name), already escaped.
+
 Tables print numbers exactly as the file they come from holds them (money to cents,
 shares as percentages of the file's fraction), so a report never disagrees with its
 files.
@@ -17,6 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"]}
 PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096", "#d69e2e"]
@@ -25,6 +35,36 @@ MAX_LABEL = 60            # chart tick labels only; tables always show full name
 
 def esc(v: Any) -> str:
     return "" if is_missing(v) else html.escape(str(v))
+
+
+def plain(text: Any) -> str:
+    """``text`` as Plotly should show it, character for character (see the module docstring)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_OUR_MARKUP = frozenset({"hovertemplate", "texttemplate", "template"})   # written here, not data
+
+
+def _plain_all(v: Any, key: str | None = None) -> Any:
+    if key in _OUR_MARKUP:
+        return v
+    if isinstance(v, str):
+        return plain(v)
+    if isinstance(v, dict):
+        return {k: _plain_all(x, k) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain_all(x) for x in v]
+    if isinstance(v, np.ndarray) and v.dtype.kind in "OUS":
+        return np.array([_plain_all(x) for x in v.ravel().tolist()], dtype=object).reshape(v.shape)
+    return v
+
+
+def plain_figure(fig):
+    """A copy of ``fig`` whose every string — data, names, titles, axis titles, legends,
+    annotations — is plain text, templates aside (see the module docstring)."""
+    import plotly.graph_objects as go
+
+    return go.Figure(_plain_all(fig.to_dict()))
 
 
 def is_missing(v: Any) -> bool:
@@ -80,6 +120,7 @@ class Page:
     def chart(self, fig, height: int | None = None) -> str:
         """HTML for one figure (plotly.js itself is in the page head, once)."""
         self._charts += 1
+        fig = plain_figure(fig)
         margin = {k: v for k, v in dict(l=10, r=10, t=50, b=10).items() if fig.layout.margin[k] is None}
         fig.update_layout(template="plotly_white", margin=margin,
                           font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),

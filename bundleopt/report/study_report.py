@@ -4,9 +4,11 @@ Formats (docs/whatif, issue 10): ``results.csv`` — one row per variant, the sw
 first (named as given to ``--set``), then ``status, objective, bound, gap, revenue,
 profit, units, surplus, offers, solve_seconds, variant``; ``frontier.csv`` — the swept
 value, ``objective``, ``surplus``, ``pareto``; ``rule_costs.csv`` — ``rule,
-objective_without, cost``; ``moves.csv`` — ``bundle_id, audience, price, move,
+objective_without, cost[, status, plan_breaks]``; ``moves.csv`` — ``bundle_id, audience, price, move,
 new_price, objective_after, delta, breaks``; ``robustness.json`` — ``mean, p5, p50,
-p95, stockout_probability`` (per product), ``segment_buy_rate`` (per segment).
+p95, stockout_probability`` (per product), ``segment_buy_rate`` (per segment)[,
+``plan_breaks`` (rule → what the plan breaks)]. A plan that breaks rules is said so
+above its figures.
 """
 from __future__ import annotations
 
@@ -47,6 +49,9 @@ def add_sections(page: Page, run_dir: Path, currency: str) -> None:
         page.section("Robustness to WTP error", _robustness(page, run_dir, cur))
 
 
+_SURPLUS_HOVER = "%{meta} = %{text}<br>surplus %{x:,.2f}<br>objective %{y:,.2f}<extra></extra>"
+
+
 def _bool(v) -> bool:
     return str(v).strip().lower() in ("true", "1", "yes")
 
@@ -72,7 +77,8 @@ def _sweep(page: Page, run_dir: Path, cur: str) -> str:
         order = fr.assign(_x=xs).sort_values("_x") if x.notna().all() else fr.assign(_x=xs)
         fig = go.Figure()
         fig.add_scatter(x=order["_x"], y=order["objective"], mode="lines+markers", name="best objective",
-                        line=dict(color="#2b6cb0"), hovertemplate=f"{key} = %{{x}}<br>objective %{{y:,.2f}}<extra></extra>")
+                        line=dict(color="#2b6cb0"), meta=key,
+                        hovertemplate="%{meta} = %{x}<br>objective %{y:,.2f}<extra></extra>")
         par = order[order["pareto"]]
         fig.add_scatter(x=par["_x"], y=par["objective"], mode="markers", name="Pareto-optimal",
                         marker=dict(size=13, symbol="star", color="#dd6b20"), hoverinfo="skip")
@@ -85,10 +91,10 @@ def _sweep(page: Page, run_dir: Path, cur: str) -> str:
         fig2 = go.Figure()
         fig2.add_scatter(x=fr["surplus"], y=fr["objective"], mode="markers", name="variant",
                          text=fr[key].astype(str), marker=dict(size=10, color="#a0aec0"),
-                         hovertemplate=f"{key} = %{{text}}<br>surplus %{{x:,.2f}}<br>objective %{{y:,.2f}}<extra></extra>")
+                         meta=key, hovertemplate=_SURPLUS_HOVER)
         fig2.add_scatter(x=par["surplus"], y=par["objective"], mode="markers", name="Pareto-optimal",
                          marker=dict(size=13, symbol="star", color="#dd6b20"), text=par[key].astype(str),
-                         hovertemplate=f"{key} = %{{text}}<br>surplus %{{x:,.2f}}<br>objective %{{y:,.2f}}<extra></extra>")
+                         meta=key, hovertemplate=_SURPLUS_HOVER)
         fig2.update_layout(title="Profit against shoppers' total surplus")
         fig2.update_xaxes(title_text=f"shoppers' total surplus ({cur})")
         fig2.update_yaxes(title_text=f"objective ({cur})")
@@ -110,9 +116,12 @@ def _rule_costs(page: Page, run_dir: Path, cur: str) -> str:
     import plotly.graph_objects as go
 
     rc = read_csv(run_dir / "rule_costs.csv", ("rule", "objective_without", "cost"), ("objective_without", "cost"),
-                  text=("rule",))
+                  text=("rule", "plan_breaks"))
     if rc.empty:
         return "<p>The scenario imposes no rule.</p>"
+    broken = rc["plan_breaks"].fillna("").tolist() if "plan_breaks" in rc else []
+    warning = _breaks_warning([b for b in broken if b])
+    rc = rc.assign(plan_breaks=broken) if broken else rc
     r = rc.sort_values("cost", ascending=False)
     fig = go.Figure(go.Bar(y=r["rule"], x=r["cost"], orientation="h", marker_color="#e53e3e",
                            customdata=r[["objective_without"]].to_numpy(),
@@ -123,7 +132,18 @@ def _rule_costs(page: Page, run_dir: Path, cur: str) -> str:
     fig.update_yaxes(title_text="rule", autorange="reversed")
     cols = [Column("rule", "Rule", esc, numeric=False), Column("objective_without", "Objective without it", money),
             Column("cost", "Cost", money)]
-    return page.chart(fig, max(260, 90 + 30 * len(r))) + table(r.to_dict(orient="records"), cols, "rule-costs-table")
+    if broken:
+        cols.append(Column("plan_breaks", "What the plan breaks", esc, numeric=False))
+    return warning + page.chart(fig, max(260, 90 + 30 * len(r))) + table(r.to_dict(orient="records"), cols,
+                                                                          "rule-costs-table")
+
+
+def _breaks_warning(broken: list[str]) -> str:
+    """The plan's broken rules, said before any figure about it ("" for a valid plan)."""
+    if not broken:
+        return ""
+    return ('<p class="absent" data-plan-breaks="yes">The plan breaks rules of the scenario: '
+            + esc("; ".join(broken)) + ". Every figure here is for a plan the scenario does not allow.</p>")
 
 
 def _moves(run_dir: Path) -> str:
@@ -158,6 +178,10 @@ def _robustness(page: Page, run_dir: Path, cur: str) -> str:
     for k in ("mean", "p5", "p50", "p95"):
         if not isinstance(rb[k], (int, float)):
             raise InputError("robustness.json", f"'{k}' must be a number", field=k)
+    breaks = rb.get("plan_breaks") or {}
+    if not isinstance(breaks, dict):
+        raise InputError("robustness.json", "'plan_breaks' must map each rule to what the plan breaks",
+                         field="plan_breaks")
     stock = _per_key(rb["stockout_probability"], "product", "stockout_probability")
     buy = _per_key(rb["segment_buy_rate"], "segment", "segment_buy_rate")
     fig = go.Figure()
@@ -167,13 +191,13 @@ def _robustness(page: Page, run_dir: Path, cur: str) -> str:
                            ("mean", "mean", "circle"), ("95th percentile", "p95", "line-ns-open")):
         fig.add_scatter(x=[rb[key]], y=["objective"], mode="markers", name=name,
                         marker=dict(size=16, symbol=sym, line=dict(width=3)),
-                        hovertemplate=f"{name} %{{x:,.2f}}<extra></extra>")
+                        meta=name, hovertemplate="%{meta} %{x:,.2f}<extra></extra>")
     if isinstance(rb.get("plan_objective"), (int, float)):
         fig.add_vline(x=rb["plan_objective"], line_dash="dot", annotation_text="plan as estimated")
     fig.update_layout(title="The plan's objective over WTP draws", legend=dict(orientation="h", y=-0.4, x=0))
     fig.update_xaxes(title_text=f"objective ({cur})")
     fig.update_yaxes(title_text="", showticklabels=False)
-    body = page.chart(fig, 300)
+    body = _breaks_warning([str(v) for v in breaks.values()]) + page.chart(fig, 300)
     fig2 = make_subplots(rows=1, cols=2, subplot_titles=("Chance of running out, per product",
                                                          "Share of each segment that buys"))
     fig2.add_bar(x=stock.index.astype(str), y=stock.to_numpy(), marker_color="#e53e3e", showlegend=False, row=1, col=1,

@@ -24,8 +24,20 @@ def default_workers() -> int:
     return machine_cores()
 
 
+def clamp_workers(workers: int | None) -> tuple[int | None, str | None]:
+    """``workers`` capped at this machine's cores, and a note saying so when it was: a
+    worker is a process solving single-threaded, so more than the cores only adds
+    processes (``--workers 10000`` forked one per chain of variants)."""
+    cores = default_workers()
+    if workers is None or workers <= cores:
+        return workers, None
+    return cores, f"--workers {workers} is more than this machine's {cores} cores; using {cores}"
+
+
 class LocalExecutor:
     """A local process pool (``workers`` processes; 1 = run in this process)."""
+
+    note: str | None = None         # what make_executor changed (workers capped), to tell the user
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers
@@ -38,7 +50,8 @@ class LocalExecutor:
 
     def run(self, fn: Callable[[Any, Any], Any], base: Any,
             jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        workers = min(self.workers or default_workers(), max(1, len(jobs)))
+        # capped here too, for an executor made directly rather than by make_executor
+        workers = min(clamp_workers(self.workers)[0] or default_workers(), max(1, len(jobs)))
         if workers == 1:
             for i, job in enumerate(jobs):
                 yield i, fn(base, job)
@@ -75,6 +88,8 @@ class RayExecutor:
     left open.
     """
 
+    note: str | None = None
+
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
         self.address, self.workers = address, workers
         self._started = False
@@ -96,7 +111,7 @@ class RayExecutor:
         if self.address:
             ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
+            ray.init(num_cpus=clamp_workers(self.workers)[0] or default_workers(), include_dashboard=False,
                      log_to_driver=False, logging_level=logging.WARNING)
         return True
 
@@ -138,10 +153,16 @@ def make_executor(executor: "str | Executor" = "local", *, workers: int | None =
         raise ParameterError(f"The 'executor' option must be one of {', '.join(EXECUTORS)}. "
                              f"Got {executor!r} instead.")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ParameterError(f"The 'workers' option must be an int ≥ 1. Got {workers!r} instead.")
+        raise ParameterError(f"The 'workers' option (--workers) must be an int ≥ 1. Got {workers!r} instead.")
     if address and executor != "ray":
         raise ParameterError("The 'address' option needs the ray executor (--executor ray).")
+    note = None
+    if not address:                      # a cluster at --address has cores of its own
+        workers, note = clamp_workers(workers)
     if executor == "ray":
         _import_ray()
-        return RayExecutor(address, workers)
-    return LocalExecutor(workers)
+        ex: Executor = RayExecutor(address, workers)
+    else:
+        ex = LocalExecutor(workers)
+    ex.note = note
+    return ex

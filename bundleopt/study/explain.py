@@ -5,6 +5,12 @@ path: ``max_offers``, ``fairness.coverage``, ``price_change.max_relative``, …)
 scenario is solved exactly without that rule; ``cost = objective_without − objective``
 of the plan. The plan is feasible without the rule too, so for an optimal plan and an
 optimal relaxed solve the cost is ≥ 0: what the merchandiser pays for the rule.
+
+A plan that breaks rules is not an optimal plan of the scenario, so its costs are not
+what the rules cost: ``plan_breaks`` says, on each rule's row, what the plan does wrong
+(evaluate_plan's words; blank where it keeps the rule), and anything else it breaks
+that is not a rule to switch off (a price off the ladder) gets a row of its own with no
+cost (status ``not_solved``).
 """
 from __future__ import annotations
 
@@ -16,7 +22,10 @@ from formulations.scenario import Scenario
 
 from solver.api import solve
 from .executors import make_executor
+from .plans import rules_broken
 from .sweep import SolveSettings, solve_kwargs
+
+RULE_COST_COLUMNS = ["rule", "objective_without", "cost", "status", "plan_breaks"]
 
 
 def _solve_without(base: Scenario, job: tuple) -> tuple[str, float | None, str]:
@@ -31,9 +40,11 @@ def _solve_without(base: Scenario, job: tuple) -> tuple[str, float | None, str]:
 def rule_costs(scenario: Scenario, plan: pd.DataFrame, *, executor: str = "local",
                workers: int | None = None, address: str | None = None,
                settings: SolveSettings = SolveSettings(explain=False)) -> pd.DataFrame:
-    """rule_costs.csv: ``rule, objective_without, cost, status`` (status of the solve
-    without the rule; ``cost`` is exact only where it is ``optimal``)."""
-    objective = evaluate_plan(scenario, plan).objective
+    """rule_costs.csv: ``rule, objective_without, cost, status, plan_breaks`` (status of
+    the solve without the rule; ``cost`` is exact only where it is ``optimal``;
+    ``plan_breaks``: see the module docstring)."""
+    ev = evaluate_plan(scenario, plan)
+    broken = rules_broken(ev.violations)
     rules = scenario.constraints.active()
     jobs = [(r, plan, settings) for r in rules]
     out: list = [None] * len(jobs)
@@ -41,6 +52,9 @@ def rule_costs(scenario: Scenario, plan: pd.DataFrame, *, executor: str = "local
             _solve_without, scenario, jobs):
         out[i] = got
     rows = [{"rule": r, "objective_without": obj,
-             "cost": None if obj is None else obj - objective, "status": status}
+             "cost": None if obj is None else obj - ev.objective, "status": status,
+             "plan_breaks": broken.get(r, "")}
             for r, (status, obj, _) in zip(rules, out)]
-    return pd.DataFrame(rows, columns=["rule", "objective_without", "cost", "status"])
+    rows += [{"rule": r, "objective_without": None, "cost": None, "status": "not_solved",
+              "plan_breaks": words} for r, words in broken.items() if r not in rules]
+    return pd.DataFrame(rows, columns=RULE_COST_COLUMNS)

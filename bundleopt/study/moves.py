@@ -16,24 +16,13 @@ import pandas as pd
 
 from formulations.evaluate import evaluate_plan
 from formulations.offers import audience_labels, build_offer_space
-from formulations.scenario import CONSTRAINT_KEYS, Scenario
+from formulations.scenario import Scenario
 
 from .executors import default_workers, make_executor
+from .plans import rule_of
 
 MOVE_COLUMNS = ["bundle_id", "audience", "price", "move", "new_price", "objective_after",
                 "delta", "breaks"]
-# longest first, so max_offers_per_segment is not read as max_offers
-_RULES = sorted(set(CONSTRAINT_KEYS.values()) | {"prices not on the ladder", "unknown offers",
-                                                 "an offer has more than one price"},
-                key=len, reverse=True)
-
-
-def rule_of(violation: str) -> str:
-    """The rule a violation message of evaluate_plan is about."""
-    for name in _RULES:
-        if violation.startswith(name):
-            return "price ladder" if name == "prices not on the ladder" else name
-    return violation.split(":")[0]
 
 
 def broken_rules(scenario: Scenario, plan: pd.DataFrame) -> tuple[float, set[str]]:

@@ -6,6 +6,11 @@ choice model of SCENARIO.md §4 is applied to the offers each segment sees, all 
 at once as ``draws × rows`` arrays. With zero spread every draw is the estimate itself
 and the mean is the plan's objective as :func:`formulations.evaluate.evaluate_plan`
 computes it.
+
+Size: the draws are held in memory as ``draws × offers seen`` arrays (about 50 bytes a
+cell at peak), so :func:`check_draws` caps ``draws`` at :data:`MAX_DRAWS` and
+``draws × offers`` at :data:`MAX_DRAW_CELLS` (about half a gigabyte) before anything is
+drawn; the API and the command both go through it (docs/whatif.md §5).
 """
 from __future__ import annotations
 
@@ -18,6 +23,28 @@ from formulations.evaluate import capped_attraction, evaluate_plan, seen_offers
 from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd, out_of_range
 from formulations.scenario import Scenario
+
+from .plans import rules_broken
+
+
+MAX_DRAWS = 1_000_000            # draws, whatever the plan
+MAX_DRAW_CELLS = 10_000_000      # draws × offers seen (or WTP pairs, the wider)
+
+
+def check_draws(draws: object, offers: int | None = None) -> None:
+    """Refuse ``draws`` out of range or too large to hold (``offers``: the width of the
+    ``draws × offers`` arrays; None checks ``draws`` alone, as the command does before
+    it reads the plan)."""
+    want = out_of_range("draws", draws)
+    if want is None and draws > MAX_DRAWS:
+        want = f"at most {MAX_DRAWS:,}"
+    if want is not None:
+        raise ParameterError(f"The 'draws' parameter (--draws) must be {want}. Got {draws!r} instead.")
+    if offers and draws * offers > MAX_DRAW_CELLS:
+        raise ParameterError(
+            f"The 'draws' parameter (--draws) is too large for this plan: {draws:,} draws × {offers:,} "
+            f"offers seen = {draws * offers:,} WTP values, more than the cap of {MAX_DRAW_CELLS:,} "
+            f"(docs/whatif.md §5); use at most {MAX_DRAW_CELLS // offers:,} draws.")
 
 
 def _seen(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
@@ -69,21 +96,20 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
                wtp_cv: float | None = None) -> dict:
     """robustness.json content: the objective's ``mean, p5, p50, p95`` over the draws,
     ``stockout_probability`` per product (share of draws selling more than its
-    inventory; 0 where unlimited) and ``segment_buy_rate`` per segment (mean share of
-    its shoppers who buy)."""
-    for name, value in (("draws", draws), ("seed", seed), ("wtp_cv", wtp_cv)):
+    inventory; 0 where unlimited), ``segment_buy_rate`` per segment (mean share of
+    its shoppers who buy) and ``plan_breaks`` (rule → what the plan does wrong; empty
+    for a plan that keeps every rule)."""
+    check_draws(draws)
+    for name, value in (("seed", seed), ("wtp_cv", wtp_cv)):
         want = out_of_range(name, value)
         if want is not None:
-            raise ParameterError(f"The '{name}' parameter must be {want}. Got {value!r} instead.")
+            flag = "--" + name.replace("_", "-")
+            raise ParameterError(f"The '{name}' parameter ({flag}) must be {want}. Got {value!r} instead.")
     sense = "revenue" if scenario.objective == "revenue" else "profit"
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
-    seen = _seen(scenario, plan)
-    w = offer_wtp_sd(scenario, wtp_cv)
-    w = w.assign(col=np.arange(len(w)))
-    seen = seen.merge(w[["segment_id", "bundle_id", "beta", "col"]], on=["segment_id", "bundle_id"],
-                      how="left", sort=False)
-    cost = scenario.offer_costs().reindex(seen["bundle_id"]).to_numpy(float)
-    seen["value"] = seen["price"].to_numpy(float) - (cost if sense == "profit" else 0.0)
+    ev = evaluate_plan(scenario, plan)
+    seen, w = _seen_valued(scenario, plan, wtp_cv, sense)
+    check_draws(draws, max(len(seen), len(w)))
     wd = draw_wtp(w, draws, seed)                                 # draws × pairs
     col = seen["col"].to_numpy(float)
     has = np.isfinite(col)
@@ -91,7 +117,33 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     wtp[:, has] = wd[:, col[has].astype(int)]
     demand = demand_draws(scenario, seen, wtp)                    # draws × seen rows
     objective = demand @ seen["value"].to_numpy(float)
+    p5, p50, p95 = np.percentile(objective, [5, 50, 95])
+    return {
+        "draws": int(draws), "seed": int(seed), "wtp_cv": wtp_cv, "objective_sense": sense,
+        "plan_breaks": rules_broken(ev.violations), "plan_objective": float(ev.objective),
+        "mean": float(objective.mean()), "std": float(objective.std()),
+        "p5": float(p5), "p50": float(p50), "p95": float(p95),
+        "min": float(objective.min()), "max": float(objective.max()),
+        **_stock_and_buyers(scenario, seen, demand),
+    }
 
+
+def _seen_valued(scenario: Scenario, plan: pd.DataFrame, wtp_cv: float | None,
+                 sense: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seen rows with each one's WTP column ``col`` in the pairs ``w`` (NaN: no WTP),
+    ``beta`` and the seller's ``value`` of a sale; and the pairs with their spread."""
+    seen = _seen(scenario, plan)
+    w = offer_wtp_sd(scenario, wtp_cv)
+    w = w.assign(col=np.arange(len(w)))
+    seen = seen.merge(w[["segment_id", "bundle_id", "beta", "col"]], on=["segment_id", "bundle_id"],
+                      how="left", sort=False)
+    cost = scenario.offer_costs().reindex(seen["bundle_id"]).to_numpy(float)
+    seen["value"] = seen["price"].to_numpy(float) - (cost if sense == "profit" else 0.0)
+    return seen, w
+
+
+def _stock_and_buyers(scenario: Scenario, seen: pd.DataFrame, demand: np.ndarray) -> dict:
+    """``stockout_probability`` per product and ``segment_buy_rate`` per segment."""
     comp = scenario.components
     prods = scenario.products.index
     rows = seen["bundle_id"].to_numpy()
@@ -106,13 +158,7 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     size = scenario.segments["size"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(size > 0, bought.mean(axis=0) / size, np.nan)
-    p5, p50, p95 = np.percentile(objective, [5, 50, 95])
     return {
-        "draws": int(draws), "seed": int(seed), "wtp_cv": wtp_cv, "objective_sense": sense,
-        "plan_objective": float(evaluate_plan(scenario, plan).objective),
-        "mean": float(objective.mean()), "std": float(objective.std()),
-        "p5": float(p5), "p50": float(p50), "p95": float(p95),
-        "min": float(objective.min()), "max": float(objective.max()),
         "stockout_probability": {str(p): float(x) for p, x in zip(prods, over.mean(axis=0))},
         "segment_buy_rate": {str(s): (None if not np.isfinite(r) else float(r))
                              for s, r in zip(scenario.segments.index, rate)},

@@ -7,6 +7,7 @@
 >>> run = study.run(executor="ray")
 >>> run.results            # one pandas row per variant
 >>> run.write("out/")      # results.csv, frontier.csv, <variant>/plan.csv + summary.json
+>>> study.run(out_dir="out/")   # the same files, each variant's as it finishes
 
 Variants are solved independently (each exactly, one thread each) by an executor
 (:mod:`bundleopt.study.executors`). A variant whose value the scenario's validation rejects
@@ -32,7 +33,8 @@ from formulations.files import atomic_write_text
 
 from solver.api import SolveResult, solve
 from .changes import apply_changes, check_key, parse_value, show
-from .executors import make_executor
+from .executors import Executor, make_executor
+from .files import rounded_frame, write_csv
 
 RESULT_COLUMNS = ["status", "objective", "bound", "gap", "revenue", "profit", "units",
                   "surplus", "offers", "solve_seconds", "variant", "message"]
@@ -63,6 +65,9 @@ class VariantResult:
 # starting its search from the previous one's plan. Fixed, not per worker count, so
 # that every executor solves the same chains from the same starts.
 CHAIN = 2
+
+# A sweep of more variants than this needs confirming (--yes; docs/whatif.md §1).
+CONFIRM_PAST = 500
 
 
 def solve_kwargs(settings: SolveSettings, warm_start: pd.DataFrame | None = None) -> dict:
@@ -104,8 +109,10 @@ def run_variant(base: Scenario, job: tuple, warm_start: pd.DataFrame | None = No
     return VariantResult(index, name, changes, res.status, message, res)
 
 
-def variant_name(index: int, changes: Mapping[str, Any]) -> str:
-    """A folder name: ``003_max_offers-5_wtp-0.9`` (the last part of each key)."""
+def variant_name(index: int, changes: Mapping[str, Any], total: int = 0) -> str:
+    """A folder name: ``003_max_offers-5_wtp-0.9`` (the last part of each key); the
+    number has as many digits as ``total`` needs (at least 3), so folders sort in
+    variant order."""
     parts = []
     for key, value in changes.items():
         v = show(value)
@@ -113,7 +120,17 @@ def variant_name(index: int, changes: Mapping[str, Any]) -> str:
         parts.append(f"{key.rsplit('.', 1)[-1]}-{v}")
     slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", "_".join(parts).replace("[", "").replace("]", ""))
     slug = slug.strip("_")[:80]
-    return f"{index + 1:03d}" + (f"_{slug}" if slug else "")
+    width = max(3, len(str(total)))
+    return f"{index + 1:0{width}d}" + (f"_{slug}" if slug else "")
+
+
+def check_size(n_variants: int, confirmed: bool) -> None:
+    """Refuse a sweep past :data:`CONFIRM_PAST` variants unless confirmed (``--yes``):
+    each variant is a full solve, so a typo in a grid can mean hours of work."""
+    if n_variants > CONFIRM_PAST and not confirmed:
+        raise ParameterError(
+            f"--set makes {n_variants:,} variants, more than {CONFIRM_PAST}: that is {n_variants:,} "
+            f"solves; add --yes to run them all")
 
 
 @dataclass
@@ -152,28 +169,70 @@ class Study:
         named like a result column (``objective``) becomes ``set.objective``."""
         return [f"set.{k}" if k in RESULT_COLUMNS else k for k in self.keys]
 
-    def run(self, executor: str = "local", *, workers: int | None = None,
+    def run(self, executor: "str | Executor" = "local", *, workers: int | None = None,
             address: str | None = None, settings: SolveSettings = SolveSettings(),
-            progress: Callable[[int, int, VariantResult | None], None] | None = None
-            ) -> "StudyRun":
-        """Solve every variant; ``progress(done, total, best_so_far)`` after each."""
+            progress: Callable[[int, int, VariantResult | None], None] | None = None,
+            out_dir: str | Path | None = None) -> "StudyRun":
+        """Solve every variant; ``progress(done, total, best_so_far)`` after each. With
+        ``out_dir``, each variant's folder and its results.csv row are written as it
+        finishes (a stopped study keeps what it did), and the files of :meth:`StudyRun.write`
+        at the end."""
         ex = make_executor(executor, workers=workers, address=address)
-        names = [variant_name(i, v) for i, v in enumerate(self.variants)]
+        names = [variant_name(i, v, len(self.variants)) for i, v in enumerate(self.variants)]
         jobs = [(i, names[i], v, settings) for i, v in enumerate(self.variants)]
         chains = [jobs[k:k + CHAIN] for k in range(0, len(jobs), CHAIN)]
         out: list[VariantResult | None] = [None] * len(jobs)
+        log = None if out_dir is None else ResultsLog(self, Path(out_dir))
         best: VariantResult | None = None
         done = 0
         for _, chain in ex.run(run_chain, self.base, chains):
             for vr in chain:
                 out[vr.index] = vr
+                if log is not None:
+                    log.add(vr)
                 done += 1
                 if vr.result is not None and vr.result.objective is not None and (
                         best is None or vr.result.objective > best.result.objective):
                     best = vr
                 if progress is not None:
                     progress(done, len(jobs), best)
-        return StudyRun(self, [r for r in out if r is not None])
+        run = StudyRun(self, [r for r in out if r is not None])
+        if log is not None:
+            run.write_tables(log.out)
+        return run
+
+
+class ResultsLog:
+    """A sweep's files while it runs: results.csv starts as its header, and gains one
+    line (appended, flushed) as each variant finishes, in the order they finish; each
+    variant's folder is written then too. At the end :meth:`StudyRun.write_tables`
+    rewrites results.csv atomically in variant order, with frontier.csv."""
+
+    def __init__(self, study: "Study", out: Path) -> None:
+        self.study, self.out = study, out
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "frontier.csv").unlink(missing_ok=True)      # an older run's: it would not match
+        atomic_write_text(out / "results.csv", results_frame(study, []).to_csv(index=False))
+
+    def add(self, vr: VariantResult) -> None:
+        if vr.result is not None:
+            vr.result.write(self.out / vr.name)
+        line = rounded_frame(results_frame(self.study, [vr])).to_csv(index=False, header=False)
+        with open(self.out / "results.csv", "a", encoding="utf-8") as f:
+            f.write(line)       # one short write: a study stopped now keeps whole lines
+
+
+def results_frame(study: "Study", variants: Sequence[VariantResult]) -> pd.DataFrame:
+    """results.csv's rows for ``variants``: a column per swept key, then RESULT_COLUMNS."""
+    keys, cols = study.keys, study.columns
+    rows = []
+    for vr in variants:
+        row = {c: show(vr.changes.get(k)) for k, c in zip(keys, cols)}
+        row.update(_kpis(vr))
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=cols + RESULT_COLUMNS)
+    df["offers"] = df["offers"].astype("Int64")
+    return df
 
 
 @dataclass
@@ -184,15 +243,7 @@ class StudyRun:
     @property
     def results(self) -> pd.DataFrame:
         """One row per variant: a column per swept key, then :data:`RESULT_COLUMNS`."""
-        keys, cols = self.study.keys, self.study.columns
-        rows = []
-        for vr in self.variants:
-            row = {c: show(vr.changes.get(k)) for k, c in zip(keys, cols)}
-            row.update(_kpis(vr))
-            rows.append(row)
-        df = pd.DataFrame(rows, columns=cols + RESULT_COLUMNS)
-        df["offers"] = df["offers"].astype("Int64")
-        return df
+        return results_frame(self.study, self.variants)
 
     def frontier(self) -> pd.DataFrame:
         from .frontier import frontier
@@ -207,8 +258,12 @@ class StudyRun:
         for vr in self.variants:
             if vr.result is not None:
                 vr.result.write(out / vr.name)
-        atomic_write_text(out / "results.csv", self.results.to_csv(index=False))
-        atomic_write_text(out / "frontier.csv", self.frontier().to_csv(index=False))
+        self.write_tables(out)
+
+    def write_tables(self, out: Path) -> None:
+        """DIR/results.csv and DIR/frontier.csv, money in cents (:mod:`.files`)."""
+        write_csv(out / "results.csv", self.results)
+        write_csv(out / "frontier.csv", self.frontier())
 
 
 def _kpis(vr: VariantResult) -> dict:
