@@ -4,7 +4,9 @@ rows, plan check and binding name (:mod:`.base` says what a rule holds).
 
 Everything else asks here: the loaders for the schema, :mod:`formulations.validate`
 for the checks, :mod:`formulations.offers` for what to prune, the formulations for
-their rows (:func:`add_rule_rows`), :mod:`formulations.evaluate` for plan checks.
+their rows (:func:`add_rule_rows`), :mod:`formulations.evaluate` for plan checks, the
+first plan's search for its checks of the plans it visits (:func:`search_checks`), a
+study's ``--set`` for the kind of a value (:meth:`Rule.parse_set`).
 Adding a rule is one module that subclasses :class:`Rule` and calls :func:`register`.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 from .base import FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext
 from .registry import (active_rules, all_rules, get_rule, nest_by_key, register, rule_for_field,
                        unregister)
+from .search import SearchCheck, SearchLayout, SearchState
 
 # the built-in rules, in catalogue order: rows are added, conflicts searched and
 # scenario.yaml's `constraints` written in this order
@@ -48,6 +51,14 @@ def check_rules(scenario: "Scenario", view: PlanView) -> None:
         rule.check(scenario, view)
 
 
-__all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext",
-           "active_rules", "add_rule_rows", "all_rules", "check_rules", "excluded_offers", "get_rule", "nest_by_key",
-           "register", "rule_for_field", "unregister"]
+def search_checks(layout: SearchLayout) -> list[SearchCheck]:
+    """The checks of every rule the offer space's scenario imposes that has one, for the
+    first plan's search (a plan keeps every rule when each returns true)."""
+    checks = (rule.search_check(layout) for rule in active_rules(layout.space.scenario))
+    return [c for c in checks if c is not None]
+
+
+__all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext", "SearchCheck",
+           "SearchLayout", "SearchState", "active_rules", "add_rule_rows", "all_rules", "check_rules",
+           "excluded_offers", "get_rule", "nest_by_key", "register", "rule_for_field",
+           "search_checks", "unregister"]

@@ -41,6 +41,10 @@ class MaxOffers(CapRule):
             Terms(on, np.zeros(len(used), np.int64), np.arange(len(used)), np.ones(len(used)))],
             hi=k)
 
+    def search_check(self, layout):
+        k = self.value(layout.space.scenario)
+        return lambda state: state.offers_on.sum() <= k
+
     def check(self, scenario, view) -> None:
         k = self.value(scenario)
         n = view.plan["bundle_id"].nunique()

@@ -28,6 +28,16 @@ class MaxOffersPerSegment(CapRule):
         rows.model.add_constraints("max_offers_per_segment", keys, [
             Terms(rows.offer, row, np.arange(n), np.ones(n))], hi=k)
 
+    def search_check(self, layout):
+        k = self.value(layout.space.scenario)
+        if not layout.personalized:          # every segment sees every group on sale
+            return lambda state: state.groups_on.sum() <= k
+
+        def holds(state) -> bool:
+            seen = layout.group_audience[state.groups_on]
+            return not (np.bincount(seen, minlength=layout.n_segments) > k).any()
+        return holds
+
     def check(self, scenario, view) -> None:
         k = self.value(scenario)
         per = view.seen.groupby("segment_id")["bundle_id"].nunique()

@@ -53,6 +53,23 @@ class MaxPriceSpread(Rule):
             Terms(offer, grp, sel, big_m[[pos[b] for b in sub["b"].to_numpy()]] - price[sel])],
             hi=big_m[ref_idx])
 
+    def search_check(self, layout):
+        if not layout.personalized:          # one price per offer: holds trivially
+            return None
+        delta = self.value(layout.space.scenario)
+
+        def holds(state) -> bool:
+            if not state.groups_on.any():
+                return True
+            offer = layout.group_offer[state.groups_on]
+            lo = np.full(layout.n_offers, np.inf)
+            hi = np.full(layout.n_offers, -np.inf)
+            np.minimum.at(lo, offer, state.prices_on)
+            np.maximum.at(hi, offer, state.prices_on)
+            used = np.isfinite(lo)
+            return not (hi[used] > (1 + delta) * lo[used] + PRICE_TOL).any()
+        return holds
+
     def check(self, scenario, view) -> None:
         delta = self.value(scenario)
         g = view.seen.groupby("bundle_id")["price"].agg(["min", "max"])

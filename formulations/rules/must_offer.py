@@ -30,6 +30,12 @@ class MustOffer(IdListRule):
             Terms(rows.offer, np.array([row_of[b] for b in b_of[sel]], dtype=np.int64), sel,
                   np.ones(len(sel)))], lo=1.0)
 
+    def search_check(self, layout):
+        pinned = layout.offer_codes(self.value(layout.space.scenario))
+        if not len(pinned):
+            return None
+        return lambda state: state.offers_on[pinned].all()
+
     def check(self, scenario, view) -> None:
         missing = set(self.value(scenario)) - set(view.plan["bundle_id"])
         if missing:
