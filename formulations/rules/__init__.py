@@ -53,8 +53,10 @@ def check_rules(scenario: "Scenario", view: PlanView) -> None:
 
 def search_checks(layout: SearchLayout) -> list[SearchCheck]:
     """The checks of every rule the offer space's scenario imposes that has one, for the
-    first plan's search (a plan keeps every rule when each returns true)."""
-    checks = (rule.search_check(layout) for rule in active_rules(layout.space.scenario))
+    first plan's search (a plan keeps every rule when each returns true), cheapest first
+    (``Rule.search_cost``; catalogue order among equals)."""
+    rules = sorted(active_rules(layout.space.scenario), key=lambda r: r.search_cost)
+    checks = (rule.search_check(layout) for rule in rules)
     return [c for c in checks if c is not None]
 
 

@@ -89,6 +89,9 @@ class Rule:
     off: ClassVar[Any] = None
     prune_stage: ClassVar[str | None] = None          # "offer" | "audience" | None
     keeps_unprofitable_points: ClassVar[bool] = False
+    # how dear the search check is (0 a count, 1 a matrix product, 3 a Python loop):
+    # the search runs cheap checks first, so most plans that break a rule cost little
+    search_cost: ClassVar[int] = 1
 
     # ------------------------------------------------------------------ value
     @property

@@ -15,6 +15,7 @@ from .registry import register
 
 class MaxOffers(CapRule):
     key = field = "max_offers"
+    search_cost = 0
 
     def add_rows(self, rows) -> None:
         model, space, offer = rows.model, rows.space, rows.offer

@@ -15,6 +15,7 @@ from .registry import register
 
 class MaxOffersPerSegment(CapRule):
     key = field = "max_offers_per_segment"
+    search_cost = 0
 
     def add_rows(self, rows) -> None:
         space = rows.space

@@ -20,6 +20,7 @@ from .registry import register
 class MaxPriceSpread(Rule):
     key = "fairness.max_price_spread"
     field = "max_price_spread"
+    search_cost = 2
 
     def validate(self, value, scenario, src) -> None:
         check_setting_number(value, self.yaml_key, src, lo=0.0)

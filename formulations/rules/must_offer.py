@@ -15,6 +15,7 @@ from .registry import register
 
 class MustOffer(IdListRule):
     key = field = "must_offer"
+    search_cost = 0
 
     def pinned_offers(self, scenario) -> set[str]:
         return set(self.value(scenario))

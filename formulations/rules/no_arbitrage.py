@@ -44,6 +44,7 @@ def component_offers(components: pd.DataFrame, offer: str = "bundle_id") -> dict
 
 class NoArbitrage(FlagRule):
     key = field = "no_arbitrage"
+    search_cost = 3
 
     def add_rows(self, rows) -> None:
         space = rows.space
