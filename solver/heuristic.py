@@ -46,7 +46,7 @@ import pandas as pd
 
 from formulations.evaluate import capped_attraction, evaluate_plan
 from formulations.offers import OfferSpace, audience_labels
-from formulations.rules import SearchLayout, SearchState, search_checks
+from formulations.rules import SearchLayout, SearchState, search_checks, search_start
 
 MAX_CHECKS = 200         # candidate moves fully re-checked per step, best-first
 SWAP_ADDS = 25           # best "on" moves tried with every "off" move in a swap
@@ -108,12 +108,10 @@ class _Search:
         self.arc_by_point = np.argsort(self.arc_point, kind="stable")
         self.arc_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.arc_point, minlength=self.n_points))])
 
-        # the rules: each active rule's own check (formulations.rules); the forced
-        # start also reads the two rules that put offers on sale
+        # the rules (formulations.rules): each active rule's own check, and what the
+        # forced start must sell (offers) and to whom (segments to cover)
         self.checks = search_checks(lay)
-        c = space.scenario.constraints
-        self.pinned = lay.offer_codes(c.must_offer)
-        self.coverage = lay.segment_codes(c.coverage)
+        self.start_offers, self.start_segments = search_start(lay)
 
     # ------------------------------------------------------------ one state
     def arcs_on(self, sel: np.ndarray) -> np.ndarray:
@@ -428,17 +426,18 @@ def _randomized_greedy(h: _Search, sel: np.ndarray, obj: float, stopped,
 
 
 def _forced_start(h: _Search, sel: np.ndarray) -> np.ndarray | None:
-    """The empty plan, plus the best-valued point of every ``must_offer`` offer and of
-    a covering offer for every segment ``fairness.coverage`` names."""
-    if len(h.pinned):
+    """The empty plan, plus the best-valued point of every offer the rules need on sale
+    (``must_offer``) and of a covering offer for every segment they need covered
+    (``fairness.coverage``): ``Rule.start_offers`` / ``start_segments``."""
+    if len(h.start_offers):
         gain_on, _ = h.move_values(sel)
-        for b in h.pinned:
+        for b in h.start_offers:
             pts = np.flatnonzero(h.point_offer == b)
             if not len(pts):
                 return None
             j = pts[np.argmax(gain_on[pts])]
             sel[h.point_group[j]] = j
-    for s in h.coverage:
+    for s in h.start_segments:
         a = h.arcs_on(sel)
         if (h.arc_segment[a[h.arc_surplus[a] >= 0]] == s).any():
             continue
@@ -448,8 +447,8 @@ def _forced_start(h: _Search, sel: np.ndarray) -> np.ndarray | None:
             return None
         # prefer a point that covers the most named segments still uncovered, so a
         # per-segment cap is not spent on one segment at a time
-        covered = np.isin(h.coverage, h.arc_segment[a[h.arc_surplus[a] >= 0]])
-        need = np.isin(h.arc_segment, h.coverage[~covered]) & (h.arc_surplus >= 0)
+        covered = np.isin(h.start_segments, h.arc_segment[a[h.arc_surplus[a] >= 0]])
+        need = np.isin(h.arc_segment, h.start_segments[~covered]) & (h.arc_surplus >= 0)
         reach = np.bincount(h.arc_point[need], minlength=h.n_points)
         js = h.arc_point[arcs]
         j = js[np.lexsort((-gain_on[js], -reach[js]))[0]]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .base import FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext
 from .registry import (active_rules, all_rules, get_rule, nest_by_key, register, rule_for_field,
                        unregister)
@@ -25,8 +27,6 @@ from . import no_arbitrage, must_offer, exclude, max_price_spread  # noqa: E402,
 from . import coverage, price_change  # noqa: E402,F401
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..linear import LinearModel, VarFamily
     from ..offers import OfferSpace
     from ..scenario import Scenario
@@ -60,7 +60,19 @@ def search_checks(layout: SearchLayout) -> list[SearchCheck]:
     return [c for c in checks if c is not None]
 
 
+
+def search_start(layout: SearchLayout) -> tuple[np.ndarray, np.ndarray]:
+    """What the search's first plan must put on sale: the offers (``Rule.start_offers``)
+    and the segments to give something within their WTP (``Rule.start_segments``) of
+    every rule imposed, in catalogue order."""
+    rules = active_rules(layout.space.scenario)
+    offers = [r.start_offers(layout) for r in rules]
+    segments = [r.start_segments(layout) for r in rules]
+    return (np.concatenate([np.zeros(0, np.int64)] + offers),
+            np.concatenate([np.zeros(0, np.int64)] + segments))
+
+
 __all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext", "SearchCheck",
            "SearchLayout", "SearchState", "active_rules", "add_rule_rows", "all_rules", "check_rules",
            "excluded_offers", "get_rule", "nest_by_key", "register", "rule_for_field",
-           "search_checks", "unregister"]
+           "search_checks", "search_start", "unregister"]

@@ -158,6 +158,16 @@ class Rule:
         evaluator's check of its final plan rejects it."""
         return None
 
+    def start_offers(self, layout: "SearchLayout") -> np.ndarray:
+        """Codes of the offers the search's first plan puts on sale, in this order (each
+        at its best-valued point), because the rule needs them on sale."""
+        return np.zeros(0, np.int64)
+
+    def start_segments(self, layout: "SearchLayout") -> np.ndarray:
+        """Codes of the segments the search's first plan offers something within their
+        WTP, because the rule needs them to be able to buy."""
+        return np.zeros(0, np.int64)
+
 
 class FlagRule(Rule):
     """A rule switched on with ``true``."""

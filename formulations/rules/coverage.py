@@ -46,6 +46,9 @@ class Coverage(IdListRule):
             Terms(rows.offer, np.array([row_of[s] for s in ok["s"].to_numpy()], dtype=np.int64),
                   ok["j"].to_numpy(), np.ones(len(ok)))], lo=1.0)
 
+    def start_segments(self, layout):
+        return layout.segment_codes(self.value(layout.space.scenario))
+
     def search_check(self, layout):
         covered = layout.segment_codes(self.value(layout.space.scenario))
         if not len(covered):

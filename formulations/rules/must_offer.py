@@ -31,6 +31,9 @@ class MustOffer(IdListRule):
             Terms(rows.offer, np.array([row_of[b] for b in b_of[sel]], dtype=np.int64), sel,
                   np.ones(len(sel)))], lo=1.0)
 
+    def start_offers(self, layout):
+        return layout.offer_codes(self.value(layout.space.scenario))
+
     def search_check(self, layout):
         pinned = layout.offer_codes(self.value(layout.space.scenario))
         if not len(pinned):
