@@ -63,8 +63,8 @@ def ruin(h: _Search, points: np.ndarray, share: float, budget: float, seed: int 
         on = np.flatnonzero(new >= 0)
         new[rng.choice(on, size=max(1, int(share * len(on))), replace=False)] = -1
         for _ in range(int(rng.integers(0, 3))):
-            j = int(rng.integers(h.J))
-            new[h.group[j]] = j
+            j = int(rng.integers(h.n_points))
+            new[h.point_group[j]] = j
         obj, ok = h.evaluate(new)
         if ok:
             new, obj, _ = _local_search(h, new, obj, stopped)

@@ -24,12 +24,15 @@ greedily from the start, each step taking one of the few best feasible additions
 random (GRASP), and descend from each: one greedy start leads every descent into the
 same basin.
 
-Moves are taken best-first, and each one is re-checked against *every* rule
-(``max_offers``, ``max_offers_per_segment``, ``must_offer``, ``inventory``,
-``no_arbitrage``, fairness spread and coverage) on the full new state before it is
-accepted: only feasible states are ever visited. The final plan is re-evaluated by
-:func:`formulations.evaluate.evaluate_plan`; if that finds a violation, no plan is
-returned. The result is a *feasible* plan and nothing more — never proven optimal.
+Moves are taken best-first, and each one is re-checked against *every* rule the
+scenario imposes on the full new state before it is accepted: only feasible states are
+ever visited. The search knows no rule itself: each rule module of the catalogue checks
+a :class:`formulations.rules.SearchState` (``Rule.search_check``; ``max_offers``,
+``max_offers_per_segment``, ``must_offer``, ``inventory``, ``no_arbitrage``, fairness
+spread and coverage have one, the rules that only prune the offer space need none). The
+final plan is re-evaluated by :func:`formulations.evaluate.evaluate_plan`; if that finds
+a violation, no plan is returned. The result is a *feasible* plan and nothing more —
+never proven optimal.
 """
 from __future__ import annotations
 
@@ -43,10 +46,8 @@ import pandas as pd
 
 from formulations.evaluate import capped_attraction, evaluate_plan
 from formulations.offers import OfferSpace, audience_labels
-from formulations.rules.inventory import units_per_sale
-from formulations.rules.no_arbitrage import component_offers
+from formulations.rules import SearchLayout, SearchState, search_checks, search_start
 
-INV_TOL = 1e-7           # stricter than the checker's 1e-6, so accepted plans pass it
 MAX_CHECKS = 200         # candidate moves fully re-checked per step, best-first
 SWAP_ADDS = 25           # best "on" moves tried with every "off" move in a swap
 KICKS = 30               # iterated local search ends after max(KICKS, price points / 2)
@@ -68,63 +69,49 @@ class HeuristicResult:
 
 
 class _Search:
-    """Arrays of one offer space, and the value and feasibility of a state."""
+    """Arrays of one offer space, and the value and feasibility of a state.
+
+    A *state* (``sel``) holds, per group, the point on sale or -1. The codes — offers,
+    segments, audiences, points, groups, arcs — are those of
+    :class:`formulations.rules.SearchLayout` (``self.layout``), whose arrays are copied
+    here under the same names; the rules check states on its
+    :class:`~formulations.rules.SearchState`.
+    """
 
     def __init__(self, space: OfferSpace) -> None:
-        sc = space.scenario
-        c = sc.constraints
-        self.space = space
-        self.fc = sc.choice_model == "first_choice"
+        lay = SearchLayout.of(space)
+        self.space, self.layout = space, lay
+        self.first_choice = space.scenario.choice_model == "first_choice"
         self.personalized = space.personalized
-        pts, arcs = space.points, space.arcs
-        self.S, self.B = len(space.segment_ids), len(space.bundle_ids)
-        self.J = len(pts)
-        self.pb = pts["b"].to_numpy()
-        self.pseg = pts["seg"].to_numpy()
-        self.price = pts["price"].to_numpy(float)
-        grp = pts.groupby(["seg", "b"], sort=False).ngroup().to_numpy()
-        self.group = grp
-        self.G = int(grp.max()) + 1 if self.J else 0
-        first = np.zeros(self.G, np.int64)
-        first[grp[::-1]] = np.arange(self.J)[::-1]
-        self.gb, self.gseg = self.pb[first], self.pseg[first]
-        self.N = space.size.astype(float)
+        self.n_segments, self.n_offers = lay.n_segments, lay.n_offers
+        self.n_points, self.n_groups = lay.n_points, lay.n_groups
+        self.point_offer, self.point_audience = lay.point_offer, lay.point_audience
+        self.point_price, self.point_group = lay.point_price, lay.point_group
+        self.group_offer, self.group_audience = lay.group_offer, lay.group_audience
+        self.segment_size = space.size.astype(float)
 
-        self.as_ = arcs["s"].to_numpy()
-        self.aj = arcs["j"].to_numpy()
-        self.ab = arcs["b"].to_numpy()
-        self.ag = grp[self.aj] if len(arcs) else np.zeros(0, np.int64)
+        arcs = space.arcs
+        self.arc_segment, self.arc_point, self.arc_offer = lay.arc_segment, lay.arc_point, lay.arc_offer
+        self.arc_group = lay.point_group[self.arc_point] if len(arcs) else np.zeros(0, np.int64)
+        self.arc_surplus = lay.arc_surplus
         value = arcs["value"].to_numpy(float)
-        self.asurplus = arcs["surplus"].to_numpy(float)
-        if self.fc:
-            # arcs are sorted by segment, then preference: arc number = preference
-            self.SENT = len(arcs)
-            self.aval = np.append(self.N[self.as_] * value, 0.0)
+        if self.first_choice:
+            # arcs are sorted by segment, then preference: arc number = preference, and
+            # the number one past the last arc stands for "buys nothing"
+            self.no_arc = len(arcs)
+            self.arc_worth = np.append(self.segment_size[self.arc_segment] * value, 0.0)
         else:
-            self.att = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
-                                         arcs["price"].to_numpy(float))
-            self.attv = self.att * value
+            self.arc_attraction = capped_attraction(
+                arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float), arcs["price"].to_numpy(float))
+            self.arc_attraction_value = self.arc_attraction * value
         # arcs of each point, as ranges of a point-sorted order
-        order = np.argsort(self.aj, kind="stable")
-        self.arc_by_point = order
-        self.arc_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.aj, minlength=self.J))])
+        self.arc_by_point = np.argsort(self.arc_point, kind="stable")
+        self.arc_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.arc_point, minlength=self.n_points))])
 
-        # rules
-        self.max_offers = c.max_offers
-        self.per_seg = c.max_offers_per_segment
-        code = {b: i for i, b in enumerate(space.bundle_ids)}
-        self.pinned = np.array([code[b] for b in c.must_offer if b in code], np.int64)
-        self.inv = None
-        limited = units_per_sale(space)
-        if limited is not None:
-            self.Q, self.inv = limited
-        self.arbitrage = component_offers(space.components, "b") if c.no_arbitrage else {}
-        if self.arbitrage:
-            comp = space.components
-            self.arb_qty = {b: comp[comp["b"] == b]["quantity"].to_numpy(float) for b in self.arbitrage}
-        self.spread = c.max_price_spread if self.personalized else None
-        scode = {s: i for i, s in enumerate(space.segment_ids)}
-        self.coverage = np.array([scode[s] for s in c.coverage if s in scode], np.int64)
+        # the rules (formulations.rules): each active rule's own check, and what the
+        # forced start must sell (offers) and to whom (segments to cover)
+        self.checks = search_checks(lay)
+        self.start_offers, self.start_segments = search_start(lay)
 
     # ------------------------------------------------------------ one state
     def arcs_on(self, sel: np.ndarray) -> np.ndarray:
@@ -138,112 +125,74 @@ class _Search:
         return self.arc_by_point[idx]
 
     def columns(self, sel: np.ndarray, a: np.ndarray | None = None):
-        """What each segment sees of each offer: arc number (first choice, SENT if
-        nothing) or attraction and value-weighted attraction (MNL), S × B. ``a``: the
-        arcs on sale in ``sel``, when the caller has them."""
+        """What each segment sees of each offer, segments × offers: the arc number under
+        first choice (``no_arc`` if nothing), or the attraction and value-weighted
+        attraction under MNL. ``a``: the arcs on sale in ``sel``, when the caller has them."""
         a = self.arcs_on(sel) if a is None else a
-        if self.fc:
-            K = np.full((self.S, self.B), self.SENT, np.int64)
-            K[self.as_[a], self.ab[a]] = a
-            return K
-        att = np.zeros((self.S, self.B))
-        attv = np.zeros((self.S, self.B))
-        att[self.as_[a], self.ab[a]] = self.att[a]
-        attv[self.as_[a], self.ab[a]] = self.attv[a]
+        if self.first_choice:
+            seen = np.full((self.n_segments, self.n_offers), self.no_arc, np.int64)
+            seen[self.arc_segment[a], self.arc_offer[a]] = a
+            return seen
+        att = np.zeros((self.n_segments, self.n_offers))
+        attv = np.zeros((self.n_segments, self.n_offers))
+        att[self.arc_segment[a], self.arc_offer[a]] = self.arc_attraction[a]
+        attv[self.arc_segment[a], self.arc_offer[a]] = self.arc_attraction_value[a]
         return att, attv
 
     def state(self, points: np.ndarray) -> np.ndarray:
         """The state with exactly ``points`` (price point indices, one per group) on sale."""
-        sel = np.full(self.G, -1, np.int64)
-        sel[self.group[points]] = points
+        sel = np.full(self.n_groups, -1, np.int64)
+        sel[self.point_group[points]] = points
         return sel
 
     def evaluate(self, sel: np.ndarray) -> tuple[float, bool]:
         """Objective of a state and whether every rule holds."""
         a = self.arcs_on(sel)
         cols = self.columns(sel, a)
-        if self.fc:
+        size = self.segment_size
+        if self.first_choice:
             best = cols.min(axis=1)
-            obj = float(self.aval[best].sum())
-            bought = best < self.SENT
-            sales = np.bincount(self.ab[best[bought]], weights=self.N[bought], minlength=self.B)
+            obj = float(self.arc_worth[best].sum())
+            bought = best < self.no_arc
+            sales = np.bincount(self.arc_offer[best[bought]], weights=size[bought],
+                                minlength=self.n_offers)
         else:
             att, attv = cols
             denom = 1.0 + att.sum(axis=1)
-            obj = float((self.N * attv.sum(axis=1) / denom).sum())
-            sales = (att * (self.N / denom)[:, None]).sum(axis=0)
+            obj = float((size * attv.sum(axis=1) / denom).sum())
+            sales = (att * (size / denom)[:, None]).sum(axis=0)
         return obj, self.feasible(sel, sales, a)
 
     def feasible(self, sel: np.ndarray, sales: np.ndarray, a: np.ndarray) -> bool:
-        """Whether every rule holds for ``sel`` selling ``sales``; ``a`` its arcs on sale."""
-        on = sel >= 0
-        offers_on = np.zeros(self.B, bool)
-        offers_on[self.gb[on]] = True
-        if self.max_offers is not None and offers_on.sum() > self.max_offers:
-            return False
-        if self.per_seg is not None:
-            if self.personalized:
-                if (np.bincount(self.gseg[on], minlength=self.S) > self.per_seg).any():
-                    return False
-            elif on.sum() > self.per_seg:
-                return False
-        if len(self.pinned) and not offers_on[self.pinned].all():
-            return False
-        if self.inv is not None:
-            use = self.Q.T @ sales
-            if (use > self.inv + INV_TOL * np.maximum(1.0, self.inv)).any():
-                return False
-        if len(self.coverage):
-            a = a[self.asurplus[a] >= 0]
-            if not np.isin(self.coverage, self.as_[a]).all():
-                return False
-        if self.spread is not None and on.any():
-            p = self.price[sel[on]]
-            b = self.gb[on]
-            lo = np.full(self.B, np.inf)
-            hi = np.full(self.B, -np.inf)
-            np.minimum.at(lo, b, p)
-            np.maximum.at(hi, b, p)
-            used = np.isfinite(lo)
-            if (hi[used] > (1 + self.spread) * lo[used] + 1e-9).any():
-                return False
-        if self.arbitrage:
-            aud = self.gseg[on] + 1                      # 0 = everyone, s + 1 = segment s
-            P = np.full((self.S + 1, self.B), np.inf)
-            P[aud, self.gb[on]] = self.price[sel[on]]
-            for b, lists in self.arbitrage.items():
-                pb = P[:, b]
-                rows = np.isfinite(pb)
-                if not rows.any():
-                    continue
-                cheapest = np.stack([P[:, lst].min(axis=1) for lst in lists], axis=1)
-                sep = cheapest @ self.arb_qty[b]
-                ok = ~np.isfinite(sep) | (pb <= sep + 1e-9)
-                if not ok[rows].all():
-                    return False
-        return True
+        """Whether every rule holds for ``sel`` selling ``sales`` (per offer); ``a`` its
+        arcs on sale. Each rule checks in its own module (``Rule.search_check``)."""
+        if not self.checks:
+            return True
+        state = SearchState(self.layout, sel, a, sales[None, :])    # one period
+        return all(check(state) for check in self.checks)
 
     # ------------------------------------------------------- all moves at once
     def move_values(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Change of objective for setting each point's group to that point (per
         point) and for switching each group off (per group)."""
         cols = self.columns(sel)
-        gs = np.maximum(self.gseg, 0)
-        if self.fc:
-            K = cols
-            rows = np.arange(self.S)
-            col1 = K.argmin(axis=1)
-            best1 = K[rows, col1]
-            K[rows, col1] = self.SENT
-            best2 = K.min(axis=1)
-            base = self.aval[best1]
-            drop = self.aval[best2] - base           # segment's change if its choice goes
+        gs = np.maximum(self.group_audience, 0)
+        seg, offer = self.arc_segment, self.arc_offer
+        if self.first_choice:
+            seen = cols
+            rows = np.arange(self.n_segments)
+            col1 = seen.argmin(axis=1)
+            best1 = seen[rows, col1]
+            seen[rows, col1] = self.no_arc
+            best2 = seen.min(axis=1)
+            base = self.arc_worth[best1]
+            drop = self.arc_worth[best2] - base           # segment's change if its choice goes
             if self.personalized:
-                off = np.where(col1[gs] == self.gb, drop[gs], 0.0)
+                off = np.where(col1[gs] == self.group_offer, drop[gs], 0.0)
             else:
-                off = np.bincount(col1, weights=drop, minlength=self.B)[self.gb]
-            e = np.where(col1[self.as_] == self.ab, best2[self.as_], best1[self.as_])
-            term = self.aval[np.minimum(e, np.arange(len(self.as_)))] - self.aval[e]
+                off = np.bincount(col1, weights=drop, minlength=self.n_offers)[self.group_offer]
+            e = np.where(col1[seg] == offer, best2[seg], best1[seg])
+            term = self.arc_worth[np.minimum(e, np.arange(len(seg)))] - self.arc_worth[e]
         else:
             att, attv = cols
             A = 1.0 + att.sum(axis=1)
@@ -251,11 +200,13 @@ class _Search:
             # without each offer; ≥ 1 exactly (the no-purchase option), but A − att
             # cancels to 0 in floating point next to a huge attraction (up to e^50)
             eA, eW = np.maximum(A[:, None] - att, 1.0), W[:, None] - attv
-            d = self.N[:, None] * (eW / eA - (W / A)[:, None])
-            off = d[gs, self.gb] if self.personalized else d.sum(axis=0)[self.gb]
-            ea, ew = eA[self.as_, self.ab], eW[self.as_, self.ab]
-            term = self.N[self.as_] * ((ew + self.attv) / (ea + self.att) - ew / ea)
-        on_point = off[self.group] + np.bincount(self.aj, weights=term, minlength=self.J)
+            d = self.segment_size[:, None] * (eW / eA - (W / A)[:, None])
+            off = d[gs, self.group_offer] if self.personalized else d.sum(axis=0)[self.group_offer]
+            ea, ew = eA[seg, offer], eW[seg, offer]
+            term = self.segment_size[seg] * ((ew + self.arc_attraction_value) / (ea + self.arc_attraction)
+                                             - ew / ea)
+        on_point = off[self.point_group] + np.bincount(self.arc_point, weights=term,
+                                                       minlength=self.n_points)
         return on_point, off
 
 
@@ -293,24 +244,15 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     if space.no_price:
         return None
     h = _Search(space)
-    starts = []
-    forced = _forced_start(h, np.full(h.G, -1, np.int64))
-    given = h.state(start_points) if start_points is not None and len(start_points) else None
-    for sel in (forced, _given_start(h, initial), given):
-        if sel is not None:
-            o, ok = h.evaluate(sel)
-            if ok:
-                starts.append((o, sel))
+    starts, forced_start = _starts(h, initial, start_points)
     if not starts:
         return None
-    # restarts build from the forced start, if it keeps every rule
-    forced_start = next(((sel, o) for o, sel in starts if sel is forced), None)
     obj, sel = max(starts, key=lambda t: t[0])
     stopped = (lambda: time.perf_counter() > stop or (cancel is not None and cancel.is_set()))
     done = (lambda o: proven is not None and proven(o))
-    sel, obj, moves = _local_search(h, sel, obj, stopped)
-    tell = improved if improved is not None else (lambda o: None)
-    tell(obj)
+    best = _Best(*_local_search(h, sel, obj, stopped),
+                 tell=improved if improved is not None else (lambda o: None))
+    best.tell(best.obj)
     rng = np.random.default_rng(0)
     # Personalized first choice: one descent and no more. HiGHS proves these optima
     # quickly, and the first plan is its start. Kicks improved a plan in 1 of 9 benchmark
@@ -318,60 +260,105 @@ def heuristic_plan(space: OfferSpace, time_limit: float = 5.0,
     # the same in 8 more (20/60/8 to 1000x50x20, seeds 0-1) and made the solves slower
     # (20/60/8 0.60 s against 0.29 s, 60/250/30 11.4 and 7.6 s against 10.2 and 5.7 s).
     # Restarts doubled the first plan's time for -0.2 % to +0.5 % (results_restarts.md).
-    descent_only = space.personalized and space.scenario.choice_model == "first_choice"
-    # randomized restarts (GRASP) for up to half the time: every descent from the one
-    # greedy start ends in the same basin, which kicks, ruin-and-recreate and MIP
-    # neighbourhoods did not leave (benchmarks/study_primal.py); restarts from randomized
-    # greedy plans reach others (+0.09 % to +4.66 % on 10 of 21 benchmark runs, never
-    # worse: benchmarks/results_restarts.md)
-    half = t0 + RESTART_SHARE * max(0.0, time_limit)
-    restarting = (lambda: stopped() or time.perf_counter() > half)
+    if not (space.personalized and space.scenario.choice_model == "first_choice"):
+        half = t0 + RESTART_SHARE * max(0.0, time_limit)
+        if forced_start is not None:
+            _restarts(h, best, forced_start, lambda: stopped() or time.perf_counter() > half,
+                      done, rng)
+        _kicks(h, best, stopped, done, rng)
+    return _result(space, best, t0)
+
+
+@dataclass
+class _Best:
+    """The best plan the search has found (a state and its objective), the moves made so
+    far, and ``tell``, told the objective of each better plan."""
+
+    sel: np.ndarray
+    obj: float
+    moves: int
+    tell: Callable[[float], None]
+
+    def offer(self, sel: np.ndarray, obj: float) -> bool:
+        """Keep ``sel`` (worth ``obj``) if it beats the best plan; whether it did."""
+        if obj > self.obj + _tol(self.obj):
+            self.sel, self.obj = sel, obj
+            self.tell(obj)
+            return True
+        return False
+
+
+def _starts(h: _Search, initial: pd.DataFrame | None, start_points: np.ndarray | None
+            ) -> tuple[list[tuple[float, np.ndarray]], tuple[np.ndarray, float] | None]:
+    """The starts that keep every rule, as ``(objective, state)``: the forced start, the
+    given plan and the given points (:func:`heuristic_plan`); and the forced start as
+    ``(state, objective)`` if it is among them (restarts build from it), else ``None``."""
+    forced = _forced_start(h, np.full(h.n_groups, -1, np.int64))
+    given = h.state(start_points) if start_points is not None and len(start_points) else None
+    starts = []
+    for sel in (forced, _given_start(h, initial), given):
+        if sel is not None:
+            o, ok = h.evaluate(sel)
+            if ok:
+                starts.append((o, sel))
+    return starts, next(((sel, o) for o, sel in starts if sel is forced), None)
+
+
+def _restarts(h: _Search, best: _Best, forced_start: tuple[np.ndarray, float],
+              restarting: Callable[[], bool], done: Callable[[float], bool],
+              rng: np.random.Generator) -> None:
+    """Randomized restarts (GRASP) until ``restarting()`` says stop (half the time) or
+    ``RESTARTS`` in a row found nothing better. Every descent from the one greedy start
+    ends in the same basin, which kicks, ruin-and-recreate and MIP neighbourhoods did not
+    leave (benchmarks/study_primal.py); restarts from randomized greedy plans reach others
+    (+0.09 % to +4.66 % on 10 of 21 benchmark runs, never worse:
+    benchmarks/results_restarts.md)."""
     fruitless = 0
-    while (not descent_only and forced_start is not None and fruitless < RESTARTS
-           and not restarting() and not done(obj)):
+    while fruitless < RESTARTS and not restarting() and not done(best.obj):
         new = _randomized_greedy(h, *forced_start, restarting, rng)
         new, o, m = _local_search(h, *new, restarting)
-        moves += m
-        if o > obj + _tol(obj):
-            sel, obj, fruitless = new, o, 0
-            tell(obj)
-        else:
-            fruitless += 1
-    # iterated local search: kick the best plan (force one point on, or one group off)
-    # and descend again, until enough kicks in a row found nothing better
+        best.moves += m
+        fruitless = 0 if best.offer(new, o) else fruitless + 1
+
+
+def _kicks(h: _Search, best: _Best, stopped: Callable[[], bool],
+           done: Callable[[float], bool], rng: np.random.Generator) -> None:
+    """Iterated local search: kick the best plan (force one or two points on, or groups
+    off) and descend again, until enough kicks in a row found nothing better. A fixed 30
+    stopped the 40/150/20 uniform benchmark after 0.6 s of a 6 s budget, 6 % below the
+    best plan known; the time limit bounds the search on large scenarios anyway. (Not
+    measured under MNL: unchanged.)"""
     fruitless = 0
-    # A fixed 30 stopped the 40/150/20 uniform benchmark after 0.6 s of a 6 s budget, 6 %
-    # below the best plan known; the time limit bounds the search on large scenarios
-    # anyway. (Not measured under MNL: unchanged.)
-    patience = 0 if descent_only else max(KICKS, h.J // 2)
-    while h.J and fruitless < patience and not stopped() and not done(obj):
-        new = sel.copy()
+    patience = max(KICKS, h.n_points // 2)
+    while h.n_points and fruitless < patience and not stopped() and not done(best.obj):
+        new = best.sel.copy()
         for _ in range(int(rng.integers(1, 3))):
             on = np.flatnonzero(new >= 0)
             if len(on) and rng.random() < 0.3:
                 new[rng.choice(on)] = -1
             else:
-                j = int(rng.integers(h.J))
-                new[h.group[j]] = j
+                j = int(rng.integers(h.n_points))
+                new[h.point_group[j]] = j
         o, ok = h.evaluate(new)
         if not ok:
             fruitless += 1
             continue
         new, o, m = _local_search(h, new, o, stopped)
-        moves += m + 1
-        if o > obj + _tol(obj):
-            sel, obj, fruitless = new, o, 0
-            tell(obj)
-        else:
-            fruitless += 1
-    points = sel[sel >= 0]
+        best.moves += m + 1
+        fruitless = 0 if best.offer(new, o) else fruitless + 1
+
+
+def _result(space: OfferSpace, best: _Best, t0: float) -> HeuristicResult | None:
+    """The best plan, re-evaluated by the plan evaluator (``None`` if it breaks a rule:
+    one with no search check of its own, see ``Rule.search_check``)."""
+    points = best.sel[best.sel >= 0]
     plan = _plan(space, points)
     t_eval = time.perf_counter()
     ev = evaluate_plan(space.given if space.given is not None else space.scenario, plan)
     if ev.violations:
         return None
-    done = time.perf_counter()
-    return HeuristicResult(plan, ev.objective, points, done - t0, moves, ev, done - t_eval)
+    end = time.perf_counter()
+    return HeuristicResult(plan, ev.objective, points, end - t0, best.moves, ev, end - t_eval)
 
 
 def _local_search(h: _Search, sel: np.ndarray, obj: float, stopped) -> tuple[np.ndarray, float, int]:
@@ -381,7 +368,7 @@ def _local_search(h: _Search, sel: np.ndarray, obj: float, stopped) -> tuple[np.
         gain_on, gain_off = h.move_values(sel)
         tol = _tol(obj)
         cand_on = np.flatnonzero(gain_on > tol)
-        cand_on = cand_on[sel[h.group[cand_on]] != cand_on]
+        cand_on = cand_on[sel[h.point_group[cand_on]] != cand_on]
         cand_off = np.flatnonzero((gain_off > tol) & (sel >= 0))
         gains = np.concatenate([gain_on[cand_on], gain_off[cand_off]])
         what = np.concatenate([cand_on, -1 - cand_off])      # ≥ 0 point, < 0 group off
@@ -408,7 +395,7 @@ def _improving(h: _Search, sel: np.ndarray, obj: float, moves: np.ndarray, k: in
     for m in moves:
         new = sel.copy()
         if m >= 0:
-            new[h.group[m]] = m
+            new[h.point_group[m]] = m
         else:
             new[-1 - m] = -1
         o, ok = h.evaluate(new)
@@ -429,7 +416,7 @@ def _randomized_greedy(h: _Search, sel: np.ndarray, obj: float, stopped,
     while not stopped():
         gain_on, _ = h.move_values(sel)
         cand = np.flatnonzero(gain_on > _tol(obj))
-        cand = cand[sel[h.group[cand]] != cand]
+        cand = cand[sel[h.point_group[cand]] != cand]
         cand = cand[np.argsort(-gain_on[cand], kind="stable")[:MAX_CHECKS]]
         good = _improving(h, sel, obj, cand, RESTART_CHOICES, stopped)
         if not good:
@@ -439,32 +426,33 @@ def _randomized_greedy(h: _Search, sel: np.ndarray, obj: float, stopped,
 
 
 def _forced_start(h: _Search, sel: np.ndarray) -> np.ndarray | None:
-    """The empty plan, plus the best-valued point of every ``must_offer`` offer and of
-    a covering offer for every segment ``fairness.coverage`` names."""
-    if len(h.pinned):
+    """The empty plan, plus the best-valued point of every offer the rules need on sale
+    (``must_offer``) and of a covering offer for every segment they need covered
+    (``fairness.coverage``): ``Rule.start_offers`` / ``start_segments``."""
+    if len(h.start_offers):
         gain_on, _ = h.move_values(sel)
-        for b in h.pinned:
-            pts = np.flatnonzero(h.pb == b)
+        for b in h.start_offers:
+            pts = np.flatnonzero(h.point_offer == b)
             if not len(pts):
                 return None
             j = pts[np.argmax(gain_on[pts])]
-            sel[h.group[j]] = j
-    for s in h.coverage:
+            sel[h.point_group[j]] = j
+    for s in h.start_segments:
         a = h.arcs_on(sel)
-        if (h.as_[a[h.asurplus[a] >= 0]] == s).any():
+        if (h.arc_segment[a[h.arc_surplus[a] >= 0]] == s).any():
             continue
         gain_on, _ = h.move_values(sel)
-        arcs = np.flatnonzero((h.as_ == s) & (h.asurplus >= 0) & (sel[h.ag] < 0))
+        arcs = np.flatnonzero((h.arc_segment == s) & (h.arc_surplus >= 0) & (sel[h.arc_group] < 0))
         if not len(arcs):
             return None
         # prefer a point that covers the most named segments still uncovered, so a
         # per-segment cap is not spent on one segment at a time
-        covered = np.isin(h.coverage, h.as_[a[h.asurplus[a] >= 0]])
-        need = np.isin(h.as_, h.coverage[~covered]) & (h.asurplus >= 0)
-        reach = np.bincount(h.aj[need], minlength=h.J)
-        js = h.aj[arcs]
+        covered = np.isin(h.start_segments, h.arc_segment[a[h.arc_surplus[a] >= 0]])
+        need = np.isin(h.arc_segment, h.start_segments[~covered]) & (h.arc_surplus >= 0)
+        reach = np.bincount(h.arc_point[need], minlength=h.n_points)
+        js = h.arc_point[arcs]
         j = js[np.lexsort((-gain_on[js], -reach[js]))[0]]
-        sel[h.group[j]] = j
+        sel[h.point_group[j]] = j
     return sel
 
 
@@ -475,7 +463,7 @@ def _swap(h: _Search, sel: np.ndarray, obj: float, gain_on: np.ndarray,
     on_groups = np.flatnonzero(sel >= 0)
     if not len(on_groups):
         return None
-    cand = np.flatnonzero(sel[h.group] < 0)
+    cand = np.flatnonzero(sel[h.point_group] < 0)
     cand = cand[np.argsort(-gain_on[cand], kind="stable")[:SWAP_ADDS]]
     best = None
     for j in cand:
@@ -484,7 +472,7 @@ def _swap(h: _Search, sel: np.ndarray, obj: float, gain_on: np.ndarray,
                 return best
             new = sel.copy()
             new[g] = -1
-            new[h.group[j]] = j
+            new[h.point_group[j]] = j
             o, ok = h.evaluate(new)
             if ok and o > obj + tol and (best is None or o > best[1]):
                 best = (new, o)
@@ -497,7 +485,7 @@ def _swap(h: _Search, sel: np.ndarray, obj: float, gain_on: np.ndarray,
 def _given_start(h: _Search, plan: pd.DataFrame | None) -> np.ndarray | None:
     """The state of ``plan``: its rows matched to the offer space's points by offer,
     audience and price in cents (rows whose point was pruned are left out)."""
-    if plan is None or not len(plan) or not h.J:
+    if plan is None or not len(plan) or not h.n_points:
         return None
     space = h.space
     bcode = pd.Series(np.arange(len(space.bundle_ids)), index=space.bundle_ids)
@@ -506,8 +494,8 @@ def _given_start(h: _Search, plan: pd.DataFrame | None) -> np.ndarray | None:
         "b": plan["bundle_id"].astype(str).map(bcode),
         "seg": plan["segment_id"].astype(str).map(scode).fillna(-1) if h.personalized else -1,
         "cents": np.round(plan["price"].to_numpy(float) * 100)}).dropna()
-    pts = pd.DataFrame({"b": h.pb, "seg": h.pseg, "cents": np.round(h.price * 100),
-                        "j": np.arange(h.J)})
+    pts = pd.DataFrame({"b": h.point_offer, "seg": h.point_audience, "cents": np.round(h.point_price * 100),
+                        "j": np.arange(h.n_points)})
     hit = rows.astype({"b": np.int64, "seg": np.int64}).merge(pts, on=["b", "seg", "cents"])
     if not len(hit):
         return None

@@ -25,7 +25,10 @@ Under first choice the inventory rule can be kept, as a Lagrangian term: with pr
 
     L(λ) = Σ_s N_s · max(0, max_a (v_a − Σ_i λ_i q_{i b(a)}))  +  Σ_i λ_i Q_i,
 
-since a plan's units stay within the (evaluator's slack on the) inventories Q_i. Every
+since a plan's units stay within the (evaluator's slack on the) inventories Q_i. The
+inventory rule's module gives q (units per sale) and that slack
+(:func:`~formulations.rules.inventory.units_per_sale`, ``allowed_units``), as it does for
+the first plan's search; nothing of the rule is re-derived here. Every
 λ ≥ 0 gives a proven bound (λ = 0 is U); the λ used are the duals of the inventory rows
 of the LP max Σ N_s v_a z_a, Σ_{a ∋ s} z_a ≤ 1, Σ_a N_s q_{i b(a)} z_a ≤ Q_i, z ≥ 0 —
 its own optimum, since each segment's problem alone picks one arc (scipy's HiGHS solves it). Where inventory is
@@ -84,11 +87,11 @@ def segment_relaxation(space: OfferSpace) -> Relaxation:
         limited = units_per_sale(space)
         points = None
         if limited is not None:
-            Q, inventory = limited
-            lp = _inventory_lp(space, Q, inventory)
+            per_sale, inventory = limited
+            lp = _inventory_lp(space, per_sale, inventory)
             if lp is not None:
                 prices, points = lp
-                bound = min(bound, inventory_lagrangian(space, Q, inventory, prices))
+                bound = min(bound, inventory_lagrangian(space, per_sale, inventory, prices))
         return Relaxation(bound, points)
     a = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
                           arcs["price"].to_numpy(float))
@@ -113,11 +116,14 @@ def segment_relaxation(space: OfferSpace) -> Relaxation:
     return Relaxation(float((space.size * hi).sum() * (1 + 1e-9)))
 
 
-def inventory_lagrangian(space: OfferSpace, Q, inventory: np.ndarray, prices: np.ndarray) -> float:
-    """``L(λ)`` above (first choice) for unit prices ``prices`` ≥ 0 of the limited products."""
+def inventory_lagrangian(space: OfferSpace, per_sale: sp.csr_matrix, inventory: np.ndarray,
+                         prices: np.ndarray) -> float:
+    """``L(λ)`` above (first choice) for unit prices ``prices`` ≥ 0 of the limited
+    products; ``per_sale`` and ``inventory`` as the inventory rule gives them
+    (:func:`formulations.rules.inventory.units_per_sale`: offers × limited products)."""
     arcs = space.arcs
     s = arcs["s"].to_numpy()
-    charge = Q @ np.maximum(prices, 0.0)                  # per sale of each offer
+    charge = per_sale @ np.maximum(prices, 0.0)           # per sale of each offer
     net = arcs["value"].to_numpy(float) - charge[arcs["b"].to_numpy()]
     best = np.zeros(len(space.size))
     np.maximum.at(best, s, net)
@@ -125,7 +131,8 @@ def inventory_lagrangian(space: OfferSpace, Q, inventory: np.ndarray, prices: np
     return float(total * (1 + 1e-9))                      # float round-off, as above
 
 
-def _inventory_lp(space: OfferSpace, Q, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _inventory_lp(space: OfferSpace, per_sale: sp.csr_matrix,
+                  inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The LP above, with one column per segment and offer (its best-valued point, as
     every price of an offer takes the same units): the duals of its inventory rows, and
     the points of the columns it takes whole; ``None`` if HiGHS does not solve it to
@@ -137,14 +144,14 @@ def _inventory_lp(space: OfferSpace, Q, inventory: np.ndarray) -> tuple[np.ndarr
         return None
     s, b, j, value = (arcs["s"].to_numpy()[keep], arcs["b"].to_numpy()[keep],
                       arcs["j"].to_numpy()[keep], value[keep])
-    n_seg, n_off = len(space.size), Q.shape[0]
+    n_seg, n_off = len(space.size), per_sale.shape[0]
     key = s * n_off + b
     order = np.lexsort((-value, key))                 # best-valued point first per column
     first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
     cs, cb, cj, best = s[first], b[first], j[first], value[first]
     size = space.size.astype(float)
     # rows: one per segment (Σ z ≤ 1), then one per limited product (units ≤ inventory)
-    use = Q[cb].T.multiply(size[cs]).tocsc()                      # products × columns
+    use = per_sale[cb].T.multiply(size[cs]).tocsc()               # products × columns
     one = sp.csc_matrix((np.ones(len(cs)), (cs, np.arange(len(cs)))), shape=(n_seg, len(cs)))
     A = sp.vstack([one, use]).tocsr()
     # scipy's own copy of HiGHS: highspy's thread scheduler is global to the process, and

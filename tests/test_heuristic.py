@@ -61,7 +61,7 @@ def test_heuristic_plan_is_feasible_and_priced_right(pricing, choice_model, mix,
 
     # a restart's randomized greedy plan keeps every rule and is priced right too
     h = _Search(built.space)
-    forced = _forced_start(h, np.full(h.G, -1, np.int64))
+    forced = _forced_start(h, np.full(h.n_groups, -1, np.int64))
     start_obj, start_ok = h.evaluate(forced) if forced is not None else (None, False)
     if not start_ok:
         assert set(sc.constraints.active()) & {"must_offer", "coverage"}, "no restart without forcing rules"

@@ -19,7 +19,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import allowed_prices, brute_force  # noqa: E402
-from random_scenarios import random_scenario  # noqa: E402
+from random_scenarios import CONSTRAINT_NAMES, random_scenario  # noqa: E402
 
 from formulations import InputError, load_scenario, write_scenario  # noqa: E402
 from formulations.build import build_model  # noqa: E402
@@ -27,9 +27,10 @@ from formulations.checks import check_setting_number  # noqa: E402
 from formulations.evaluate import evaluate_plan  # noqa: E402
 from formulations.linear import Terms  # noqa: E402
 from formulations.money import to_cents  # noqa: E402
-from formulations.rules import PriceRule, Rule, register, unregister  # noqa: E402
+from formulations.rules import PriceRule, Rule, all_rules, register, unregister  # noqa: E402
 from formulations.schema import number  # noqa: E402
 from solver.api import solve  # noqa: E402
+from solver.heuristic import _plan, _Search  # noqa: E402
 
 REL = ABS = 1e-6
 
@@ -198,3 +199,33 @@ def test_without_rule_switches_one_rule_off() -> None:
         "max_offers", "fairness.max_price_spread"}
     with pytest.raises(KeyError, match="did you mean 'max_offers'"):
         sc.without_rule("max_offer")
+
+
+# ---------------------------------------------------------------- the first plan's search
+def test_every_rule_with_rows_checks_the_searchs_plans_too() -> None:
+    # a rule that adds rows but gives the search no check leaves the first plan's search
+    # visiting plans that break it (its final plan is then rejected: no first plan)
+    for rule in all_rules():
+        if type(rule).add_rows is not Rule.add_rows:
+            assert type(rule).search_check is not Rule.search_check, rule.key
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_searchs_checks_say_what_the_evaluator_says(seed: int) -> None:
+    """On random plans of random scenarios, the rules' search checks (solver.heuristic)
+    accept a plan exactly when the plan evaluator finds no violation."""
+    rng = np.random.default_rng(7000 + seed)
+    rules = {CONSTRAINT_NAMES[seed % len(CONSTRAINT_NAMES)]} | set(
+        rng.choice(CONSTRAINT_NAMES, size=int(rng.integers(0, 3)), replace=False))
+    sc = random_scenario(rng, pricing=("uniform", "personalized")[seed % 2],
+                         choice_model=("first_choice", "mnl")[(seed // 2) % 2], constraints=rules)
+    space = build_model(sc).space
+    if space.no_price or not len(space.points):
+        return
+    h = _Search(space)
+    for _ in range(15):
+        sel = np.full(h.n_groups, -1, np.int64)
+        for j in rng.permutation(h.n_points)[: int(rng.integers(0, h.n_points + 1))]:
+            sel[h.point_group[j]] = j
+        ev = evaluate_plan(sc, _plan(space, sel[sel >= 0]))
+        assert h.evaluate(sel)[1] == (ev.violations == []), (sorted(rules), ev.violations)

@@ -11,6 +11,9 @@ Two kinds of bad input are told apart on purpose: a value of the wrong *type*
 anything runs (:class:`~formulations.errors.ParameterError`); a value of the right type
 that the scenario's validation rejects (``max_offers=-1``) is a legitimate variant whose
 row says ``invalid`` with the validator's message.
+
+The rules' keys are the rule catalogue's: ``constraints.<key>`` of every registered rule
+(a rule added later included), each value read by the rule's own ``parse_set``.
 """
 from __future__ import annotations
 
@@ -21,49 +24,16 @@ import numpy as np
 import yaml
 
 from formulations.errors import ParameterError
-from formulations.scenario import CONSTRAINT_KEYS, RobustOptions, Scenario
+from formulations.rules import Rule, all_rules
+from formulations.rules.strict import strict_integer, strict_number
+from formulations.scenario import RobustOptions, Scenario
 from formulations.validate import suggest
-
-
-def _number(v: Any) -> float | int | None:
-    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
-        return v
-    raise ValueError(f"expected a number, found {v!r}")
-
-
-def _integer(v: Any) -> int | None:
-    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-        raise ValueError(f"expected an integer, found {v!r}")
-    if isinstance(v, float):
-        if not v.is_integer():
-            raise ValueError(f"expected an integer, found {v!r}")
-        v = int(v)
-    return v
-
-
-def _flag(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError(f"expected true or false, found {v!r}")
-    return v
 
 
 def _text(v: Any) -> str:
     if not isinstance(v, str):
         raise ValueError(f"expected text, found {v!r}")
     return v
-
-
-def _ids(v: Any) -> tuple[str, ...]:
-    if v is None:
-        return ()
-    if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (str, int))
-                                               for x in v):
-        raise ValueError(f"expected a list of ids in brackets, found {v!r}")
-    return tuple(str(x) for x in v)
-
-
-def _ids_or_all(v: Any) -> tuple[str, ...] | str:
-    return "all" if v == "all" else _ids(v)
 
 
 def _discounts(v: Any) -> tuple[float, ...]:
@@ -79,44 +49,57 @@ def _factor(v: Any) -> float:
     return float(v)
 
 
-_CONSTRAINT_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "min_margin": _number, "max_offers": _integer, "max_offers_per_segment": _integer,
-    "inventory": _flag, "must_offer": _ids, "exclude": _ids, "no_arbitrage": _flag,
-    "max_price_spread": _number, "coverage": _ids_or_all, "max_price_change": _number,
-}
-# study key -> (parser, how it is applied)
+# study key -> (parser, how it is applied); the rules' keys (constraints.<rule key>) are
+# the rule catalogue's, each rule parsing its own value (Rule.parse_set): see _rule_key
 KEYS: dict[str, tuple[Callable[[Any], Any], tuple[str, str]]] = {
     "pricing": (_text, ("setting", "pricing")),
     "choice_model": (_text, ("setting", "choice_model")),
     "objective": (_text, ("setting", "objective")),
     "price_ladder.discounts": (_discounts, ("setting", "discounts")),
-    **{f"constraints.{key}": (_CONSTRAINT_PARSERS[field], ("constraint", field))
-       for field, key in CONSTRAINT_KEYS.items()},
-    "robust.draws": (_integer, ("robust", "draws")),
-    "robust.seed": (_integer, ("robust", "seed")),
-    "robust.wtp_cv": (_number, ("robust", "wtp_cv")),
+    "robust.draws": (strict_integer, ("robust", "draws")),
+    "robust.seed": (strict_integer, ("robust", "seed")),
+    "robust.wtp_cv": (strict_number, ("robust", "wtp_cv")),
     "scale.wtp": (_factor, ("scale", "wtp")),
     "scale.unit_cost": (_factor, ("scale", "unit_cost")),
     "scale.inventory": (_factor, ("scale", "inventory")),
     "scale.size": (_factor, ("scale", "size")),
 }
+_RULES = "constraints."
+
+
+def _rule_key(key: str) -> Rule | None:
+    """The rule a ``constraints.<rule key>`` study key names (any registered rule)."""
+    if not key.startswith(_RULES):
+        return None
+    return next((r for r in all_rules() if r.key == key[len(_RULES):]), None)
+
+
+def _known_keys() -> list[str]:
+    return list(KEYS) + [_RULES + r.key for r in all_rules()]
+
+
+def _spec(key: str) -> tuple[Callable[[Any], Any], tuple[str, str]]:
+    """How the value of a known study key is parsed and applied."""
+    rule = _rule_key(key)
+    return (rule.parse_set, ("constraint", rule.field)) if rule is not None else KEYS[key]
 
 
 def check_key(key: str) -> str:
     """The key itself, or a ParameterError naming the closest known key."""
-    if key in KEYS:
+    if key in KEYS or _rule_key(key) is not None:
         return key
     # a constraint written without its section (max_offers → constraints.max_offers)
-    for full in KEYS:
-        if full.endswith("." + key) and full.startswith("constraints."):
+    known = _known_keys()
+    for full in known:
+        if full.endswith("." + key) and full.startswith(_RULES):
             raise ParameterError(f"--set: unknown key {key!r} (did you mean '{full}'?)")
-    raise ParameterError(f"--set: unknown key {key!r}" + suggest(key, KEYS)
+    raise ParameterError(f"--set: unknown key {key!r}" + suggest(key, known)
                          + "; keys are scenario.yaml paths or scale.wtp|unit_cost|inventory|size")
 
 
 def parse_value(key: str, value: Any) -> Any:
     """A value (already YAML-parsed) checked for the key's type."""
-    parser = KEYS[check_key(key)][0]
+    parser = _spec(check_key(key))[0]
     try:
         return parser(value)
     except ValueError as e:
@@ -174,7 +157,7 @@ def apply_changes(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     tables: dict[str, Any] = {}
     robust: dict[str, Any] = {}
     for key, value in changes.items():
-        kind, name = KEYS[check_key(key)][1]
+        kind, name = _spec(check_key(key))[1]
         if kind == "setting":
             settings[name] = value
         elif kind == "constraint":

@@ -4,16 +4,21 @@ rows, plan check and binding name (:mod:`.base` says what a rule holds).
 
 Everything else asks here: the loaders for the schema, :mod:`formulations.validate`
 for the checks, :mod:`formulations.offers` for what to prune, the formulations for
-their rows (:func:`add_rule_rows`), :mod:`formulations.evaluate` for plan checks.
+their rows (:func:`add_rule_rows`), :mod:`formulations.evaluate` for plan checks, the
+first plan's search for its checks of the plans it visits (:func:`search_checks`), a
+study's ``--set`` for the kind of a value (:meth:`Rule.parse_set`).
 Adding a rule is one module that subclasses :class:`Rule` and calls :func:`register`.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .base import FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext
 from .registry import (active_rules, all_rules, get_rule, nest_by_key, register, rule_for_field,
                        unregister)
+from .search import SearchCheck, SearchLayout, SearchState
 
 # the built-in rules, in catalogue order: rows are added, conflicts searched and
 # scenario.yaml's `constraints` written in this order
@@ -22,8 +27,6 @@ from . import no_arbitrage, must_offer, exclude, max_price_spread  # noqa: E402,
 from . import coverage, price_change  # noqa: E402,F401
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..linear import LinearModel, VarFamily
     from ..offers import OfferSpace
     from ..scenario import Scenario
@@ -48,6 +51,28 @@ def check_rules(scenario: "Scenario", view: PlanView) -> None:
         rule.check(scenario, view)
 
 
-__all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext",
-           "active_rules", "add_rule_rows", "all_rules", "check_rules", "excluded_offers", "get_rule", "nest_by_key",
-           "register", "rule_for_field", "unregister"]
+def search_checks(layout: SearchLayout) -> list[SearchCheck]:
+    """The checks of every rule the offer space's scenario imposes that has one, for the
+    first plan's search (a plan keeps every rule when each returns true), cheapest first
+    (``Rule.search_cost``; catalogue order among equals)."""
+    rules = sorted(active_rules(layout.space.scenario), key=lambda r: r.search_cost)
+    checks = (rule.search_check(layout) for rule in rules)
+    return [c for c in checks if c is not None]
+
+
+
+def search_start(layout: SearchLayout) -> tuple[np.ndarray, np.ndarray]:
+    """What the search's first plan must put on sale: the offers (``Rule.start_offers``)
+    and the segments to give something within their WTP (``Rule.start_segments``) of
+    every rule imposed, in catalogue order."""
+    rules = active_rules(layout.space.scenario)
+    offers = [r.start_offers(layout) for r in rules]
+    segments = [r.start_segments(layout) for r in rules]
+    return (np.concatenate([np.zeros(0, np.int64)] + offers),
+            np.concatenate([np.zeros(0, np.int64)] + segments))
+
+
+__all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext", "SearchCheck",
+           "SearchLayout", "SearchState", "active_rules", "add_rule_rows", "all_rules", "check_rules",
+           "excluded_offers", "get_rule", "nest_by_key", "register", "rule_for_field",
+           "search_checks", "search_start", "unregister"]

@@ -16,7 +16,10 @@ A rule (a key under ``constraints`` in ``scenario.yaml``) says, in one place:
 * ``add_rows`` — the rows it adds to every formulation, on the offer variables ``x``
   and the choice model's demand variables (:class:`RowContext`);
 * ``check`` — how the plan evaluator checks a plan against it and names it in
-  ``summary.json``'s ``binding_constraints`` when it binds.
+  ``summary.json``'s ``binding_constraints`` when it binds;
+* ``search_check`` — how the first plan's search checks the plans it visits, on the
+  arrays of :mod:`.search` (vectorised: thousands of plans a second);
+* ``parse_set`` — a study's ``--set constraints.<key>=value`` read as the rule's value.
 
 Every hook has a do-nothing default, so a rule writes only what it does. Rules read
 their value with :meth:`Rule.value`; a value of ``off`` (``None``, ``False`` or ``()``)
@@ -31,12 +34,15 @@ import numpy as np
 import pandas as pd
 
 from ..checks import Sources, check_setting_flag, check_setting_ids, check_setting_number
+from ..errors import InputError
 from ..schema import flag, ids, integer, number
+from .strict import strict_flag, strict_ids, strict_integer
 
 if TYPE_CHECKING:      # annotations only: rules are imported by the scenario module
     from ..linear import LinearModel, VarFamily
     from ..offers import OfferSpace
     from ..scenario import Scenario
+    from .search import SearchCheck, SearchLayout
 
 PRICE_TOL = 1e-9       # slack of every price rule (docs/semantics.md)
 
@@ -83,6 +89,9 @@ class Rule:
     off: ClassVar[Any] = None
     prune_stage: ClassVar[str | None] = None          # "offer" | "audience" | None
     keeps_unprofitable_points: ClassVar[bool] = False
+    # how dear the search check is (0 a count, 1 a matrix product, 3 a Python loop):
+    # the search runs cheap checks first, so most plans that break a rule cost little
+    search_cost: ClassVar[int] = 1
 
     # ------------------------------------------------------------------ value
     @property
@@ -108,6 +117,16 @@ class Rule:
     def to_yaml(self, value: Any) -> Any:
         return value.item() if isinstance(value, np.generic) else value
 
+    def parse_set(self, value: Any) -> Any:
+        """A study's value for the rule (``--set``: YAML-parsed; or a Python value given
+        to ``Study``), checked for kind only; ``ValueError`` saying what was expected.
+        By default the scenario.yaml schema (:meth:`parse`); the kinds below are stricter
+        (a study stops on ``max_offers=1.5`` before anything runs)."""
+        try:
+            return self.parse(value, self.yaml_key, "--set")
+        except InputError as e:
+            raise ValueError(e.problem) from None
+
     # ---------------------------------------------------------------- pruning
     def excluded_offers(self, scenario: "Scenario") -> set[str]:
         return set()
@@ -129,6 +148,26 @@ class Rule:
         """Append to ``view.violations`` what the plan breaks and to ``view.binding``
         the rule's name (``key`` or ``key:which``) where it holds with no slack."""
 
+    # ---------------------------------------------------------- first plan's search
+    def search_check(self, layout: "SearchLayout") -> "SearchCheck | None":
+        """How the first plan's search tells whether a plan it visits keeps the rule: a
+        function of a :class:`~formulations.rules.search.SearchState`, built once per
+        search (work out codes and tables here, not in the function). ``None``: nothing
+        to check — the rule only prunes the offer space, or (a rule with rows but no
+        check) the search may visit plans that break it, and then finds none: the
+        evaluator's check of its final plan rejects it."""
+        return None
+
+    def start_offers(self, layout: "SearchLayout") -> np.ndarray:
+        """Codes of the offers the search's first plan puts on sale, in this order (each
+        at its best-valued point), because the rule needs them on sale."""
+        return np.zeros(0, np.int64)
+
+    def start_segments(self, layout: "SearchLayout") -> np.ndarray:
+        """Codes of the segments the search's first plan offers something within their
+        WTP, because the rule needs them to be able to buy."""
+        return np.zeros(0, np.int64)
+
 
 class FlagRule(Rule):
     """A rule switched on with ``true``."""
@@ -143,6 +182,9 @@ class FlagRule(Rule):
 
     def to_yaml(self, value: Any) -> Any:
         return True
+
+    def parse_set(self, value: Any) -> Any:
+        return strict_flag(value)
 
 
 class IdListRule(Rule):
@@ -166,12 +208,18 @@ class IdListRule(Rule):
     def to_yaml(self, value: Any) -> Any:
         return list(value)
 
+    def parse_set(self, value: Any) -> Any:
+        return strict_ids(value)
+
 
 class CapRule(Rule):
     """A rule given as a whole-number cap ``K ≥ 0``."""
 
     def parse(self, value: Any, key: str, src: str) -> Any:
         return integer(value, key, src)
+
+    def parse_set(self, value: Any) -> Any:
+        return strict_integer(value)
 
     def validate(self, value: Any, scenario: "Scenario", src: Sources) -> None:
         check_setting_number(value, self.yaml_key, src, lo=0.0, integer=True)

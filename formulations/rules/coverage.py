@@ -15,6 +15,7 @@ from ..money import MONEY_DECIMALS
 from ..schema import ids_or_all
 from .base import IdListRule
 from .registry import register
+from .strict import strict_ids_or_all
 
 
 class Coverage(IdListRule):
@@ -25,6 +26,9 @@ class Coverage(IdListRule):
 
     def parse(self, value, key, src):
         return ids_or_all(value, key, src)
+
+    def parse_set(self, value):
+        return strict_ids_or_all(value)
 
     def normalise(self, value, scenario):
         if isinstance(value, str) and value == "all":
@@ -41,6 +45,19 @@ class Coverage(IdListRule):
         rows.model.add_constraints("coverage", pd.DataFrame({"segment": space.segment_ids[covered]}), [
             Terms(rows.offer, np.array([row_of[s] for s in ok["s"].to_numpy()], dtype=np.int64),
                   ok["j"].to_numpy(), np.ones(len(ok)))], lo=1.0)
+
+    def start_segments(self, layout):
+        return layout.segment_codes(self.value(layout.space.scenario))
+
+    def search_check(self, layout):
+        covered = layout.segment_codes(self.value(layout.space.scenario))
+        if not len(covered):
+            return None
+
+        def holds(state) -> bool:
+            a = state.arcs_on[layout.arc_surplus[state.arcs_on] >= 0]   # within WTP
+            return np.isin(covered, layout.arc_segment[a]).all()
+        return holds
 
     def check(self, scenario, view) -> None:
         seen = view.seen

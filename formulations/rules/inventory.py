@@ -14,7 +14,8 @@ from ..linear import Terms
 from .base import FlagRule
 from .registry import register
 
-TOL = 1e-6       # relative slack of "at / over inventory" in the evaluator
+TOL = 1e-6          # relative slack of "at / over inventory" in the evaluator
+SEARCH_TOL = 1e-7   # the first plan's search is stricter, so the plans it keeps pass the evaluator
 
 
 class Inventory(FlagRule):
@@ -30,6 +31,15 @@ class Inventory(FlagRule):
         rows.model.add_constraints("inventory", pd.DataFrame({"product": cap.index.to_numpy()}), [
             Terms(rows.demand, use.col, use.row, rows.per_arc[use.row] * use.data)],
             hi=cap.to_numpy(float))
+
+    def search_check(self, layout):
+        limited = units_per_sale(layout.space)
+        if limited is None:
+            return None
+        per_sale, inventory = limited
+        most = allowed_units(inventory, SEARCH_TOL)
+        # the season's units: sales summed over the periods (one today)
+        return lambda state: not (per_sale.T @ state.sales.sum(axis=0) > most).any()
 
     def check(self, scenario, view) -> None:
         p = view.products
@@ -68,9 +78,10 @@ def units_per_sale(space) -> tuple[sp.csr_matrix, np.ndarray] | None:
     return per_offer, cap.to_numpy(float)
 
 
-def allowed_units(inventory: np.ndarray) -> np.ndarray:
-    """The most units the evaluator accepts against each inventory (its slack)."""
-    return inventory + TOL * np.maximum(1, inventory)
+def allowed_units(inventory: np.ndarray, tol: float = TOL) -> np.ndarray:
+    """The most units the evaluator accepts against each inventory (its slack ``tol``;
+    the search holds its plans to ``SEARCH_TOL``)."""
+    return inventory + tol * np.maximum(1, inventory)
 
 
 register(Inventory())

@@ -15,6 +15,7 @@ from .registry import register
 
 class MaxOffers(CapRule):
     key = field = "max_offers"
+    search_cost = 0
 
     def add_rows(self, rows) -> None:
         model, space, offer = rows.model, rows.space, rows.offer
@@ -40,6 +41,10 @@ class MaxOffers(CapRule):
         model.add_constraints("max_offers", pd.DataFrame({"all": ["*"]}), [
             Terms(on, np.zeros(len(used), np.int64), np.arange(len(used)), np.ones(len(used)))],
             hi=k)
+
+    def search_check(self, layout):
+        k = self.value(layout.space.scenario)
+        return lambda state: state.offers_on.sum() <= k
 
     def check(self, scenario, view) -> None:
         k = self.value(scenario)

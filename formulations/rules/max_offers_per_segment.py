@@ -15,6 +15,7 @@ from .registry import register
 
 class MaxOffersPerSegment(CapRule):
     key = field = "max_offers_per_segment"
+    search_cost = 0
 
     def add_rows(self, rows) -> None:
         space = rows.space
@@ -27,6 +28,16 @@ class MaxOffersPerSegment(CapRule):
             keys, row = pd.DataFrame({"segment": ["*"]}), np.zeros(n, np.int64)
         rows.model.add_constraints("max_offers_per_segment", keys, [
             Terms(rows.offer, row, np.arange(n), np.ones(n))], hi=k)
+
+    def search_check(self, layout):
+        k = self.value(layout.space.scenario)
+        if not layout.personalized:          # every segment sees every group on sale
+            return lambda state: state.groups_on.sum() <= k
+
+        def holds(state) -> bool:
+            seen = layout.group_audience[state.groups_on]
+            return not (np.bincount(seen, minlength=layout.n_segments) > k).any()
+        return holds
 
     def check(self, scenario, view) -> None:
         k = self.value(scenario)

@@ -20,6 +20,7 @@ from .registry import register
 class MaxPriceSpread(Rule):
     key = "fairness.max_price_spread"
     field = "max_price_spread"
+    search_cost = 2
 
     def validate(self, value, scenario, src) -> None:
         check_setting_number(value, self.yaml_key, src, lo=0.0)
@@ -52,6 +53,23 @@ class MaxPriceSpread(Rule):
             Terms(ref, np.arange(m), ref_idx, np.ones(m)),
             Terms(offer, grp, sel, big_m[[pos[b] for b in sub["b"].to_numpy()]] - price[sel])],
             hi=big_m[ref_idx])
+
+    def search_check(self, layout):
+        if not layout.personalized:          # one price per offer: holds trivially
+            return None
+        delta = self.value(layout.space.scenario)
+
+        def holds(state) -> bool:
+            if not state.groups_on.any():
+                return True
+            offer = layout.group_offer[state.groups_on]
+            lo = np.full(layout.n_offers, np.inf)
+            hi = np.full(layout.n_offers, -np.inf)
+            np.minimum.at(lo, offer, state.prices_on)
+            np.maximum.at(hi, offer, state.prices_on)
+            used = np.isfinite(lo)
+            return not (hi[used] > (1 + delta) * lo[used] + PRICE_TOL).any()
+        return holds
 
     def check(self, scenario, view) -> None:
         delta = self.value(scenario)

@@ -15,6 +15,7 @@ from .registry import register
 
 class MustOffer(IdListRule):
     key = field = "must_offer"
+    search_cost = 0
 
     def pinned_offers(self, scenario) -> set[str]:
         return set(self.value(scenario))
@@ -29,6 +30,15 @@ class MustOffer(IdListRule):
         rows.model.add_constraints("must_offer", pd.DataFrame({"bundle": space.bundle_ids[pinned]}), [
             Terms(rows.offer, np.array([row_of[b] for b in b_of[sel]], dtype=np.int64), sel,
                   np.ones(len(sel)))], lo=1.0)
+
+    def start_offers(self, layout):
+        return layout.offer_codes(self.value(layout.space.scenario))
+
+    def search_check(self, layout):
+        pinned = layout.offer_codes(self.value(layout.space.scenario))
+        if not len(pinned):
+            return None
+        return lambda state: state.offers_on[pinned].all()
 
     def check(self, scenario, view) -> None:
         missing = set(self.value(scenario)) - set(view.plan["bundle_id"])

@@ -44,6 +44,7 @@ def component_offers(components: pd.DataFrame, offer: str = "bundle_id") -> dict
 
 class NoArbitrage(FlagRule):
     key = field = "no_arbitrage"
+    search_cost = 3
 
     def add_rows(self, rows) -> None:
         space = rows.space
@@ -77,6 +78,28 @@ class NoArbitrage(FlagRule):
             "no_arbitrage", pd.DataFrame(keys, columns=["bundle", "segment", "components"]), [
                 Terms(rows.offer, np.concatenate(row), np.concatenate(idx), np.concatenate(coef))],
             hi=np.array(hi))
+
+    def search_check(self, layout):
+        comp = layout.space.components
+        parts = component_offers(comp, "b")
+        if not parts:
+            return None
+        qty = {b: comp[comp["b"] == b]["quantity"].to_numpy(float) for b in parts}
+
+        def holds(state) -> bool:
+            prices = state.audience_prices             # audiences × offers, inf = off
+            for b, lists in parts.items():
+                own = prices[:, b]
+                sold = np.isfinite(own)
+                if not sold.any():
+                    continue
+                cheapest = np.stack([prices[:, lst].min(axis=1) for lst in lists], axis=1)
+                separate = cheapest @ qty[b]            # inf where a product is not on sale
+                ok = ~np.isfinite(separate) | (own <= separate + PRICE_TOL)
+                if not ok[sold].all():
+                    return False
+            return True
+        return holds
 
     def check(self, scenario, view) -> None:
         comp = scenario.components
