@@ -38,6 +38,8 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 def no_plan_message(status: str, summary: Mapping[str, Any]) -> str:
     """Why a solve has no plan, in the words the CLI, studies and reports use ("" when it
     has one). ``summary`` is its summary.json: the conflicting rules, how it stopped."""
+    if status not in STATUSES:         # a summary.json from elsewhere: say what it says
+        return f"status '{status}'"
     status = Status(status)
     if status.has_plan:
         return ""

@@ -13,10 +13,11 @@ from pathlib import Path
 from formulations.errors import InputError
 
 from formulations.files import atomic_write_text
+from solver.run_folder import PLAN_FILE, REPORT_FILE, SUMMARY_FILE
 from . import fit_report, solve_report, study_report
 from .page import Page
 
-REPORT_NAME = "report.html"
+REPORT_NAME = REPORT_FILE
 KINDS = (("solve", solve_report), ("fit", fit_report), ("study", study_report))
 
 
@@ -26,8 +27,8 @@ def detect(run_dir: str | Path) -> list[str]:
     if not d.is_dir():
         raise InputError(str(run_dir), "is not a folder")
     kinds = [name for name, mod in KINDS if mod.found(d)]
-    if "solve" not in kinds and (d / "plan.csv").is_file():
-        raise InputError(f"{d}/summary.json", "missing: a solve's folder holds it next to plan.csv")
+    if "solve" not in kinds and (d / PLAN_FILE).is_file():
+        raise InputError(f"{d}/{SUMMARY_FILE}", "missing: a solve's folder holds it next to plan.csv")
     if not kinds:
         raise InputError(str(run_dir), "holds nothing to report on: no summary.json (solve), fit_report.json "
                                        "(fit), results.csv / frontier.csv (sweep), rule_costs.csv / moves.csv "

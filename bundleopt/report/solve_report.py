@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from solver.run_folder import PLAN_FILE, SUMMARY_FILE
+from solver.status import no_plan_message
+
 from .files import read_csv, read_json
 from .page import Column, Page, esc, is_missing, kpis, money, number, pct, short, table
 
@@ -12,25 +15,24 @@ PLAN_REQUIRED = ("bundle_id", "segment_id", "price", "expected_units", "expected
 PLAN_NUMERIC = ("price", "expected_units", "expected_revenue", "expected_profit", "list_price",
                 "discount", "margin", "previous_price")
 MAX_BARS = 40             # offers drawn in a bar chart; the table always lists every row
+#: What a status with a plan means; one without a plan says why (solver.status.no_plan_message)
 STATUS_WORDS = {
     "optimal": "proven best plan under the rules",
     "feasible": "a valid plan, not proven best",
-    "infeasible": "the rules cannot all hold: no plan",
-    "no_solution": "no plan found in the time given",
 }
 
-MAIN_FILE = "summary.json"
+MAIN_FILE = SUMMARY_FILE
 
 
 def found(run_dir: Path) -> bool:
-    return (run_dir / "summary.json").is_file()
+    return (run_dir / SUMMARY_FILE).is_file()
 
 
 def read(run_dir: Path) -> tuple[dict, pd.DataFrame | None]:
-    summary = read_json(run_dir / "summary.json", required=("status",))
+    summary = read_json(run_dir / SUMMARY_FILE, required=("status",))
     plan = None
-    if (run_dir / "plan.csv").is_file():
-        plan = read_csv(run_dir / "plan.csv", PLAN_REQUIRED, PLAN_NUMERIC,
+    if (run_dir / PLAN_FILE).is_file():
+        plan = read_csv(run_dir / PLAN_FILE, PLAN_REQUIRED, PLAN_NUMERIC,
                         text=("bundle_id", "segment_id", "components"))
     return summary, plan
 
@@ -70,7 +72,7 @@ def _headline(s: dict, plan) -> str:
     sense = s.get("objective_sense", "profit")
     gap = s.get("gap")
     items = [
-        ("Status", s["status"], STATUS_WORDS.get(s["status"], "")),
+        ("Status", s["status"], STATUS_WORDS.get(s["status"]) or no_plan_message(s["status"], s)),
         ("Objective", money(s.get("objective")), f"{sense}; proven bound {money(s.get('bound'))}"),
         ("Revenue", money(k.get("revenue")), "expected sales value"),
         ("Profit", money(k.get("profit")), "revenue less cost of goods"),

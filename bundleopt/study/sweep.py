@@ -99,14 +99,7 @@ def run_variant(base: Scenario, job: tuple, warm_start: pd.DataFrame | None = No
     except BundleoptError as e:
         return VariantResult(index, name, changes, "invalid", str(e))
     res.log = ""        # the backend's log stays in the worker
-    message = ""
-    if res.status == "infeasible":
-        conflict = res.summary.get("conflicting_constraints") or []
-        message = "the rules cannot all hold" + (
-            f": conflict between {', '.join(conflict)}" if conflict else "")
-    elif res.status == "no_solution":
-        message = "no plan found within the time limit"
-    return VariantResult(index, name, changes, res.status, message, res)
+    return VariantResult(index, name, changes, res.status, res.no_plan_message, res)
 
 
 def variant_name(index: int, changes: Mapping[str, Any], total: int = 0) -> str:
