@@ -1,6 +1,8 @@
 """``bundleopt solve``, ``check`` and ``export``: one scenario, its plan or its model."""
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -68,8 +70,6 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
         sys.exit(EXIT_NO_PLAN)
 
 
-
-
 @click.command()
 @click.argument("scenario_dir", type=IN_DIR)
 def check(scenario_dir: Path) -> None:
@@ -105,6 +105,14 @@ def export(scenario_dir: Path, out_file: Path) -> None:
     sc = load_scenario(scenario_dir)
     t0 = time.perf_counter()
     pm = build_model(sc).model.to_pyomo()
-    pm.write(str(out_file), io_options={"symbolic_solver_labels": True})
+    # Pyomo writes as it goes: into a sibling first (same suffix, which picks the
+    # format), renamed into place whole, so a failed export leaves no half a model
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.stem}.{secrets.token_hex(6)}{out_file.suffix}")
+    try:
+        pm.write(str(tmp), io_options={"symbolic_solver_labels": True})
+        os.replace(tmp, out_file)
+    finally:
+        tmp.unlink(missing_ok=True)
     click.echo(f"wrote {out_file} ({time.perf_counter() - t0:.1f}s)")
 
