@@ -304,3 +304,15 @@ def test_serve_help_cites_the_repos_own_doc() -> None:
     assert r.exit_code == 0
     assert "docs/service.md" in r.stdout and "SERVICE.md" not in r.stdout
     assert (ROOT / "docs" / "service.md").is_file()
+
+
+def test_seeds_and_simulated_visits_refuse_what_numpy_would_die_on(tmp_path: Path) -> None:
+    seeds = [(c, n) for c, n in params(WholeNumber) if n == "seed"]
+    assert {c for c, _ in seeds} >= {"fit", "simulate-data", "robustness"}
+    for command, name in seeds:
+        r = CliRunner().invoke(main, command_line(command, name, "-1", tmp_path))
+        assert_refused(r, "--seed")
+    for value in ["0", "-1", "1e300"]:
+        r = CliRunner().invoke(main, command_line("simulate-data", "visits_per_week", value, tmp_path))
+        assert_refused(r, "--visits-per-week")
+    assert not any(tmp_path.rglob("new-*"))

@@ -15,7 +15,8 @@ from formulations.errors import ParameterError
 from demand.fit import FitOptions, fit_scenario
 from demand.simulate import simulate_data as _simulate
 
-from .options import FLOAT, IN_DIR, INT, OUT_DIR, report_option, write_report_after
+from .options import (FLOAT, IN_DIR, INT, OUT_DIR, SEED, FiniteFloat, report_option,
+                      write_report_after)
 
 
 def _segments(value: str) -> str | int:
@@ -64,7 +65,7 @@ def _segments(value: str) -> str | int:
 @click.option("--k-max", default=8, show_default=True, type=INT, help="Largest K tried.")
 @click.option("--bootstrap", default=200, show_default=True, type=INT,
               help="Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.")
-@click.option("--seed", default=0, show_default=True, type=INT)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @report_option("segments, WTP, held-out checks")
 def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bundles: int,
@@ -104,12 +105,12 @@ def _fmt(v: float | None) -> str:
 @click.option("--segments", "n_segments", default=3, show_default=True, type=INT)
 @click.option("--products", "n_products", default=5, show_default=True, type=INT)
 @click.option("--days", "n_days", default=56, show_default=True, type=INT)
-@click.option("--visits-per-week", default=1.0, show_default=True, type=FLOAT)
+@click.option("--visits-per-week", default=1.0, show_default=True, type=FiniteFloat(0, True, 1000))
 @click.option("--kind", default="exposures", show_default=True, type=click.Choice(["exposures", "transactions"]),
               help="A price-test log (exposures.csv) or purchases only (transactions.csv).")
 @click.option("--complements", default=0, show_default=True, type=INT,
               help="Transactions: number of product pairs bought together more than independence.")
-@click.option("--seed", default=0, show_default=True, type=INT)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 def simulate_data(out_dir: str, n_customers: int, n_segments: int, n_products: int, n_days: int,
                           visits_per_week: float, kind: str, complements: int, seed: int) -> None:
     """Write synthetic demand data whose true segments and WTP are known."""

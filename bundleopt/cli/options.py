@@ -15,39 +15,54 @@ from typing import Any, Callable
 import click
 
 from formulations.errors import ParameterError
-from formulations.options import option_problem, parse_finite, parse_whole
+from formulations.options import (expected_range, in_range, option_problem, parse_finite,
+                                  parse_whole)
 
 
 class FiniteFloat(click.ParamType):
     """A float written as YAML 1.2 and JSON write numbers (``1e-3``, ``.5``); NaN, infinity
-    and numbers too large for a float are refused."""
+    and numbers too large for a float are refused, and so is a value outside ``lo``
+    (excluded if ``lo_open``) .. ``hi`` when given: for options no later check covers."""
 
     name = "float"
 
+    def __init__(self, lo: float | None = None, lo_open: bool = False,
+                 hi: float | None = None) -> None:
+        self.lo, self.lo_open, self.hi = lo, lo_open, hi
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float) and value == value and abs(value) != float("inf"):
-            return value        # a default declared in the code
         try:
-            return parse_finite(str(value))
+            number = parse_finite(str(value))   # a default declared in the code too
         except ValueError as err:
             self.fail(str(err), param, ctx)
+        if self.lo is not None and not in_range(number, self.lo, self.lo_open, self.hi, False):
+            self.fail(f"{value!r} is not {expected_range('a number', self.lo, self.lo_open, self.hi)}",
+                      param, ctx)
+        return number
 
 
 class WholeNumber(click.ParamType):
-    """An integer that fits 64 bits (``1e3`` is 1000); 1.5, NaN and ``1_000`` are refused."""
+    """An integer that fits 64 bits (``1e3`` is 1000); 1.5, NaN and ``1_000`` are refused,
+    and so is a number below ``lo`` when given."""
 
     name = "integer"
 
+    def __init__(self, lo: int | None = None) -> None:
+        self.lo = lo
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
-            return value
         try:
-            return parse_whole(str(value))
+            number = parse_whole(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)
+        if self.lo is not None and number < self.lo:
+            self.fail(f"{value!r} is not {expected_range('an integer', self.lo, False, None)}",
+                      param, ctx)
+        return number
 
 
 FLOAT, INT = FiniteFloat(), WholeNumber()
+SEED = WholeNumber(lo=0)        # numpy refuses negative seeds (with a traceback)
 
 
 def _stat(path: Path) -> os.stat_result | None:

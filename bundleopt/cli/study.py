@@ -8,7 +8,7 @@ import click
 from formulations.options import BACKENDS
 
 from .format import money
-from .options import FLOAT, IN_DIR, OUT_DIR, check_flags, report_option, write_report_after
+from .options import FLOAT, IN_DIR, OUT_DIR, SEED, check_flags, report_option, write_report_after
 
 
 
@@ -134,7 +134,7 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
 @click.option("--plan", "plan_dir", required=True, type=IN_DIR,
               help="Folder holding the plan.csv to test (what `bundleopt solve --out` wrote).")
 @click.option("--draws", type=int, default=1000, show_default=True, help="How many WTP draws.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same draws).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed (same seed, same draws).")
 @click.option("--wtp-cv", type=FLOAT, default=None,
               help="WTP standard deviation as a share of the WTP, where wtp.csv has no wtp_sd "
                    "(default: 0, i.e. such WTPs are taken as exact).")
