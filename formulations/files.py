@@ -22,7 +22,7 @@ import pandas as pd
 
 
 #: Deepest nesting (lists and mappings inside each other) of any YAML or JSON file we
-#: read. What bundleopt writes nests at most 5 deep; Python's parsers and our own
+#: read. What bundleopt writes nests a few levels deep; Python's parsers and our own
 #: walkers recurse once or more per level and would die near 1,000 (RecursionError).
 MAX_NESTING = 64
 
