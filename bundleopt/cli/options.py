@@ -20,9 +20,10 @@ from formulations.options import (expected_range, in_range, option_problem, pars
 
 
 class FiniteFloat(click.ParamType):
-    """A float written as YAML 1.2 and JSON write numbers (``1e-3``, ``.5``); NaN, infinity
-    and numbers too large for a float are refused, and so is a value outside ``lo``
-    (excluded if ``lo_open``) .. ``hi`` when given: for options no later check covers."""
+    """A float, written the way YAML 1.2 and JSON write numbers (``1e-3``, ``.5``). NaN,
+    infinity and numbers too large for a float are refused; so is a value outside ``lo``
+    (excluded if ``lo_open``) to ``hi`` (excluded), when given, for an option whose range
+    no later check covers."""
 
     name = "float"
 
