@@ -28,7 +28,8 @@ from test_cli import write_dir  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def commands(group: click.Group = main, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+def commands(group: click.Group = main,
+             path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     """Every runnable command under ``group``, with the words that start it."""
     ctx = click.Context(group)
     for name in group.list_commands(ctx):
@@ -208,7 +209,8 @@ NOT_FINITE = ["nan", "NaN", "inf", "-inf", ".inf", "Infinity", "1e309", "-1e400"
 @pytest.mark.parametrize("command, name", params(FiniteFloat) + params(WholeNumber))
 def test_every_number_option_refuses_nan_infinity_and_overflow(tmp_path: Path, command: str,
                                                                 name: str) -> None:
-    for value in NOT_FINITE + (["1.5", "1e19"] if isinstance(_param(command, name).type, WholeNumber) else []):
+    whole = isinstance(_param(command, name).type, WholeNumber)
+    for value in NOT_FINITE + (["1.5", "1e19"] if whole else []):
         r = CliRunner().invoke(main, command_line(command, name, value, tmp_path))
         assert_refused(r, named(_param(command, name)))
         assert not any(tmp_path.rglob("new-*")), value

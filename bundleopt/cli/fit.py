@@ -105,7 +105,8 @@ def _fmt(v: float | None) -> str:
 @click.option("--segments", "n_segments", default=3, show_default=True, type=INT)
 @click.option("--products", "n_products", default=5, show_default=True, type=INT)
 @click.option("--days", "n_days", default=56, show_default=True, type=INT)
-@click.option("--visits-per-week", default=1.0, show_default=True, type=FiniteFloat(0, True, 1000))
+@click.option("--visits-per-week", default=1.0, show_default=True,
+              type=FiniteFloat(0, True, 1000))
 @click.option("--kind", default="exposures", show_default=True, type=click.Choice(["exposures", "transactions"]),
               help="A price-test log (exposures.csv) or purchases only (transactions.csv).")
 @click.option("--complements", default=0, show_default=True, type=INT,

@@ -15,7 +15,8 @@ from formulations.options import BACKENDS
 from . import started
 from .errors import EXIT_NO_PLAN
 from .format import ProgressPrinter, format_summary
-from .options import FLOAT, IN_DIR, INT, OUT_DIR, OUT_FILE, check_flags, report_option, write_report_after
+from .options import (FLOAT, IN_DIR, INT, OUT_DIR, OUT_FILE, check_flags, report_option,
+                      write_report_after)
 
 
 @click.command()
