@@ -33,6 +33,7 @@ import pandas as pd
 from scipy.special import expit
 
 from formulations.errors import ParameterError
+from formulations.files import atomic_write_text
 
 
 @dataclass
@@ -161,10 +162,10 @@ def simulate_data(out_dir: str | Path | None = None, *, n_customers: int = 2000,
 
 
 def write_simulation(out_dir: str | Path, files: dict[str, pd.DataFrame], truth: SimulationTruth) -> None:
-    """Write the data files plus ``truth.json`` and ``truth_segments.csv``."""
+    """Write the data files plus ``truth.json`` and ``truth_segments.csv``, each atomically."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     for name, df in files.items():
-        df.to_csv(d / f"{name}.csv", index=False)
-    (d / "truth.json").write_text(json.dumps(truth.to_json(), indent=2))
-    truth.customer_segment.reset_index().to_csv(d / "truth_segments.csv", index=False)
+        atomic_write_text(d / f"{name}.csv", df.to_csv(index=False))
+    atomic_write_text(d / "truth.json", json.dumps(truth.to_json(), indent=2))
+    atomic_write_text(d / "truth_segments.csv", truth.customer_segment.reset_index().to_csv(index=False))

@@ -1,8 +1,10 @@
-"""Writing result files: JSON-safe values, and files that appear whole or not at all.
+"""Reading and writing files: JSON-safe values, files that appear whole or not at all,
+and the one cap on how deeply a YAML or JSON file a user hands us may nest.
 
 Shared by every part that writes output (``solve``'s plan.csv and summary.json,
 ``fit``'s fit_report.json). Files are created with mode 0666 less the process umask,
 like any other tool's, so a scheduled plan can be read by the people it is for.
+Every reader of a YAML or JSON file parses it through :func:`parse_capped`.
 """
 from __future__ import annotations
 
@@ -13,8 +15,50 @@ import secrets
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import InputError
+
 import numpy as np
 import pandas as pd
+
+
+#: Deepest nesting (lists and mappings inside each other) of any YAML or JSON file we
+#: read. What bundleopt writes nests a few levels deep; Python's parsers and our own
+#: walkers recurse once or more per level and would die near 1,000 (RecursionError).
+MAX_NESTING = 64
+
+
+def parse_capped(parse: Callable[[str], Any], text: str, source: str) -> Any:
+    """``parse(text)`` (``json.loads``, a YAML loader...), refusing a document nested more
+    than :data:`MAX_NESTING` deep with an :class:`InputError` naming ``source``. YAML
+    aliases count as the nesting they stand for, and a structure holding itself is
+    refused too. Other parse errors propagate, for the caller to word."""
+    too_deep = InputError(source, f"nested more than {MAX_NESTING} levels deep (lists or "
+                                  "mappings inside each other); that is the most bundleopt reads")
+    try:
+        value = parse(text)
+    except RecursionError:      # the parser itself recursed once per level
+        raise too_deep from None
+    if _deeper_than(value, MAX_NESTING):
+        raise too_deep
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/dicts nest more than ``limit`` deep, without recursing (a YAML
+    alias graph may share or even contain itself: each container is revisited only when
+    reached deeper than before, so a cycle ends at the limit and sharing costs little)."""
+    deepest: dict[int, int] = {}
+    stack = [(value, 1)] if isinstance(value, (dict, list, tuple)) else []
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        if deepest.get(id(v), 0) >= depth:
+            continue
+        deepest[id(v)] = depth
+        children = v.values() if isinstance(v, dict) else v
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list, tuple)))
+    return False
 
 
 def json_safe(value: Any, *, other: Callable[[Any], Any] | None = None) -> Any:

@@ -9,6 +9,8 @@ and checked by :func:`option_problem` wherever an option comes in.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,39 @@ def is_number(v: object) -> bool:
     """A finite real number, not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
         v, (bool, np.bool_)) and bool(np.isfinite(v))
+
+
+# YAML 1.2 core schema / JSON decimal numbers (1, -2.5, .5, 1e-3, 1E+308); not Python's
+# extras (1_000, "nan", "infinity"), which a typo could otherwise turn into a value
+_DECIMAL = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[-+]?\.?(nan|inf|infinity)", re.IGNORECASE)
+
+
+def parse_finite(text: str) -> float:
+    """An option's text as a finite float; ``ValueError`` says what is wrong with it
+    (not a number, NaN or infinity, too large for a float)."""
+    t = text.strip()
+    if _NOT_FINITE.fullmatch(t):
+        raise ValueError(f"{text!r} is not a finite number (NaN and infinity are not allowed)")
+    if not _DECIMAL.fullmatch(t):
+        raise ValueError(f"{text!r} is not a number")
+    value = float(t)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is too large: floating-point numbers end near ±1.8e308")
+    return value
+
+
+def parse_whole(text: str) -> int:
+    """An option's text as a whole number that fits 64 bits (``1000``, also ``1e3``);
+    ``ValueError`` says what is wrong with it."""
+    value = parse_finite(text)
+    if value != math.floor(value):
+        raise ValueError(f"{text!r} is not a whole number")
+    t = text.strip()
+    whole = int(t) if re.fullmatch(r"[-+]?[0-9]+", t) else int(value)
+    if abs(whole) > 2**63 - 1:
+        raise ValueError(f"{text!r} is too large: whole numbers end near ±9.2e18")
+    return whole
 
 
 def expected_range(what: str, lo: float, lo_open: bool, hi: float | None) -> str:

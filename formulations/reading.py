@@ -36,6 +36,7 @@ import yaml
 from . import schema
 from .checks import Sources, suggest
 from .errors import InputError
+from .files import parse_capped
 from .options import SolverOptions
 from .rules import all_rules, nest_by_key
 from .scenario import Constraints, RobustOptions, Scenario
@@ -168,7 +169,7 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise InputError(SETTINGS_FILE, "not UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        return parse_capped(lambda t: yaml.load(t, Loader=_StrictLoader), text, SETTINGS_FILE)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""

@@ -216,9 +216,9 @@ def test_cli_simulate_then_fit(tmp_path: Path) -> None:
                                 "--bootstrap", "0"])
     assert r.exit_code == 0, r.output
     assert "wtp_sd" not in pd.read_csv(tmp_path / "s" / "wtp.csv").columns
-    # A user error surfaces as the one-line error hierarchy (the main group prints it).
+    # A missing DATA_DIR is refused while the command line is read, before any work.
     r = runner.invoke(fit_cmd, [str(tmp_path / "nowhere"), "--out", str(tmp_path / "s2")])
-    assert r.exit_code != 0 and isinstance(r.exception, DataError)
+    assert r.exit_code == 2 and "nowhere is not a folder" in r.output
     assert not (tmp_path / "s2").exists()
 
 

@@ -2,12 +2,14 @@
 
 Every command lives in a module of this package and is imported only when it is used, so
 that ``bundleopt solve`` does not pay for FastAPI, SQLAlchemy, scikit-learn or Plotly.
-User mistakes end as one ``error:`` line and exit status 2 (:mod:`.errors`).
+User mistakes — click's usage errors included — end as one ``error:`` line and exit
+status 2 (:mod:`.errors`); exit status 1 means "no plan" and nothing else.
 """
 from __future__ import annotations
 
 import importlib
 import time
+from typing import Any
 
 import click
 
@@ -37,7 +39,12 @@ def started() -> float:
 
 
 class _Group(click.Group):
-    """Loads the commands on first use; turns every user error into one line and exit 2."""
+    """Loads the commands on first use; turns every user error into one line and exit 2.
+
+    Both ways a mistake can leave pass through here: this group's own arguments are
+    parsed in ``make_context`` and everything else (a command's arguments and its run) in
+    ``invoke``; click's ``main`` then shows the :class:`~.errors.ErrorLine` and exits.
+    """
 
     _invoked = False
 
@@ -60,8 +67,13 @@ class _Group(click.Group):
         _Group._invoked = True
         return super().main(*args, **kwargs)
 
-    def invoke(self, ctx: click.Context):
-        return run_with_user_errors(ctx, lambda: super(_Group, self).invoke(ctx))
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        return run_with_user_errors(
+            lambda: super(_Group, self).make_context(info_name, args, parent, **extra))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return run_with_user_errors(lambda: super(_Group, self).invoke(ctx))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import click
 
+from .options import IN_DIR, OUT_FILE
+
 
 @click.command("report")
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("run_dir", type=IN_DIR)
+@click.option("--out", "out_file", default=None, type=OUT_FILE,
               help="HTML file to write. Default: RUN_DIR/report.html.")
 @click.option("--currency", default="", help="Currency shown on chart axes, e.g. NT$ or EUR.")
 def report(run_dir: Path, out_file: Path | None, currency: str) -> None:

@@ -13,6 +13,7 @@ import click
 from formulations.errors import BundleoptError
 
 from .format import format_summary
+from .options import IN_FILE, INT, OUT_DIR
 
 
 def _db_error(err: Exception, url: str) -> BundleoptError:
@@ -33,7 +34,7 @@ def _db_error(err: Exception, url: str) -> BundleoptError:
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Run the stored weekly-plan schedules.")
 def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: bool) -> None:
-    """Run the solver service (SERVICE.md): HTTP API, solve workers and schedules."""
+    """Run the solver service (docs/service.md): HTTP API, solve workers and schedules."""
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -118,18 +119,18 @@ def plan() -> None:
 
 
 @plan.command("run")
-@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@click.argument("config", type=IN_FILE, required=False)
 @click.option("--week", default=None, metavar="YYYY-Www|this|next",
               help="ISO week to plan (default: next week).")
 @click.option("--db", "db_url", default=None, metavar="URL",
               help="SQLAlchemy URL; default sqlite:///bundleopt.db in the working directory.")
 @click.option("--refit/--no-refit", default=None,
               help="Re-fit demand from the config's data (default: if configured).")
-@click.option("--out", default=None, type=click.Path(file_okay=False),
+@click.option("--out", default=None, type=OUT_DIR,
               help="Export directory (default: the config's `export`).")
 @click.option("--tenant", default="default", show_default=True,
               help="Tenant the week is stored under (as the service's API sees it).")
-@click.option("--schedule", "schedule_id", default=None, type=int, hidden=True,
+@click.option("--schedule", "schedule_id", default=None, type=INT, hidden=True,
               help="Run a stored schedule's config, confined to the allowed roots "
                    "(how serve runs schedules).")
 def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bool | None,

@@ -1,6 +1,8 @@
 """``bundleopt solve``, ``check`` and ``export``: one scenario, its plan or its model."""
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -13,24 +15,25 @@ from formulations.options import BACKENDS
 from . import started
 from .errors import EXIT_NO_PLAN
 from .format import ProgressPrinter, format_summary
-from .options import check_flags, report_option, write_report_after
+from .options import (FLOAT, IN_DIR, INT, OUT_DIR, OUT_FILE, check_flags, report_option,
+                      write_report_after)
 
 
 @click.command()
-@click.argument("scenario_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.argument("scenario_dir", type=IN_DIR)
+@click.option("--out", "out_dir", required=True, type=OUT_DIR,
               help="Folder for plan.csv and summary.json (created if needed).")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Solver: highs (every scenario) or cpsat (first_choice only). "
                    "Default: scenario.yaml, else highs.")
-@click.option("--time-limit", type=float, default=None,
+@click.option("--time-limit", type=FLOAT, default=None,
               help="Stop after this many seconds (counted from the command's start) and "
                    "return the best plan found. Default: scenario.yaml's solver.time_limit, "
                    "else no limit.")
-@click.option("--mip-gap", type=float, default=None,
+@click.option("--mip-gap", type=FLOAT, default=None,
               help="Stop once the plan is provably within this fraction of the best possible. "
                    "Default: scenario.yaml's solver.mip_gap, else 1e-6.")
-@click.option("--threads", type=int, default=None,
+@click.option("--threads", type=INT, default=None,
               help="Solver threads. Default: scenario.yaml's solver.threads, else the "
                    "solver's own choice (HiGHS decides; CP-SAT uses 8 workers).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
@@ -66,10 +69,8 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
         sys.exit(EXIT_NO_PLAN)
 
 
-
-
 @click.command()
-@click.argument("scenario_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("scenario_dir", type=IN_DIR)
 def check(scenario_dir: Path) -> None:
     """Check that a scenario folder is complete and valid, without solving it."""
     from formulations.build import build_model
@@ -90,8 +91,8 @@ def check(scenario_dir: Path) -> None:
 
 
 @click.command()
-@click.argument("scenario_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("scenario_dir", type=IN_DIR)
+@click.option("--out", "out_file", required=True, type=OUT_FILE,
               help="Model file to write: .lp or .mps.")
 def export(scenario_dir: Path, out_file: Path) -> None:
     """Write the scenario's MIP as an LP or MPS file (via Pyomo), for other solvers."""
@@ -103,6 +104,14 @@ def export(scenario_dir: Path, out_file: Path) -> None:
     sc = load_scenario(scenario_dir)
     t0 = time.perf_counter()
     pm = build_model(sc).model.to_pyomo()
-    pm.write(str(out_file), io_options={"symbolic_solver_labels": True})
+    # Pyomo writes as it goes: into a sibling first (same suffix, which picks the
+    # format), renamed into place whole, so a failed export leaves no half a model
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.stem}.{secrets.token_hex(6)}{out_file.suffix}")
+    try:
+        pm.write(str(tmp), io_options={"symbolic_solver_labels": True})
+        os.replace(tmp, out_file)
+    finally:
+        tmp.unlink(missing_ok=True)
     click.echo(f"wrote {out_file} ({time.perf_counter() - t0:.1f}s)")
 

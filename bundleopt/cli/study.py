@@ -8,18 +8,17 @@ import click
 from formulations.options import BACKENDS
 
 from .format import money
-from .options import check_flags, report_option, write_report_after
+from .options import FLOAT, IN_DIR, OUT_DIR, SEED, check_flags, report_option, write_report_after
 
-_DIR = click.Path(file_okay=False, path_type=Path)
 
 
 @click.command()
-@click.argument("scenario_dir", type=_DIR)
+@click.argument("scenario_dir", type=IN_DIR)
 @click.option("--set", "sets", multiple=True, required=True, metavar="KEY=V1,V2,...",
               help="A setting to vary and its values, e.g. constraints.max_offers=5,10,20 or "
                    "scale.wtp=0.9,1.1. Lists go in brackets: constraints.must_offer=[A,B],[C]. "
                    "Several --set make a grid.")
-@click.option("--out", "out_dir", required=True, type=_DIR,
+@click.option("--out", "out_dir", required=True, type=OUT_DIR,
               help="Folder for results.csv, frontier.csv and one folder per variant.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: a Ray cluster.")
@@ -27,7 +26,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
               help="Ray cluster to join (e.g. ray://head:10001); default: start a local one.")
 @click.option("--workers", type=int, default=None,
               help="Variants solved at once (default: this machine's cores).")
-@click.option("--time-limit", type=float, default=None, help="Seconds per variant.")
+@click.option("--time-limit", type=FLOAT, default=None, help="Seconds per variant.")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Solver for every variant (default: scenario.yaml).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
@@ -95,13 +94,13 @@ def _executor_options(fn):
 
 
 @click.command()
-@click.argument("scenario_dir", type=_DIR)
-@click.option("--plan", "plan_dir", required=True, type=_DIR,
+@click.argument("scenario_dir", type=IN_DIR)
+@click.option("--plan", "plan_dir", required=True, type=IN_DIR,
               help="Folder holding the plan.csv to explain (what `bundleopt solve --out` wrote).")
-@click.option("--out", "out_dir", required=True, type=_DIR,
+@click.option("--out", "out_dir", required=True, type=OUT_DIR,
               help="Folder for rule_costs.csv and moves.csv.")
 @_executor_options
-@click.option("--time-limit", type=float, default=None, help="Seconds per solve without a rule.")
+@click.option("--time-limit", type=FLOAT, default=None, help="Seconds per solve without a rule.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address, workers,
             time_limit, quiet) -> None:
@@ -162,15 +161,15 @@ def _note(ex, quiet: bool) -> None:
 
 
 @click.command()
-@click.argument("scenario_dir", type=_DIR)
-@click.option("--plan", "plan_dir", required=True, type=_DIR,
+@click.argument("scenario_dir", type=IN_DIR)
+@click.option("--plan", "plan_dir", required=True, type=IN_DIR,
               help="Folder holding the plan.csv to test (what `bundleopt solve --out` wrote).")
 @click.option("--draws", type=int, default=1000, show_default=True, help="How many WTP draws.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same draws).")
-@click.option("--wtp-cv", type=float, default=None,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed (same seed, same draws).")
+@click.option("--wtp-cv", type=FLOAT, default=None,
               help="WTP standard deviation as a share of the WTP, where wtp.csv has no wtp_sd "
                    "(default: 0, i.e. such WTPs are taken as exact).")
-@click.option("--out", "out_dir", required=True, type=_DIR, help="Folder for robustness.json.")
+@click.option("--out", "out_dir", required=True, type=OUT_DIR, help="Folder for robustness.json.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv, out_dir: Path,
                quiet) -> None:

@@ -8,11 +8,12 @@ from typing import Sequence
 import pandas as pd
 
 from formulations.errors import InputError
+from formulations.files import parse_capped
 
 
 def read_json(path: Path, required: Sequence[str] = ()) -> dict:
     try:
-        data = json.loads(path.read_text())
+        data = parse_capped(json.loads, path.read_text(), path.name)
     except UnicodeDecodeError:
         raise InputError(path.name, "is not a text file") from None
     except json.JSONDecodeError as e:

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from formulations.errors import InputError, ParameterError
+from formulations.files import parse_capped
 from formulations.options import BACKENDS, OPTION_RANGES, option_problem
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -150,7 +151,7 @@ def load_config(path: str | os.PathLike[str], confinement: Confinement | None = 
     if confinement is not None:
         p = confinement.readable(p, src, "config")
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = parse_capped(yaml.safe_load, p.read_text(), src)
     except FileNotFoundError:
         raise InputError(src, "file not found") from None
     except IsADirectoryError:
