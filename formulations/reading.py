@@ -41,6 +41,7 @@ from .options import SolverOptions
 from .rules import all_rules, nest_by_key
 from .scenario import Constraints, RobustOptions, Scenario
 from .validate import validate_scenario
+from .yaml12 import Yaml12Loader
 
 SETTINGS_FILE = "scenario.yaml"
 TABLES = ("products", "bundles", "segments", "wtp", "prices", "previous_plan")
@@ -143,8 +144,8 @@ def _settings(mapping: Any, src: str) -> dict[str, Any]:
     return kw
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (PyYAML silently keeps the last)."""
+class _StrictLoader(Yaml12Loader):
+    """The YAML 1.2-number loader, refusing a key given twice (PyYAML silently keeps the last)."""
 
 
 def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:

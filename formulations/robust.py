@@ -45,9 +45,14 @@ def _whole(value: Any, least: int) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least
 
 
+#: Largest WTP coefficient of variation: a standard error ten times the estimate already
+#: says "we know nothing"; past it the draws overflow into meaningless profits.
+MAX_WTP_CV = 10.0
+
+
 def _spread(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-                             and bool(np.isfinite(value)) and value >= 0)
+                             and bool(np.isfinite(value)) and 0 <= value <= MAX_WTP_CV)
 
 
 #: What each robust setting must be: scenario files (:func:`check_robust`) and the
@@ -55,7 +60,7 @@ def _spread(value: Any) -> bool:
 ROBUST_RANGES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "draws": ("an integer ≥ 1", lambda v: _whole(v, 1)),
     "seed": ("an integer ≥ 0", lambda v: _whole(v, 0)),
-    "wtp_cv": ("a number ≥ 0", _spread),
+    "wtp_cv": (f"a number ≥ 0 and ≤ {MAX_WTP_CV:g}", _spread),
 }
 
 

@@ -23,11 +23,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
-from formulations.errors import ParameterError
+from formulations.errors import InputError, ParameterError
+from formulations.files import parse_capped
 from formulations.rules import Rule, all_rules
-from formulations.rules.strict import strict_integer, strict_number
+from formulations.rules.strict import finite_number, strict_integer, strict_number
 from formulations.scenario import RobustOptions, Scenario
 from formulations.validate import suggest
+from formulations.yaml12 import load_yaml
 
 
 def _text(v: Any) -> str:
@@ -37,16 +39,15 @@ def _text(v: Any) -> str:
 
 
 def _discounts(v: Any) -> tuple[float, ...]:
-    if not isinstance(v, (list, tuple)) or any(isinstance(x, bool) or not isinstance(x, (int, float))
-                                               for x in v):
+    if not isinstance(v, (list, tuple)):
         raise ValueError(f"expected a list of numbers in brackets, found {v!r}")
-    return tuple(float(x) for x in v)
+    return tuple(float(finite_number(x)) for x in v)
 
 
 def _factor(v: Any) -> float:
-    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"expected a number, found {v!r}")
-    return float(v)
+    if v is None:
+        raise ValueError("expected a number, found nothing")
+    return float(finite_number(v))
 
 
 # study key -> (parser, how it is applied); the rules' keys (constraints.<rule key>) are
@@ -143,7 +144,7 @@ def parse_set(option: str) -> tuple[str, list[Any]]:
         if t == "":
             raise ParameterError(f"--set {key}: an empty value in {rest!r}")
         try:
-            raw = yaml.safe_load(t)
+            raw = parse_capped(load_yaml, t, f"--set {key}")
         except yaml.YAMLError:
             raise ParameterError(f"--set {key}: cannot read {t!r} as a YAML value") from None
         values.append(parse_value(key, raw))
@@ -177,6 +178,17 @@ def apply_changes(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
 
 
 def _scaled(scenario: Scenario, what: str, factor: float, done: dict) -> dict:
+    """The table ``scale.<what>`` changes, its column multiplied by ``factor``; a product
+    beyond a float's range is the variant's error, not a warning and infinities."""
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return _multiplied(scenario, what, factor, done)
+    except FloatingPointError:
+        raise InputError(f"scale.{what}", f"× {factor:g} makes a value too large for a "
+                                          "floating-point number") from None
+
+
+def _multiplied(scenario: Scenario, what: str, factor: float, done: dict) -> dict:
     if what == "wtp":
         wtp = done.get("wtp", scenario.wtp).copy()
         wtp["wtp"] = wtp["wtp"].to_numpy(float) * factor

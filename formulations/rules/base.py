@@ -36,7 +36,7 @@ import pandas as pd
 from ..checks import Sources, check_setting_flag, check_setting_ids, check_setting_number
 from ..errors import InputError
 from ..schema import flag, ids, integer, number
-from .strict import strict_flag, strict_ids, strict_integer
+from .strict import finite_number, strict_flag, strict_ids, strict_integer
 
 if TYPE_CHECKING:      # annotations only: rules are imported by the scenario module
     from ..linear import LinearModel, VarFamily
@@ -122,6 +122,9 @@ class Rule:
         to ``Study``), checked for kind only; ``ValueError`` saying what was expected.
         By default the scenario.yaml schema (:meth:`parse`); the kinds below are stricter
         (a study stops on ``max_offers=1.5`` before anything runs)."""
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, float):
+                finite_number(v)        # NaN and infinities are no rule's value
         try:
             return self.parse(value, self.yaml_key, "--set")
         except InputError as e:

@@ -8,14 +8,24 @@ which leaves ``1.5`` to the range check and reads an empty flag as ``false``; th
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 
+def finite_number(v: Any) -> float | int:
+    """A number that is neither NaN nor infinite (``1e309`` reads as infinity: too large)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, found {v!r}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"expected a finite number, found {v!r}" + (
+            "" if math.isnan(v) else " (infinity, or a number beyond ±1.8e308)"))
+    return v
+
+
 def strict_number(v: Any) -> float | int | None:
-    """A number, or ``None`` (the rule or setting left off)."""
-    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
-        return v
-    raise ValueError(f"expected a number, found {v!r}")
+    """A finite number, or ``None`` (the rule or setting left off)."""
+    return None if v is None else finite_number(v)
 
 
 def strict_integer(v: Any) -> int | None:

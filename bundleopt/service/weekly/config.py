@@ -36,6 +36,7 @@ import yaml
 from formulations.errors import InputError, ParameterError
 from formulations.files import parse_capped
 from formulations.options import BACKENDS, OPTION_RANGES, option_problem
+from formulations.yaml12 import load_yaml
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -151,7 +152,7 @@ def load_config(path: str | os.PathLike[str], confinement: Confinement | None = 
     if confinement is not None:
         p = confinement.readable(p, src, "config")
     try:
-        raw = parse_capped(yaml.safe_load, p.read_text(), src)
+        raw = parse_capped(load_yaml, p.read_text(), src)
     except FileNotFoundError:
         raise InputError(src, "file not found") from None
     except IsADirectoryError:
