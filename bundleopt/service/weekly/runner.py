@@ -28,7 +28,7 @@ from formulations.errors import BundleoptError, InputError, ParameterError
 from .. import queue
 from ..db import jsonable, make_engine, session_factory, upgrade
 from ..limits import service_time_limit
-from ..models import DEFAULT_TENANT, Plan, Solve, WeeklyPlan, utcnow
+from ..models import Plan, Solve, WeeklyPlan, utcnow
 from ..worker import execute, hard_deadline
 from .config import WeeklyConfig, load_config, parse_week
 from .export import export_path, export_plan
@@ -94,9 +94,10 @@ def build_scenario(cfg: WeeklyConfig, refit: bool | None = None) -> Any:
                          field="scenario") from None
 
 
-def previous_plan(engine: Engine, name: str, week: str, tenant: str = DEFAULT_TENANT
+def previous_plan(engine: Engine, name: str, week: str, *, tenant: str
                   ) -> tuple[str | None, pd.DataFrame]:
-    """The most recent finished plan of ``name`` before ``week`` (ISO weeks sort as text)."""
+    """The tenant's most recent finished plan of ``name`` before ``week`` (ISO weeks
+    sort as text)."""
     with session_factory(engine)() as s:
         w = s.scalars(select(WeeklyPlan).where(
             WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week < week,
@@ -158,8 +159,9 @@ def _claim_week(engine: Engine, tenant: str, name: str, week: str, owner: str,
 def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
              db_url: str | None = None, engine: Engine | None = None,
              refit: bool | None = None, out: str | os.PathLike[str] | None = None,
-             tenant: str = DEFAULT_TENANT) -> WeeklyOutcome:
-    """Plan one week of ``config`` (idempotent: a finished week is returned unchanged)."""
+             tenant: str) -> WeeklyOutcome:
+    """Plan one week of ``config`` for ``tenant`` (idempotent: a finished week is
+    returned unchanged). The CLI's ``plan run`` passes ``models.DEFAULT_TENANT``."""
     parse_week(week)
     cfg = config if isinstance(config, WeeklyConfig) else load_config(config)
     engine = engine or make_engine(db_url)
@@ -187,7 +189,7 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
     scenario = build_scenario(cfg, refit)
     if cfg.max_price_change is not None:
         scenario = scenario.with_constraints(max_price_change=cfg.max_price_change)
-    prev_week, prev = previous_plan(engine, cfg.name, week, tenant)
+    prev_week, prev = previous_plan(engine, cfg.name, week, tenant=tenant)
     if prev_week is not None:
         # Offers or segments gone since (a re-fit may change them) cannot be "on sale in
         # both plans", so their rows constrain nothing and are dropped.
