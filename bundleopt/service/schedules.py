@@ -24,8 +24,6 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from formulations.errors import InputError
-
 from .cron import check_cron, latest_due, next_after
 from .db import session_factory
 from .limits import check_payload_values
