@@ -266,9 +266,10 @@ def test_schedules_through_http(server: Server, client: httpx.Client) -> None:
     r = client.put("/v1/schedules/fri-morning", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["next_run_at"] and r.json()["week_offset"] == 1
-    bad = client.put("/v1/schedules/x", json={**body, "cron": "fridays at six"})
+    bad = client.put("/v1/schedules/x", json={**body, "name": "x", "cron": "fridays at six"})
     assert bad.status_code == 422 and "cron" in bad.json()["detail"]
-    missing = client.put("/v1/schedules/x", json={**body, "config": str(tmp_path / "no.yaml")})
+    missing = client.put("/v1/schedules/x", json={**body, "name": "x",
+                                                   "config": str(tmp_path / "no.yaml")})
     assert missing.status_code == 422 and "file not found" in missing.json()["detail"]
     names = [x["name"] for x in client.get("/v1/schedules").json()["schedules"]]
     assert "fri-morning" in names and "x" not in names

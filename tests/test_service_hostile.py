@@ -282,3 +282,35 @@ def test_configs_inside_the_roots_work_and_export_under_the_export_root(
     engine.dispose()
     exported = server.cwd / "exports" / tenant / "inline-shop" / "2026-W48"
     assert (exported / "plan.csv").is_file() and (exported / "summary.json").is_file()
+
+
+def test_a_client_that_hangs_up_mid_body_is_one_info_line(server: Server) -> None:
+    """A body cut short (Content-Length promises more than arrives, then the socket
+    closes) is the client's doing: one INFO line in the log, no traceback."""
+    import socket
+    import time
+
+    before = server.log.stat().st_size
+    head = (f"POST /v1/solves HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {TOKENS[0]}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 100000\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + b'{"products": [{"product_id": "P1", ')
+        time.sleep(0.3)      # the server is reading the body by now
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        with open(server.log, "rb") as fh:
+            fh.seek(before)
+            written = fh.read().decode("utf-8", "replace")
+        if "disconnected" in written:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)          # anything logged after the line (a traceback) arrives too
+    with open(server.log, "rb") as fh:
+        fh.seek(before)
+        written = fh.read().decode("utf-8", "replace")
+    lines = [x for x in written.splitlines() if "disconnected" in x]
+    assert len(lines) == 1 and "/v1/solves" in lines[0], written[-2000:]
+    assert "Traceback" not in written and "Exception in ASGI" not in written, written[-2000:]
+    with server.client() as c:                       # and it goes on serving
+        assert c.get("/v1/solves").status_code == 200

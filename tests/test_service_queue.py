@@ -131,8 +131,8 @@ def test_cancel_queued_is_immediate_and_running_is_requested(engine: object) -> 
     a, b = _submit(engine).id, _submit(engine).id
     assert queue.claim(engine, "host:1:w", 30) == a  # type: ignore[arg-type]
     with session_factory(engine)() as s:  # type: ignore[arg-type]
-        assert queue.cancel(s, b, "token:a").status == "cancelled"
-        assert queue.cancel(s, a, "token:a").status == "running"
+        assert queue.cancel(s, b, actor="token:a", tenant="a").status == "cancelled"
+        assert queue.cancel(s, a, actor="token:a", tenant="a").status == "running"
     wanted = queue.heartbeat(engine, a, "host:1:w", 30,  # type: ignore[arg-type]
                              {"objective": 1.0})
     assert wanted is True
@@ -175,7 +175,7 @@ def test_a_dead_plan_run_solve_is_closed_not_queued(engine: object) -> None:
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         solve, _ = queue.enqueue(s, payload=small_payload(), n_offers=1, n_segments=1,
                                  options={}, actor="weekly:x", source="weekly",
-                                 status="running")
+                                 status="running", tenant="default")
         s.execute(update(Solve).where(Solve.id == solve.id).values(worker="host:7:weekly"))
         s.commit()
     assert queue.requeue_stale(engine, ["host:7:weekly"]) == 0  # type: ignore[arg-type]

@@ -158,7 +158,7 @@ def test_weekly_plans_are_per_tenant_and_plan_run_is_default(server: Server,
     # The same name in another tenant is planned on its own, not "already planned".
     theirs = run_week(config("globex"), week, db_url=server.db_url, tenant="globex")
     assert theirs.created and theirs.solve_id != mine.solve_id
-    default = run_week(config("default"), week, db_url=server.db_url)
+    default = run_week(config("default"), week, db_url=server.db_url, tenant="default")
     assert default.created
     with server.client(ACME) as a, server.client(GLOBEX) as b, \
             server.client(ADMIN) as ops:

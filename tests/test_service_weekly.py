@@ -23,8 +23,8 @@ from formulations.loading import (load_scenario, scenario_from_tables,  # noqa: 
 from solver.api import solve  # noqa: E402
 from bundleopt.service import schedules  # noqa: E402
 from bundleopt.service.db import make_engine, session_factory, upgrade  # noqa: E402
-from bundleopt.service.models import (Plan, ScenarioRow, ScheduleRun, Solve,  # noqa: E402
-                                   WeeklyPlan, utcnow)
+from bundleopt.service.models import (DEFAULT_TENANT, Plan, ScenarioRow,  # noqa: E402
+                                      ScheduleRun, Solve, WeeklyPlan, utcnow)
 from bundleopt.service.weekly import load_config, parse_week, run_week, shift_week  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
@@ -100,7 +100,7 @@ def test_week_twice_is_one_plan_and_next_week_keeps_price_change(kind: str,
         assert ((common["price_x"] - common["price_y"]).abs()
                 > EPS * common["price_y"] + 1e-9).any()
 
-        outcome = run_week(cfg, "2026-W49", db_url=url)
+        outcome = run_week(cfg, "2026-W49", db_url=url, tenant=DEFAULT_TENANT)
         assert outcome.created and outcome.previous_week == "2026-W48"
         assert outcome.status in ("optimal", "infeasible")
         engine = make_engine(url)
@@ -157,10 +157,10 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path,
     upgrade(engine)
     with session_factory(engine)() as s:
         sched = schedules.upsert(s, {"name": "fri", "cron": "0 6 * * FRI", "config": str(cfg),
-                                     "week_offset": 1}, "token:test")
+                                     "week_offset": 1}, "token:test", tenant="default")
         with pytest.raises(InputError, match="cron"):
             schedules.upsert(s, {"name": "bad", "cron": "every friday", "config": str(cfg)},
-                             "token:test")
+                             "token:test", tenant="default")
         s.rollback()
         first_due = sched.next_run_at
     assert first_due.weekday() == 4 and first_due.hour == 6
@@ -194,7 +194,7 @@ def test_abandoned_schedule_run_is_taken_over_after_its_lease(
     upgrade(engine)
     with session_factory(engine)() as s:
         at = schedules.upsert(s, {"name": "mon", "cron": "30 5 * * MON", "config": str(cfg)},
-                              "token:test").next_run_at
+                              "token:test", tenant="default").next_run_at
     (run_id,) = schedules.claim_due(engine, "dead-scheduler", now=at)
     # The claimer died without finishing: within its lease nobody touches the run ...
     soon = at + timedelta(seconds=schedules.RUN_LEASE_SECONDS / 2)
@@ -215,7 +215,7 @@ def test_plan_run_refits_demand_from_the_latest_data(tmp_path: Path) -> None:
     cfg.write_text("name: refit\ndemand:\n  data: data\n  args: [--segments, '2', --quiet]\n"
                    "solver: {time_limit: 20}\n")
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    outcome = run_week(cfg, "2026-W48", db_url=url)
+    outcome = run_week(cfg, "2026-W48", db_url=url, tenant=DEFAULT_TENANT)
     assert outcome.created and outcome.status in ("optimal", "feasible")
     engine = make_engine(url)
     with session_factory(engine)() as s:
@@ -236,11 +236,12 @@ def test_schedules_can_be_confined_to_a_config_dir(tmp_path: Path,
     monkeypatch.setenv(schedules.CONFIG_DIR_ENV, str(tmp_path / "elsewhere"))
     with session_factory(engine)() as s:
         with pytest.raises(InputError, match="must be inside"):
-            schedules.upsert(s, {"name": "x", "cron": "0 6 * * 5", "config": str(cfg)}, "t")
+            schedules.upsert(s, {"name": "x", "cron": "0 6 * * 5", "config": str(cfg)}, "t",
+                             tenant="default")
     monkeypatch.setenv(schedules.CONFIG_DIR_ENV, str(tmp_path))
     with session_factory(engine)() as s:
         assert schedules.upsert(s, {"name": "x", "cron": "0 6 * * 5", "config": str(cfg)},
-                                "t").config == str(cfg.resolve())
+                                "t", tenant="default").config == str(cfg.resolve())
     engine.dispose()
 
 
@@ -295,7 +296,7 @@ def test_a_killed_plan_runs_week_is_taken_over_at_once(tmp_path: Path) -> None:
                          lease_until=utcnow() + timedelta(minutes=30)))
         s.commit()
     engine.dispose()
-    outcome = run_week(cfg, "2026-W48", db_url=url)
+    outcome = run_week(cfg, "2026-W48", db_url=url, tenant=DEFAULT_TENANT)
     assert outcome.created and outcome.status == "optimal"
     # A live owner's week is left alone.
     live = ":".join([owner[0], str(os.getpid()), *owner[2:]])
@@ -306,7 +307,7 @@ def test_a_killed_plan_runs_week_is_taken_over_at_once(tmp_path: Path) -> None:
         s.commit()
     engine.dispose()
     with pytest.raises(BundleoptError, match="being planned"):
-        run_week(cfg, "2026-W49", db_url=url)
+        run_week(cfg, "2026-W49", db_url=url, tenant=DEFAULT_TENANT)
 
 
 def test_plan_run_prints_the_solve_summary_and_exports_follow_the_umask(

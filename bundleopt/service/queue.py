@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from formulations.errors import InputError
 
 from .db import jsonable
-from .models import DEFAULT_TENANT, TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
+from .models import TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
 
 #: After its worker died this many times while the service lived, a solve is failed.
 MAX_ATTEMPTS = 3
@@ -66,11 +66,12 @@ def store_scenario(session: Session, payload: dict[str, Any], n_offers: int,
 
 
 def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segments: int,
-            options: dict[str, Any], actor: str, idempotency_key: str | None = None,
-            source: str = "api", status: str = "queued", tenant: str = DEFAULT_TENANT,
-            max_active: int | None = None, digest: str | None = None) -> tuple[Solve, bool]:
-    """Record a solve (and commit); returns ``(solve, created)``. ``digest``: the
-    payload's :func:`scenario_hash`, when the caller has it.
+            options: dict[str, Any], actor: str, tenant: str,
+            idempotency_key: str | None = None, source: str = "api",
+            status: str = "queued", max_active: int | None = None,
+            digest: str | None = None) -> tuple[Solve, bool]:
+    """Record a solve of ``tenant`` (and commit); returns ``(solve, created)``.
+    ``digest``: the payload's :func:`scenario_hash`, when the caller has it.
 
     With an idempotency key the tenant already used for the same payload, the earlier
     solve is returned and nothing is added, also when two such requests race; for a
@@ -79,7 +80,7 @@ def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segme
     """
     digest = digest or scenario_hash(payload)
     if idempotency_key is not None:
-        existing = by_key(session, tenant, idempotency_key)
+        existing = by_key(session, idempotency_key, tenant=tenant)
         if existing is not None:
             return same_body(existing, digest), False
     if max_active is not None:
@@ -87,7 +88,7 @@ def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segme
             # Serialise this tenant's submissions so the cap cannot be raced past.
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                             {"k": int(hashlib.sha256(tenant.encode()).hexdigest()[:15], 16)})
-        active = active_count(session, tenant)
+        active = active_count(session, tenant=tenant)
         if active >= max_active:
             session.rollback()
             raise QuotaExceeded(active)
@@ -104,7 +105,8 @@ def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segme
         session.commit()
     except IntegrityError:
         session.rollback()
-        existing = by_key(session, tenant, idempotency_key) if idempotency_key else None
+        existing = (by_key(session, idempotency_key, tenant=tenant) if idempotency_key
+                    else None)
         if existing is None:
             raise
         return same_body(existing, digest), False
@@ -112,18 +114,20 @@ def enqueue(session: Session, *, payload: dict[str, Any], n_offers: int, n_segme
 
 
 def same_body(existing: Solve, digest: str) -> Solve:
+    """``existing`` if it was submitted with the body of hash ``digest``, else 422."""
     if existing.scenario_hash != digest:
         raise InputError("Idempotency-Key", "was used before with a different body; the "
                          f"first solve ({existing.id}) stands")
     return existing
 
 
-def by_key(session: Session, tenant: str, key: str) -> Solve | None:
+def by_key(session: Session, key: str, *, tenant: str) -> Solve | None:
+    """The tenant's solve submitted with idempotency key ``key``, if any."""
     return session.scalars(select(Solve).where(Solve.tenant == tenant,
                                                Solve.idempotency_key == key)).first()
 
 
-def active_count(session: Session, tenant: str) -> int:
+def active_count(session: Session, *, tenant: str) -> int:
     """Queued + running solves of ``tenant``."""
     return int(session.scalar(select(func.count()).select_from(Solve).where(
         Solve.tenant == tenant, Solve.status.in_(ACTIVE))) or 0)
@@ -278,21 +282,24 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def cancel(session: Session, solve_id: str, actor: str,
-           tenant: str = DEFAULT_TENANT) -> Solve | None:
-    """Cancel a queued solve at once, or ask the worker of a running one to stop.
+def cancel(session: Session, solve_id: str, *, actor: str, tenant: str) -> Solve | None:
+    """Cancel the tenant's queued solve at once, or ask the worker of a running one to stop.
 
-    Returns the solve as it now is (``None`` if unknown); finished solves are unchanged.
-    The serve supervisor kills a worker that has not stopped a second after the request.
+    Returns the solve as it now is (``None`` if the tenant has no such solve); finished
+    solves are unchanged. The serve supervisor kills a worker that has not stopped a
+    second after the request.
     """
     now = utcnow()
-    session.execute(update(Solve).where(Solve.id == solve_id, Solve.status == "queued")
+    mine = (Solve.id == solve_id, Solve.tenant == tenant)
+    session.execute(update(Solve).where(*mine, Solve.status == "queued")
                     .values(status="cancelled", cancel_requested=True,
                             cancel_requested_at=now, finished_at=now))
-    session.execute(update(Solve).where(Solve.id == solve_id, Solve.status == "running",
+    session.execute(update(Solve).where(*mine, Solve.status == "running",
                                         Solve.cancel_requested.is_(False))
                     .values(cancel_requested=True, cancel_requested_at=now))
     solve = session.get(Solve, solve_id, populate_existing=True)
+    if solve is not None and solve.tenant != tenant:
+        solve = None
     if solve is not None:
         session.add(Audit(actor=actor, tenant=tenant, action="cancel", target=solve_id,
                           detail={"status": solve.status}))
@@ -308,11 +315,4 @@ def overdue_cancels(engine: Engine, grace_seconds: float) -> list[tuple[str, str
             Solve.status == "running", Solve.cancel_requested,
             Solve.cancel_requested_at < before)).all()
     return [(str(i), str(w)) for i, w in rows if w]
-
-
-def counts(session: Session) -> dict[str, int]:
-    """Number of solves per status (for /healthz and the docs' monitoring example)."""
-    rows = session.execute(select(Solve.status, func.count()).group_by(Solve.status)).all()
-    return {str(s): int(n) for s, n in rows}
-
 

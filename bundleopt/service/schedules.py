@@ -20,16 +20,14 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from croniter import croniter
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from formulations.errors import InputError
-
+from .cron import check_cron, latest_due, next_after
 from .db import session_factory
 from .limits import check_payload_values
-from .models import DEFAULT_TENANT, Audit, Schedule, ScheduleRun, utcnow
+from .models import Audit, Schedule, ScheduleRun, utcnow
 from .weekly import Confinement, WeeklyConfig, config_from_mapping, iso_week, load_config
 
 log = logging.getLogger("bundleopt.scheduler")
@@ -38,24 +36,6 @@ RUN_LEASE_SECONDS = 120.0
 #: The older name of a single allowed config root (BUNDLEOPT_CONFIG_ROOTS is the list).
 CONFIG_DIR_ENV = "BUNDLEOPT_CONFIG_DIR"
 INLINE = "inline"
-
-
-def next_after(cron: str, moment: datetime) -> datetime:
-    """The first occurrence of ``cron`` strictly after ``moment`` (UTC)."""
-    return croniter(cron, moment).get_next(datetime)
-
-
-def latest_due(cron: str, since: datetime, now: datetime) -> datetime | None:
-    """The last occurrence in ``(since, now]``, or ``None`` if there is none."""
-    prev = croniter(cron, now + timedelta(microseconds=1)).get_prev(datetime)
-    return prev if prev > since else None
-
-
-def check_cron(cron: str) -> None:
-    """InputError unless ``cron`` is a valid 5-field expression."""
-    if len(cron.split()) != 5 or not croniter.is_valid(cron):
-        raise InputError("schedule", f"{cron!r} is not a 5-field cron expression "
-                         "(minute hour day month weekday)", field="cron")
 
 
 def schedule_config(sched: Schedule, confinement: Confinement) -> WeeklyConfig:
@@ -67,9 +47,10 @@ def schedule_config(sched: Schedule, confinement: Confinement) -> WeeklyConfig:
     return load_config(sched.config, confinement, tenant=sched.tenant)
 
 
-def upsert(s: Session, data: dict[str, Any], actor: str, tenant: str = DEFAULT_TENANT,
+def upsert(s: Session, data: dict[str, Any], actor: str, *, tenant: str,
            confinement: Confinement | None = None) -> Schedule:
-    """Create or replace the tenant's schedule after checking its cron and config."""
+    """Create or replace the tenant's schedule after checking its cron and config
+    (held to ``confinement``, by default the roots of the environment)."""
     check_cron(data["cron"])
     confinement = confinement if confinement is not None else Confinement.from_env()
     config = data["config"]
@@ -99,7 +80,7 @@ def upsert(s: Session, data: dict[str, Any], actor: str, tenant: str = DEFAULT_T
     return sched
 
 
-def delete(s: Session, name: str, actor: str, tenant: str = DEFAULT_TENANT) -> bool:
+def delete(s: Session, name: str, actor: str, *, tenant: str) -> bool:
     """Remove the tenant's schedule and its run records; False if there is none."""
     sched = s.scalars(select(Schedule).where(Schedule.tenant == tenant,
                                              Schedule.name == name)).first()

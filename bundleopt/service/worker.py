@@ -98,6 +98,62 @@ def _leftover_threads(before: set[threading.Thread], grace: float = 0.5) -> list
     return left
 
 
+@dataclass
+class _Watch:
+    """What the heartbeat thread learns while a solve runs, and the events it sets.
+
+    ``cancel`` stops the solver (:func:`solver.api.solve` polls it); ``done`` ends the
+    heartbeat. ``deadline`` is :func:`hard_deadline` of the time limit (``None``: none).
+    """
+
+    engine: Engine
+    solve_id: str
+    worker: str
+    lease_seconds: float
+    shutdown: threading.Event
+    deadline: float | None
+    started: float = field(default_factory=time.monotonic)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    progress: dict[str, Any] | None = None
+    cancelled: bool = False     # the client asked for it
+    lost: bool = False          # the solve is no longer this worker's
+    timed_out: bool = False     # past the hard deadline
+
+    def on_progress(self, p: Any) -> None:
+        self.progress = {"elapsed": p.elapsed, "objective": p.objective, "bound": p.bound}
+
+    def beat(self, heartbeat_seconds: float) -> None:
+        """The heartbeat thread: renew the lease and store progress until ``done``."""
+        while not self.done.wait(heartbeat_seconds):
+            try:
+                self._beat_once()
+            except Exception:  # a DB hiccup must not kill the solve; the lease has slack
+                log.exception("heartbeat of %s failed", self.solve_id)
+
+    def _beat_once(self) -> None:
+        elapsed = time.monotonic() - self.started
+        # Wall-clock elapsed, so it advances between the solver's own reports.
+        progress = {"objective": None, "bound": None, **(self.progress or {}),
+                    "elapsed": round(elapsed, 3)}
+        wanted = queue.heartbeat(self.engine, self.solve_id, self.worker,
+                                 self.lease_seconds, progress)
+        if wanted is None:
+            self.lost = True
+        elif wanted:
+            self.cancelled = True
+        if self.deadline is not None and elapsed > self.deadline:
+            self.timed_out = True
+        if self.lost or self.cancelled or self.timed_out or self.shutdown.is_set():
+            self.cancel.set()
+        if self.deadline is not None and elapsed > self.deadline + 60:
+            # The backend ignores the cancel event: record that and get out, the
+            # supervisor starts a fresh worker.
+            queue.finish(self.engine, self.solve_id, self.worker, status="failed", fields={
+                "error": "the solver did not stop at its time limit"}, plan_rows=None)
+            os._exit(3)
+
+
 def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] | None,
             options: dict[str, Any], *, lease_seconds: float, heartbeat_seconds: float,
             shutdown: threading.Event | None = None, scenario: Any = None) -> Executed:
@@ -106,100 +162,78 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] 
     The scenario is ``scenario`` when given (a ``Scenario`` object, no JSON round trip),
     else parsed from ``payload``.
     """
-    from formulations.loading import scenario_from_tables
-    from solver.api import Progress, solve
-
     before = set(threading.enumerate())
-    shutdown = shutdown or threading.Event()
-    cancel = threading.Event()
-    done = threading.Event()
-    state: dict[str, Any] = {"progress": None, "cancelled": False, "lost": False,
-                             "timed_out": False}
-    started = time.monotonic()
     time_limit = options.get("time_limit")
-    deadline = hard_deadline(float(time_limit)) if time_limit else None
-
-    def on_progress(p: Progress) -> None:
-        state["progress"] = {"elapsed": p.elapsed, "objective": p.objective,
-                             "bound": p.bound}
-
-    def beat() -> None:
-        while not done.wait(heartbeat_seconds):
-            # Wall-clock elapsed, so it advances between the solver's own reports.
-            progress = {"objective": None, "bound": None, **(state["progress"] or {}),
-                        "elapsed": round(time.monotonic() - started, 3)}
-            try:
-                wanted = queue.heartbeat(engine, solve_id, worker, lease_seconds, progress)
-            except Exception:  # a DB hiccup must not kill the solve; the lease has slack
-                log.exception("heartbeat of %s failed", solve_id)
-                continue
-            if wanted is None:
-                state["lost"] = True
-                cancel.set()
-            elif wanted:
-                state["cancelled"] = True
-                cancel.set()
-            if shutdown.is_set():
-                cancel.set()
-            if deadline is not None and time.monotonic() - started > deadline:
-                state["timed_out"] = True
-                cancel.set()
-            if deadline is not None and time.monotonic() - started > deadline + 60:
-                # The backend ignores the cancel event: record that and get out, the
-                # supervisor starts a fresh worker.
-                queue.finish(engine, solve_id, worker, status="failed", fields={
-                    "error": "the solver did not stop at its time limit"}, plan_rows=None)
-                os._exit(3)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{solve_id[:8]}", daemon=True)
+    watch = _Watch(engine, solve_id, worker, lease_seconds, shutdown or threading.Event(),
+                   hard_deadline(float(time_limit)) if time_limit else None)
+    thread = threading.Thread(target=watch.beat, args=(heartbeat_seconds,),
+                              name=f"heartbeat-{solve_id[:8]}", daemon=True)
     thread.start()
     try:
         try:
-            if scenario is None:
-                scenario = scenario_from_tables(payload)
-            result = solve(scenario, backend=options.get("backend"), time_limit=time_limit,
-                           mip_gap=options.get("mip_gap"), threads=options.get("threads"),
-                           progress=on_progress, cancel=cancel)
+            result = _solve(payload, scenario, options, watch)
         except BundleoptError as err:
-            return Executed(_finish(engine, solve_id, worker, "failed",
-                                    {"error": str(err)}, None), None,
-                            _leftover_threads(before | {thread}))
+            fields: dict[str, Any] = {"error": str(err)}
+            return _failed(watch, fields, _leftover_threads(before | {thread}))
         except Exception as err:  # our bug, not the user's: keep the traceback
-            return Executed(_finish(engine, solve_id, worker, "failed", {
-                "error": f"internal error: {type(err).__name__}: {err}",
-                "log": traceback.format_exc()}, None), None,
-                _leftover_threads(before | {thread}))
+            fields = {"error": f"internal error: {type(err).__name__}: {err}",
+                      "log": traceback.format_exc()}
+            return _failed(watch, fields, _leftover_threads(before | {thread}))
     finally:
-        done.set()
+        watch.done.set()
         thread.join(timeout=5)
     leftover = _leftover_threads(before | {thread})
-    if state["lost"]:
+    if watch.lost:
         return Executed(None, result, leftover)
-    if shutdown.is_set() and cancel.is_set() and not state["cancelled"]:
-        queue.release(engine, solve_id, worker)
+    if watch.shutdown.is_set() and watch.cancel.is_set() and not watch.cancelled:
+        queue.release(engine, solve_id, worker)     # handed back: it runs again later
         return Executed(None, result, leftover)
+    status, fields, rows = _outcome(result, watch, leftover)
+    return Executed(_finish(engine, solve_id, worker, status, fields, rows), result, leftover)
+
+
+def _solve(payload: dict[str, Any] | None, scenario: Any, options: dict[str, Any],
+           watch: _Watch) -> Any:
+    from formulations.loading import scenario_from_tables
+    from solver.api import solve
+
+    if scenario is None:
+        scenario = scenario_from_tables(payload)
+    return solve(scenario, backend=options.get("backend"),
+                 time_limit=options.get("time_limit"), mip_gap=options.get("mip_gap"),
+                 threads=options.get("threads"), progress=watch.on_progress,
+                 cancel=watch.cancel)
+
+
+def _failed(watch: _Watch, fields: dict[str, Any], leftover: list[str]) -> Executed:
+    return Executed(_finish(watch.engine, watch.solve_id, watch.worker, "failed", fields,
+                            None), None, leftover)
+
+
+def _outcome(result: Any, watch: _Watch, leftover: list[str]
+             ) -> tuple[str, dict[str, Any], list[dict[str, Any]] | None]:
+    """The status, stored fields and plan rows of a solve that ran to its end."""
     summary = dict(result.summary)
     summary.setdefault("status", result.status)
     fields: dict[str, Any] = {
         "objective": result.objective, "bound": result.bound, "gap": result.gap,
         "backend": result.backend, "build_seconds": result.build_seconds,
         "solve_seconds": result.solve_seconds, "log": result.log,
-        "versions": package_versions(), "progress": state["progress"]}
+        "versions": package_versions(), "progress": watch.progress, "summary": summary}
     status = result.status
-    if state["cancelled"]:
+    if watch.cancelled:
         status = "cancelled"
         summary["solver_status"] = result.status
-    elif state["timed_out"]:
+    elif watch.timed_out:
         summary["stopped"] = "hard time limit"
     if leftover:
         summary.setdefault("notes", []).append(
             "the solver left a thread running: the process that ran this solve ended, so "
             "that no other solve shares it (serve replaces its worker)")
-    fields["summary"] = summary
     rows = None
     if status in ("optimal", "feasible") and result.has_plan:
         rows = result.plan.to_dict(orient="records")
-    return Executed(_finish(engine, solve_id, worker, status, fields, rows), result, leftover)
+    return status, fields, rows
 
 
 def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dict[str, Any],

@@ -219,7 +219,9 @@ def config_from_mapping(raw: Any, source: str, *, base: Path | None,
         raise InputError(source, "expected a number from 0 to 10", field="max_price_change")
     export = _export_pattern(raw.get("export", DEFAULT_EXPORT), name, source)
     if confinement is not None:
-        root = confinement.export_dir(tenant or "default", source)
+        if tenant is None:   # a client's config exports under its tenant's directory only
+            raise TypeError("config_from_mapping: a confined config needs its tenant")
+        root = confinement.export_dir(tenant, source)
         export = _confined_export(root, export, name, source) if root is not None else None
     elif base is not None:
         export = str(base / export)

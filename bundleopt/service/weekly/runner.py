@@ -28,7 +28,7 @@ from formulations.errors import BundleoptError, InputError, ParameterError
 from .. import queue
 from ..db import jsonable, make_engine, session_factory, upgrade
 from ..limits import service_time_limit
-from ..models import DEFAULT_TENANT, Plan, Solve, WeeklyPlan, utcnow
+from ..models import Plan, Solve, WeeklyPlan, utcnow
 from ..worker import execute, hard_deadline
 from .config import WeeklyConfig, load_config, parse_week
 from .export import export_path, export_plan
@@ -94,9 +94,10 @@ def build_scenario(cfg: WeeklyConfig, refit: bool | None = None) -> Any:
                          field="scenario") from None
 
 
-def previous_plan(engine: Engine, name: str, week: str, tenant: str = DEFAULT_TENANT
+def previous_plan(engine: Engine, name: str, week: str, *, tenant: str
                   ) -> tuple[str | None, pd.DataFrame]:
-    """The most recent finished plan of ``name`` before ``week`` (ISO weeks sort as text)."""
+    """The tenant's most recent finished plan of ``name`` before ``week`` (ISO weeks
+    sort as text)."""
     with session_factory(engine)() as s:
         w = s.scalars(select(WeeklyPlan).where(
             WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week < week,
@@ -111,12 +112,12 @@ def previous_plan(engine: Engine, name: str, week: str, tenant: str = DEFAULT_TE
     return w.week, frame
 
 
-def _week_row(tenant: str, name: str, week: str) -> Any:
+def _week_row(name: str, week: str, *, tenant: str) -> Any:
     return (WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week == week)
 
 
-def _claim_week(engine: Engine, tenant: str, name: str, week: str, owner: str,
-                lease_seconds: float) -> WeeklyPlan | None:
+def _claim_week(engine: Engine, name: str, week: str, owner: str, lease_seconds: float, *,
+                tenant: str) -> WeeklyPlan | None:
     """Take (tenant, name, week) for this run; ``None`` if done or someone else is on it.
 
     A running claim is taken over when its lease expired, or at once when its owner is
@@ -132,12 +133,12 @@ def _claim_week(engine: Engine, tenant: str, name: str, week: str, owner: str,
             s.commit()
         except IntegrityError:
             s.rollback()
-            current = s.scalars(select(WeeklyPlan).where(*_week_row(tenant, name, week))
+            current = s.scalars(select(WeeklyPlan).where(*_week_row(name, week, tenant=tenant))
                                 ).one()
             dead = [current.owner] if (current.status == "running"
                                        and queue.owner_dead(current.owner)) else []
             res = s.execute(update(WeeklyPlan).where(
-                *_week_row(tenant, name, week),
+                *_week_row(name, week, tenant=tenant),
                 or_(WeeklyPlan.status == "failed",
                     (WeeklyPlan.status == "running") & (WeeklyPlan.lease_until < now),
                     (WeeklyPlan.status == "running") & WeeklyPlan.owner.in_(dead)))
@@ -145,7 +146,7 @@ def _claim_week(engine: Engine, tenant: str, name: str, week: str, owner: str,
             s.commit()
             if res.rowcount == 0:
                 return None
-        w = s.scalars(select(WeeklyPlan).where(*_week_row(tenant, name, week))).one()
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(name, week, tenant=tenant))).one()
         if w.solve_id is not None:
             # A run that died mid-solve: its solve will never be finished by anyone.
             s.execute(update(Solve).where(Solve.id == w.solve_id, Solve.status == "running")
@@ -158,22 +159,23 @@ def _claim_week(engine: Engine, tenant: str, name: str, week: str, owner: str,
 def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
              db_url: str | None = None, engine: Engine | None = None,
              refit: bool | None = None, out: str | os.PathLike[str] | None = None,
-             tenant: str = DEFAULT_TENANT) -> WeeklyOutcome:
-    """Plan one week of ``config`` (idempotent: a finished week is returned unchanged)."""
+             tenant: str) -> WeeklyOutcome:
+    """Plan one week of ``config`` for ``tenant`` (idempotent: a finished week is
+    returned unchanged). The CLI's ``plan run`` passes ``models.DEFAULT_TENANT``."""
     parse_week(week)
     cfg = config if isinstance(config, WeeklyConfig) else load_config(config)
     engine = engine or make_engine(db_url)
     upgrade(engine)
     owner = queue.worker_name("weekly")
     # Long enough to build (and re-fit) the scenario; extended once the time limit is known.
-    w = _claim_week(engine, tenant, cfg.name, week, owner, CLAIM_SECONDS)
+    w = _claim_week(engine, cfg.name, week, owner, CLAIM_SECONDS, tenant=tenant)
     if w is None:
-        return _existing(engine, cfg, week, out, tenant)
+        return _existing(engine, cfg, week, out, tenant=tenant)
     try:
-        return _plan(engine, cfg, week, owner, refit, out, tenant)
+        return _plan(engine, cfg, week, owner, refit, out, tenant=tenant)
     except BaseException as err:
         with session_factory(engine)() as s:
-            s.execute(update(WeeklyPlan).where(*_week_row(tenant, cfg.name, week),
+            s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
                                                WeeklyPlan.owner == owner)
                       .values(status="failed", error=str(err)[:2000], lease_until=None))
             s.commit()
@@ -181,13 +183,13 @@ def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
 
 
 def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
-          out: Any, tenant: str) -> WeeklyOutcome:
+          out: Any, *, tenant: str) -> WeeklyOutcome:
     from formulations.loading import scenario_to_tables
 
     scenario = build_scenario(cfg, refit)
     if cfg.max_price_change is not None:
         scenario = scenario.with_constraints(max_price_change=cfg.max_price_change)
-    prev_week, prev = previous_plan(engine, cfg.name, week, tenant)
+    prev_week, prev = previous_plan(engine, cfg.name, week, tenant=tenant)
     if prev_week is not None:
         # Offers or segments gone since (a re-fit may change them) cannot be "on sale in
         # both plans", so their rows constrain nothing and are dropped.
@@ -212,7 +214,7 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
         s.execute(update(Solve).where(Solve.id == solve.id).values(
             worker=owner, attempts=1, started_at=utcnow(),
             lease_until=utcnow() + timedelta(seconds=60)))
-        s.execute(update(WeeklyPlan).where(*_week_row(tenant, cfg.name, week))
+        s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant))
                   .values(solve_id=solve.id, previous_week=prev_week,
                           lease_until=utcnow() + timedelta(
                               seconds=hard_deadline(opts["time_limit"]) + CLAIM_SECONDS)))
@@ -234,7 +236,7 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
                       "error": f"solve {status}: {stored.error or ''}".strip()}
             message = f"week {week}: {status}; no plan stored" + (
                 f" ({stored.error.splitlines()[0]})" if stored.error else "")
-        s.execute(update(WeeklyPlan).where(*_week_row(tenant, cfg.name, week),
+        s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
                                            WeeklyPlan.owner == owner)
                   .values(finished_at=utcnow(), lease_until=None, **values))
         s.commit()
@@ -242,10 +244,11 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
                          message, done.result, tuple(done.leftover))
 
 
-def _existing(engine: Engine, cfg: WeeklyConfig, week: str, out: Any,
+def _existing(engine: Engine, cfg: WeeklyConfig, week: str, out: Any, *,
               tenant: str) -> WeeklyOutcome:
     with session_factory(engine)() as s:
-        w = s.scalars(select(WeeklyPlan).where(*_week_row(tenant, cfg.name, week))).one()
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(cfg.name, week,
+                                                          tenant=tenant))).one()
         if w.status != "done":
             raise BundleoptError(f"week {week} of {cfg.name!r} is being planned by "
                                  f"{w.owner} right now; try again later")
