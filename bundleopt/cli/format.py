@@ -52,14 +52,11 @@ def format_summary(result, out_dir: Path | None = None) -> str:
         lines += _plan_rows(result.plan.sort_values("expected_profit", ascending=False).head(TOP_ROWS))
         if len(result.plan) > TOP_ROWS:
             lines.append(f"... {len(result.plan) - TOP_ROWS} more rows in plan.csv")
-    elif result.status == "infeasible":
-        conflict = s.get("conflicting_constraints") or []
-        lines.append("no plan: the rules cannot all hold" +
-                     (f" — conflict between {', '.join(conflict)}" if conflict else ""))
-        for n in s.get("notes", []):
-            lines.append(f"  {n}")
     else:
-        lines.append("no plan found within the time limit")
+        why = result.no_plan_message
+        lines.append(why if why.startswith("no plan") else f"no plan: {why}")
+        if result.status == "infeasible":
+            lines += [f"  {n}" for n in s.get("notes", [])]
     lines.append(f"time        build {result.build_seconds:.2f}s, solve {result.solve_seconds:.2f}s "
                  f"({result.backend})")
     if out_dir is not None:

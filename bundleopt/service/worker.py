@@ -17,17 +17,16 @@ import logging
 import multiprocessing as mp
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from sqlalchemy import Engine
 
 from formulations.errors import BundleoptError
+from solver.machine import package_versions
 
 from . import queue
 from .db import make_engine, session_factory
@@ -42,21 +41,6 @@ CANCEL_GRACE_SECONDS = 1.5
 #: Workers run this much nicer than the web server: a solve may keep every core busy
 #: for minutes, and the HTTP front end (``/healthz`` above all) must still answer at once.
 WORKER_NICENESS = 10
-
-_VERSIONED = ("bundleopt", "highspy", "ortools", "pyomo", "numpy", "pandas", "scipy",
-              "scikit-learn", "sqlalchemy")
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and of the packages a solve's result depends on."""
-    out = {"python": sys.version.split()[0]}
-    for name in _VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
 
 @dataclass(frozen=True)
 class WorkerSettings:
