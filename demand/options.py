@@ -73,6 +73,15 @@ SIMULATION_RANGES: dict[str, list] = {
     "kind": [StrOptions({"exposures", "transactions"})],
 }
 
+#: :func:`demand.status_quo.compare` keyword -> what it may be.
+COMPARE_RANGES: dict[str, list] = {"draws": [_at_least(0)]}
+
+
+def choices(allowed: Sequence[Any]) -> list[str] | None:
+    """The values of a text option that takes one of a few (sorted), else ``None``."""
+    options = [c.options for c in allowed if isinstance(c, StrOptions)]
+    return sorted(options[0]) if len(options) == 1 and len(allowed) == 1 else None
+
 
 def _describe(constraint: Any) -> str:
     """One constraint in the words of :mod:`formulations.options` (``an integer ≥ 1``)."""

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
-from sklearn.utils._param_validation import StrOptions
 
 from formulations.errors import ParameterError
 
 from demand.fit import FitOptions, fit_scenario
-from demand.options import SIMULATION_RANGES, expected
+from demand.options import SIMULATION_RANGES, choices, expected
 from demand.simulate import simulate_data as _simulate
 
 from .options import report_option, write_report_after
@@ -64,12 +63,14 @@ SIMULATE_HELP = {
 
 def _option(flag: str, name: str, default: Any, help: str, allowed: list | None) -> Callable:
     """A click option whose default and range are the library's (``allowed``: its constraints)."""
-    if allowed is not None and any(isinstance(c, StrOptions) for c in allowed):
-        kind: Any = click.Choice(sorted(next(c for c in allowed if isinstance(c, StrOptions)).options))
+    values = choices(allowed) if allowed else None
+    if values:
+        kind: Any = click.Choice(values)
     else:
         kind = type(default) if isinstance(default, (int, float)) else str
         words = expected(allowed) if allowed and kind is not str else None
-        help = f"{help} ({words})" if words not in (None, "a number", "an integer") else help
+        if words not in (None, "a number", "an integer"):      # a range worth showing
+            help = f"{help} ({words})"
     return click.option(flag, name, default=default, show_default=default is not None, type=kind, help=help)
 
 
