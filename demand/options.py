@@ -61,7 +61,8 @@ FIT_RANGES: dict[str, list] = {
     "min_events": [_at_least(1)],
     "k_max": [_at_least(2)],
     "bootstrap": [_at_least(0)],
-    "seed": [_at_least(0)],
+    # What numpy and scikit-learn take as a seed (k-means, the split, the bootstrap).
+    "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
 }
 
 #: :func:`demand.simulate.simulate_data` keyword -> what it may be.
@@ -83,15 +84,19 @@ def choices(allowed: Sequence[Any]) -> list[str] | None:
     return sorted(options[0]) if len(options) == 1 and len(allowed) == 1 else None
 
 
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, Integral) else f"{x:g}"
+
+
 def _describe(constraint: Any) -> str:
     """One constraint in the words of :mod:`formulations.options` (``an integer ≥ 1``)."""
     if isinstance(constraint, Interval):
         what = "an integer" if constraint.type is Integral else "a number"
         bounds = []
         if constraint.left is not None:
-            bounds.append(f"{'≥' if constraint.closed in ('left', 'both') else '>'} {constraint.left:g}")
+            bounds.append(f"{'≥' if constraint.closed in ('left', 'both') else '>'} {_number(constraint.left)}")
         if constraint.right is not None:
-            bounds.append(f"{'≤' if constraint.closed in ('right', 'both') else '<'} {constraint.right:g}")
+            bounds.append(f"{'≤' if constraint.closed in ('right', 'both') else '<'} {_number(constraint.right)}")
         return " ".join([what, " and ".join(bounds)]) if bounds else what
     if isinstance(constraint, StrOptions):
         return "one of " + ", ".join(repr(o) for o in sorted(constraint.options))
