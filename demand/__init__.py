@@ -3,8 +3,9 @@
 Data flows ``data`` (load, clean) -> ``exposures`` / ``stats`` (sufficient statistics)
 / ``features`` -> ``segmentation`` and ``selection`` (K chosen on held-out purchases)
 -> ``wtp`` (with its bootstrap) and ``bundles`` -> ``fit`` (writes a scenario
-directory). ``status_quo`` compares a solved plan with the status quo under the fitted
-model. ``simulate`` generates data with a known truth for the tests.
+directory; its options, their defaults and ranges are in ``options``). ``status_quo``
+compares a solved plan with the status quo under the fitted model. ``simulate``
+generates data with a known truth for the tests.
 """
 from .data import DemandData, load_data
 from .fit import FitResult, fit_scenario

@@ -14,9 +14,12 @@ exposures when there are no transactions either.
 """
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 
@@ -55,6 +58,11 @@ class CustomerFeatureEncoder(CustomerTableInput, TransformerMixin, BaseEstimator
         Levels kept for each categorical column.
     """
 
+    _parameter_constraints: dict = {
+        "categorical_weight": [Interval(Real, 0, None, closed="left")],
+        "max_categories": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, categorical_weight: float = 0.7071, max_categories: int = 20) -> None:
         self.categorical_weight = categorical_weight
         self.max_categories = max_categories
@@ -77,12 +85,9 @@ class CustomerFeatureEncoder(CustomerTableInput, TransformerMixin, BaseEstimator
             return None
         return num.astype(float)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None) -> "CustomerFeatureEncoder":
         """Learn which columns are numbers, their centre/scale, and category levels."""
-        if not (isinstance(self.categorical_weight, (int, float)) and self.categorical_weight >= 0):
-            raise ValueError(f"categorical_weight must be >= 0, got {self.categorical_weight!r}")
-        if not (isinstance(self.max_categories, (int, np.integer)) and self.max_categories >= 1):
-            raise ValueError(f"max_categories must be an integer >= 1, got {self.max_categories!r}")
         cols = self._columns(X)
         validate_data(self, X, skip_check_array=True, reset=True)
         if len(cols) == 0 or len(cols[0]) == 0:

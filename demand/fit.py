@@ -60,12 +60,12 @@ from .bundles import basket_evidence, mine_bundles
 from .data import DemandData, load_data
 from .exposures import catalogue, implied_exposures, top_products, visits
 from .latent import latent_class_segments
+from .options import FitOptions
 from .report import holdout_scores
 from .selection import Candidate, Scored, feature_table, cluster, fit_and_score, one_se_choice, wtp_spread
 from .stats import ExposureStats, StatsBuilder
 from .wtp import WTPEstimate, bootstrap_wtp, robust_sd
 
-FEATURES = ("auto", "customers", "behaviour", "both", "latent")
 EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html")
 VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a chance to buy each "
                     "modelled product at that day's shelf price (median unit price of the day, "
@@ -73,49 +73,6 @@ VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a c
                     "A visit with no line at all in transactions.csv is invisible, so with only some "
                     "products' lines the estimates are conditional on a visit buying one of them")
 LATENT_MAX_EXPOSURES = 5_000_000
-
-
-@dataclass
-class FitOptions:
-    """Options of ``bundleopt fit`` (see the module docstring for their meaning)."""
-
-    segments: str | int = "auto"          # "auto" | "given" | K
-    horizon_days: float = 7.0
-    max_bundles: int = 10
-    max_products: int = 30
-    min_support: float = 0.0
-    min_baskets: int = 30
-    min_lift: float = 1.2
-    features: str = "auto"                # one of FEATURES
-    holdout_from: str | None = None
-    holdout_fraction: float = 0.2
-    validation_days: int = 14
-    min_obs: int = 30
-    min_events: int = 5
-    k_max: int = 8
-    bootstrap: int = 200
-    seed: int = 0
-
-    def check(self) -> None:
-        """Raise :class:`ParameterError` for an option out of range."""
-        s = self.segments
-        if not (s in ("auto", "given") or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1)):
-            raise ParameterError(f"--segments must be 'auto', 'given' or a number >= 1, got {s!r}")
-        if self.features not in FEATURES:
-            raise ParameterError(f"--features must be one of {', '.join(FEATURES)}, got {self.features!r}")
-        if not self.horizon_days > 0:
-            raise ParameterError(f"--horizon-days must be > 0, got {self.horizon_days}")
-        for name, v, lo in (("--max-bundles", self.max_bundles, 0),
-                            ("--max-products", self.max_products, 1), ("--min-obs", self.min_obs, 1),
-                            ("--min-events", self.min_events, 1), ("--k-max", self.k_max, 2),
-                            ("--min-baskets", self.min_baskets, 1), ("--bootstrap", self.bootstrap, 0),
-                            ("--validation-days", self.validation_days, 1)):
-            if not v >= lo:
-                raise ParameterError(f"{name} must be >= {lo:g}, got {v}")
-        if not 0 <= self.holdout_fraction < 1:
-            raise ParameterError(f"--holdout-fraction must be in [0, 1), got {self.holdout_fraction}")
-        if not 0 <= self.min_support <= 1:
-            raise ParameterError(f"--min-support must be in [0, 1], got {self.min_support}")
 
 
 @dataclass
@@ -161,10 +118,7 @@ def _periods(dates: np.ndarray, opt: FitOptions) -> Periods:
     if n and not pd.isna(dates).any():
         days = np.sort(pd.unique(dates))
         if opt.holdout_from is not None:
-            try:
-                cut = np.datetime64(pd.Timestamp(opt.holdout_from))
-            except (ValueError, TypeError):
-                raise ParameterError(f"--holdout-from must be a date (YYYY-MM-DD), got {opt.holdout_from!r}") from None
+            cut = np.datetime64(pd.Timestamp(opt.holdout_from))     # a date: FitOptions.check
         elif opt.holdout_fraction > 0 and len(days) >= 2:
             # At least one day on each side of the cut.
             first_held = int(np.ceil(len(days) * (1 - opt.holdout_fraction)))
@@ -173,8 +127,8 @@ def _periods(dates: np.ndarray, opt: FitOptions) -> Periods:
             cut = days[-1] + np.timedelta64(1, "D")
         train = dates < cut
         if not train.any():
-            raise ParameterError(f"--holdout-from {pd.Timestamp(cut).date()} leaves no training data "
-                                 f"(data start {pd.Timestamp(days[0]).date()})")
+            raise ParameterError(f"The 'holdout_from' option {pd.Timestamp(cut).date()} leaves no training "
+                                 f"data (data start {pd.Timestamp(days[0]).date()})")
         tr_days = days[days < cut]
         # The validation slice: the last validation_days, at most a third of the training days.
         n_val = min(opt.validation_days, len(tr_days) // 3)
@@ -333,7 +287,8 @@ def _segment(f: _Fit) -> tuple[np.ndarray, list[str], dict, Scored]:
     cust = data.customers
     has_given = cust is not None and "segment_id" in cust.columns
     if opt.segments == "given" and not has_given:
-        raise DataError("customers.csv", "--segments given needs a segment_id column", field="segment_id")
+        raise DataError("customers.csv", "the 'segments' option 'given' needs a segment_id column",
+                        field="segment_id")
     score_on = f.test if f.test is not None else f.train
     if opt.segments == "given" or (opt.segments == "auto" and has_given):
         given = cust.set_index("customer_id")["segment_id"].astype(str).reindex(f.ids)
@@ -387,9 +342,9 @@ def _latent(f: _Fit, k: int | None, score_on: ExposureStats) -> tuple[np.ndarray
         exp_train = f.exp[f.per.train]
     else:
         if f.per.train.sum() * len(f.products) > LATENT_MAX_EXPOSURES:
-            raise ParameterError("--features latent needs every (visit, product) exposure in memory: "
-                                 f"{int(f.per.train.sum())} visits x {len(f.products)} products is too many; "
-                                 "use --features customers, behaviour or both")
+            raise ParameterError("The 'features' option 'latent' needs every (visit, product) exposure in "
+                                 f"memory: {int(f.per.train.sum())} visits x {len(f.products)} products is too "
+                                 "many; use 'customers', 'behaviour' or 'both'")
         imp = implied_exposures(f.data.transactions, f.vis, f.products)
         exp_train = imp[f.per.train[imp["visit"].to_numpy()]]
     f.step(f"latent-class logit on {exp_train['customer_id'].nunique()} customers' purchases "
@@ -494,8 +449,19 @@ def fit_data(data: DemandData, options: FitOptions | None = None, progress: Prog
         return _fit_data(data, options, progress, started)
 
 
+@dataclass
+class _Segmented:
+    """The chosen segments: a code per customer (−1 = none), their ids, how they were chosen, the final fit."""
+
+    labels: np.ndarray
+    ids: list[str]
+    info: dict
+    final: Scored
+
+
 def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
               started: float | None) -> FitResult:
+    """The steps of :func:`fit_data`, in order; each step's rules are in the module docstring."""
     opt = options or FitOptions()
     opt.check()
     t0 = time.perf_counter() if started is None else started
@@ -503,117 +469,163 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
     def step(msg: str) -> None:
         progress(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
-    src = _source_name(data)
     f = _Fit(data, opt, step)
     step(f"segmenting {len(f.ids)} customers")
+    seg = _segmented(f)
+    est = seg.final.estimate
+    step(f"segments: K={len(seg.ids)}; WTP from {int(seg.final.rows['n'].sum())} training exposures "
+         f"({len(seg.final.rows)} segment x offer x price cells)")
+    segs, size_method = _sizes(f, seg)
+    holdout = _holdout(f, seg)
+    mined = _mine(f, seg.labels, seg.final)
+    single = f.sellable(est)
+    draws = _uncertainty(f, seg)
+    scenario, negative, notes = _build_scenario(data, est, segs, single, mined, draws)
+    if seg.info.get("final_check") and seg.info["final_check"].get("note"):
+        notes.append(seg.info["final_check"]["note"])
+    step(f"scenario: {len(scenario.products)} products, {len(scenario.bundles)} offers, "
+         f"{len(scenario.segments)} segments")
+    report = _fit_report(f, seg, segs, size_method, holdout, mined, negative, notes)
+    step("done")
+    return FitResult(scenario=scenario, customer_segments=_customer_segments(f, seg), report=report,
+                     estimate=est, bundles=mined, wtp_draws=draws)
+
+
+def _segmented(f: _Fit) -> _Segmented:
+    """:func:`_segment`; a plain ValueError on the way (too little data) is the data's problem."""
     try:
-        labels, seg_ids, seg_info, final = _segment(f)
+        return _Segmented(*_segment(f))
     except ValueError as e:
         if isinstance(e, BundleoptError):
             raise
-        raise DataError(src, str(e)) from None
-    est = final.estimate
-    step(f"segments: K={len(seg_ids)}; WTP from {int(final.rows['n'].sum())} training exposures "
-         f"({len(final.rows)} segment x offer x price cells)")
+        raise DataError(_source_name(f.data), str(e)) from None
 
-    # --- sizes
-    segs = est.segments.copy()
-    occ = pd.Series(np.bincount(labels[labels >= 0], f.train.occasions[labels >= 0], len(seg_ids)),
-                    index=seg_ids)
+
+def _sizes(f: _Fit, seg: _Segmented) -> tuple[pd.DataFrame, str]:
+    """The segments' table with occasions, size N_s and customers; and how N_s was computed."""
+    labels, k = seg.labels, len(seg.ids)
+    segs = seg.final.estimate.segments.copy()
+    occ = pd.Series(np.bincount(labels[labels >= 0], f.train.occasions[labels >= 0], k), index=seg.ids)
     if f.per.train_days:
-        sizes = occ / f.per.train_days * opt.horizon_days
+        sizes = occ / f.per.train_days * f.opt.horizon_days
         size_method = "shopping occasions per day in the training window x horizon_days"
     else:
         sizes = occ.astype(float)
         size_method = "no dates: one shopping occasion per customer per horizon"
     segs["occasions"] = occ.reindex(segs.index).fillna(0).astype(int)
     segs["size"] = sizes.reindex(segs.index).fillna(0.0)
-    segs["customers"] = pd.Series(np.bincount(labels[labels >= 0], minlength=len(seg_ids)),
-                                  index=seg_ids).reindex(segs.index).fillna(0).astype(int)
+    segs["customers"] = pd.Series(np.bincount(labels[labels >= 0], minlength=k),
+                                  index=seg.ids).reindex(segs.index).fillna(0).astype(int)
+    return segs, size_method
 
-    # --- held-out scores (the chosen segments and K = 1 on the same exposures)
-    holdout = None
-    if f.test is not None:
-        step("scoring the held-out period")
-        holdout = holdout_scores(final.rows, final.score_rows, final.score_rows["prob"].to_numpy())
-        k1 = next((c for c in (seg_info.get("k_search") or []) if c["k"] == 1), None)
-        holdout["pooled_k1"] = k1["test"] if k1 else fit_and_score(
-            np.zeros(len(f.ids), dtype=int), f.train, f.test, opt.min_obs, opt.min_events).scores
 
-    # --- bundles mined from baskets
-    mined = _mine(f, labels, final)
-    single = f.sellable(est)
+def _holdout(f: _Fit, seg: _Segmented) -> dict | None:
+    """Held-out scores of the chosen segments and of K = 1 on the same exposures (None: no held-out part)."""
+    if f.test is None:
+        return None
+    f.step("scoring the held-out period")
+    final, opt = seg.final, f.opt
+    holdout = holdout_scores(final.rows, final.score_rows, final.score_rows["prob"].to_numpy())
+    # K = 1's held-out scores from the K search when it ran; else scored here.
+    k1 = next((c for c in (seg.info.get("k_search") or []) if c["k"] == 1), None)
+    holdout["pooled_k1"] = k1["test"] if k1 else fit_and_score(
+        np.zeros(len(f.ids), dtype=int), f.train, f.test, opt.min_obs, opt.min_events).scores
+    return holdout
 
-    # --- WTP uncertainty
-    draws = None
-    cells = est.cells
+
+def _uncertainty(f: _Fit, seg: _Segmented) -> pd.DataFrame | None:
+    """Bootstrap WTP per cell x replicate (None without --bootstrap); sets the cells' ``wtp_sd``."""
+    cells = seg.final.estimate.cells
     cells["wtp_sd"] = np.nan
-    if opt.bootstrap > 0:
-        tb = time.perf_counter()
-        step(f"bootstrap: {opt.bootstrap} customer-reweighted replicates of the WTP estimator")
-        reps = _bootstrap(f, labels, final)
-        cells["wtp_sd"] = robust_sd(reps, axis=0)
-        draws = pd.DataFrame(reps.T, index=pd.MultiIndex.from_frame(cells[["segment_id", "offer_id"]]))
-        step(f"bootstrap done in {time.perf_counter() - tb:.1f}s")
+    if f.opt.bootstrap <= 0:
+        return None
+    tb = time.perf_counter()
+    f.step(f"bootstrap: {f.opt.bootstrap} customer-reweighted replicates of the WTP estimator")
+    reps = _bootstrap(f, seg.labels, seg.final)
+    cells["wtp_sd"] = robust_sd(reps, axis=0)
+    draws = pd.DataFrame(reps.T, index=pd.MultiIndex.from_frame(cells[["segment_id", "offer_id"]]))
+    f.step(f"bootstrap done in {time.perf_counter() - tb:.1f}s")
+    return draws
 
-    scenario, negative, notes = _build_scenario(data, est, segs, single, mined, draws)
-    if seg_info.get("final_check") and seg_info["final_check"].get("note"):
-        notes.append(seg_info["final_check"]["note"])
-    step(f"scenario: {len(scenario.products)} products, {len(scenario.bundles)} offers, "
-         f"{len(scenario.segments)} segments")
-    profiles = _profiles(f, labels, seg_ids)
-    report = {
-        "data": {"source": src, "exposure_assumption": f.assumption, "cleaning": data.cleaning,
-                 "customers": int(len(f.ids)), "exposures": int(round(f.n_exposures)),
-                 "exposures_represented_as": "sufficient statistics per (customer, offer, price level)",
-                 "cells": int(len(final.rows)),
-                 "exposures_without_segment": int(round((f.train.U[labels < 0] @ f.train.P).sum())),
-                 "products_modelled": list(map(str, f.products)),
-                 "offers_never_bought": est.dropped},
+
+def _customer_segments(f: _Fit, seg: _Segmented) -> pd.DataFrame:
+    """customer_segments.csv: every customer's segment id (blank: none)."""
+    labels = seg.labels
+    return pd.DataFrame({"customer_id": f.ids.to_numpy(),
+                         "segment_id": np.where(labels >= 0,
+                                                np.asarray(seg.ids, dtype=object)[np.maximum(labels, 0)], None)})
+
+
+def _fit_report(f: _Fit, seg: _Segmented, segs: pd.DataFrame, size_method: str, holdout: dict | None,
+                mined: pd.DataFrame, negative: int, notes: list[str]) -> dict:
+    """fit_report.json: what was fitted from what, how well it predicts, and every estimate."""
+    opt, est = f.opt, seg.final.estimate
+    return {
+        "data": _data_report(f, seg),
         "split": f.per.info,
-        "segmentation": {k: v for k, v in seg_info.items() if k != "k_search"},
-        "k_search": seg_info.get("k_search") or [],
-        "chosen_k": int(len(seg_ids)),
+        "segmentation": {k: v for k, v in seg.info.items() if k != "k_search"},
+        "k_search": seg.info.get("k_search") or [],
+        "chosen_k": int(len(seg.ids)),
         "horizon_days": opt.horizon_days,
         "size_method": size_method,
-        "segments": [
-            {"segment_id": str(s), "customers": int(r["customers"]), "occasions": int(r["occasions"]),
-             "size": float(r["size"]), "price_sensitivity": float(r["price_sensitivity"]),
-             "price_sensitivity_se": float(r["se"]), "price_sensitivity_status": str(r["status"]),
-             "n_obs": int(r["n_obs"]), "profile": profiles.get(str(s), {})} for s, r in segs.iterrows()],
+        "segments": _segments_report(segs, _profiles(f, seg.labels, seg.ids)),
         "holdout": holdout,
-        "estimates": [
-            {"segment_id": str(r.segment_id), "offer_id": str(r.offer_id), "n_obs": int(r.n_obs),
-             "n_purchases": int(r.n_purchases), "wtp": float(r.wtp),
-             "se": None if not np.isfinite(r.se) else float(r.se),
-             "wtp_sd": None if not np.isfinite(r.wtp_sd) else float(r.wtp_sd), "status": str(r.status),
-             "prior_weight": float(r.prior_weight)} for r in cells.itertuples()],
+        "estimates": _estimates_report(est.cells),
         "bootstrap": {"replicates": opt.bootstrap,
                       "method": "Poisson(1) weights per customer on the aggregated counts; segments held "
                                 "fixed; wtp_sd = (95th - 5th percentile) / 3.29"} if opt.bootstrap else None,
-        "pooled": {
-            "price_sensitivity": est.pooled_beta,
-            "segments_with_pooled_price_sensitivity": [str(s) for s in segs.index[segs["status"] == "pooled"]],
-            "cells_shrunk": int((cells["status"] == "shrunk").sum()),
-            "cells_pooled": int((cells["status"] == "pooled").sum()),
-            "rule": f"cells with < {opt.min_obs} exposures or < {opt.min_events} purchases/non-purchases are "
-                    "shrunk toward the offer's all-segment estimate; unseen cells take it",
-        },
+        "pooled": _pooled_report(est, segs, opt),
         "wtp_negative": negative,
         "notes": notes,
-        "bundles": [] if mined.empty else [
-            {"bundle_id": r.bundle_id, "products": list(r.products), "baskets": int(r.count),
-             "support": float(r.support), "lift": float(r.lift), "adjusted_lift": float(r.adjusted_lift),
-             "wtp_uplift": float(r.wtp_uplift), "complementarity": float(r.complementarity),
-             "complementarity_evidence": r.complementarity_evidence,
-             "holdout_evidence": r.holdout_evidence} for r in mined.itertuples()],
+        "bundles": _bundles_report(mined),
     }
-    cs = pd.DataFrame({"customer_id": f.ids.to_numpy(),
-                       "segment_id": np.where(labels >= 0, np.asarray(seg_ids, dtype=object)[np.maximum(labels, 0)],
-                                              None)})
-    step("done")
-    return FitResult(scenario=scenario, customer_segments=cs, report=report, estimate=est, bundles=mined,
-                     wtp_draws=draws)
+
+
+def _data_report(f: _Fit, seg: _Segmented) -> dict:
+    est, labels = seg.final.estimate, seg.labels
+    return {"source": _source_name(f.data), "exposure_assumption": f.assumption, "cleaning": f.data.cleaning,
+            "customers": int(len(f.ids)), "exposures": int(round(f.n_exposures)),
+            "exposures_represented_as": "sufficient statistics per (customer, offer, price level)",
+            "cells": int(len(seg.final.rows)),
+            "exposures_without_segment": int(round((f.train.U[labels < 0] @ f.train.P).sum())),
+            "products_modelled": list(map(str, f.products)),
+            "offers_never_bought": est.dropped}
+
+
+def _segments_report(segs: pd.DataFrame, profiles: dict[str, dict]) -> list[dict]:
+    return [{"segment_id": str(s), "customers": int(r["customers"]), "occasions": int(r["occasions"]),
+             "size": float(r["size"]), "price_sensitivity": float(r["price_sensitivity"]),
+             "price_sensitivity_se": float(r["se"]), "price_sensitivity_status": str(r["status"]),
+             "n_obs": int(r["n_obs"]), "profile": profiles.get(str(s), {})} for s, r in segs.iterrows()]
+
+
+def _estimates_report(cells: pd.DataFrame) -> list[dict]:
+    return [{"segment_id": str(r.segment_id), "offer_id": str(r.offer_id), "n_obs": int(r.n_obs),
+             "n_purchases": int(r.n_purchases), "wtp": float(r.wtp),
+             "se": None if not np.isfinite(r.se) else float(r.se),
+             "wtp_sd": None if not np.isfinite(r.wtp_sd) else float(r.wtp_sd), "status": str(r.status),
+             "prior_weight": float(r.prior_weight)} for r in cells.itertuples()]
+
+
+def _pooled_report(est: WTPEstimate, segs: pd.DataFrame, opt: FitOptions) -> dict:
+    cells = est.cells
+    return {
+        "price_sensitivity": est.pooled_beta,
+        "segments_with_pooled_price_sensitivity": [str(s) for s in segs.index[segs["status"] == "pooled"]],
+        "cells_shrunk": int((cells["status"] == "shrunk").sum()),
+        "cells_pooled": int((cells["status"] == "pooled").sum()),
+        "rule": f"cells with < {opt.min_obs} exposures or < {opt.min_events} purchases/non-purchases are "
+                "shrunk toward the offer's all-segment estimate; unseen cells take it",
+    }
+
+
+def _bundles_report(mined: pd.DataFrame) -> list[dict]:
+    return [] if mined.empty else [
+        {"bundle_id": r.bundle_id, "products": list(r.products), "baskets": int(r.count),
+         "support": float(r.support), "lift": float(r.lift), "adjusted_lift": float(r.adjusted_lift),
+         "wtp_uplift": float(r.wtp_uplift), "complementarity": float(r.complementarity),
+         "complementarity_evidence": r.complementarity_evidence,
+         "holdout_evidence": r.holdout_evidence} for r in mined.itertuples()]
 
 
 def _build_scenario(data: DemandData, est: WTPEstimate, segs: pd.DataFrame, single: list[str],

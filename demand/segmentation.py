@@ -20,10 +20,13 @@ Segments are numbered by size, largest first, so ids are stable across runs.
 """
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .features import CustomerFeatureEncoder, CustomerTableInput
@@ -75,6 +78,17 @@ class CustomerSegmenter(CustomerTableInput, ClusterMixin, BaseEstimator):
         are kept (see the module docstring), else 1.
     """
 
+    _parameter_constraints: dict = {
+        "n_segments": [Interval(Integral, 1, None, closed="left"), None],
+        "k_max": [Interval(Integral, 2, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "encoder": [HasMethods(["fit_transform", "transform"]), None],
+        "min_association": [Interval(Real, None, None, closed="neither")],
+        "silhouette_sample": [Interval(Integral, 1, None, closed="left")],
+        # An int only: it also seeds the silhouette subsample and the restarts of demand.lca.
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+    }
+
     def __init__(self, n_segments: int | None = None, k_max: int = 8, n_init: int = 10,
                  encoder=None, min_association: float = 0.3, silhouette_sample: int = 3000,
                  random_state: int = 0) -> None:
@@ -86,18 +100,9 @@ class CustomerSegmenter(CustomerTableInput, ClusterMixin, BaseEstimator):
         self.silhouette_sample = silhouette_sample
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        if self.n_segments is not None and not (isinstance(self.n_segments, (int, np.integer))
-                                                 and self.n_segments >= 1):
-            raise ValueError(f"n_segments must be None or an integer >= 1, got {self.n_segments!r}")
-        if not (isinstance(self.k_max, (int, np.integer)) and self.k_max >= 2):
-            raise ValueError(f"k_max must be an integer >= 2, got {self.k_max!r}")
-        if not (isinstance(self.n_init, (int, np.integer)) and self.n_init >= 1):
-            raise ValueError(f"n_init must be an integer >= 1, got {self.n_init!r}")
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None) -> "CustomerSegmenter":
         """Encode ``X``, screen categorical columns, choose K if needed and fit k-means."""
-        self._check_params()
         validate_data(self, X, skip_check_array=True, reset=True)
         self.encoder_ = clone(self.encoder) if self.encoder is not None else CustomerFeatureEncoder()
         Z = self.encoder_.fit_transform(X)

@@ -26,6 +26,8 @@ from formulations.evaluate import evaluate_plan
 from formulations.robust import draw_wtp
 from formulations.scenario import Scenario
 
+from .options import COMPARE_RANGES, check_options
+
 LABEL = ("model estimate, not a measured uplift: both plans are evaluated with the fitted demand "
          "model; the interval reflects only the WTP standard errors (wtp_sd)")
 
@@ -53,8 +55,7 @@ def compare(scenario: Scenario, plan: pd.DataFrame, *, draws: int = 200, seed: i
     offers), ``uplift`` (``profit`` difference, its ``interval`` at ``level`` and the
     share of draws in which the plan wins), and how it was computed.
     """
-    if draws < 0:
-        raise ValueError(f"draws must be >= 0, got {draws}")
+    check_options(COMPARE_RANGES, {"draws": draws})
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
     base = status_quo_plan(scenario)
     p_plan, r_plan = _profit(scenario, plan)

@@ -25,11 +25,13 @@ method on the likelihood, with a negligible ridge so separable data stays finite
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -67,6 +69,14 @@ class PriceLogit(ClassifierMixin, BaseEstimator):
     n_iter_ : int
     """
 
+    _parameter_constraints: dict = {
+        "price_column": [Interval(Integral, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+
     def __init__(self, price_column: int = 0, fit_intercept: bool = True, alpha: float = 1e-8,
                  max_iter: int = 100, tol: float = 1e-10) -> None:
         self.price_column = price_column
@@ -85,12 +95,9 @@ class PriceLogit(ClassifierMixin, BaseEstimator):
             return np.hstack([X, np.ones((X.shape[0], 1))])
         return X
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None) -> "PriceLogit":
         """Maximise the (weighted) likelihood of ``y`` given ``X``."""
-        if not (isinstance(self.alpha, (int, float)) and self.alpha >= 0):
-            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         check_classification_targets(y)
         self.classes_ = np.unique(y)

@@ -83,6 +83,7 @@ def within_bounds(scenario: Scenario, prices: pd.DataFrame) -> np.ndarray:
 
 
 def build_offer_space(scenario: Scenario) -> OfferSpace:
+    """The price points and arcs left after the pruning of the module docstring, in its order."""
     given = scenario
     if scenario.objective == "expected_profit":
         from .robust import saa_scenario
@@ -92,56 +93,91 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
     excluded = excluded_offers(scenario)
     pinned_ids = set().union(*(r.pinned_offers(scenario) for r in rules))
     bundle_ids = np.array([b for b in scenario.bundles.index if b not in excluded], dtype=object)
-    bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)
     segment_ids = scenario.segments.index.to_numpy(dtype=object)
-    scode = pd.Series(np.arange(len(segment_ids)), index=segment_ids)
     ref = scenario.reference_prices().reindex(bundle_ids).to_numpy(float)
     cost = scenario.offer_costs().reindex(bundle_ids).to_numpy(float)
     pinned = np.isin(bundle_ids, list(pinned_ids))
-    pruned: dict[str, int] = {}
-    removed_by: dict[str, list[str]] = {}
 
-    lad = ladder(scenario)
-    lad = lad[lad["bundle_id"].isin(bcode.index)]
-    pts = pd.DataFrame({"b": bcode.reindex(lad["bundle_id"]).to_numpy(),
-                        "price": lad["price"].to_numpy(float)})
+    pruner = _Pruner(scenario, bundle_ids, segment_ids, cost, pinned)
+    pts = pruner.run(rules)
+    pts, arcs = _arcs(scenario, pts, bundle_ids, segment_ids)
+    pts, arcs = _drop_idle_points(scenario, rules, pts, arcs, cost, pinned, pruner.pruned)
+    pts, arcs = _valued(scenario, pts, arcs, cost)
 
-    def apply(rule: str, keep: np.ndarray | None) -> None:
-        nonlocal pts
+    no_price = {b: ["exclude"] for b in scenario.bundles.index if b in pinned_ids & excluded}
+    for b in np.flatnonzero(pinned):
+        if not (pts["b"].to_numpy() == b).any():
+            no_price[bundle_ids[b]] = pruner.removed_by.get(bundle_ids[b], ["price ladder"])
+    return OfferSpace(scenario, bundle_ids, segment_ids,
+                      scenario.segments["size"].to_numpy(float), ref, cost, _components(scenario, bundle_ids),
+                      pts, arcs, pruner.pruned, no_price, given)
+
+
+class _Pruner:
+    """The price points while the rules remove some (columns ``b, price``, then ``seg``).
+
+    Keeps the count each rule removed and, for a pinned offer a rule emptied, which rules.
+    """
+
+    def __init__(self, scenario: Scenario, bundle_ids: np.ndarray, segment_ids: np.ndarray,
+                 cost: np.ndarray, pinned: np.ndarray) -> None:
+        self.scenario, self.bundle_ids, self.segment_ids = scenario, bundle_ids, segment_ids
+        self.cost, self.pinned = cost, pinned
+        self.pruned: dict[str, int] = {}
+        self.removed_by: dict[str, list[str]] = {}
+        bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)
+        lad = ladder(scenario)
+        lad = lad[lad["bundle_id"].isin(bcode.index)]
+        self.pts = pd.DataFrame({"b": bcode.reindex(lad["bundle_id"]).to_numpy(),
+                                 "price": lad["price"].to_numpy(float)})
+
+    def run(self, rules: list[Rule]) -> pd.DataFrame:
+        """Bounds, the offer-stage rules, audiences, the audience-stage rules: the points left."""
+        scenario = self.scenario
+        self.apply("min_price/max_price", within_bounds(scenario, self.priced()))
+        self.prune("offer", rules)
+        # Audiences: everyone, or one point per segment in personalized mode.
+        if scenario.pricing == "personalized":
+            self.pts = self.pts.merge(pd.DataFrame({"seg": np.arange(len(self.segment_ids))}), how="cross")
+        else:
+            self.pts["seg"] = -1
+        self.prune("audience", rules)
+        return self.pts
+
+    def apply(self, rule: str, keep: np.ndarray | None) -> None:
+        """Keep the points ``keep`` marks (``None``: the rule keeps all)."""
         if keep is None:
             return
+        pts = self.pts
         keep = np.asarray(keep, bool)
         gone = pts.loc[~keep, "b"].unique()
         left = set(pts.loc[keep, "b"].unique())
         for b in gone:
-            if b not in left and pinned[b]:
-                removed_by.setdefault(bundle_ids[b], []).append(rule)
-        pruned[rule] = pruned.get(rule, 0) + int((~keep).sum())
-        pts = pts[keep].reset_index(drop=True)
+            if b not in left and self.pinned[b]:
+                self.removed_by.setdefault(self.bundle_ids[b], []).append(rule)
+        self.pruned[rule] = self.pruned.get(rule, 0) + int((~keep).sum())
+        self.pts = pts[keep].reset_index(drop=True)
 
-    def priced(frame: pd.DataFrame) -> pd.DataFrame:
-        """Points as the rules see prices: ids, audience (``*`` = everyone), cost."""
+    def priced(self) -> pd.DataFrame:
+        """The points as the rules see prices: ids, audience (``*`` = everyone), cost."""
+        frame = self.pts
         seg = frame["seg"].to_numpy() if "seg" in frame else np.full(len(frame), -1)
         return pd.DataFrame({
-            "bundle_id": bundle_ids[frame["b"].to_numpy()],
-            "segment_id": audience_labels(segment_ids, seg),
-            "price": frame["price"].to_numpy(float), "cost": cost[frame["b"].to_numpy()]})
+            "bundle_id": self.bundle_ids[frame["b"].to_numpy()],
+            "segment_id": audience_labels(self.segment_ids, seg),
+            "price": frame["price"].to_numpy(float), "cost": self.cost[frame["b"].to_numpy()]})
 
-    def prune(stage: str, rules: list[Rule]) -> None:
+    def prune(self, stage: str, rules: list[Rule]) -> None:
         for rule in rules:
             if rule.prune_stage == stage:
-                apply(rule.key, rule.allows(scenario, priced(pts)))
+                self.apply(rule.key, rule.allows(self.scenario, self.priced()))
 
-    apply("min_price/max_price", within_bounds(scenario, priced(pts)))
-    prune("offer", rules)
-    # Audiences: everyone, or one point per segment in personalized mode.
-    if scenario.pricing == "personalized":
-        pts = pts.merge(pd.DataFrame({"seg": np.arange(len(segment_ids))}), how="cross")
-    else:
-        pts["seg"] = -1
-    prune("audience", rules)
 
-    # Arcs: which segments could buy which point.
+def _arcs(scenario: Scenario, pts: pd.DataFrame, bundle_ids: np.ndarray,
+          segment_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Which segments could buy which point: the points numbered ``j``, and the arcs."""
+    bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)
+    scode = pd.Series(np.arange(len(segment_ids)), index=segment_ids)
     w = scenario.offer_wtp()
     w = w[w["bundle_id"].isin(bcode.index)]
     w = pd.DataFrame({"s": scode.reindex(w["segment_id"]).to_numpy(),
@@ -156,8 +192,13 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
     arcs["surplus"] = np.round(arcs["wtp"].to_numpy() - arcs["price"].to_numpy(), MONEY_DECIMALS)
     if scenario.choice_model == "first_choice":
         arcs = arcs[arcs["surplus"].to_numpy() >= 0]
+    return pts, arcs
 
-    # Drop points nobody could buy, unless the offer is pinned on sale.
+
+def _drop_idle_points(scenario: Scenario, rules: list[Rule], pts: pd.DataFrame, arcs: pd.DataFrame,
+                      cost: np.ndarray, pinned: np.ndarray,
+                      pruned: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop points nobody could buy or that earn nothing, unless pinned; renumber ``j``."""
     has_arc = np.zeros(len(pts), bool)
     has_arc[arcs["j"].to_numpy()] = True
     is_pinned = pinned[pts["b"].to_numpy()]
@@ -176,13 +217,16 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
     pts = pts[keep].reset_index(drop=True)
     arcs = arcs[keep[arcs["j"].to_numpy()]].copy()
     arcs["j"] = newj[arcs["j"].to_numpy()]
-    pts = pts.drop(columns="j")
+    return pts.drop(columns="j"), arcs
 
+
+def _valued(scenario: Scenario, pts: pd.DataFrame, arcs: pd.DataFrame,
+            cost: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each point's value per sale, on the points and the arcs; arcs in their final order."""
     unit_value = pts["price"].to_numpy() - (cost[pts["b"].to_numpy()] if scenario.objective == "profit" else 0.0)
     pts["value"] = unit_value
     arcs["value"] = unit_value[arcs["j"].to_numpy()]
     arcs = arcs[["s", "j", "b", "price", "wtp", "beta", "surplus", "value"]]
-
     if scenario.choice_model == "first_choice":
         # Each segment's strict preference order: surplus, then the seller's value, then
         # the offer's place in bundles.csv (docs/semantics.md).
@@ -191,17 +235,14 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
         arcs["rank"] = arcs.groupby("s").cumcount()
     else:
         arcs = arcs.sort_values(["s", "j"], kind="stable").reset_index(drop=True)
+    return pts, arcs
 
+
+def _components(scenario: Scenario, bundle_ids: np.ndarray) -> pd.DataFrame:
+    """components.csv of the candidate offers, with offer codes."""
+    bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)
     comp = scenario.components
     comp = comp[comp["bundle_id"].isin(bcode.index)]
-    components = pd.DataFrame({"b": bcode.reindex(comp["bundle_id"]).to_numpy(),
-                               "product_id": comp["product_id"].to_numpy(),
-                               "quantity": comp["quantity"].to_numpy(int)})
-
-    no_price = {b: ["exclude"] for b in scenario.bundles.index if b in pinned_ids & excluded}
-    for b in np.flatnonzero(pinned):
-        if not (pts["b"].to_numpy() == b).any():
-            no_price[bundle_ids[b]] = removed_by.get(bundle_ids[b], ["price ladder"])
-    return OfferSpace(scenario, bundle_ids, segment_ids,
-                      scenario.segments["size"].to_numpy(float), ref, cost, components,
-                      pts, arcs, pruned, no_price, given)
+    return pd.DataFrame({"b": bcode.reindex(comp["bundle_id"]).to_numpy(),
+                         "product_id": comp["product_id"].to_numpy(),
+                         "quantity": comp["quantity"].to_numpy(int)})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from demand.bundles import basket_evidence, mine_bundles
 from demand.features import CustomerFeatureEncoder
@@ -17,6 +17,14 @@ from demand.wtp import PriceLogit, estimate_wtp
 @parametrize_with_checks([PriceLogit(), CustomerFeatureEncoder(), CustomerSegmenter(n_init=2, k_max=4)])
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", [PriceLogit(), CustomerFeatureEncoder(), CustomerSegmenter(n_init=2, k_max=4)],
+                         ids=lambda e: type(e).__name__)
+def test_parameters_are_validated_by_their_constraints(estimator) -> None:
+    # scikit-learn's own check (not among the public ones): every parameter has a
+    # constraint, and a bad type or value fails in fit with sklearn's one-line message.
+    check_param_validation(type(estimator).__name__, estimator)
 
 
 def test_price_logit_recovers_wtp_and_sensitivity() -> None:
@@ -88,10 +96,13 @@ def test_segmenter_with_given_k() -> None:
 
 def test_segmenter_rejects_bad_parameters() -> None:
     X, _ = _blobs(np.random.default_rng(2), n=50)
-    with pytest.raises(ValueError, match="n_segments"):
+    with pytest.raises(ValueError, match=r"^The 'n_segments' parameter of CustomerSegmenter must be "
+                                         r"an int in the range \[1, inf\) or None\. Got 0 instead\.$"):
         CustomerSegmenter(n_segments=0).fit(X)
-    with pytest.raises(ValueError, match="k_max"):
+    with pytest.raises(ValueError, match="^The 'k_max' parameter of CustomerSegmenter must be"):
         CustomerSegmenter(k_max=1).fit(X)
+    with pytest.raises(ValueError, match="^The 'alpha' parameter of PriceLogit must be .* Got -1 instead"):
+        PriceLogit(alpha=-1).fit(X[["a", "b"]], np.arange(50) % 2)
 
 
 def _exposures(rng: np.random.Generator, cells: dict[tuple[str, str], int], w: dict, beta: dict) -> pd.DataFrame:

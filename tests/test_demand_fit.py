@@ -182,8 +182,48 @@ def test_given_segments_need_the_column(tmp_path: Path) -> None:
     simulate_data(tmp_path / "data", n_customers=200, n_segments=2, n_products=2, seed=1)
     with pytest.raises(DataError, match="segment_id"):
         fit_scenario(tmp_path / "data", None, FitOptions(segments="given"))
-    with pytest.raises(ParameterError, match="--segments"):
+    # Called from Python (or the service), an option is named by its field, not by a flag.
+    with pytest.raises(ParameterError, match=r"^The 'segments' option must be .*\. Got 0 instead\.$"):
         fit_scenario(tmp_path / "data", None, FitOptions(segments=0))
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("features", "nope", "one of 'auto', 'behaviour', 'both', 'customers', 'latent'"),
+    ("k_max", 1, "an integer ≥ 2"), ("k_max", True, "an integer ≥ 2"),
+    ("holdout_fraction", 1.0, "a number ≥ 0 and < 1"), ("min_support", 1.5, "a number ≥ 0 and ≤ 1"),
+    ("horizon_days", float("nan"), "a number > 0"), ("holdout_from", "not a date", "a date (YYYY-MM-DD)"),
+])
+def test_a_bad_option_is_one_line_naming_its_field(field: str, value: object, words: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        FitOptions(**{field: value}).check()
+    assert str(info.value) == f"The '{field}' option must be {words}. Got {value!r} instead."
+    assert "--" not in str(info.value)
+
+
+def test_cli_takes_defaults_from_the_library_and_names_flags_in_errors(tmp_path: Path) -> None:
+    import dataclasses
+    import inspect
+
+    from demand.simulate import simulate_data as simulate_fn
+
+    params = {p.name: p for p in fit_cmd.params}
+    for f in dataclasses.fields(FitOptions):
+        if f.name in params:
+            assert params[f.name].default == f.default, f.name
+    assert {"segments", "k_max", "bootstrap", "holdout_from", "seed"} <= set(params)
+    sim = inspect.signature(simulate_fn).parameters
+    for p in simulate_cmd.params:
+        if p.name != "out_dir":
+            assert p.default == sim[p.name].default, p.name
+    runner = CliRunner()
+    r = runner.invoke(fit_cmd, [str(tmp_path), "--out", str(tmp_path / "s"), "--k-max", "1"])
+    assert isinstance(r.exception, ParameterError)
+    assert str(r.exception) == "--k-max must be an integer ≥ 2. Got 1 instead."
+    r = runner.invoke(fit_cmd, [str(tmp_path), "--out", str(tmp_path / "s"), "--segments", "x"])
+    assert str(r.exception).startswith("--segments must be one of 'auto', 'given' or an integer ≥ 1. Got 'x'")
+    r = runner.invoke(simulate_cmd, ["--out", str(tmp_path / "d"), "--customers", "3"])
+    assert str(r.exception) == "--customers must be an integer ≥ 10. Got 3 instead."
+    assert not (tmp_path / "d").exists()
 
 
 def test_fit_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:

@@ -5,82 +5,134 @@ as one line (exit 2).
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import re
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import click
 
 from formulations.errors import ParameterError
 
 from demand.fit import FitOptions, fit_scenario
+from demand.options import SIMULATION_RANGES, choices, expected
 from demand.simulate import simulate_data as _simulate
 
-from .options import (FLOAT, IN_DIR, INT, OUT_DIR, SEED, FiniteFloat, report_option,
+from .options import (FLOAT, IN_DIR, INT, OUT_DIR, SEED, report_option,
                       write_report_after)
 
 
+#: FitOptions field -> the help of its flag; the default and the range come from FitOptions.
+FIT_HELP = {
+    "segments": "K (cluster into K), 'given' (customers.csv segment_id) or 'auto' "
+                "(given if the column exists, else K and features chosen on the validation slice).",
+    "horizon_days": "Planning horizon; segment size = expected shopping occasions in it.",
+    "max_bundles": "Cap on candidate bundles mined from baskets.",
+    "max_products": "Transactions only: model the N products bought in most visits "
+                    "(among products.csv's, if given).",
+    "features": "Segments from customers.csv columns, behaviour (recency, frequency, spend, "
+                "category mix), both, or latent (latent-class logit on purchases at prices). "
+                "auto: try each of customers/behaviour/both the data has and keep what predicts "
+                "the validation days best; latent when there is neither.",
+    "holdout_from": "First held-out date (default: the last --holdout-fraction of days).",
+    "holdout_fraction": "Share of days (or rows, without dates) held out when --holdout-from is not given.",
+    "min_baskets": "Bundle mining: least number of baskets holding the whole bundle.",
+    "min_support": "Bundle mining: also a least share of baskets (0 = only --min-baskets).",
+    "min_lift": "Bundle mining: least lift (support over independence).",
+    "min_obs": "Exposures a (segment, offer) needs to be estimated on its own, not shrunk.",
+    "validation_days": "Last training days that choose K and the features (held out from the fit part).",
+    "k_max": "Largest K tried.",
+    "bootstrap": "Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.",
+    "seed": "Seed of the split (without dates), the clustering and the bootstrap.",
+}
+#: simulate_data keyword -> (flag, help); defaults and ranges come from demand.simulate.
+SIMULATE_HELP = {
+    "n_customers": ("--customers", "Customers to simulate."),
+    "n_segments": ("--segments", "True segments."),
+    "n_products": ("--products", "Products."),
+    "n_days": ("--days", "Days of data."),
+    "visits_per_week": ("--visits-per-week", "Visits per customer and week (Poisson)."),
+    "kind": ("--kind", "A price-test log (exposures.csv) or purchases only (transactions.csv)."),
+    "complements": ("--complements", "Transactions: number of product pairs bought together more "
+                                     "than independence."),
+    "seed": ("--seed", "Seed of everything drawn."),
+}
+
+
+def _option(flag: str, name: str, default: Any, help: str, allowed: list | None) -> Callable:
+    """A click option whose default and range are the library's (``allowed``: its constraints)."""
+    values = choices(allowed) if allowed else None
+    if values:
+        kind: Any = click.Choice(values)
+    else:
+        # the command line's own number types: finite, YAML 1.2 / JSON syntax, one error line
+        kind = (SEED if name == "seed" else INT if isinstance(default, int)
+                else FLOAT if isinstance(default, float) else str)
+        words = expected(allowed) if allowed and kind is not str else None
+        if words not in (None, "a number", "an integer"):      # a range worth showing
+            help = f"{help} ({words})"
+    return click.option(flag, name, default=default, show_default=default is not None, type=kind, help=help)
+
+
+def _fit_options(command: Callable) -> Callable:
+    """One flag per FIT_HELP entry, named after its field (``k_max`` is ``--k-max``)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(FitOptions)}
+    for name, help in reversed(FIT_HELP.items()):
+        # --segments is text ('auto', 'given' or K): FitOptions checks it once converted.
+        allowed = None if name == "segments" else FitOptions.ranges[name]
+        command = _option("--" + name.replace("_", "-"), name, defaults[name], help, allowed)(command)
+    return command
+
+
+def _simulate_options(command: Callable) -> Callable:
+    params = inspect.signature(_simulate).parameters
+    for name, (flag, help) in reversed(SIMULATE_HELP.items()):
+        command = _option(flag, name, params[name].default, help, SIMULATION_RANGES.get(name))(command)
+    return command
+
+
 def _segments(value: str) -> str | int:
-    if value in ("auto", "given"):
-        return value
+    """``--segments 3`` is K = 3; anything else FitOptions checks as it is."""
     try:
-        k = int(value)
+        return int(value)
     except ValueError:
-        raise ParameterError(f"--segments must be 'auto', 'given' or a number >= 1, got {value!r}") from None
-    return k
+        return value
+
+
+@contextmanager
+def _options_named_as_flags() -> Iterator[None]:
+    """Errors name options by their field (``The 'k_max' option``); a command shows its flag.
+
+    The one place a library option's name becomes the flag that set it, read from the
+    running command's own options (``n_customers`` is ``--customers``).
+    """
+    flags = {p.name: p.opts[0] for p in click.get_current_context().command.params
+             if isinstance(p, click.Option)}
+    try:
+        yield
+    except ParameterError as err:
+        text = re.sub(r"\b[Tt]he '(\w+)' option", lambda m: flags.get(m[1], m[0]), str(err))
+        if text == str(err):
+            raise
+        raise ParameterError(text) from None
 
 
 @click.command("fit")
 @click.argument("data_dir", type=IN_DIR)
 @click.option("--out", "out_dir", required=True, type=OUT_DIR,
               help="Scenario directory to write (plus customer_segments.csv, fit_report.json).")
-@click.option("--segments", default="auto", show_default=True,
-              help="K (cluster into K), 'given' (customers.csv segment_id) or 'auto' "
-                   "(given if the column exists, else K and features chosen on the validation slice).")
-@click.option("--horizon-days", default=7.0, show_default=True, type=FLOAT,
-              help="Planning horizon; segment size = expected shopping occasions in it.")
-@click.option("--max-bundles", default=10, show_default=True, type=INT,
-              help="Cap on candidate bundles mined from baskets.")
-@click.option("--max-products", default=30, show_default=True, type=INT,
-              help="Transactions only: model the N products bought in most visits "
-                   "(among products.csv's, if given).")
-@click.option("--features", default="auto", show_default=True,
-              type=click.Choice(["auto", "customers", "behaviour", "both", "latent"]),
-              help="Segments from customers.csv columns, behaviour (recency, frequency, spend, "
-                   "category mix), both, or latent (latent-class logit on purchases at prices). "
-                   "auto: try each of customers/behaviour/both the data has and keep what predicts "
-                   "the validation days best; latent when there is neither.")
-@click.option("--holdout-from", default=None, help="First held-out date (default: last 20% of days).")
-@click.option("--holdout-fraction", default=0.2, show_default=True, type=FLOAT,
-              help="Share of days (or rows, without dates) held out when --holdout-from is not given.")
-@click.option("--min-baskets", default=30, show_default=True, type=INT,
-              help="Bundle mining: least number of baskets holding the whole bundle.")
-@click.option("--min-support", default=0.0, show_default=True, type=FLOAT,
-              help="Bundle mining: also a least share of baskets (0 = only --min-baskets).")
-@click.option("--min-lift", default=1.2, show_default=True, type=FLOAT,
-              help="Bundle mining: least lift (support over independence).")
-@click.option("--min-obs", default=30, show_default=True, type=INT,
-              help="Exposures a (segment, offer) needs to be estimated on its own, not shrunk.")
-@click.option("--validation-days", default=14, show_default=True, type=INT,
-              help="Last training days that choose K and the features (held out from the fit part).")
-@click.option("--k-max", default=8, show_default=True, type=INT, help="Largest K tried.")
-@click.option("--bootstrap", default=200, show_default=True, type=INT,
-              help="Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
+@_fit_options
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @report_option("segments, WTP, held-out checks")
-def fit(data_dir: str, out_dir: str, segments: str, horizon_days: float, max_bundles: int,
-        max_products: int, features: str, holdout_from: str | None, holdout_fraction: float,
-        min_baskets: int, min_support: float, min_lift: float, min_obs: int, validation_days: int,
-        k_max: int, bootstrap: int, seed: int, quiet: bool,
-        make_report: bool = False) -> None:
+def fit(data_dir: str, out_dir: str, quiet: bool, make_report: bool = False, **options: Any) -> None:
     """Learn segments and willingness to pay from DATA_DIR and write a scenario."""
-    opts = FitOptions(segments=_segments(segments), horizon_days=horizon_days, max_bundles=max_bundles,
-                      max_products=max_products, features=features, holdout_from=holdout_from,
-                      holdout_fraction=holdout_fraction, min_baskets=min_baskets, min_support=min_support,
-                      min_lift=min_lift, min_obs=min_obs, validation_days=validation_days, k_max=k_max,
-                      bootstrap=bootstrap, seed=seed)
+    opts = FitOptions(**{**options, "segments": _segments(options["segments"])})
     progress = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
-    result = fit_scenario(data_dir, out_dir, opts, progress)
+    with _options_named_as_flags():
+        result = fit_scenario(data_dir, out_dir, opts, progress)
     rep = result.report
     line = (f"wrote {out_dir}: {len(result.scenario.segments)} segments (K chosen: {rep['chosen_k']}), "
             f"{len(result.scenario.bundles)} offers ({len(rep['bundles'])} mined bundles)")
@@ -101,23 +153,10 @@ def _fmt(v: float | None) -> str:
 @click.command("simulate-data")
 @click.option("--out", "out_dir", required=True, type=OUT_DIR,
               help="Data directory to write (with truth.json and truth_segments.csv).")
-@click.option("--customers", "n_customers", default=2000, show_default=True, type=INT)
-@click.option("--segments", "n_segments", default=3, show_default=True, type=INT)
-@click.option("--products", "n_products", default=5, show_default=True, type=INT)
-@click.option("--days", "n_days", default=56, show_default=True, type=INT)
-@click.option("--visits-per-week", default=1.0, show_default=True,
-              type=FiniteFloat(0, True, 1000))
-@click.option("--kind", default="exposures", show_default=True, type=click.Choice(["exposures", "transactions"]),
-              help="A price-test log (exposures.csv) or purchases only (transactions.csv).")
-@click.option("--complements", default=0, show_default=True, type=INT,
-              help="Transactions: number of product pairs bought together more than independence.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-def simulate_data(out_dir: str, n_customers: int, n_segments: int, n_products: int, n_days: int,
-                          visits_per_week: float, kind: str, complements: int, seed: int) -> None:
+@_simulate_options
+def simulate_data(out_dir: str, **options: Any) -> None:
     """Write synthetic demand data whose true segments and WTP are known."""
-    files, truth = _simulate(out_dir, n_customers=n_customers, n_segments=n_segments,
-                                 n_products=n_products, n_days=n_days, visits_per_week=visits_per_week,
-                                 kind=kind, complements=complements, seed=seed)
+    with _options_named_as_flags():
+        files, truth = _simulate(out_dir, **options)
     click.echo(f"wrote {out_dir}: " + ", ".join(f"{len(v)} {k}" for k, v in files.items())
                + f"; truth shares {json.dumps({k: round(v, 3) for k, v in truth.shares.items()})}")
-
