@@ -1,5 +1,5 @@
-"""``python -m bundleopt …``: the same program as the ``bundleopt`` command."""
+"""``python -m bundleopt …``: the same program as the ``bundleopt`` command, named so."""
 from bundleopt.cli import main
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="bundleopt")
