@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions, _Constraint, make_constraint
 
-from formulations.errors import ParameterError
+from formulations.errors import option_error
 
 FEATURES = ("auto", "customers", "behaviour", "both", "latent")
 
@@ -120,11 +120,6 @@ def _satisfied(constraint: Any, value: Any) -> bool:
     if not isinstance(constraint, _Constraint):     # None, "boolean", a type: sklearn's shorthands
         constraint = make_constraint(constraint)
     return constraint.is_satisfied_by(value)
-
-
-def option_error(name: str, allowed: str, value: Any) -> ParameterError:
-    """The one message of a bad option, named by its field (see the module docstring)."""
-    return ParameterError(f"The '{name}' option must be {allowed}. Got {value!r} instead.")
 
 
 def check_options(ranges: Mapping[str, Sequence[Any]], values: Mapping[str, Any]) -> None:

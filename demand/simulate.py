@@ -34,7 +34,9 @@ from scipy.special import expit
 
 from formulations.files import atomic_write_text
 
-from .options import SIMULATION_RANGES, check_options, option_error
+from formulations.errors import option_error
+
+from .options import SIMULATION_RANGES, check_options
 
 
 @dataclass

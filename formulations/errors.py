@@ -35,6 +35,16 @@ class ParameterError(BundleoptError, ValueError):
     """An option or estimator parameter is out of range (scikit-learn style message)."""
 
 
+def option_error(name: str | None, allowed: str, value: object, *,
+                 flag: str | None = None) -> ParameterError:
+    """The one message of a bad option, scikit-learn's: ``The 'k_max' option must be an
+    integer ≥ 2. Got 1 instead.`` — named by its field for the Python API and the service,
+    by its flag alone where only the command line sets it (``--time-limit must be …``),
+    or both (``The 'draws' option (--draws) must be …``)."""
+    who = flag if name is None else f"The '{name}' option" + (f" ({flag})" if flag else "")
+    return ParameterError(f"{who} must be {allowed}. Got {value!r} instead.")
+
+
 class CapabilityError(BundleoptError):
     """The chosen backend cannot solve this kind of scenario exactly."""
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from formulations.build import BuiltModel, build_model
-from formulations.errors import ParameterError
+from formulations.errors import option_error
 from formulations.evaluate import evaluate_plan
 from formulations.linear import MatrixForm
 from formulations.options import DEFAULT_MIP_GAP, SolverOptions
@@ -98,8 +98,7 @@ def check_options(options: SolverOptions) -> None:
     problem = options.first_problem()
     if problem is not None:
         name, expected = problem
-        raise ParameterError(f"The '{name}' option must be {expected}. "
-                             f"Got {getattr(options, name)!r} instead.")
+        raise option_error(name, expected, getattr(options, name))
 
 
 def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float | None = None,

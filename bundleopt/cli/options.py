@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from formulations.errors import ParameterError
+from formulations.errors import option_error
 from formulations.options import (expected_range, in_range, option_problem, parse_finite,
                                   parse_whole)
 
@@ -150,8 +150,7 @@ def check_flags(**values: Any) -> None:
     for name, value in values.items():
         problem = option_problem(name, value)
         if problem is not None:
-            flag = "--" + name.replace("_", "-")
-            raise ParameterError(f"{flag} must be {problem}. Got {value!r} instead.")
+            raise option_error(None, problem, value, flag="--" + name.replace("_", "-"))
 
 
 def report_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -11,7 +11,7 @@ import logging
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
 
-from formulations.errors import ParameterError
+from formulations.errors import ParameterError, option_error
 
 from solver.machine import machine_cores
 
@@ -150,10 +150,9 @@ def make_executor(executor: "str | Executor" = "local", *, workers: int | None =
     if isinstance(executor, (LocalExecutor, RayExecutor)):
         return executor
     if executor not in EXECUTORS:
-        raise ParameterError(f"The 'executor' option must be one of {', '.join(EXECUTORS)}. "
-                             f"Got {executor!r} instead.")
+        raise option_error("executor", f"one of {', '.join(EXECUTORS)}", executor)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ParameterError(f"The 'workers' option (--workers) must be an int ≥ 1. Got {workers!r} instead.")
+        raise option_error("workers", "an int ≥ 1", workers, flag="--workers")
     if address and executor != "ray":
         raise ParameterError("The 'address' option needs the ray executor (--executor ray).")
     note = None

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from formulations.errors import ParameterError
+from formulations.errors import ParameterError, option_error
 from formulations.evaluate import capped_attraction, evaluate_plan, seen_offers
 from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd, out_of_range
@@ -39,7 +39,7 @@ def check_draws(draws: object, offers: int | None = None) -> None:
     if want is None and draws > MAX_DRAWS:
         want = f"at most {MAX_DRAWS:,}"
     if want is not None:
-        raise ParameterError(f"The 'draws' parameter (--draws) must be {want}. Got {draws!r} instead.")
+        raise option_error("draws", want, draws, flag="--draws")
     if offers and draws * offers > MAX_DRAW_CELLS:
         raise ParameterError(
             f"The 'draws' parameter (--draws) is too large for this plan: {draws:,} draws × {offers:,} "
@@ -103,8 +103,7 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     for name, value in (("seed", seed), ("wtp_cv", wtp_cv)):
         want = out_of_range(name, value)
         if want is not None:
-            flag = "--" + name.replace("_", "-")
-            raise ParameterError(f"The '{name}' parameter ({flag}) must be {want}. Got {value!r} instead.")
+            raise option_error(name, want, value, flag="--" + name.replace("_", "-"))
     sense = "revenue" if scenario.objective == "revenue" else "profit"
     plan = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
     ev = evaluate_plan(scenario, plan)

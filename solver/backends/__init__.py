@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from formulations.errors import ParameterError
+from formulations.errors import option_error
 from formulations.options import BACKENDS
 
 from .base import Backend, Capabilities, RawSolution, SolveControl, check_capabilities
@@ -20,8 +20,7 @@ REGISTRY: dict[str, str] = {"highs": "solver.backends.highs:HighsBackend",
 def get_backend(name: str) -> type:
     """The backend class registered under ``name``."""
     if name not in BACKENDS:
-        raise ParameterError(f"The 'backend' option must be one of {sorted(BACKENDS)}. "
-                             f"Got {name!r} instead.")
+        raise option_error("backend", f"one of {sorted(BACKENDS)}", name)
     module, cls = REGISTRY[name].split(":")
     return getattr(importlib.import_module(module), cls)
 
