@@ -48,7 +48,12 @@ from formulations.evaluate import capped_attraction, evaluate_plan
 from formulations.offers import OfferSpace, audience_labels
 from formulations.rules import SearchLayout, SearchState, search_checks, search_start
 
-MAX_CHECKS = 200         # candidate moves fully re-checked per step, best-first
+# Every improving candidate may be re-checked, best-first, until one keeps every rule:
+# with stock on every product the best-valued moves sell more than the stock, and a cap
+# of 200 checks ended the first descent on the empty plan (200/1000/50/20, stock
+# everywhere: 64,277 after 1 s and 1,982,471 after 5 s, against 2,005,747 after 0.1 s
+# and 2,016,590 with the full scan). Where the cap never bound (the midsize and per-offer
+# WTP families) plans are identical; the search's clock bounds a step's cost.
 SWAP_ADDS = 25           # best "on" moves tried with every "off" move in a swap
 KICKS = 30               # iterated local search ends after max(KICKS, price points / 2)
                          # fruitless kicks in a row, or at its time limit
@@ -372,7 +377,7 @@ def _local_search(h: _Search, sel: np.ndarray, obj: float, stopped) -> tuple[np.
         cand_off = np.flatnonzero((gain_off > tol) & (sel >= 0))
         gains = np.concatenate([gain_on[cand_on], gain_off[cand_off]])
         what = np.concatenate([cand_on, -1 - cand_off])      # ≥ 0 point, < 0 group off
-        order = np.argsort(-gains, kind="stable")[:MAX_CHECKS]
+        order = np.argsort(-gains, kind="stable")
         found = _improving(h, sel, obj, what[order], 1, stopped)
         if found:
             sel, obj = found[0]
@@ -417,7 +422,7 @@ def _randomized_greedy(h: _Search, sel: np.ndarray, obj: float, stopped,
         gain_on, _ = h.move_values(sel)
         cand = np.flatnonzero(gain_on > _tol(obj))
         cand = cand[sel[h.point_group[cand]] != cand]
-        cand = cand[np.argsort(-gain_on[cand], kind="stable")[:MAX_CHECKS]]
+        cand = cand[np.argsort(-gain_on[cand], kind="stable")]
         good = _improving(h, sel, obj, cand, RESTART_CHOICES, stopped)
         if not good:
             break
