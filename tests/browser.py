@@ -65,3 +65,12 @@ class Browser:
         self._ctx.close()
         self._pw.stop()
         shutil.rmtree(self._profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a test module (import this fixture by name)."""
+    require_chromium()
+    b = Browser()
+    yield b
+    b.close()

@@ -15,10 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from bundleopt.cli import main
-from bundleopt.cli.format import format_summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import Browser, require_chromium  # noqa: E402
+from browser import browser  # noqa: E402,F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -216,12 +215,6 @@ def write_study(root: Path) -> Path:
 
 
 # ========================================================== in a real browser
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    b = Browser()
-    yield b
-    b.close()
 
 
 def read_table(page, table_id: str) -> list[dict[str, str]]:

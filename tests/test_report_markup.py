@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import Browser, require_chromium  # noqa: E402
+from browser import browser  # noqa: E402,F401  (the fixture)
 
 from bundleopt.cli import main  # noqa: E402
 
@@ -90,12 +89,6 @@ def assert_plain(html: str, must_show: list[str]) -> None:
     assert found == set(must_show), set(must_show) - found
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    b = Browser()
-    yield b
-    b.close()
 
 
 def assert_no_link_in_charts(browser, report: Path, shown: str) -> None:

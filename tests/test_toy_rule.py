@@ -172,16 +172,22 @@ def test_the_first_plan_honours_the_toy_rule(toy_rule, pricing, choice, seed) ->
             assert h.evaluate(h.state(np.array([j])))[1]
 
 
-# ---------------------------------------------------------------- the plan evaluator
-@pytest.mark.parametrize("pricing, choice", CASES)
-def test_the_evaluator_flags_a_plan_that_breaks_the_toy_rule(toy_rule, pricing, choice) -> None:
+def _two_offer_cases(pricing: str, choice: str):
+    """Small random scenarios whose optimum sells two offers or more: the scenario, the
+    pair the toy rule keeps apart, and the scenario with the rule."""
     for seed in range(6):
         sc = _scenario(seed, pricing, choice)
         _, free = brute_force(sc)
         if free is None or len(_offers(free)) < 2:
             continue
         pair = _pair(sc, _offers(free))
-        ruled = sc.with_constraints(never_together=pair)
+        yield sc, pair, sc.with_constraints(never_together=pair)
+
+
+# ---------------------------------------------------------------- the plan evaluator
+@pytest.mark.parametrize("pricing, choice", CASES)
+def test_the_evaluator_flags_a_plan_that_breaks_the_toy_rule(toy_rule, pricing, choice) -> None:
+    for sc, pair, ruled in _two_offer_cases(pricing, choice):
         frame = solve(sc, threads=1).plan[["bundle_id", "segment_id", "price"]]
         assert set(pair) <= set(frame["bundle_id"])
         # the independent checker, which knows no toy rule, finds nothing else wrong
@@ -205,13 +211,7 @@ def _cost(sc, pair) -> float:
 
 @pytest.mark.parametrize("pricing, choice", CASES)
 def test_explain_prices_the_toy_rule(toy_rule, pricing, choice) -> None:
-    for seed in range(6):
-        sc = _scenario(seed, pricing, choice)
-        _, free = brute_force(sc)
-        if free is None or len(_offers(free)) < 2:
-            continue
-        pair = _pair(sc, _offers(free))
-        ruled = sc.with_constraints(never_together=pair)
+    for sc, pair, ruled in _two_offer_cases(pricing, choice):
         res = solve(ruled, threads=1)
         costs = rule_costs(ruled, res.plan, workers=1)
         assert list(costs["rule"]) == ruled.constraints.active() and KEY in list(costs["rule"])
