@@ -31,7 +31,7 @@ from formulations.scenario import Scenario
 from .backends import RawSolution, SolveControl, check_capabilities, get_backend
 from .conflicts import minimal_conflict
 from .deadline import Deadline
-from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline
+from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline, start_pays
 from .machine import solve_threads
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
@@ -256,7 +256,8 @@ def _backend_solve(backend_cls: type, model: _Model, options: SolverOptions, dea
         return RawSolution(Status.OPTIMAL, None, None, None, 0.0, notes=[
             "the first plan is proven within the gap asked for by the segment relaxation "
             "bound; no MIP solve was needed"])
-    control = SolveControl(solver_deadline(deadline, first.plan), relay.backend, cancel, first.start)
+    start = first.start if start_pays(model.built.space, options.backend) else None
+    control = SolveControl(solver_deadline(deadline, first.plan), relay.backend, cancel, start)
     raw = backend_cls().solve(model.form, options.overridden(mip_gap=options.gap_or_default), control)
     raw.status = Status(raw.status)
     if raw.stopped_by == TIME_LIMIT:

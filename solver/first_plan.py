@@ -46,6 +46,21 @@ def first_plan(built, seconds_left: float | None, cancel: threading.Event | None
     return first, start_vector(built.model, built.space, first.points)
 
 
+def start_pays(space, backend: str) -> bool:
+    """Whether the first plan goes to the backend as its start, or only stands by (kept
+    if the backend ends with a worse plan, :func:`keep_first_plan`).
+
+    Not for HiGHS under uniform pricing: handed the start, HiGHS searched near it and
+    ended lower. 60 s, 2 cores, one run each (benchmarks/families.py), start / standing by:
+    family b (stock on every product) 40/150/20 seed 0 698,953 / **716,733** (the textbook
+    MIP: 716,730), seed 1 428,871 / 430,630; family a 40/150/20 optimal in 3.8 / 3.2 s;
+    60/250/30 a and b the same plans (969,664 and 852,264; gaps 3.12 / 3.33 % and
+    3.76 / 3.68 %). Under personalized pricing the start pays: 40/150/20 c-spread optimal
+    in 6.7 s with it, 10.6 s without; 60/250/30 a personalized 6.3 s against 9.0 s. CP-SAT
+    keeps its hints (not measured without)."""
+    return not (backend == "highs" and not space.personalized)
+
+
 def solver_deadline(deadline: Deadline, first: HeuristicResult | None) -> Deadline:
     """The solver's share of a solve's deadline: what is left after the build and the
     first plan, less a reserve for re-evaluating its plan afterwards (twice what one

@@ -200,3 +200,21 @@ def test_mnl_objective_matches_the_independent_evaluator(tiny):
     feasible, objective, _ = evaluate_plan_frame(mnl, res.plan)
     assert feasible and _same(objective, res.objective)
     assert _same(res.plan["expected_profit"].sum(), res.objective)
+
+
+def test_the_first_plan_is_highs_start_only_under_personalized_pricing() -> None:
+    """Uniform pricing: HiGHS ends higher without the start (solver.first_plan.start_pays);
+    the plan still stands by, so a solve never returns less than the first plan."""
+    from formulations.offers import build_offer_space
+    from formulations.synthetic import synthetic_scenario
+    from solver.first_plan import start_pays
+
+    sc = synthetic_scenario(12, seed=1, n_segments=3, n_products=4, wtp_level="product",
+                            short_share=1.0, constraints={"inventory": True})
+    uniform = build_offer_space(sc)
+    personal = build_offer_space(sc.replace(pricing="personalized"))
+    assert not start_pays(uniform, "highs")
+    assert start_pays(personal, "highs") and start_pays(uniform, "cpsat")
+    res = solve(sc, time_limit=30)
+    first = res.summary["first_plan"]
+    assert first is not None and res.objective >= first["objective"] - 1e-6
