@@ -56,10 +56,11 @@ class LocalExecutor:
             for i, job in enumerate(jobs):
                 yield i, fn(base, job)
             return
-        import multiprocessing
-
-        # fork: workers start in milliseconds and inherit the imported modules
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+        # forkserver, not fork: this process may hold threads (HiGHS's scheduler, Ray's
+        # driver, a service's probe), and a child forked from them died in pandas with a
+        # segfault (test_local_pool_and_ray_give_identical_rows). The server starts clean,
+        # imports the solve path once, and forks each worker from there.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
                                  initializer=_set_base, initargs=(base,)) as pool:
             futures = {pool.submit(_call, fn, job): i for i, job in enumerate(jobs)}
             pending = set(futures)
@@ -67,6 +68,14 @@ class LocalExecutor:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
                     yield futures[f], f.result()
+
+
+def _pool_context() -> Any:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["solver.api", "bundleopt.study.sweep"])
+    return ctx
 
 
 def _set_base(base: Any) -> None:
