@@ -138,6 +138,46 @@ class Server:
         return group_pids(self.proc.pid)
 
 
+class WorkerNode:
+    """``python -m bundleopt worker`` as a real subprocess in its own process group."""
+
+    def __init__(self, db_url: str, cwd: Path, *, processes: int = 1, grace: float = 0.0,
+                 log_format: str = "text", env: dict[str, str] | None = None) -> None:
+        self.args = [PYTHON, "-m", "bundleopt", "worker", "--db", db_url, "--processes",
+                     str(processes), "--grace", str(grace), "--log-format", log_format]
+        self.cwd = cwd
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "WorkerNode":
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=fh,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM to the node (not its group: it stops its own workers); its exit status."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop it whatever state it is in (test teardown)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.terminate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def pids(self) -> set[int]:
+        assert self.proc is not None
+        return group_pids(self.proc.pid)
+
+
 def group_pids(pgid: int) -> set[int]:
     """Live (non-zombie) processes of process group ``pgid``."""
     out = set()

@@ -9,8 +9,9 @@ health), ``deps`` (what routes share, on ``app.state``: sessions, the caller),
 separately named ``*_all_tenants`` ones for admins), ``auth`` (bearer tokens,
 tenants), ``limits`` (settings, size limits, quotas), ``db``/``models`` (SQLAlchemy,
 Alembic migrations in ``bundleopt/service/migrations``), ``queue`` (the DB-backed solve
-queue, tenants served in turn), ``worker`` (solver processes that cannot be poisoned),
+queue, tenants served in turn), ``worker`` (solver processes that cannot be poisoned), ``logs`` (text or JSON log
+lines),
 ``weekly`` (a package: a plan's ``config`` and the roots it is held to, one week's
 ``runner``, the ``export``), ``schedules`` and ``cron`` (cron schedules of weekly
-plans). The click commands are in ``bundleopt.cli.service``.
+plans). The click commands are in ``bundleopt.cli.service`` and ``bundleopt.cli.worker``.
 """
