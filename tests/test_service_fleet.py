@@ -30,7 +30,7 @@ def _wait_running(client, solve_id: str, timeout: float = 60.0) -> dict:
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_api_only_server_and_worker_node_solve_end_to_end(kind: str, tmp_path: Path) -> None:
     with database(kind, tmp_path) as url:
-        srv = Server(url, tmp_path, workers=0).start()
+        srv = Server(url, tmp_path, workers=0, args=("--log-format", "json")).start()
         node = WorkerNode(url, tmp_path, processes=1, log_format="json")
         try:
             assert len(srv.pids()) == 1          # no worker processes under the API
@@ -51,11 +51,14 @@ def test_api_only_server_and_worker_node_solve_end_to_end(kind: str, tmp_path: P
             assert ":worker:" in row.worker and host_pid in node.pids()
             assert host_pid not in srv.pids() and row.attempts == 1
             assert node.terminate(timeout=60) == 0
-            lines = [json.loads(x) for x in node.log.read_text().splitlines()
-                     if x.startswith("{")]
-            mine = [x for x in lines if x.get("solve_id") == sid]
-            assert mine and all(x["tenant"] == row.tenant for x in mine), lines
-            assert any("finished" in x["message"] for x in mine)
+            # --log-format json: every line of both is a JSON object; the solve's lines,
+            # on the API and on the worker node, carry its id and tenant.
+            for log, said in ((node.log, "finished"), (srv.log, "queued solve")):
+                lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+                assert all({"time", "level", "logger", "message"} <= set(x) for x in lines)
+                mine = [x for x in lines if x.get("solve_id") == sid]
+                assert any(said in x["message"] for x in mine), lines
+                assert all(x["tenant"] == row.tenant for x in mine), mine
         finally:
             node.stop()
             srv.stop()

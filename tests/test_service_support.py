@@ -79,9 +79,9 @@ class Server:
     """``python -m bundleopt serve`` as a real subprocess in its own process group."""
 
     def __init__(self, db_url: str, cwd: Path, *, workers: int = 2,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         # BUNDLEOPT_API_TOKENS / BUNDLEOPT_ADMIN_TOKENS in ``env`` replace the defaults.
-        self.db_url, self.cwd, self.workers = db_url, cwd, workers
+        self.db_url, self.cwd, self.workers, self.args = db_url, cwd, workers, args
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Tests that are not about the request-rate limit get a generous one: their probes,
@@ -97,7 +97,8 @@ class Server:
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
                 [PYTHON, "-m", "bundleopt", "serve", "--port", str(self.port),
-                 "--db", self.db_url, "--workers", str(self.workers), "--no-scheduler"],
+                 "--db", self.db_url, "--workers", str(self.workers), "--no-scheduler",
+                 *self.args],
                 cwd=self.cwd, env=self.env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True)
         end = time.monotonic() + timeout

@@ -117,7 +117,8 @@ class _Watch:
             try:
                 self._beat_once()
             except Exception:  # a DB hiccup must not kill the solve; the lease has slack
-                log.exception("heartbeat of %s failed", self.solve_id)
+                log.exception("heartbeat of %s failed", self.solve_id,
+                              extra={"solve_id": self.solve_id})
 
     def _beat_once(self) -> None:
         elapsed = time.monotonic() - self.started
@@ -366,7 +367,8 @@ class WorkerPool:
                 continue   # it stopped (and recorded it) just now: nothing to kill
             mine[pid].kill()
             mine[pid].join(timeout=5)
-            log.warning("solve %s: cancelled by killing worker pid %s", solve_id, pid)
+            log.warning("solve %s: cancelled by killing worker pid %s", solve_id, pid,
+                        extra={"solve_id": solve_id})
             killed += 1
         return killed
 
