@@ -94,3 +94,22 @@ def test_sigterm_hands_a_running_solve_back_without_an_attempt(tmp_path: Path) -
             first.stop()
             second.stop()
             srv.stop()
+
+
+def test_serve_with_a_grace_finishes_its_running_solve_on_sigterm(tmp_path: Path) -> None:
+    with database("sqlite", tmp_path) as url:
+        srv = Server(url, tmp_path, workers=1, args=("--grace", "60")).start()
+        try:
+            with srv.client() as c:
+                sid = c.post("/v1/solves", json=hard_payload(time_limit=6)).json()["id"]
+                queued = c.post("/v1/solves", json=small_payload()).json()["id"]
+                assert _wait_running(c, sid)["status"] == "running"
+            time.sleep(1.0)
+            srv.stop()          # SIGTERM; waits for the exit
+            assert srv.proc.returncode is not None
+        finally:
+            srv.stop()
+        row = db_solve(url, sid)
+        assert row.status in ("optimal", "feasible") and row.attempts == 1, row.status
+        # The worker took no new solve once told to stop: the other one still waits.
+        assert db_solve(url, queued).status == "queued"
