@@ -4,7 +4,8 @@ Modules: ``app`` (``create_app``: wires the routers, middleware, error handlers 
 lifespan), ``routes`` (one APIRouter per resource: solves, plans, schedules, audit,
 health), ``deps`` (what routes share, on ``app.state``: sessions, the caller),
 ``schemas`` (request and response models), ``views`` (rows as the API shows them),
-``handlers`` (error answers), ``health`` (the background health probe),
+``handlers`` (error answers), ``health`` (the background health probe), ``metrics``
+(``/metrics``: Prometheus figures),
 ``submission`` (checking a client's scenario), ``queries`` (per-tenant reads, and the
 separately named ``*_all_tenants`` ones for admins), ``auth`` (bearer tokens,
 tenants), ``limits`` (settings, size limits, quotas), ``db``/``models`` (SQLAlchemy,
