@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_support import (DB_KINDS, TERMINAL, TLS, TOKENS, Server,  # noqa: E402
-                                  WorkerNode, database, small_payload, wait_status)
+                                  WorkerNode, database, db_solve, small_payload,
+                                  wait_status)
 
 from bundleopt.service.auth import fingerprint  # noqa: E402
 
@@ -65,6 +66,13 @@ def test_an_admin_scrapes_queue_and_solve_counts_across_processes(kind: str,
             assert value(after, "bundleopt_queue_depth", tenant=tenant, state="running") == 0
             assert value(after, "bundleopt_solves_total", tenant=tenant, status="optimal") == 1
             assert value(after, "bundleopt_solves_total", tenant=tenant, status="failed") == 0
+            assert value(before, "bundleopt_solve_seconds_count") == 0
+            assert value(after, "bundleopt_solve_seconds_count") == 1
+            assert value(after, "bundleopt_solve_seconds_bucket", le="+Inf") == 1
+            assert value(after, "bundleopt_solve_seconds_bucket", le="600.0") == 1
+            took = db_solve(url, sid).solve_seconds
+            assert value(after, "bundleopt_solve_seconds_sum") == pytest.approx(took)
+            assert value(after, "bundleopt_solve_seconds_bucket", le="0.1") == int(took <= 0.1)
             # Requests by route template, never by raw path (a solve id is not a label).
             posted = [v for (n, lab), v in after.items() if n == "bundleopt_http_requests_total"
                       and dict(lab).get("route") == "/v1/solves"

@@ -67,8 +67,8 @@ class HealthProbe:
                 # (one 0.8 s wait behind 100 clients' writes did, in CI). Full, corrupt or
                 # unreachable is reported at once.
                 ok, error = False, None if lock_timed_out(err) else type(err).__name__
-                if self.on_error is not None:
-                    self.on_error()
+                if self.on_error is not None and error is not None:
+                    self.on_error()     # busy is not an error (see above)
                 if not stop.is_set():   # a shutdown racing the probe is not news
                     log.warning("health probe: the database cannot take a write (%s)",
                                 error or "its lock was busy")
