@@ -113,3 +113,11 @@ def test_serve_with_a_grace_finishes_its_running_solve_on_sigterm(tmp_path: Path
         assert row.status in ("optimal", "feasible") and row.attempts == 1, row.status
         # The worker took no new solve once told to stop: the other one still waits.
         assert db_solve(url, queued).status == "queued"
+
+
+def test_the_cli_offers_the_log_formats_the_service_knows() -> None:
+    # The CLI spells them out so that loading it does not load the service.
+    from bundleopt.cli.service import LOG_FORMATS as offered
+    from bundleopt.service.logs import LOG_FORMATS as known
+
+    assert offered == known

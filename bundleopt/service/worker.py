@@ -301,7 +301,10 @@ def worker_main(settings: WorkerSettings) -> None:
 def _run_one(engine: Engine, solve_id: str, worker: str, settings: WorkerSettings,
              shutdown: threading.Event) -> Executed | None:
     """Run one claimed solve, logging its start and end with its id and tenant."""
-    tenant = queue.tenant_of(engine, solve_id)
+    try:
+        tenant = queue.tenant_of(engine, solve_id)
+    except Exception:   # only for the logs: a database hiccup must not cost the solve
+        tenant = None
     extra = {"solve_id": solve_id, "tenant": tenant}
     log.info("%s runs %s", worker, solve_id, extra=extra)
     try:
