@@ -79,9 +79,9 @@ class Server:
     """``python -m bundleopt serve`` as a real subprocess in its own process group."""
 
     def __init__(self, db_url: str, cwd: Path, *, workers: int = 2,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         # BUNDLEOPT_API_TOKENS / BUNDLEOPT_ADMIN_TOKENS in ``env`` replace the defaults.
-        self.db_url, self.cwd, self.workers = db_url, cwd, workers
+        self.db_url, self.cwd, self.workers, self.args = db_url, cwd, workers, args
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Tests that are not about the request-rate limit get a generous one: their probes,
@@ -97,7 +97,8 @@ class Server:
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
                 [PYTHON, "-m", "bundleopt", "serve", "--port", str(self.port),
-                 "--db", self.db_url, "--workers", str(self.workers), "--no-scheduler"],
+                 "--db", self.db_url, "--workers", str(self.workers), "--no-scheduler",
+                 *self.args],
                 cwd=self.cwd, env=self.env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True)
         end = time.monotonic() + timeout
@@ -134,6 +135,46 @@ class Server:
 
     def pids(self) -> set[int]:
         """Live processes of the server's process group (server and workers)."""
+        assert self.proc is not None
+        return group_pids(self.proc.pid)
+
+
+class WorkerNode:
+    """``python -m bundleopt worker`` as a real subprocess in its own process group."""
+
+    def __init__(self, db_url: str, cwd: Path, *, processes: int = 1, grace: float = 0.0,
+                 log_format: str = "text", env: dict[str, str] | None = None) -> None:
+        self.args = [PYTHON, "-m", "bundleopt", "worker", "--db", db_url, "--processes",
+                     str(processes), "--grace", str(grace), "--log-format", log_format]
+        self.cwd = cwd
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "WorkerNode":
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=fh,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM to the node (not its group: it stops its own workers); its exit status."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop it whatever state it is in (test teardown)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.terminate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def pids(self) -> set[int]:
         assert self.proc is not None
         return group_pids(self.proc.pid)
 

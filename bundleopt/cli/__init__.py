@@ -26,6 +26,7 @@ COMMANDS = {
     "simulate-data": ("fit", "simulate_data"),
     "serve": ("service", "serve"),
     "plan": ("service", "plan"),
+    "worker": ("worker", "worker"),
     "report": ("report", "report"),
     "sweep": ("study", "sweep"),
     "explain": ("study", "explain"),

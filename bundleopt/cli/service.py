@@ -13,7 +13,7 @@ import click
 from formulations.errors import BundleoptError
 
 from .format import format_summary
-from .options import IN_FILE, INT, OUT_DIR
+from .options import IN_FILE, INT, OUT_DIR, FiniteFloat
 
 
 def _db_error(err: Exception, url: str) -> BundleoptError:
@@ -24,30 +24,81 @@ def _db_error(err: Exception, url: str) -> BundleoptError:
     return BundleoptError(f"cannot open {shown}: {first}")
 
 
+#: ``--log-format`` of serve and worker (bundleopt.service.logs.LOG_FORMATS; not imported
+#: here so that loading the CLI does not load the service).
+LOG_FORMATS = ("text", "json")
+log_format_option = click.option(
+    "--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+    help="Log lines as text, or as JSON lines carrying the solve id and tenant.")
+grace_option = click.option(
+    "--grace", "grace", type=FiniteFloat(lo=0), default=0.0, show_default=True,
+    metavar="SECONDS", help="On SIGTERM/SIGINT, how long running solves may go on to "
+    "finish before they are stopped and handed back to the queue.")
+
+
+def open_database(engine: Any, url: str) -> None:
+    """Migrate the database of ``engine`` and put the solves of this host's dead workers
+    back in the queue; a database that cannot be opened is one error line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bundleopt.service import queue
+    from bundleopt.service.db import upgrade
+
+    try:
+        upgrade(engine)
+        # Solves of workers that died with a previous run of this instance go back
+        # first; the instance died, not because of them: that costs them no attempt.
+        requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine),
+                                       service_restart=True)
+    except SQLAlchemyError as err:
+        engine.dispose()
+        raise _db_error(err, url) from None
+    if requeued:
+        logging.getLogger("bundleopt.serve").info("re-queued %d interrupted solves", requeued)
+
+
+def supervise(pool: Any, engine: Any, stop: threading.Event) -> None:
+    """Until ``stop``: kill workers that ignore a cancel, replace dead ones, and put
+    back in the queue the solves of dead workers and of lapsed leases (any instance's:
+    that is how a lost node's solves come back)."""
+    from bundleopt.service import queue
+
+    while not stop.wait(0.5):
+        try:
+            pool.enforce_cancels(engine)
+            pool.check()
+            queue.requeue_stale(engine, queue.dead_local_workers(engine))
+        except Exception:
+            logging.getLogger("bundleopt.serve").exception("supervisor tick failed")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--db", "db_url", default=None, metavar="URL",
               help="SQLAlchemy URL; default sqlite:///bundleopt.db in the working directory.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Solver worker processes.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 64),
+              help="Solver worker processes; 0 for an API-only instance (solves run on "
+                   "`bundleopt worker` nodes sharing the database).")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Run the stored weekly-plan schedules.")
-def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: bool) -> None:
+@grace_option
+@log_format_option
+def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: bool,
+          grace: float, log_format: str) -> None:
     """Run the solver service (docs/service.md): HTTP API, solve workers and schedules."""
     import uvicorn
-    from sqlalchemy.exc import SQLAlchemyError
 
     from bundleopt.service import queue
     from bundleopt.service.app import create_app
     from bundleopt.service.auth import ADMIN_ENV_VAR, ENV_VAR, TokenCheck, tokens_from_env
-    from bundleopt.service.db import describe_url, make_engines, normalize_url, upgrade
+    from bundleopt.service.db import describe_url, make_engines, normalize_url
     from bundleopt.service.limits import ServiceSettings
+    from bundleopt.service.logs import setup_logging
     from bundleopt.service.schedules import Scheduler
     from bundleopt.service.worker import WorkerPool, WorkerSettings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(log_format)
     tokens, admins = tokens_from_env(), tokens_from_env(var=ADMIN_ENV_VAR)
     if not tokens and not admins:
         raise BundleoptError(f"{ENV_VAR} is empty: set it to one or more comma-separated "
@@ -56,48 +107,33 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
     url = normalize_url(db_url)
     settings = ServiceSettings.from_env(url, tokens, admins)
     engine, read_engine = make_engines(url)
-    try:
-        upgrade(engine)
-        # Solves of workers that died with a previous run of the service go back first;
-        # the service died, not because of them: that costs them no attempt.
-        requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine),
-                                       service_restart=True)
-    except SQLAlchemyError as err:
-        raise _db_error(err, url) from None
+    open_database(engine, url)
     say = logging.getLogger("bundleopt.serve")
-    say.info("database %s; %d worker process%s; listening on %s:%d", describe_url(url),
-             workers, "" if workers == 1 else "es", host, port)
-    if requeued:
-        say.info("re-queued %d interrupted solves", requeued)
+    say.info("database %s; %s; listening on %s:%d", describe_url(url),
+             f"{workers} worker process{'' if workers == 1 else 'es'}" if workers
+             else "no workers (API only)", host, port)
     pool = WorkerPool(WorkerSettings(db_url=url, lease_seconds=settings.lease_seconds,
-                                     parent_pid=os.getpid()), workers)
+                                     parent_pid=os.getpid(), grace_seconds=grace,
+                                     log_format=log_format), workers)
     pool.start()
     stop = threading.Event()
-
-    def supervise() -> None:
-        while not stop.wait(0.5):
-            try:
-                pool.enforce_cancels(engine)
-                pool.check()
-                queue.requeue_stale(engine, queue.dead_local_workers(engine))
-            except Exception:
-                logging.getLogger("bundleopt.serve").exception("supervisor tick failed")
-
-    threading.Thread(target=supervise, name="supervisor", daemon=True).start()
+    threading.Thread(target=supervise, args=(pool, engine, stop), name="supervisor",
+                     daemon=True).start()
     sched = Scheduler(engine, url, queue.worker_name("scheduler")) if scheduler else None
     if sched:
         sched.start()
+
     def shutdown() -> None:
         stop.set()
         if sched:
             sched.stop()
-        pool.stop()   # workers hand their running solves back to the queue
+        pool.stop()   # workers finish within --grace or hand their solves back
 
     app = create_app(settings, engine, read_engine=read_engine, migrate=False,
                      on_shutdown=shutdown)
     try:
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                      timeout_graceful_shutdown=5)).run()
+                                      log_config=None, timeout_graceful_shutdown=5)).run()
     finally:
         shutdown()   # startup failed (port taken...): do not leave workers behind
 

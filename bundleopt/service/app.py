@@ -27,6 +27,7 @@ from .db import (REQUEST_THREADS, health_engine, make_engine, make_engines, sess
 from .deps import Service
 from .health import HEALTH_TIMEOUT_MS, HealthProbe
 from .limits import BodyLimit, QuotaGate, ServiceSettings, TenantQuotas
+from .metrics import CountRequests, Metrics
 from .routes import ROUTERS
 
 
@@ -63,7 +64,8 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(QuotaGate, quotas=TenantQuotas(settings),
                        max_body_bytes=settings.max_body_bytes, scope_key=SCOPE_KEY)
-    app.add_middleware(RequireToken, check=svc.tokens)   # added last = runs first
+    app.add_middleware(RequireToken, check=svc.tokens)
+    app.add_middleware(CountRequests, metrics=svc.metrics)   # added last = runs first
     handlers.install(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -79,10 +81,13 @@ def _service(settings: ServiceSettings, engine: Engine | None,
                         if engine.dialect.name == "sqlite" else engine)
     read_engine = read_engine or default_read
     sqlite = engine.dialect.name == "sqlite"
+    metrics = Metrics(read_engine)
     return Service(settings=settings, engine=engine, read_engine=read_engine,
                    reads=session_factory(read_engine), writes=session_factory(engine),
                    write_turn=threading.Lock() if sqlite else nullcontext(),
                    cpu_turn=threading.BoundedSemaphore(machine_cores()),
                    tokens=TokenCheck(settings.tokens, settings.admin_tokens),
-                   health=HealthProbe(health_engine(settings.db_url, HEALTH_TIMEOUT_MS)))
+                   health=HealthProbe(health_engine(settings.db_url, HEALTH_TIMEOUT_MS),
+                                      on_error=metrics.db_error("health_probe")),
+                   metrics=metrics)
 

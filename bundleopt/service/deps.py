@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .auth import SCOPE_KEY, Caller, TokenCheck
 from .health import HealthProbe
 from .limits import ServiceSettings, safe_text
+from .metrics import Metrics
 
 MAX_OFFSET = 1_000_000_000   # keeps OFFSET within every database's integer range
 #: Seconds a client is asked to wait when the database or its tenant's quota is full.
@@ -47,6 +48,7 @@ class Service:
     cpu_turn: threading.BoundedSemaphore
     tokens: TokenCheck
     health: HealthProbe
+    metrics: Metrics
 
 
 def service(request: Request) -> Service:

@@ -54,8 +54,9 @@ async def user_error(_request: Request, err: Exception) -> JSONResponse:
     return JSONResponse(error_body(err), status_code=422)
 
 
-async def database_unavailable(_request: Request, err: Exception) -> JSONResponse:
+async def database_unavailable(request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, DatabaseError)
+    request.app.state.service.metrics.db_error("request")()
     if isinstance(err, (IntegrityError, ProgrammingError)):   # our bug, not the disk's
         log.error("database error", exc_info=err)
         return JSONResponse({"detail": "Internal Server Error"}, status_code=500)

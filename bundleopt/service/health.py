@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Callable
 
 from sqlalchemy import Engine
 
@@ -26,8 +27,9 @@ HEALTH_STALE_SECONDS = 3.0
 class HealthProbe:
     """Probes the database in its own thread between :meth:`start` and :meth:`stop`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_error: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        self.on_error = on_error    # counts a failed probe (the metrics' database errors)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -65,6 +67,8 @@ class HealthProbe:
                 # (one 0.8 s wait behind 100 clients' writes did, in CI). Full, corrupt or
                 # unreachable is reported at once.
                 ok, error = False, None if lock_timed_out(err) else type(err).__name__
+                if self.on_error is not None and error is not None:
+                    self.on_error()     # busy is not an error (see above)
                 if not stop.is_set():   # a shutdown racing the probe is not news
                     log.warning("health probe: the database cannot take a write (%s)",
                                 error or "its lock was busy")

@@ -161,6 +161,12 @@ def claim(engine: Engine, worker: str, lease_seconds: float) -> str | None:
         return str(row[0]) if row else None
 
 
+def tenant_of(engine: Engine, solve_id: str) -> str | None:
+    """The tenant of a solve (for the logs), ``None`` if there is no such solve."""
+    with engine.connect() as conn:
+        return conn.execute(select(Solve.tenant).where(Solve.id == solve_id)).scalar()
+
+
 def heartbeat(engine: Engine, solve_id: str, worker: str, lease_seconds: float,
               progress: dict[str, Any] | None) -> bool | None:
     """Renew the lease and store progress; returns whether cancellation was requested.

@@ -51,6 +51,10 @@ class WorkerSettings:
     heartbeat_seconds: float = 1.0
     poll_seconds: float = 0.25
     parent_pid: int | None = None
+    #: After SIGTERM/SIGINT a running solve may go on this long to finish; then it is
+    #: stopped and handed back to the queue (0: handed back at once).
+    grace_seconds: float = 0.0
+    log_format: str = "text"
 
 
 def hard_deadline(time_limit: float) -> float:
@@ -113,7 +117,8 @@ class _Watch:
             try:
                 self._beat_once()
             except Exception:  # a DB hiccup must not kill the solve; the lease has slack
-                log.exception("heartbeat of %s failed", self.solve_id)
+                log.exception("heartbeat of %s failed", self.solve_id,
+                              extra={"solve_id": self.solve_id})
 
     def _beat_once(self) -> None:
         elapsed = time.monotonic() - self.started
@@ -243,53 +248,79 @@ def run_claimed(engine: Engine, solve_id: str, worker: str, settings: WorkerSett
 def worker_main(settings: WorkerSettings) -> None:
     """Entry point of a worker process: claim and run solves until told to stop.
 
-    SIGTERM/SIGINT stop the current solve and hand it back to the queue. If the parent
-    service dies (``kill -9``), the worker finishes the solve it holds and exits.
+    SIGTERM/SIGINT stop the claiming at once; the solve under way may finish within
+    ``settings.grace_seconds``, after which it is stopped and handed back to the queue.
+    If the parent dies (``kill -9``), the worker finishes the solve it holds and exits.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    from .logs import setup_logging
+
+    setup_logging(settings.log_format, text_format="%(asctime)s worker %(message)s")
     os.nice(WORKER_NICENESS)
-    shutdown = threading.Event()
+    draining, shutdown = threading.Event(), threading.Event()
 
     def stop(_sig: int, _frame: Any) -> None:
-        shutdown.set()
+        if draining.is_set():
+            return
+        draining.set()
+        # A Timer, not a wait here: the handler runs in the main thread, which is the
+        # one running the solve.
+        timer = threading.Timer(settings.grace_seconds, shutdown.set)
+        timer.daemon = True
+        timer.start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     engine = make_engine(settings.db_url)
     worker = queue.worker_name("worker")
-    while not shutdown.is_set():
+    while not draining.is_set():
         if settings.parent_pid is not None and os.getppid() != settings.parent_pid:
             break  # orphaned: the service is gone; a restarted one has its own workers
         try:
             solve_id = queue.claim(engine, worker, settings.lease_seconds)
         except Exception:
             log.exception("claim failed")
-            shutdown.wait(1.0)
+            draining.wait(1.0)
             continue
         if solve_id is None:
-            shutdown.wait(settings.poll_seconds)
+            draining.wait(settings.poll_seconds)
             continue
-        log.info("%s runs %s", worker, solve_id)
-        try:
-            done = run_claimed(engine, solve_id, worker, settings, shutdown)
-            log.info("%s finished %s: %s", worker, solve_id, done and done.status)
-        except Exception:
-            log.exception("solve %s: could not record the outcome", solve_id)
-            continue
+        done = _run_one(engine, solve_id, worker, settings, shutdown)
         if done is not None and done.leftover:
             # A solver thread is still running in this process: the next solve here
             # would share it (HiGHS: "already running"). Exit at once — without joining
-            # it — and let serve start a clean worker.
+            # it — and let the pool start a clean worker.
             log.warning("%s: solve %s left threads running (%s); replacing this worker",
-                        worker, solve_id, ", ".join(done.leftover))
+                        worker, solve_id, ", ".join(done.leftover),
+                        extra={"solve_id": solve_id})
             engine.dispose()
             logging.shutdown()
             os._exit(POISONED_EXIT)
     engine.dispose()
 
 
+def _run_one(engine: Engine, solve_id: str, worker: str, settings: WorkerSettings,
+             shutdown: threading.Event) -> Executed | None:
+    """Run one claimed solve, logging its start and end with its id and tenant."""
+    try:
+        tenant = queue.tenant_of(engine, solve_id)
+    except Exception:   # only for the logs: a database hiccup must not cost the solve
+        tenant = None
+    extra = {"solve_id": solve_id, "tenant": tenant}
+    log.info("%s runs %s", worker, solve_id, extra=extra)
+    try:
+        done = run_claimed(engine, solve_id, worker, settings, shutdown)
+    except Exception:
+        log.exception("solve %s: could not record the outcome", solve_id, extra=extra)
+        return None
+    status = done.status if done is not None else None
+    log.info("%s finished %s: %s", worker, solve_id,
+             status or "handed back / no longer ours", extra=extra)
+    return done
+
+
 class WorkerPool:
-    """N worker processes, restarted when one dies; owned by ``bundleopt serve``."""
+    """N worker processes, restarted when one dies; owned by ``bundleopt serve`` or
+    ``bundleopt worker``."""
 
     def __init__(self, settings: WorkerSettings, n: int) -> None:
         self.settings = settings
@@ -339,16 +370,19 @@ class WorkerPool:
                 continue   # it stopped (and recorded it) just now: nothing to kill
             mine[pid].kill()
             mine[pid].join(timeout=5)
-            log.warning("solve %s: cancelled by killing worker pid %s", solve_id, pid)
+            log.warning("solve %s: cancelled by killing worker pid %s", solve_id, pid,
+                        extra={"solve_id": solve_id})
             killed += 1
         return killed
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """Ask every worker to hand its solve back, then wait (kill stragglers)."""
+    def stop(self, margin: float = 20.0) -> None:
+        """Stop every worker: each stops claiming at once, may finish its solve within
+        the grace period, then hands it back; one still alive ``margin`` s after the
+        grace (a solver that ignores the stop) is killed, and its lease lapses."""
         for p in self.procs:
             if p.is_alive():
                 p.terminate()
-        end = time.monotonic() + timeout
+        end = time.monotonic() + self.settings.grace_seconds + margin
         for p in self.procs:
             p.join(timeout=max(0.1, end - time.monotonic()))
             if p.is_alive():

@@ -4,10 +4,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from . import audit, health, plans, schedules, solves
+from . import audit, health, metrics, plans, schedules, solves
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, solves.router, plans.router,
-                                  schedules.router, audit.router)
+                                  schedules.router, audit.router, metrics.router)
 
 
 def _document_common_answers(router: APIRouter) -> None:

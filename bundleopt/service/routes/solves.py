@@ -2,6 +2,7 @@
 stored scenarios. A submission is committed before ``202`` is sent."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -19,6 +20,7 @@ from ..submission import submission
 from ..views import solve_details, solve_out
 
 router = APIRouter(tags=["solves"])
+log = logging.getLogger("bundleopt.serve")
 
 
 @router.post("/v1/solves", status_code=202, response_model=SolveRef,
@@ -53,7 +55,7 @@ def submit_body(svc: Service, body: bytes, who: Caller, key: str | None) -> dict
     cap = svc.settings.max_active_per_tenant
     with svc.write_turn, svc.writes() as s:
         try:
-            solve, _ = queue.enqueue(
+            solve, created = queue.enqueue(
                 s, payload=sub.payload, n_offers=sub.n_offers,
                 n_segments=len(sub.payload["segments"]), options=sub.options,
                 actor=who.actor, idempotency_key=key, tenant=who.tenant, max_active=cap,
@@ -62,7 +64,10 @@ def submit_body(svc: Service, body: bytes, who: Caller, key: str | None) -> dict
             raise HTTPException(
                 429, f"this tenant already has {full.args[0]} queued or running solves "
                 f"(the cap is {cap})", headers={"Retry-After": str(RETRY_AFTER)}) from None
-        return {"id": solve.id, "status": solve.status}
+    if created:
+        log.info("queued solve %s", solve.id, extra={"solve_id": solve.id,
+                                                     "tenant": who.tenant})
+    return {"id": solve.id, "status": solve.status}
 
 
 def find_solve(s: Session, solve_id: str, who: Caller) -> Solve:
@@ -125,6 +130,8 @@ def cancel_solve(request: Request, solve_id: str, who: Caller = Depends(caller),
         x = find_solve(r, solve_id, who)
     if x.status not in ("queued", "running"):
         raise HTTPException(409, f"solve {solve_id} already finished ({x.status})")
+    log.info("cancel of solve %s asked", solve_id, extra={"solve_id": solve_id,
+                                                          "tenant": x.tenant})
     return solve_out(queue.cancel(s, solve_id, actor=who.actor, tenant=x.tenant))
 
 
