@@ -43,6 +43,9 @@ class HealthProbe:
             if self._thread is not None:
                 return
             self._stop = threading.Event()
+            # a new lifespan answers from its own probes, never from the last one's
+            # (a database replaced in between showed "ok" for up to HEALTH_STALE_SECONDS)
+            self._ok_at, self._error, self._first = None, None, threading.Event()
             self._thread = threading.Thread(target=self._run, args=(self._stop,),
                                             name="health-probe", daemon=True)
             self._thread.start()
