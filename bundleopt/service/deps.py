@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -86,6 +86,20 @@ def caller(request: Request,
             {"loc": ["query", safe_text(name)], "type": "extra_forbidden", "msg": hint,
              "input": safe_text(request.query_params[name])} for name in unknown])
     return who
+
+
+T = TypeVar("T")
+
+
+def visible(who: Caller, well_formed: bool, own: Callable[[], T | None],
+            any_tenant: Callable[[], T | None], missing: str) -> T:
+    """The row a path names, if the caller may see it: its tenant's own (``own()``), or
+    any tenant's for an admin (``any_tenant()``). A malformed name, a missing row and
+    another tenant's row all answer the same 404 ``missing``, so none can be told apart."""
+    row = (any_tenant() if who.admin else own()) if well_formed else None
+    if row is None:
+        raise HTTPException(404, missing)
+    return row
 
 
 def offset_query() -> Any:

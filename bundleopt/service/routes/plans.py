@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from .. import queries
 from ..auth import Caller
-from ..deps import caller, offset_query, reads
+from ..deps import caller, offset_query, reads, visible
 from ..limits import safe_text
 from ..schemas import NAME_RE, WEEK_RE, WeeklyList, WeeklyPlanOut
 from ..views import weekly_out
@@ -34,11 +34,8 @@ def list_plans(name: str | None = Query(None, max_length=128),
 def get_weekly(name: str, week: str, who: Caller = Depends(caller),
                s: Session = Depends(reads)) -> Any:
     """One week's plan with its rows."""
-    w = None
-    if NAME_RE.match(name) and WEEK_RE.match(week):
-        w = (queries.find_weekly_all_tenants(s, name, week) if who.admin
-             else queries.find_weekly(s, name, week, tenant=who.tenant))
-    if w is None:
-        raise HTTPException(404, f"no plan {safe_text(name)[:128]!r} for week "
-                            f"{safe_text(week)[:16]}")
+    w = visible(who, bool(NAME_RE.match(name) and WEEK_RE.match(week)),
+                lambda: queries.find_weekly(s, name, week, tenant=who.tenant),
+                lambda: queries.find_weekly_all_tenants(s, name, week),
+                f"no plan {safe_text(name)[:128]!r} for week {safe_text(week)[:16]}")
     return {**weekly_out(w), "rows": queries.weekly_rows(s, w)}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import queries, queue
 from ..auth import Caller
-from ..deps import RETRY_AFTER, Service, caller, offset_query, reads, service, writes
+from ..deps import RETRY_AFTER, Service, caller, offset_query, reads, service, visible, writes
 from ..limits import safe_text
 from ..models import SOLVE_STATUSES, Solve
 from ..schemas import (DIGEST_RE, KEY_RE, SCENARIO_SCHEMA, SOLVE_ID_RE, Rows, SolveDetail,
@@ -72,13 +72,10 @@ def submit_body(svc: Service, body: bytes, who: Caller, key: str | None) -> dict
 
 def find_solve(s: Session, solve_id: str, who: Caller) -> Solve:
     """The caller's solve (any tenant's for an admin); 404 alike for missing and others'."""
-    x = None
-    if SOLVE_ID_RE.match(solve_id):
-        x = (queries.find_solve_all_tenants(s, solve_id) if who.admin
-             else queries.find_solve(s, solve_id, tenant=who.tenant))
-    if x is None:
-        raise HTTPException(404, f"no solve {safe_text(solve_id)[:64]}")
-    return x
+    return visible(who, bool(SOLVE_ID_RE.match(solve_id)),
+                   lambda: queries.find_solve(s, solve_id, tenant=who.tenant),
+                   lambda: queries.find_solve_all_tenants(s, solve_id),
+                   f"no solve {safe_text(solve_id)[:64]}")
 
 
 @router.get("/v1/solves", response_model=SolveList)
@@ -139,10 +136,7 @@ def cancel_solve(request: Request, solve_id: str, who: Caller = Depends(caller),
 def get_scenario(digest: str, who: Caller = Depends(caller),
                  s: Session = Depends(reads)) -> Any:
     """A stored scenario payload by content hash (to reproduce a solve)."""
-    row = None
-    if DIGEST_RE.match(digest):
-        row = (queries.find_scenario_all_tenants(s, digest) if who.admin
-               else queries.find_scenario(s, digest, tenant=who.tenant))
-    if row is None:
-        raise HTTPException(404, f"no scenario {safe_text(digest)[:64]}")
-    return row.payload
+    return visible(who, bool(DIGEST_RE.match(digest)),
+                   lambda: queries.find_scenario(s, digest, tenant=who.tenant),
+                   lambda: queries.find_scenario_all_tenants(s, digest),
+                   f"no scenario {safe_text(digest)[:64]}").payload
