@@ -31,7 +31,7 @@ from formulations.scenario import Scenario
 from .backends import RawSolution, SolveControl, check_capabilities, get_backend
 from .conflicts import minimal_conflict
 from .deadline import Deadline
-from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline, start_pays
+from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline
 from .machine import solve_threads
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
@@ -240,7 +240,8 @@ def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay
 
     plan, start = first_plan(model.built, deadline.remaining(floor=0.05), cancel, warm_start,
                              proven=within_gap, start_points=relaxation.points,
-                             improved=relay.searching if relay.progress is not None else None)
+                             improved=relay.searching if relay.progress is not None else None,
+                             backend=options.backend)
     relay.solver_starts()
     if plan is not None:
         relay.backend(0.0, plan.objective, bound)
@@ -256,8 +257,7 @@ def _backend_solve(backend_cls: type, model: _Model, options: SolverOptions, dea
         return RawSolution(Status.OPTIMAL, None, None, None, 0.0, notes=[
             "the first plan is proven within the gap asked for by the segment relaxation "
             "bound; no MIP solve was needed"])
-    start = first.start if start_pays(model.built.space, options.backend) else None
-    control = SolveControl(solver_deadline(deadline, first.plan), relay.backend, cancel, start)
+    control = SolveControl(solver_deadline(deadline, first.plan), relay.backend, cancel, first.start)
     raw = backend_cls().solve(model.form, options.overridden(mip_gap=options.gap_or_default), control)
     raw.status = Status(raw.status)
     if raw.stopped_by == TIME_LIMIT:

@@ -21,14 +21,14 @@ from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_
 def first_plan(built, seconds_left: float | None, cancel: threading.Event | None = None,
                warm_start=None, proven: Callable[[float], bool] | None = None,
                start_points: np.ndarray | None = None,
-               improved: Callable[[float], None] | None = None,
+               improved: Callable[[float], None] | None = None, backend: str = "highs",
                ) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The heuristic's plan for a built model within its share of the ``seconds_left``
     on the solve's deadline (starting also from ``warm_start``, a plan, and from ``start_points``, the
     relaxation's plan, when given; stopping once ``proven(objective)``; telling
     ``improved(objective)`` of each better plan on the way), and the MIP
-    start made from it (``None, None`` if it found none; no start for MNL models, see
-    below)."""
+    start made from it for ``backend`` (``None, None`` if it found none; no start where it
+    only stands by, see :func:`start_pays`)."""
     if built.space.no_price or not len(built.space.points):
         return None, None
     heuristic_share = heuristic_budget(seconds_left, len(built.space.arcs))
@@ -37,11 +37,7 @@ def first_plan(built, seconds_left: float | None, cancel: threading.Event | None
                            start_points=start_points, improved=improved)
     if first is None:
         return None, None
-    if built.space.scenario.choice_model == "mnl":
-        # Handed an MNL plan as its start, HiGHS stayed on it: at 20/60/8 it ended at
-        # 197,172 (uniform) and 214,803 (personalized, unproven) where it reached 201,188
-        # and the optimum 218,581 on its own (benchmarks/results_scale_mnl_start.md). Larger
-        # MNL models gave it no better plan either way, so the first plan only stands by.
+    if not start_pays(built.space, backend):
         return first, None
     return first, start_vector(built.model, built.space, first.points)
 
@@ -49,6 +45,11 @@ def first_plan(built, seconds_left: float | None, cancel: threading.Event | None
 def start_pays(space, backend: str) -> bool:
     """Whether the first plan goes to the backend as its start, or only stands by (kept
     if the backend ends with a worse plan, :func:`keep_first_plan`).
+
+    Not for MNL models: handed an MNL plan as its start, HiGHS stayed on it — at 20/60/8
+    it ended at 197,172 (uniform) and 214,803 (personalized, unproven) where it reached
+    201,188 and the optimum 218,581 on its own (benchmarks/results_scale_mnl_start.md);
+    larger MNL models gave it no better plan either way.
 
     Not for HiGHS under uniform pricing: handed the start, HiGHS searched near it and
     ended lower. 60 s, 2 cores, one run each (benchmarks/families.py), start / standing by:
@@ -58,6 +59,8 @@ def start_pays(space, backend: str) -> bool:
     3.76 / 3.68 %). Under personalized pricing the start pays: 40/150/20 c-spread optimal
     in 6.7 s with it, 10.6 s without; 60/250/30 a personalized 6.3 s against 9.0 s. CP-SAT
     keeps its hints (not measured without)."""
+    if space.scenario.choice_model == "mnl":
+        return False
     return not (backend == "highs" and not space.personalized)
 
 

@@ -215,6 +215,8 @@ def test_the_first_plan_is_highs_start_only_under_personalized_pricing() -> None
     personal = build_offer_space(sc.replace(pricing="personalized"))
     assert not start_pays(uniform, "highs")
     assert start_pays(personal, "highs") and start_pays(uniform, "cpsat")
+    assert not start_pays(build_offer_space(sc.replace(choice_model="mnl",
+                                                       pricing="personalized")), "highs")
     res = solve(sc, time_limit=30)
     first = res.summary["first_plan"]
     assert first is not None and res.objective >= first["objective"] - 1e-6
