@@ -10,7 +10,7 @@ API and the service call the fit too::
 
     The 'features' option must be one of 'auto', 'behaviour', …. Got 'x' instead.
 
-(the template of :func:`solver.api.check_options`); the CLI renames the field to its
+(the one template, :func:`formulations.errors.option_error`); the CLI renames the field to its
 flag when it shows the error (``--features must be …``).
 """
 from __future__ import annotations
