@@ -2,7 +2,7 @@
 
 Study files hold what a merchandiser reads, so they carry no float noise
 (``28654.299999999996``): money to cents exactly as summary.json rounds it (Python's
-``round(x, 2)``, :func:`solver.api.money_rounded_summary`), so a sweep row and its
+``round(x, 2)``, :func:`solver.run_folder.money_rounded_summary`), so a sweep row and its
 variant's summary.json agree to the cent; units to hundredths, as summary.json; rates
 (gaps, probabilities, buy rates) to 6 significant digits. The study functions return
 exact numbers; only what is written is rounded, here.
