@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from bench_scale import SIZES, _gap, plot, run_solve, run_textbook  # noqa: E402
-from families import FAMILIES, FITTED_SIZE, family_pricing, family_scenario  # noqa: E402
+from families import FAMILIES, FITTED_SIZE, family_scenario  # noqa: E402
 
 TEXTBOOK_FAMILIES = ("a", "b", "d", "e")
 BEHIND_TOLERANCE = 0.001
@@ -113,20 +113,18 @@ def _gaps(rows: list[dict]) -> dict[str, list[float]]:
 
 
 def write(rows: list[dict], out: Path, load: float) -> None:
-    head = [f"# Families benchmark", "",
+    head = ["# Families benchmark", "",
             f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at start. "
             "One run per cell; gaps against each run's own proven bound; `plan vs best` is how "
             "far the re-evaluated plan is below the best plan any method found; `behind?` says "
             f"whether bundleopt's plan is below that method's by more than {BEHIND_TOLERANCE:.1%}."]
     out.with_suffix(".md").write_text("\n".join(head + tables(rows)) + "\n")
     out.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=str))
-    traces = {f"{r['family']} {r['size']} s{r['seed']}|{r['pricing']}|{r['method']}": r["trace"]
+    # one panel per instance: bench_scale.plot's panels are (size, pricing) pairs
+    traces = {f"{r['size']}|{r['family']} {r['pricing']} s{r['seed']}|{r['method']}": r["trace"]
               for r in rows}
     panel_rows = [{"size": k.split("|")[0], "pricing": k.split("|")[1]} for k in traces]
-    try:
-        plot(panel_rows, traces, out.with_suffix(".png"))
-    except ValueError:      # plot() orders panels by SIZES labels; ours carry a family prefix
-        pass
+    plot(panel_rows, traces, out.with_suffix(".png"))
 
 
 def main(argv: list[str] | None = None) -> None:

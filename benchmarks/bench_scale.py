@@ -301,8 +301,9 @@ def plot(rows: list[dict], traces: dict, path: Path) -> None:
         print("matplotlib not installed (pip install -e '.[bench]'): no plot")
         return
     # a row's size is a SIZES label, followed by " mnl" for --choice mnl
+    order = {label: i for i, label in enumerate(SIZES)}     # other sizes (a fitted one) last
     panels = sorted({(r["size"], r["pricing"]) for r in rows},
-                    key=lambda k: (list(SIZES).index(k[0].split()[0]), k[1]))
+                    key=lambda k: (order.get(k[0].split()[0], len(order)), k[0], k[1]))
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels)), squeeze=False)
     for ax, (size, pricing) in zip(axes[:, 0], panels):
         for key, pts in traces.items():

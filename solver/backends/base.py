@@ -20,7 +20,7 @@ from formulations.options import SolverOptions
 from formulations.scenario import Scenario
 
 from ..deadline import Deadline
-from ..status import TIME_LIMIT, Status
+from ..status import Status
 
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE,
                                               Status.NO_SOLUTION)
