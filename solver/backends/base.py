@@ -20,7 +20,7 @@ from formulations.options import SolverOptions
 from formulations.scenario import Scenario
 
 from ..deadline import Deadline
-from ..status import Status
+from ..status import TIME_LIMIT, Status  # noqa: F401  (TIME_LIMIT: the backends import their vocabulary from here)
 
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE,
                                               Status.NO_SOLUTION)
