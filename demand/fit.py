@@ -34,6 +34,12 @@ Decisions the contract leaves open (the data contract is docs/data.md; also in
   each customer's aggregated counts, segments held fixed) and re-run the WTP
   estimator on all replicates at once; each (segment, offer) WTP's spread is written
   as ``wtp_sd`` in wtp.csv.
+- **Season** (``periods``). The shoppers of each segment in each of the ``periods``
+  periods of ``period_days`` after the data's last date, forecast by
+  :mod:`demand.forecast` from every dated occasion (held-out days included: they are
+  the latest level) and written as ``periods.csv`` with ``horizon: {periods, salvage: 0}``
+  in scenario.yaml (SCENARIO.md §8). ``segments.csv`` ``size`` is then shoppers per
+  period: the options require ``horizon_days == period_days``.
 """
 from __future__ import annotations
 
@@ -58,6 +64,7 @@ from formulations.validate import validate_scenario
 
 from .bundles import basket_evidence, mine_bundles
 from .data import DemandData, load_data
+from .forecast import season_forecast
 from .exposures import catalogue, implied_exposures, top_products, visits
 from .latent import latent_class_segments
 from .options import FitOptions
@@ -66,7 +73,8 @@ from .selection import Candidate, Scored, feature_table, cluster, fit_and_score,
 from .stats import ExposureStats, StatsBuilder
 from .wtp import WTPEstimate, bootstrap_wtp, robust_sd
 
-EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html")
+EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html", "periods.csv")
+PERIODS_FILE = "periods.csv"
 VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a chance to buy each "
                     "modelled product at that day's shelf price (median unit price of the day, "
                     "carried forward on days without sales); bought = the product is in the basket. "
@@ -85,6 +93,7 @@ class FitResult:
     estimate: WTPEstimate
     bundles: pd.DataFrame = field(default_factory=pd.DataFrame)
     wtp_draws: pd.DataFrame | None = None     # bootstrap WTP per (segment, offer) x replicate
+    periods: pd.DataFrame | None = None       # periods.csv (``period, segment_id, size``) with ``periods``
 
 
 Progress = Callable[[str], None]
@@ -470,12 +479,16 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
         progress(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
     f = _Fit(data, opt, step)
+    if opt.periods is not None and f.per.train_days is None:
+        raise ParameterError(f"The 'periods' option needs a date on every row of {_source_name(data)}: "
+                             "the forecast counts shoppers per period of days")
     step(f"segmenting {len(f.ids)} customers")
     seg = _segmented(f)
     est = seg.final.estimate
     step(f"segments: K={len(seg.ids)}; WTP from {int(seg.final.rows['n'].sum())} training exposures "
          f"({len(seg.final.rows)} segment x offer x price cells)")
     segs, size_method = _sizes(f, seg)
+    periods, season = _season(f, seg)
     holdout = _holdout(f, seg)
     mined = _mine(f, seg.labels, seg.final)
     single = f.sellable(est)
@@ -486,9 +499,11 @@ def _fit_data(data: DemandData, options: FitOptions | None, progress: Progress,
     step(f"scenario: {len(scenario.products)} products, {len(scenario.bundles)} offers, "
          f"{len(scenario.segments)} segments")
     report = _fit_report(f, seg, segs, size_method, holdout, mined, negative, notes)
+    if season is not None:
+        report["season"] = season
     step("done")
     return FitResult(scenario=scenario, customer_segments=_customer_segments(f, seg), report=report,
-                     estimate=est, bundles=mined, wtp_draws=draws)
+                     estimate=est, bundles=mined, wtp_draws=draws, periods=periods)
 
 
 def _segmented(f: _Fit) -> _Segmented:
@@ -509,6 +524,8 @@ def _sizes(f: _Fit, seg: _Segmented) -> tuple[pd.DataFrame, str]:
     if f.per.train_days:
         sizes = occ / f.per.train_days * f.opt.horizon_days
         size_method = "shopping occasions per day in the training window x horizon_days"
+        if f.opt.periods is not None:
+            size_method += " (= period_days: shoppers per period)"
     else:
         sizes = occ.astype(float)
         size_method = "no dates: one shopping occasion per customer per horizon"
@@ -517,6 +534,36 @@ def _sizes(f: _Fit, seg: _Segmented) -> tuple[pd.DataFrame, str]:
     segs["customers"] = pd.Series(np.bincount(labels[labels >= 0], minlength=k),
                                   index=seg.ids).reindex(segs.index).fillna(0).astype(int)
     return segs, size_method
+
+
+def _season(f: _Fit, seg: _Segmented) -> tuple[pd.DataFrame | None, dict | None]:
+    """periods.csv and the report's ``season`` (None, None without ``periods``): see :mod:`demand.forecast`."""
+    opt, b = f.opt, f.builder
+    if opt.periods is None:
+        return None, None
+    cust, days = b.row_customer, np.asarray(b.row_dates).astype("datetime64[D]")
+    if not b.rows_are_occasions:
+        # An occasion is a distinct (customer, date), as for the sizes (demand/stats.py).
+        key = pd.DataFrame({"c": cust, "d": days}).drop_duplicates()
+        cust, days = key["c"].to_numpy(), key["d"].to_numpy()
+    f.step(f"forecasting shoppers per segment for {opt.periods} periods of {opt.period_days} days "
+           "(simple exponential smoothing; backtest on the last 4 periods)")
+    try:
+        table, season = season_forecast(days, seg.labels[cust], [str(s) for s in seg.ids], opt.periods,
+                                        opt.period_days, days.max())
+    except ValueError as e:
+        raise DataError(_source_name(f.data), str(e), field="date") from None
+    bt = season["backtest"]
+    if "wape" in bt:
+        f.step(f"backtest WAPE over the last {bt['holdout_periods']} periods: exponential smoothing "
+               f"{_pct(bt['wape']['ses'])}, naive last value {_pct(bt['wape']['naive_last_value'])}")
+    else:
+        f.step(f"backtest skipped: {bt['skipped']}")
+    return table, season
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
 
 
 def _holdout(f: _Fit, seg: _Segmented) -> dict | None:
@@ -714,6 +761,8 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
     try:
         target = tmp / "scenario"
         write_scenario(result.scenario, target)
+        if result.periods is not None:
+            _write_season(result.periods, target)
         result.customer_segments.to_csv(target / "customer_segments.csv", index=False)
         atomic_write_text(target / "fit_report.json", json_text(result.report))
         if root.exists():
@@ -721,6 +770,24 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
         os.replace(target, root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_season(periods: pd.DataFrame, target: Path) -> None:
+    """periods.csv and ``horizon: {periods: N, salvage: 0}`` in scenario.yaml (SCENARIO.md §8).
+
+    The horizon is set in the written settings rather than the :class:`Scenario`, so a
+    reader that already writes a horizon is overwritten with the same value, not doubled.
+    """
+    import yaml
+
+    from formulations.loading import SETTINGS_FILE
+
+    periods.to_csv(target / PERIODS_FILE, index=False)
+    path = target / SETTINGS_FILE
+    settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    settings["horizon"] = {"periods": int(periods["period"].max()), "salvage": 0}
+    atomic_write_text(path, yaml.safe_dump(settings, sort_keys=False, default_flow_style=None,
+                                           allow_unicode=True))
 
 
 def fit_scenario(data_dir: str | Path, out_dir: str | Path | None = None, options: FitOptions | None = None,

@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, _Constraint, m
 
 from formulations.errors import option_error
 
+MAX_PERIODS = 104                       # the longest horizon a scenario takes (SCENARIO.md §8)
 FEATURES = ("auto", "customers", "behaviour", "both", "latent")
 
 
@@ -63,6 +64,9 @@ FIT_RANGES: dict[str, list] = {
     "bootstrap": [_at_least(0)],
     # What numpy and scikit-learn take as a seed (k-means, the split, the bootstrap).
     "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+    # A season plan of at most two years of weeks (SCENARIO.md §8), in whole days.
+    "periods": [None, Interval(Integral, 1, MAX_PERIODS, closed="both")],
+    "period_days": [_at_least(1)],
 }
 
 #: :func:`demand.simulate.simulate_data` keyword -> what it may be.
@@ -107,6 +111,11 @@ def _describe(constraint: Any) -> str:
     return str(constraint if isinstance(constraint, _Constraint) else make_constraint(constraint))
 
 
+def whole_numbers(allowed: Sequence[Any]) -> bool:
+    """Whether an option's values are integers (``None`` aside): its flag parses whole numbers."""
+    return any(isinstance(c, Interval) and c.type is Integral for c in allowed)
+
+
 def expected(allowed: Sequence[Any]) -> str:
     """What an option may be, in words: ``one of 'auto', 'given' or an integer ≥ 1``."""
     words = [_describe(c) for c in allowed if c is not None]
@@ -149,9 +158,19 @@ class FitOptions:
     k_max: int = 8
     bootstrap: int = 200
     seed: int = 0
+    periods: int | None = None            # forecast this many periods after the data (periods.csv)
+    period_days: int = 7
 
     ranges: ClassVar[dict[str, list]] = FIT_RANGES
 
     def check(self) -> None:
-        """Raise :class:`ParameterError` for an option out of range."""
+        """Raise :class:`ParameterError` for an option out of range, or two that disagree.
+
+        With ``periods``, ``segments.csv`` ``size`` is shoppers per period (SCENARIO.md §8),
+        so the horizon a size counts is the period: ``horizon_days`` must equal ``period_days``.
+        """
         check_options(self.ranges, vars(self))
+        if self.periods is not None and self.horizon_days != self.period_days:
+            raise option_error("horizon_days", f"equal to the 'period_days' option ({self.period_days}) "
+                               "with the 'periods' option (segments.csv size is then shoppers per period)",
+                               self.horizon_days)

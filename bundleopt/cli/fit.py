@@ -18,7 +18,7 @@ import click
 from formulations.errors import ParameterError
 
 from demand.fit import FitOptions, fit_scenario
-from demand.options import SIMULATION_RANGES, choices, expected
+from demand.options import SIMULATION_RANGES, choices, expected, whole_numbers
 from demand.simulate import simulate_data as _simulate
 
 from .options import (FLOAT, IN_DIR, INT, OUT_DIR, SEED, report_option,
@@ -47,6 +47,10 @@ FIT_HELP = {
     "k_max": "Largest K tried.",
     "bootstrap": "Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.",
     "seed": "Seed of the split (without dates), the clustering and the bootstrap.",
+    "periods": "Also forecast the shoppers per segment in each of the N periods after the data's last "
+               "date (exponential smoothing): writes periods.csv and horizon: in scenario.yaml.",
+    "period_days": "Days in a period with --periods (equal to --horizon-days: a segment's size is then "
+                   "its shoppers per period).",
 }
 #: simulate_data keyword -> (flag, help); defaults and ranges come from demand.simulate.
 SIMULATE_HELP = {
@@ -69,7 +73,7 @@ def _option(flag: str, name: str, default: Any, help: str, allowed: list | None)
         kind: Any = click.Choice(values)
     else:
         # the command line's own number types: finite, YAML 1.2 / JSON syntax, one error line
-        kind = (SEED if name == "seed" else INT if isinstance(default, int)
+        kind = (SEED if name == "seed" else INT if isinstance(default, int) or whole_numbers(allowed or [])
                 else FLOAT if isinstance(default, float) else str)
         words = expected(allowed) if allowed and kind is not str else None
         if words not in (None, "a number", "an integer"):      # a range worth showing
@@ -141,6 +145,12 @@ def fit(data_dir: str, out_dir: str, quiet: bool, make_report: bool = False, **o
         base = ho["baselines"]["segment_offer_rate"]
         line += (f"; held-out log-loss {ho['model']['log_loss']:.4f} (no-price baseline "
                  f"{base['log_loss']:.4f}), AUC {_fmt(ho['model']['auc'])} (baseline {_fmt(base['auc'])})")
+    season = rep.get("season")
+    if season:
+        bt = season["backtest"]
+        line += (f"; periods.csv: {season['periods']} periods of {season['period_days']} days, backtest WAPE "
+                 + (f"{_fmt_pct(bt['wape']['ses'])} (naive last value {_fmt_pct(bt['wape']['naive_last_value'])})"
+                    if "wape" in bt else "skipped (too few periods)"))
     click.echo(line)
     if make_report:
         write_report_after(Path(out_dir))
@@ -148,6 +158,10 @@ def fit(data_dir: str, out_dir: str, quiet: bool, make_report: bool = False, **o
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4f}"
+
+
+def _fmt_pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
 
 
 @click.command("simulate-data")
