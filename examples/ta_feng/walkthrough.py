@@ -2,6 +2,7 @@
 
     python examples/ta_feng/walkthrough.py [--zip PATH] [--out DIR]            # one subclass, quick
     python examples/ta_feng/walkthrough.py --store [--zip PATH] [--out DIR]    # the whole store
+    python examples/ta_feng/walkthrough.py --season [--zip PATH] [--out DIR]   # February's shoppers
 
 Runs with whichever Python runs it (the project installed, or from a checkout). Needs the
 public "Ta Feng Grocery Dataset" (four months of a Taiwanese supermarket, Nov 2000 - Feb
@@ -14,7 +15,10 @@ Quick demo: keep one product subclass and its top products, write a data directo
 ``--store``: every line of the store, the 300 products bought in most baskets, up to
 1,000 mined bundles, segments chosen on held-out data, WTP standard errors by
 bootstrap; solve with a time limit and compare the plan with the status quo
-(``DIR/plan/vs_status_quo.json``). Everything printed here is in README.md.
+(``DIR/plan/vs_status_quo.json``). ``--season``: the whole store's lines of
+November-January only, ``fit --periods 4`` (February's four weeks, ``periods.csv``), and
+the forecast scored against February's actual shoppers per segment, next to the naive
+forecast (every week = the last week of January). Everything printed here is in README.md.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
@@ -97,13 +102,81 @@ def write_lines_and_customers(lines: pd.DataFrame, df: pd.DataFrame, out: Path) 
     cust.to_csv(out / "customers.csv", index=False)
 
 
-def write_store_dir(df: pd.DataFrame, out: Path) -> None:
-    """customers.csv, transactions.csv (every line) and products.csv (every product, subclass as category)."""
+def write_store_dir(df: pd.DataFrame, out: Path, until: str | None = None) -> None:
+    """customers.csv, transactions.csv (every line, or every line before ``until``) and products.csv
+    (every product, subclass as category). customers.csv keeps every customer either way."""
     out.mkdir(parents=True, exist_ok=True)
-    write_lines_and_customers(df, df, out)
+    write_lines_and_customers(df if until is None else df[df["date"] < until], df, out)
     prod = df.drop_duplicates("PRODUCT_ID")[["PRODUCT_ID", "PRODUCT_SUBCLASS"]]
     prod.columns = ["product_id", "category"]
     prod.to_csv(out / "products.csv", index=False)
+
+
+SEASON_START = "2001-02-01"          # the fit sees November-January; February is forecast
+
+
+def february_check(df: pd.DataFrame, scenario: Path, period_days: int = 7) -> dict:
+    """The forecast in ``scenario`` (periods.csv, fit_report.json) against February's actual shoppers.
+
+    A shopper is a shopping occasion, as in the fit: one customer on one date (Ta-Feng has
+    no basket id). February's occasions are counted per segment of customer_segments.csv
+    and per period of ``period_days`` from February 1; the naive forecast repeats the last
+    period of the data (fit_report.json's history). WAPE = Σ|actual − forecast| / Σ actual.
+    """
+    from demand.forecast import wape
+
+    rep = json.loads((scenario / "fit_report.json").read_text())["season"]
+    periods = pd.read_csv(scenario / "periods.csv", dtype={"segment_id": str})
+    fc = periods.pivot(index="period", columns="segment_id", values="size")
+    seg = pd.read_csv(scenario / "customer_segments.csv", dtype=str).set_index("customer_id")["segment_id"]
+    feb = df[df["date"] >= SEASON_START].drop_duplicates(["CUSTOMER_ID", "date"])
+    period = (feb["date"] - pd.Timestamp(SEASON_START)).dt.days // period_days + 1
+    occ = pd.DataFrame({"period": period.to_numpy(), "segment_id": seg.reindex(feb["CUSTOMER_ID"]).to_numpy()})
+    actual = (occ.dropna().groupby(["period", "segment_id"]).size().unstack(fill_value=0)
+              .reindex(index=fc.index, columns=fc.columns, fill_value=0).astype(float))
+    last = pd.Series({s: v[-1] for s, v in rep["history"]["occasions"].items()}).reindex(fc.columns)
+    naive = pd.DataFrame(np.tile(last.to_numpy(float), (len(fc), 1)), index=fc.index, columns=fc.columns)
+    return {"actual": actual, "forecast": fc, "naive": naive,
+            "wape": {"ses": wape(actual.to_numpy(), fc.to_numpy()),
+                     "naive_last_value": wape(actual.to_numpy(), naive.to_numpy())},
+            "segment_wape": {s: {"ses": wape(actual[s].to_numpy(), fc[s].to_numpy()),
+                                 "naive_last_value": wape(actual[s].to_numpy(), naive[s].to_numpy())}
+                             for s in fc.columns},
+            "without_segment": int(occ["segment_id"].isna().sum())}
+
+
+def season(args: argparse.Namespace, df: pd.DataFrame, t0: float) -> None:
+    """Fit on November-January with February's four weeks forecast; score the forecast on February."""
+    out = Path(args.out)
+    write_store_dir(df, out / "data", until=SEASON_START)
+    print(f"wrote {out / 'data'}: every line before {SEASON_START}, customers.csv (age group, area), "
+          f"products.csv ({time.perf_counter() - t0:.1f}s)")
+    # Fewer products and bundles than --store: a season plan decides every offer in every week.
+    # Segments as the quick demo's (--segments 3 --features customers: demographics, which every
+    # February shopper has).
+    segments = args.segments if args.segments == "auto" else int(args.segments)
+    opts = FitOptions(max_products=args.products or 60, max_bundles=args.max_bundles or 60,
+                      bootstrap=args.bootstrap, k_max=args.k_max, segments=segments, features=args.features,
+                      periods=4, period_days=7)
+    res = fit_scenario(out / "data", out / "scenario", opts, progress=lambda m: print("  fit " + m, flush=True))
+    s = res.report["season"]
+    bt = s["backtest"]
+    print(f"\nforecast: {s['method']}; alpha {s['alpha']:.2f}")
+    hist = pd.DataFrame(s["history"]["occasions"], index=s["history"]["period_start"])
+    print(f"history: {len(hist)} weeks from {hist.index[0]} to {s['history']['last_day']}; shoppers per week "
+          f"(all segments): {', '.join(f'{v:,.0f}' for v in hist.sum(axis=1))}")
+    print(f"backtest on the last {bt['holdout_periods']} weeks of January's data (fitted on the weeks before): "
+          f"WAPE {bt['wape']['ses']:.1%}, naive last value {bt['wape']['naive_last_value']:.1%}")
+    chk = february_check(df, out / "scenario")
+    table = pd.concat({"actual": chk["actual"], "forecast": chk["forecast"].round(1),
+                       "naive": chk["naive"]}, axis=1)
+    table.index = [f"{f} .. {t}" for f, t in zip(s["forecast"]["from"], s["forecast"]["to"])]
+    print("\nFebruary's weeks, shoppers (occasions) per segment:")
+    print(table.to_string())
+    print(f"February WAPE: forecast {chk['wape']['ses']:.1%}, naive last value "
+          f"{chk['wape']['naive_last_value']:.1%}; per segment " + ", ".join(
+              f"{k} {v['ses']:.1%} vs {v['naive_last_value']:.1%}" for k, v in chk["segment_wape"].items()))
+    print(f"\ntotal {time.perf_counter() - t0:.1f}s; season scenario (horizon: 4 weeks) in {out / 'scenario'}")
 
 
 def _peak_mb() -> float:
@@ -200,6 +273,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zip", help="path of ta_feng.csv.zip (or the csv)")
     ap.add_argument("--store", action="store_true", help="the whole store (every line), not one subclass")
+    ap.add_argument("--season", action="store_true",
+                    help="the whole store's Nov-Jan lines; forecast February's weeks and score the forecast")
     ap.add_argument("--out", default=None, help="work directory (default examples/ta_feng/out, or out_store)")
     ap.add_argument("--subclass", default="110411", help="PRODUCT_SUBCLASS to model")
     ap.add_argument("--products", type=int, default=None, help="top products (default 6; --store 300)")
@@ -219,7 +294,7 @@ def main() -> None:
     if args.store and args.mip_gap is None:
         args.mip_gap = 0.01
     t0 = time.perf_counter()
-    args.out = args.out or str(HERE / ("out_store" if args.store else "out"))
+    args.out = args.out or str(HERE / ("out_season" if args.season else "out_store" if args.store else "out"))
     args.time_limit = args.time_limit or (300.0 if args.store else 120.0)
     out = Path(args.out)
     pd.set_option("display.width", 120)
@@ -230,6 +305,9 @@ def main() -> None:
     print(f"read {len(df):,} lines, {df['CUSTOMER_ID'].nunique():,} customers, "
           f"{df['PRODUCT_ID'].nunique():,} products, {df['PRODUCT_SUBCLASS'].nunique():,} subclasses, "
           f"{df['date'].min():%Y-%m-%d} .. {df['date'].max():%Y-%m-%d} ({time.perf_counter() - t0:.1f}s)")
+    if args.season:
+        season(args, df, t0)
+        return
     if args.store:
         store(args, df, t0)
         return
