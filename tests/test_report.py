@@ -357,6 +357,23 @@ def test_fit_report_in_the_browser_from_a_real_fit(browser, tmp_path: Path) -> N
     opened.page.close()
 
 
+def test_fit_report_shows_the_season_forecast_and_its_backtest(browser, tmp_path: Path) -> None:
+    data, scen = tmp_path / "data", tmp_path / "scenario"
+    assert invoke("simulate-data", "--out", data, "--customers", "300", "--products", "3", "--days", "56").exit_code == 0
+    r = invoke("fit", data, "--out", scen, "--periods", "3", "--bootstrap", "0", "--report", "--quiet")
+    assert r.exit_code == 0, r.output
+    season = json.loads((scen / "fit_report.json").read_text())["season"]
+    opened = browser.open(scen / "report.html")
+    assert_renders_cleanly(opened, scen / "report.html", min_charts=5)
+    assert "Shoppers over the season" in opened.page.inner_text("body")
+    rows = read_table(opened.page, "season-backtest-table")
+    bt = season["backtest"]
+    assert [r_["segment_id"] for r_ in rows] == ["all segments"] + [s["segment_id"] for s in bt["segments"]]
+    assert pct_of(rows[0]["ses"]) == round(bt["wape"]["ses"], 3)
+    assert pct_of(rows[0]["naive"]) == round(bt["wape"]["naive_last_value"], 3)
+    opened.page.close()
+
+
 def test_calibration_deciles_are_equal_count_groups_by_prediction() -> None:
     import numpy as np
 

@@ -54,6 +54,9 @@ def add_sections(page: Page, run_dir: Path, currency: str) -> None:
     if "k_search" in rep:
         page.section("How many segments", _k_search(page, rep))
     page.section("Mined bundles", _bundles(page, rep, names))
+    if rep.get("season"):
+        page.section("Shoppers over the season", _season(page, rep["season"]),
+                     note=f"{rep['season'].get('method', '')}. Unit: {rep['season'].get('unit', 'shoppers')}.")
 
 
 def _segments(page: Page, segs: pd.DataFrame) -> str:
@@ -204,6 +207,45 @@ def _k_search(page: Page, rep: dict) -> str:
             Column("v_auc", "Validation AUC", six), Column("t_ll", "Test log-loss", six),
             Column("t_auc", "Test AUC", six), Column("wtp_spread", "WTP spread", lambda v: number(v, 4))]
     return page.chart(fig, 380) + table(rows, cols, "k-search-table")
+
+
+def _season(page: Page, season: dict) -> str:
+    """Shoppers per segment and period: the data's periods, the forecast (periods.csv), the backtest."""
+    import plotly.graph_objects as go
+
+    hist, fc = season.get("history") or {}, season.get("forecast") or {}
+    fig = go.Figure()
+    for i, (seg, ys) in enumerate((hist.get("occasions") or {}).items()):
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_scatter(x=hist["period_start"], y=ys, mode="lines+markers", name=f"{seg} (data)",
+                        line=dict(color=color), hovertemplate=f"{esc(seg)}<br>period from %{{x}}<br>"
+                                                              "%{y:,.0f} shoppers<extra></extra>")
+        size = (fc.get("size") or {}).get(seg)
+        if size is not None:
+            fig.add_scatter(x=fc["from"], y=[size] * len(fc["from"]), mode="lines+markers",
+                            name=f"{seg} (forecast)", line=dict(color=color, dash="dash"),
+                            hovertemplate=f"{esc(seg)}<br>period from %{{x}}<br>forecast %{{y:,.1f}}<extra></extra>")
+    fig.update_layout(title=f"Shoppers per period of {season.get('period_days')} days: the data and the "
+                            f"{season.get('periods')} periods forecast (periods.csv)")
+    fig.update_xaxes(title_text="first day of the period")
+    fig.update_yaxes(title_text="shoppers (occasions) per period")
+    bt = season.get("backtest") or {}
+    if "wape" not in bt:
+        return page.chart(fig, 420) + paragraph(f"Backtest skipped: {bt.get('skipped', 'not in this report')}.")
+    rows = [{"segment_id": "all segments", "ses": bt["wape"]["ses"], "naive": bt["wape"]["naive_last_value"]}] + [
+        {"segment_id": r["segment_id"], "ses": r["wape"]["ses"], "naive": r["wape"]["naive_last_value"]}
+        for r in bt.get("segments") or []]
+    cols = [Column("segment_id", "Segment", esc, numeric=False),
+            Column("ses", "WAPE, exponential smoothing", lambda v: pct(v, 1)),
+            Column("naive", "WAPE, naive last value", lambda v: pct(v, 1))]
+    note = paragraph(f"Backtest: fitted on the first {bt.get('fitted_on_periods')} periods of the data, scored on "
+                     f"its last {bt.get('holdout_periods')}; WAPE = Σ|actual − forecast| / Σ actual (lower is "
+                     f"better); alpha {number(season.get('alpha'))} on all the data "
+                     f"({number(bt.get('alpha'))} in the backtest).")
+    return page.chart(fig, 420) + note + table(rows, cols, "season-backtest-table")
+
+
+PALETTE = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096", "#b7791f")
 
 
 def _bundles(page: Page, rep: dict, names: dict) -> str:
