@@ -64,8 +64,8 @@ from formulations.validate import validate_scenario
 
 from .bundles import basket_evidence, mine_bundles
 from .data import DemandData, load_data
-from .forecast import season_forecast
 from .exposures import catalogue, implied_exposures, top_products, visits
+from .forecast import season_forecast
 from .latent import latent_class_segments
 from .options import FitOptions
 from .report import holdout_scores
@@ -73,8 +73,8 @@ from .selection import Candidate, Scored, feature_table, cluster, fit_and_score,
 from .stats import ExposureStats, StatsBuilder
 from .wtp import WTPEstimate, bootstrap_wtp, robust_sd
 
-EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html", "periods.csv")
-PERIODS_FILE = "periods.csv"
+PERIODS_FILE = "periods.csv"              # with ``periods`` (a scenario file of seasons)
+EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html", PERIODS_FILE)
 VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a chance to buy each "
                     "modelled product at that day's shelf price (median unit price of the day, "
                     "carried forward on days without sales); bought = the product is in the basket. "
@@ -775,8 +775,9 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
 def _write_season(periods: pd.DataFrame, target: Path) -> None:
     """periods.csv and ``horizon: {periods: N, salvage: 0}`` in scenario.yaml (SCENARIO.md §8).
 
-    The horizon is set in the written settings rather than the :class:`Scenario`, so a
-    reader that already writes a horizon is overwritten with the same value, not doubled.
+    The horizon is set in the written settings rather than on the :class:`Scenario` (which
+    has no horizon on this floor's side yet); should :func:`write_scenario` write one, the
+    key is replaced with the same value, never doubled.
     """
     import yaml
 

@@ -47,8 +47,8 @@ FIT_HELP = {
     "k_max": "Largest K tried.",
     "bootstrap": "Customer-bootstrap replicates for the WTP standard errors (wtp.csv wtp_sd); 0 = none.",
     "seed": "Seed of the split (without dates), the clustering and the bootstrap.",
-    "periods": "Also forecast the shoppers per segment in each of the N periods after the data's last "
-               "date (exponential smoothing): writes periods.csv and horizon: in scenario.yaml.",
+    "periods": "Also forecast each segment's shoppers in each of this many periods after the data's "
+               "last date (exponential smoothing): writes periods.csv and horizon: in scenario.yaml.",
     "period_days": "Days in a period with --periods (equal to --horizon-days: a segment's size is then "
                    "its shoppers per period).",
 }
