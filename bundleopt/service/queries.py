@@ -102,6 +102,11 @@ def list_schedules(s: Session, *, tenant: str) -> Sequence[Schedule]:
                      .order_by(Schedule.name)).all()
 
 
+def find_schedule(s: Session, name: str, *, tenant: str) -> Schedule | None:
+    return s.scalars(select(Schedule).where(Schedule.tenant == tenant,
+                                            Schedule.name == name)).first()
+
+
 def list_schedules_all_tenants(s: Session) -> Sequence[Schedule]:
     return s.scalars(select(Schedule).order_by(Schedule.name, Schedule.tenant)).all()
 

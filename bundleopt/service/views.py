@@ -8,6 +8,7 @@ from solver.status import relative_gap
 
 from .db import jsonable
 from .models import Audit, Schedule, Solve, WeeklyPlan
+from .weekly.approval import review_out
 
 
 def iso(dt: Any) -> str | None:
@@ -45,7 +46,7 @@ def solve_details(s: Solve) -> dict[str, Any]:
 def weekly_out(w: WeeklyPlan) -> dict[str, Any]:
     return {"name": w.name, "week": w.week, "status": w.status, "solve_id": w.solve_id,
             "previous_week": w.previous_week, "export_dir": w.export_dir, "error": w.error,
-            "finished_at": iso(w.finished_at)}
+            "finished_at": iso(w.finished_at), **review_out(w)}
 
 
 def schedule_out(s: Schedule) -> dict[str, Any]:
