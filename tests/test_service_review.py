@@ -275,4 +275,10 @@ def test_run_a_schedule_now(env: Env) -> None:
             break
         time.sleep(0.5)
     assert status == "done"
+    while time.monotonic() < end:     # the run's record is closed once plan run exits
+        last = env.get("/v1/schedules").json()["schedules"][0]["last_run"]
+        if last["status"] != "running":
+            break
+        time.sleep(0.2)
+    assert last["week"] == week and last["status"] == "done"
     assert "run_schedule" in [e["action"] for e in env.get("/v1/audit").json()["entries"]]

@@ -118,6 +118,7 @@ class ScheduleOut(BaseModel):
     enabled: bool
     created_by: str
     next_run_at: str | None = None
+    last_run: dict[str, Any] | None = None
 
 
 class ScheduleList(BaseModel):

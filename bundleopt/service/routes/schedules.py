@@ -60,7 +60,8 @@ def list_schedules(who: Caller = Depends(caller), s: Session = Depends(reads)) -
     """This tenant's schedules (an admin's: all)."""
     rows = (queries.list_schedules_all_tenants(s) if who.admin
             else queries.list_schedules(s, tenant=who.tenant))
-    return {"schedules": [schedule_out(x) for x in rows]}
+    last = schedules.last_runs(s, [x.id for x in rows])
+    return {"schedules": [schedule_out(x, last.get(x.id)) for x in rows]}
 
 
 @router.delete("/v1/schedules/{name}", status_code=204, responses={404: {}})
