@@ -416,7 +416,8 @@ async def review_post(request: Request, name: str, week: str) -> Response:
                            error=str(err), status=422)
     if form.get("action") != "save" or ev.violations:
         if form.get("action") == "save":
-            return _review(request, svc, who, name, week, base, changes, ev, status=422,
+            # The page shows why (an answer the person acts on, not a failed request).
+            return _review(request, svc, who, name, week, base, changes, ev,
                            error="Not saved: the plan breaks "
                            + "; ".join(ev.violations) + ".")
         return _review(request, svc, who, name, week, base, changes, ev)
