@@ -99,7 +99,7 @@ def override(request: Request, name: str, week: str, body: OverrideIn,
 @router.post(_WEEK + "/overrides", response_model=OverrideOut, status_code=201,
              responses={200: {"model": OverrideOut, "description": "dry run: evaluated, "
                               "not saved"},
-                        403: {}, 404: {}, 409: {}, 422: {}})
+                        403: {}, 404: {}, 409: {}, 413: {}, 422: {}})
 def post_override(request: Request, name: str, week: str, body: OverrideIn,
                   who: Caller = Depends(caller)) -> Any:
     """Override prices (a point of the offer's ladder) or take offers off sale (price
@@ -131,7 +131,7 @@ def decide(request: Request, name: str, week: str, who: Caller, action: str,
 
 
 @router.post(_WEEK + "/approve", response_model=ReviewOut,
-             responses={403: {}, 404: {}, 409: {}, 422: {}})
+             responses={403: {}, 404: {}, 409: {}, 413: {}, 422: {}})
 def post_approve(request: Request, name: str, week: str, body: ApproveIn,
                  who: Caller = Depends(caller)) -> Any:
     """Approve a version (default the latest) of the week; it is exported at once if
@@ -140,7 +140,7 @@ def post_approve(request: Request, name: str, week: str, body: ApproveIn,
 
 
 @router.post(_WEEK + "/reject", response_model=ReviewOut,
-             responses={403: {}, 404: {}, 409: {}, 422: {}})
+             responses={403: {}, 404: {}, 409: {}, 413: {}, 422: {}})
 def post_reject(request: Request, name: str, week: str, body: RejectIn,
                 who: Caller = Depends(caller)) -> Any:
     """Reject the week with a comment: it is not exported (it can be overridden and
