@@ -282,3 +282,14 @@ def test_run_a_schedule_now(env: Env) -> None:
         time.sleep(0.2)
     assert last["week"] == week and last["status"] == "done"
     assert "run_schedule" in [e["action"] for e in env.get("/v1/audit").json()["entries"]]
+
+
+def test_the_openapi_document_lists_the_review_endpoints(env: Env) -> None:
+    paths = env.client.get("/openapi.json").json()["paths"]
+    week = "/v1/plans/{name}/{week}"
+    for path, method in ((week + "/overrides", "post"), (week + "/approve", "post"),
+                         (week + "/reject", "post"), (week + "/versions", "get"),
+                         (week + "/versions/{version}", "get"),
+                         ("/v1/schedules/{name}/run", "post")):
+        assert method in paths.get(path, {}), path
+    assert not [p for p in paths if p.startswith("/app")]     # the web app is not API

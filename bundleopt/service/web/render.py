@@ -89,8 +89,10 @@ def report_sections(key: tuple[str, int], summary: dict[str, Any],
 
 def _build(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     from bundleopt.report.page import Page
-    from bundleopt.report.solve_report import add_plan_sections, plan_frame
+    from bundleopt.report.solve_report import PLAN_REQUIRED, add_plan_sections, plan_frame
 
+    if any(col not in rows[0] for col in PLAN_REQUIRED):
+        return '<p class="note">No charts: this plan lacks the expected figures.</p>'
     page = Page(title="plan")
     add_plan_sections(page, summary, plan_frame(rows) if rows else None, "")
     # The headline and plan table are the app's own (above); the rest is the report's.
