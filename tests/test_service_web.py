@@ -116,6 +116,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         evil = plan_week(url, out, "evil", "2026-W48", "acme", evil=True,
                          approval="required")
         theirs = plan_week(url, out, "globex-shop", "2026-W48", "globex")
+        for name in ("bulk-a", "bulk-b"):
+            plan_week(url, out, name, "2026-W48", "acme", approval="required")
         srv = Server(url, tmp, workers=1, env=ENV).start()
         pw = sync_playwright().start()
         browser = pw.chromium.launch(executable_path=require_chromium(), headless=True,
@@ -157,7 +159,7 @@ def test_pages_render_with_charts_no_console_errors_and_no_outside_requests(
         pd.read_csv(site["out"] / "acme" / "shop" / "2026-W48" / "plan.csv"))
     runs = u.go("/app/runs")
     assert runs.status == 200
-    assert u.page.locator("#runs tbody tr").count() == 4       # acme's four weeks
+    assert u.page.locator("#runs tbody tr").count() == 6       # acme's six weeks
     u.clean()
 
 
@@ -248,6 +250,20 @@ def test_a_broken_min_margin_is_shown_and_not_saved_then_approval_exports(
     u.go("/app/audit")
     text = u.page.inner_text("#audit")
     assert "override" in text and "approve" in text and "export" in text
+    u.clean()
+
+
+def test_bulk_approve_exports_every_ticked_week(site: dict[str, Any]) -> None:
+    out = site["out"] / "acme"
+    assert not (out / "bulk-a").exists() and not (out / "bulk-b").exists()
+    u = user(site)
+    u.go("/app/runs?week=2026-W48")
+    for name in ("bulk-a", "bulk-b"):
+        u.page.check(f"input[name=week][value='{name}/2026-W48']")
+    u.page.click("#bulk-approve")
+    assert "approved 2 week(s)" in u.page.inner_text("#flash")
+    for name in ("bulk-a", "bulk-b"):
+        assert (out / name / "2026-W48" / "plan.csv").exists()
     u.clean()
 
 

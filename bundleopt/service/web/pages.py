@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -348,9 +349,40 @@ def _review(request: Request, svc: Service, who: Caller, name: str, week: str,
         all_versions = versions.list_versions(s, w)
         ladders = _ladders(versions.week_scenario(s, w)) if v is not None else {}
     chosen = {(c["bundle_id"], c["segment_id"]): c["price"] for c in changes or []}
+    rows = v.rows if v else []
     return page(request, "review.html", code=status, title=f"Review {w.name} · {w.week}",
-                week=w, version=v, versions=all_versions, ladders=ladders, chosen=chosen,
-                checked=checked, error=error, msg=msg[:300], rows=v.rows if v else [])
+                week=w, version=v, versions=all_versions, options=_options(
+                    rows, ladders, chosen), checked=checked, error=error, msg=msg[:300],
+                rows=rows)
+
+
+def _options(rows: list[dict[str, Any]], ladders: dict[str, list[float]],
+             chosen: dict[tuple[str, str], Any]) -> list[Markup]:
+    """Each review row's ``<option>``s: keep, its ladder's points, off sale — the one
+    asked for selected. Prices only (numbers we format), so no user text is in them;
+    built here once per offer rather than in the template, point by point, per row."""
+    plain: dict[str, str] = {}
+
+    def points(bundle: str, want: Any) -> str:
+        pts = ladders.get(bundle, [])
+        sel = (lambda p: " selected" if isinstance(want, float) and abs(want - p) < 0.005
+               else "")
+        return "".join(f'<option value="{p:.2f}"{sel(p)}>{p:,.2f}</option>' for p in pts)
+
+    out = []
+    for r in rows:
+        bundle = str(r["bundle_id"])
+        want = chosen.get((r["bundle_id"], r["segment_id"]), "")
+        if want == "" or isinstance(want, str):
+            body = plain.get(bundle)
+            if body is None:
+                body = plain[bundle] = points(bundle, "")
+        else:
+            body = points(bundle, want)
+        off = ' selected' if want is None else ''
+        out.append(Markup(f'<option value="">keep</option>{body}'
+                          f'<option value="off"{off}>off sale</option>'))
+    return out
 
 
 @router.get("/plans/{name}/{week}/review")

@@ -15,6 +15,8 @@ optimizer's bound. A plan that breaks a rule (``violations``) is never saved.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,12 +134,31 @@ def latest_number(s: Session, w: WeeklyPlan) -> int:
         PlanVersion.weekly_id == w.id, PlanVersion.solve_id == w.solve_id)) or 0)
 
 
+_SCENARIOS: OrderedDict[str, Any] = OrderedDict()
+_SCENARIOS_LOCK = threading.Lock()
+SCENARIO_CACHE = 8
+
+
 def week_scenario(s: Session, w: WeeklyPlan) -> Any:
-    """The scenario the week was solved on (with its previous plan), from the database."""
+    """The scenario the week was solved on (with its previous plan), from the database.
+
+    Stored scenarios never change (they are keyed by the hash of their content), so the
+    last few parsed are kept: a review re-evaluates the same week again and again."""
     from formulations.loading import scenario_from_tables
 
     solve = s.get(Solve, w.solve_id)
-    return scenario_from_tables(s.get(ScenarioRow, solve.scenario_hash).payload)
+    key = solve.scenario_hash
+    with _SCENARIOS_LOCK:
+        found = _SCENARIOS.get(key)
+        if found is not None:
+            _SCENARIOS.move_to_end(key)
+            return found
+    scenario = scenario_from_tables(s.get(ScenarioRow, key).payload)
+    with _SCENARIOS_LOCK:
+        _SCENARIOS[key] = scenario
+        while len(_SCENARIOS) > SCENARIO_CACHE:
+            _SCENARIOS.popitem(last=False)
+    return scenario
 
 
 def parse_changes(rows: Any) -> list[tuple[str, str, float | None]]:
