@@ -39,6 +39,26 @@ def read(run_dir: Path) -> tuple[dict, pd.DataFrame | None]:
 
 def add_sections(page: Page, run_dir: Path, currency: str) -> None:
     summary, plan = read(run_dir)
+    add_plan_sections(page, summary, plan, currency)
+
+
+def plan_frame(rows: list[dict]) -> pd.DataFrame:
+    """plan.csv's rows held as records (the service stores them so) as :func:`read` reads
+    the file: numbers numeric, ids and components text."""
+    plan = pd.DataFrame(rows)
+    for col in PLAN_NUMERIC:
+        if col in plan:
+            plan[col] = pd.to_numeric(plan[col], errors="coerce")
+    for col in ("bundle_id", "segment_id", "components"):
+        if col in plan:
+            plan[col] = plan[col].astype(str)
+    return plan
+
+
+def add_plan_sections(page: Page, summary: dict, plan: pd.DataFrame | None,
+                      currency: str) -> None:
+    """The report's sections of a summary and plan already read (a run folder's, or a
+    plan the service stored: its web app shows these same charts)."""
     cur = currency or "currency"
     page.section("Headline", _headline(summary, plan), note=_time_sentence(summary))
     if plan is None or plan.empty:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from solver.machine import machine_cores
 
-from . import handlers
+from . import handlers, web
 from .auth import SCOPE_KEY, RequireToken, TokenCheck
 from .db import (REQUEST_THREADS, health_engine, make_engine, make_engines, session_factory,
                  upgrade)
@@ -49,6 +49,7 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         if migrate:
             await run_in_threadpool(upgrade, svc.engine)
+        await run_in_threadpool(_purge_sessions, svc)
         svc.health.start()
         try:
             yield
@@ -65,11 +66,26 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
     app.add_middleware(QuotaGate, quotas=TenantQuotas(settings),
                        max_body_bytes=settings.max_body_bytes, scope_key=SCOPE_KEY)
     app.add_middleware(RequireToken, check=svc.tokens)
+    web.install(app)
     app.add_middleware(CountRequests, metrics=svc.metrics)   # added last = runs first
     handlers.install(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _purge_sessions(svc: Service) -> None:
+    """Web sessions of tokens no longer configured end when the service starts."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .web.sessions import purge
+
+    try:
+        with svc.write_turn, svc.writes() as s:
+            purge(s, svc.tokens)
+            s.commit()
+    except SQLAlchemyError:    # a database that cannot take it now: sessions are
+        pass                   # still refused one by one (web/sessions.lookup)
 
 
 def _service(settings: ServiceSettings, engine: Engine | None,

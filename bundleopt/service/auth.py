@@ -93,6 +93,19 @@ class TokenCheck:
                 found = who
         return found
 
+    def token_caller(self, token: str) -> Caller | None:
+        """The caller a bare token (the web app's sign-in form) stands for, else ``None``."""
+        return self.caller("Bearer " + token) if token.strip() else None
+
+    def by_fingerprint(self, actor: str) -> Caller | None:
+        """The caller whose token has fingerprint ``actor``, while that token is still
+        configured (a web session outlives no token removed from the configuration)."""
+        return next((who for _, who in self._entries if who.actor == actor), None)
+
+    def fingerprints(self) -> list[str]:
+        """The fingerprints of every configured token."""
+        return [who.actor for _, who in self._entries]
+
     def actor(self, authorization: str | None) -> str | None:
         """The caller's token fingerprint, else ``None``."""
         who = self.caller(authorization)

@@ -115,7 +115,8 @@ class WeeklyPlan(Base):
 
     __tablename__ = "weekly_plans"
     __table_args__ = (UniqueConstraint("tenant", "name", "week",
-                                       name="uq_weekly_tenant_name_week"),)
+                                       name="uq_weekly_tenant_name_week"),
+                      Index("ix_weekly_tenant_created", "tenant", "created_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
     name: Mapped[str] = mapped_column(String(128))
@@ -129,6 +130,54 @@ class WeeklyPlan(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Review (weekly/approval.py): proposed -> approved | rejected -> exported.
+    review: Mapped[str] = mapped_column(String(16), default="proposed")
+    approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Where the week's plan is exported (from the operator's config), even before it is.
+    export_target: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+#: A week's review states (weekly/approval.py).
+REVIEW_STATES = ("proposed", "approved", "rejected", "exported")
+
+
+class PlanVersion(Base):
+    """An overridden version of a week's plan (version 0, the optimizer's, is the solve's
+    own plan and is not stored here); re-evaluated from the week's scenario."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("weekly_id", "version", name="uq_plan_versions"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    weekly_id: Mapped[int] = mapped_column(ForeignKey("weekly_plans.id", ondelete="CASCADE"))
+    solve_id: Mapped[str] = mapped_column(ForeignKey("solves.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    base_version: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[list[Any]]
+    n_rows: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[list[Any]]
+    objective: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kpis: Mapped[dict[str, Any]]
+    binding: Mapped[list[Any]]
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser (the web app, /app/): found by the hash of its cookie."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))     # the token's fingerprint
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Schedule(Base):

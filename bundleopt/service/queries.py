@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy.orm import defer
 from sqlalchemy.orm import Session
 
 from .models import Audit, Plan, ScenarioRow, Schedule, Solve, WeeklyPlan
@@ -62,6 +63,38 @@ def find_scenario_all_tenants(s: Session, digest: str) -> ScenarioRow | None:
     return s.get(ScenarioRow, digest)
 
 
+# ------------------------------------------------------------- runs (the web app)
+def _runs(where: ColumnElement[bool], name: str | None, week: str | None,
+          status: str | None) -> Select[Any]:
+    q = (select(Solve, WeeklyPlan).outerjoin(WeeklyPlan, WeeklyPlan.solve_id == Solve.id)
+         .where(where).options(defer(Solve.log), defer(Solve.versions)))
+    if name:
+        q = q.where(WeeklyPlan.name == name)
+    if week:
+        q = q.where(WeeklyPlan.week == week)
+    if status:
+        q = q.where(Solve.status == status)
+    return q.order_by(Solve.created_at.desc(), Solve.id)
+
+
+def list_runs(s: Session, *, tenant: str | None, name: str | None = None,
+              week: str | None = None, status: str | None = None, limit: int,
+              offset: int = 0) -> list[tuple[Solve, WeeklyPlan | None]]:
+    """Solves with their weekly plan (if one), newest first; ``tenant=None`` is every
+    tenant's (admins: the web app passes it only for an admin session)."""
+    where = true() if tenant is None else Solve.tenant == tenant
+    return [(a, b) for a, b in s.execute(_runs(where, name, week, status)
+                                         .limit(limit).offset(offset)).all()]
+
+
+def run_counts(s: Session, *, tenant: str | None) -> dict[str, int]:
+    """How many solves of each status (``tenant=None``: every tenant's)."""
+    q = select(Solve.status, func.count()).group_by(Solve.status)
+    if tenant is not None:
+        q = q.where(Solve.tenant == tenant)
+    return {status: int(n) for status, n in s.execute(q).all()}
+
+
 # ---------------------------------------------------------------------- weekly plans
 def _weeks(where: ColumnElement[bool], name: str | None) -> Select[Any]:
     q = select(WeeklyPlan).where(where).order_by(WeeklyPlan.week.desc(), WeeklyPlan.name)
@@ -100,6 +133,11 @@ def weekly_rows(s: Session, w: WeeklyPlan) -> list[dict[str, Any]]:
 def list_schedules(s: Session, *, tenant: str) -> Sequence[Schedule]:
     return s.scalars(select(Schedule).where(Schedule.tenant == tenant)
                      .order_by(Schedule.name)).all()
+
+
+def find_schedule(s: Session, name: str, *, tenant: str) -> Schedule | None:
+    return s.scalars(select(Schedule).where(Schedule.tenant == tenant,
+                                            Schedule.name == name)).first()
 
 
 def list_schedules_all_tenants(s: Session) -> Sequence[Schedule]:

@@ -172,6 +172,37 @@ def execute_run(engine: Engine, db_url: str, run_id: int, owner: str) -> str:
     return status
 
 
+def run_now(engine: Engine, db_url: str, sched: Schedule, owner: str,
+            actor: str) -> ScheduleRun:
+    """Claim a run of ``sched`` for this moment (the week its offset gives) and start it
+    in the background, as the scheduler would (``POST /v1/schedules/{name}/run``)."""
+    now = utcnow()
+    week = iso_week((now + timedelta(weeks=sched.week_offset)).date())
+    with session_factory(engine)() as s:
+        run = ScheduleRun(schedule_id=sched.id, scheduled_for=now, week=week,
+                          status="running", owner=owner,
+                          lease_until=now + timedelta(seconds=RUN_LEASE_SECONDS),
+                          started_at=now)
+        s.add(run)
+        s.add(Audit(actor=actor, tenant=sched.tenant, action="run_schedule",
+                    target=sched.name, detail={"week": week}))
+        s.commit()
+    threading.Thread(target=execute_run, args=(engine, db_url, run.id, owner),
+                     daemon=True).start()
+    return run
+
+
+def last_runs(s: Session, schedule_ids: list[int]) -> dict[int, ScheduleRun]:
+    """The most recent run of each of the schedules (those that ran)."""
+    from sqlalchemy import func
+
+    newest = (select(ScheduleRun.schedule_id, func.max(ScheduleRun.id).label("id"))
+              .where(ScheduleRun.schedule_id.in_(schedule_ids))
+              .group_by(ScheduleRun.schedule_id).subquery())
+    runs = s.scalars(select(ScheduleRun).join(newest, ScheduleRun.id == newest.c.id)).all()
+    return {r.schedule_id: r for r in runs}
+
+
 class Scheduler:
     """The loop inside ``serve``: every ``interval`` seconds, claim and start due runs."""
 

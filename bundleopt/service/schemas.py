@@ -69,7 +69,16 @@ class Rows(BaseModel):
     rows: list[dict[str, Any]]
 
 
-class WeeklyOut(BaseModel):
+class ReviewState(BaseModel):
+    review: str = Field("proposed", description="proposed, approved, rejected or exported")
+    approval_required: bool = False
+    approved_version: int | None = None
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
+    review_comment: str | None = None
+
+
+class WeeklyOut(ReviewState):
     name: str
     week: str
     status: str
@@ -109,6 +118,7 @@ class ScheduleOut(BaseModel):
     enabled: bool
     created_by: str
     next_run_at: str | None = None
+    last_run: dict[str, Any] | None = None
 
 
 class ScheduleList(BaseModel):
@@ -125,3 +135,70 @@ class AuditOut(BaseModel):
 
 class AuditList(BaseModel):
     entries: list[AuditOut]
+
+
+class OverrideRowIn(BaseModel):
+    bundle_id: str = Field(min_length=1, max_length=256)
+    segment_id: str = Field("*", min_length=1, max_length=256,
+                            description="the segment the price is for; * = everyone")
+    price: float | None = Field(description="a point of the offer's price ladder; null "
+                                "takes the offer off sale for these shoppers")
+
+
+class OverrideIn(BaseModel):
+    rows: list[OverrideRowIn] = Field(min_length=1, max_length=10_000)
+    dry_run: bool = Field(False, description="evaluate and answer, save nothing")
+    base_version: int | None = Field(None, ge=0, le=2**31 - 1,
+                                     description="the version to change (default: latest)")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class VersionOut(BaseModel):
+    version: int
+    overridden: bool
+    status: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    kpis: dict[str, Any]
+    binding_constraints: list[str]
+    created_by: str | None = None
+    created_at: str | None = None
+    comment: str | None = None
+    changes: list[dict[str, Any]] = []
+    base_version: int | None = None
+    n_rows: int
+    rows: list[dict[str, Any]] | None = None
+
+
+class VersionList(ReviewState):
+    versions: list[VersionOut]
+
+
+class OverrideOut(BaseModel):
+    saved: bool
+    version: VersionOut
+    violations: list[str]
+
+
+class ApproveIn(BaseModel):
+    version: int | None = Field(None, ge=0, le=2**31 - 1,
+                                description="the version to approve (default: latest)")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class RejectIn(BaseModel):
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class ReviewOut(ReviewState):
+    name: str
+    week: str
+    export_dir: str | None = None
+
+
+class ScheduleRunOut(BaseModel):
+    schedule: str
+    week: str
+    run_id: int
+    status: str

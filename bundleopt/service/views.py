@@ -7,7 +7,8 @@ from typing import Any
 from solver.status import relative_gap
 
 from .db import jsonable
-from .models import Audit, Schedule, Solve, WeeklyPlan
+from .models import Audit, Schedule, ScheduleRun, Solve, WeeklyPlan
+from .weekly.approval import review_out
 
 
 def iso(dt: Any) -> str | None:
@@ -45,14 +46,18 @@ def solve_details(s: Solve) -> dict[str, Any]:
 def weekly_out(w: WeeklyPlan) -> dict[str, Any]:
     return {"name": w.name, "week": w.week, "status": w.status, "solve_id": w.solve_id,
             "previous_week": w.previous_week, "export_dir": w.export_dir, "error": w.error,
-            "finished_at": iso(w.finished_at)}
+            "finished_at": iso(w.finished_at), **review_out(w)}
 
 
-def schedule_out(s: Schedule) -> dict[str, Any]:
+def schedule_out(s: Schedule, last: ScheduleRun | None = None) -> dict[str, Any]:
+    """A schedule, with its most recent run (``last``) when known."""
     config = s.config_inline if s.config_inline is not None else s.config
     return {"name": s.name, "cron": s.cron, "config": config, "week_offset": s.week_offset,
             "enabled": s.enabled, "created_by": s.created_by,
-            "next_run_at": iso(s.next_run_at)}
+            "next_run_at": iso(s.next_run_at),
+            "last_run": None if last is None else {
+                "week": last.week, "status": last.status, "started_at": iso(last.started_at),
+                "finished_at": iso(last.finished_at)}}
 
 
 def audit_out(a: Audit) -> dict[str, Any]:

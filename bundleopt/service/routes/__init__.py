@@ -4,9 +4,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from . import audit, health, metrics, plans, schedules, solves
+from . import audit, health, metrics, plans, review, schedules, solves
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, solves.router, plans.router,
+ROUTERS: tuple[APIRouter, ...] = (health.router, solves.router, plans.router, review.router,
                                   schedules.router, audit.router, metrics.router)
 
 

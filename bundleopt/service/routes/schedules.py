@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 
 from formulations.errors import InputError
 
-from .. import queries, schedules
+from .. import queries, queue, schedules
 from ..auth import Caller
 from ..deps import caller, reads, service, writes
 from ..limits import safe_text
 from ..models import Schedule
-from ..schemas import NAME_RE, ScheduleIn, ScheduleList, ScheduleOut
+from ..schemas import NAME_RE, ScheduleIn, ScheduleList, ScheduleOut, ScheduleRunOut
 from ..submission import checked_scenario
 from ..views import schedule_out
 
@@ -60,7 +60,8 @@ def list_schedules(who: Caller = Depends(caller), s: Session = Depends(reads)) -
     """This tenant's schedules (an admin's: all)."""
     rows = (queries.list_schedules_all_tenants(s) if who.admin
             else queries.list_schedules(s, tenant=who.tenant))
-    return {"schedules": [schedule_out(x) for x in rows]}
+    last = schedules.last_runs(s, [x.id for x in rows])
+    return {"schedules": [schedule_out(x, last.get(x.id)) for x in rows]}
 
 
 @router.delete("/v1/schedules/{name}", status_code=204, responses={404: {}})
@@ -70,3 +71,23 @@ def delete_schedule(name: str, who: Caller = Depends(caller),
     if not NAME_RE.match(name) or not schedules.delete(s, name, who.actor,
                                                        tenant=who.tenant):
         raise HTTPException(404, f"no schedule {safe_text(name)[:128]!r}")
+
+
+@router.post("/v1/schedules/{name}/run", response_model=ScheduleRunOut, status_code=202,
+             responses={403: {}, 404: {}})
+def run_schedule(request: Request, name: str, who: Caller = Depends(caller)) -> Any:
+    """Run the schedule now, for the week its ``week_offset`` gives from today; the run
+    happens in the background (its week appears under /v1/plans when planned)."""
+    if who.admin:
+        raise HTTPException(403, "admin tokens are read-only here; use the tenant's token")
+    svc = service(request)
+    with svc.reads() as s:
+        sched = queries.find_schedule(s, name, tenant=who.tenant) if NAME_RE.match(name) \
+            else None
+    if sched is None:
+        raise HTTPException(404, f"no schedule {safe_text(name)[:128]!r}")
+    with svc.write_turn:
+        run = schedules.run_now(svc.engine, svc.settings.db_url, sched,
+                                queue.worker_name("run-now"), who.actor)
+    return {"schedule": sched.name, "week": run.week, "run_id": run.id,
+            "status": run.status}

@@ -1,5 +1,6 @@
-"""Weekly plans: their config (:mod:`.config`), one week's run (:mod:`.runner`) and the
-export of a stored plan (:mod:`.export`)."""
+"""Weekly plans: their config (:mod:`.config`), one week's run (:mod:`.runner`), the
+export of a stored plan (:mod:`.export`), a week's versions (:mod:`.versions`) and its
+review, which gates the export (:mod:`.approval`)."""
 from __future__ import annotations
 
 from .config import (Confinement, WeeklyConfig, config_from_mapping, iso_week,

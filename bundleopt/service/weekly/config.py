@@ -12,6 +12,8 @@ config file)::
     max_price_change: 0.10      # optional: sets price_change.max_relative
     export: plans/{name}/{week} # optional: where plan.csv and summary.json go
     solver: {backend: highs, time_limit: 120}   # optional; else scenario.yaml's, else 300 s
+    approval: required          # optional: export a week only once it is approved
+                                # (weekly/approval.py); default none: export at once
 
 From the CLI (the operator's own files) paths are free. A config that came from a
 client of the service is *confined* (:class:`Confinement`): the config file and every
@@ -40,7 +42,9 @@ from formulations.yaml12 import load_yaml
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-CONFIG_KEYS = ("name", "scenario", "demand", "max_price_change", "export", "solver")
+CONFIG_KEYS = ("name", "scenario", "demand", "max_price_change", "export", "solver",
+               "approval")
+APPROVALS = ("none", "required")
 SOLVER_KEYS = ("backend", "time_limit", "mip_gap", "threads")
 DEFAULT_EXPORT = "plans/{name}/{week}"
 #: `bundleopt fit` options a config may set (``demand.args``), with their types. Options
@@ -118,6 +122,7 @@ class WeeklyConfig:
     export: str | None
     solver: dict[str, Any]
     confined: bool = False
+    approval: str = "none"
 
 
 def parse_week(week: str) -> date:
@@ -226,10 +231,14 @@ def config_from_mapping(raw: Any, source: str, *, base: Path | None,
     elif base is not None:
         export = str(base / export)
     solver = _solver(raw.get("solver"), source, confined=confinement is not None)
+    approval = raw.get("approval", "none")
+    if approval not in APPROVALS:
+        raise InputError(source, "expected none or required", field="approval")
     return WeeklyConfig(source=source, path=path, name=name, scenario=scenario,
                         scenario_tables=tables, demand_data=data, fit_options=fit_options,
                         max_price_change=float(mpc) if mpc is not None else None,
-                        export=export, solver=solver, confined=confinement is not None)
+                        export=export, solver=solver, confined=confinement is not None,
+                        approval=approval)
 
 
 def _export_pattern(export: Any, name: str, source: str) -> str:

@@ -32,25 +32,34 @@ def export_path(cfg: Any, week: str, out: Any) -> str | None:
 
 
 def export_plan(s: Any, cfg: Any, week: str, solve_id: str | None, out: Any) -> str | None:
-    """Write plan.csv and summary.json of a stored solve into the week's directory."""
+    """Write plan.csv and summary.json of a stored solve into the week's directory
+    (no review: the solve's own plan; weekly/approval.py exports a week's versions)."""
     where = export_path(cfg, week, out)
     if where is None:
         return None
-    target = Path(where)
     plan = s.scalars(select(Plan).where(Plan.solve_id == solve_id)).one()
     solve = s.get(Solve, solve_id)
+    summary = dict(solve.summary or {})
+    summary.update(week=week, plan=cfg.name, solve_id=solve_id)
+    return write_export(where, plan.rows, summary, source=cfg.source,
+                        show_path=not cfg.confined)
+
+
+def write_export(where: str, rows: list[dict[str, Any]], summary: dict[str, Any], *,
+                 source: str, show_path: bool) -> str:
+    """Write ``rows`` as plan.csv and ``summary`` as summary.json into ``where``,
+    atomically; refuses to replace a directory that is not a plan export."""
+    target = Path(where)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = fresh_dir(target.parent, f".{target.name}.tmp-")
     try:
-        pd.DataFrame(plan.rows).to_csv(tmp / "plan.csv", index=False)
-        summary = dict(solve.summary or {})
-        summary.update(week=week, plan=cfg.name, solve_id=solve_id)
+        pd.DataFrame(rows).to_csv(tmp / "plan.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(jsonable(summary), indent=2))
         if target.exists():
             if not target.is_dir() or any(p.name not in EXPORT_FILES
                                           for p in target.iterdir()):
-                shown = "the export directory" if cfg.confined else str(target)
-                raise InputError(cfg.source, f"{shown} exists and is not a plan export; "
+                shown = str(target) if show_path else "the export directory"
+                raise InputError(source, f"{shown} exists and is not a plan export; "
                                  "refusing to overwrite it", field="export")
             shutil.rmtree(target)
         tmp.rename(target)

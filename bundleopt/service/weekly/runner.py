@@ -31,7 +31,8 @@ from ..limits import service_time_limit
 from ..models import Plan, Solve, WeeklyPlan, utcnow
 from ..worker import execute, hard_deadline
 from .config import WeeklyConfig, load_config, parse_week
-from .export import export_path, export_plan
+from .approval import export_week, exportable_version, shelf_plan
+from .export import export_path
 
 DEFAULT_TIME_LIMIT = 300.0
 CLAIM_SECONDS = 1800.0   # how long a run may spend building its scenario before the solve
@@ -96,20 +97,11 @@ def build_scenario(cfg: WeeklyConfig, refit: bool | None = None) -> Any:
 
 def previous_plan(engine: Engine, name: str, week: str, *, tenant: str
                   ) -> tuple[str | None, pd.DataFrame]:
-    """The tenant's most recent finished plan of ``name`` before ``week`` (ISO weeks
-    sort as text)."""
+    """The plan on the tenant's shelf before ``week`` (ISO weeks sort as text): the most
+    recent earlier week of ``name`` in the version that was approved or exported
+    (:func:`.approval.shelf_plan`)."""
     with session_factory(engine)() as s:
-        w = s.scalars(select(WeeklyPlan).where(
-            WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week < week,
-            WeeklyPlan.status == "done").order_by(WeeklyPlan.week.desc()).limit(1)).first()
-        if w is None:
-            return None, pd.DataFrame(columns=["bundle_id", "segment_id", "price"])
-        plan = s.scalars(select(Plan).where(Plan.solve_id == w.solve_id)).one()
-        rows = pd.DataFrame(plan.rows)
-    frame = pd.DataFrame({"bundle_id": rows["bundle_id"].astype(str),
-                          "segment_id": rows["segment_id"].astype(str),
-                          "price": rows["price"].astype(float)})
-    return w.week, frame
+        return shelf_plan(s, name, week, tenant=tenant)
 
 
 def _week_row(name: str, week: str, *, tenant: str) -> Any:
@@ -140,9 +132,11 @@ def _claim_week(engine: Engine, name: str, week: str, owner: str, lease_seconds:
             res = s.execute(update(WeeklyPlan).where(
                 *_week_row(name, week, tenant=tenant),
                 or_(WeeklyPlan.status == "failed",
+                    (WeeklyPlan.status == "done") & (WeeklyPlan.review == "rejected"),
                     (WeeklyPlan.status == "running") & (WeeklyPlan.lease_until < now),
                     (WeeklyPlan.status == "running") & WeeklyPlan.owner.in_(dead)))
-                .values(status="running", owner=owner, lease_until=lease, error=None))
+                .values(status="running", owner=owner, lease_until=lease, error=None,
+                        review="proposed", approved_version=None, export_dir=None))
             s.commit()
             if res.rowcount == 0:
                 return None
@@ -226,16 +220,26 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
     export_dir = None
     with Sessions() as s:
         stored = s.get(Solve, solve_id)
-        if status in ("optimal", "feasible"):
-            export_dir = export_plan(s, cfg, week, solve_id, out)
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
+                                               WeeklyPlan.owner == owner)).first()
+        if w is not None and status in ("optimal", "feasible"):
+            w.status = "done"   # planned; the export (if any) goes through the gate
+            w.approval_required = cfg.approval == "required"
+            w.export_target = export_path(cfg, week, out)
+            export_dir = export_week(s, w, actor=f"weekly:{cfg.name}", source=cfg.source,
+                                     show_path=not cfg.confined)
             values: dict[str, Any] = {"status": "done", "export_dir": export_dir}
             message = f"week {week}: {status}, plan stored" + (
-                f" and written to {export_dir}" if export_dir else "")
+                f" and written to {export_dir}" if export_dir else
+                ", awaiting approval before export" if w.approval_required else "")
+        elif status in ("optimal", "feasible"):
+            values, message = {}, f"week {week}: {status}; another run took the week over"
         else:
             values = {"status": "failed",
                       "error": f"solve {status}: {stored.error or ''}".strip()}
             message = f"week {week}: {status}; no plan stored" + (
                 f" ({stored.error.splitlines()[0]})" if stored.error else "")
+        s.flush()
         s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
                                            WeeklyPlan.owner == owner)
                   .values(finished_at=utcnow(), lease_until=None, **values))
@@ -254,14 +258,21 @@ def _existing(engine: Engine, cfg: WeeklyConfig, week: str, out: Any, *,
                                  f"{w.owner} right now; try again later")
         export_dir = w.export_dir
         target = export_path(cfg, week, out)
+        message = f"week {week} already planned (solve {w.solve_id}); unchanged"
         if target is not None and not (Path(target) / "plan.csv").exists():
-            # The stored plan is the truth; the export is a copy we may rewrite.
-            export_dir = export_plan(s, cfg, week, w.solve_id, out)
+            # The stored plan is the truth; the export is a copy we may rewrite, in the
+            # version the review allows (none while approval is awaited or refused).
+            export_dir = export_week(s, w, actor=f"weekly:{cfg.name}", target=target,
+                                     source=cfg.source, show_path=not cfg.confined)
+            s.commit()
+            if export_dir is None and exportable_version(w) is None:
+                message = (f"week {week} already planned (solve {w.solve_id}); not exported: "
+                           + ("it was rejected" if w.review == "rejected"
+                              else "it awaits approval"))
         solve = s.get(Solve, w.solve_id)
         plan = s.scalars(select(Plan).where(Plan.solve_id == w.solve_id)).first()
         return WeeklyOutcome(cfg.name, week, solve.status if solve else "done", w.solve_id,
-                             False, export_dir, w.previous_week,
-                             f"week {week} already planned (solve {w.solve_id}); unchanged",
+                             False, export_dir, w.previous_week, message,
                              stored_result(solve, plan.rows if plan else []) if solve
                              else None)
 

@@ -1,0 +1,25 @@
+"""The web app under ``/app/`` (issue 20): the pages (:mod:`.pages`), sessions and CSRF
+(:mod:`.sessions`), the Content-Security-Policy (:mod:`.security`), templates and
+charts (:mod:`.render`), plan comparison (:mod:`.compare`) and its own static files
+(:mod:`.static`)."""
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from .pages import SignIn, router
+from .security import SecureHeaders
+
+
+async def _sign_in(_request: Request, _err: Exception) -> Response:
+    return RedirectResponse("/app/login", status_code=303)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the web app on ``app`` (its routes, headers and sign-in redirect)."""
+    app.add_middleware(SecureHeaders)
+    app.add_exception_handler(SignIn, _sign_in)
+    app.include_router(router)
+
+
+__all__ = ["install"]
