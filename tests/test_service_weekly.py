@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import brute_force, evaluate_plan_frame  # noqa: E402
-from test_service_support import DB_KINDS, PYTHON, ROOT, database  # noqa: E402
+from test_service_support import (DB_KINDS, PYTHON, ROOT, WorkerNode,  # noqa: E402
+                                  database)
 
 from formulations.errors import BundleoptError, InputError, ParameterError  # noqa: E402
 from formulations.loading import (load_scenario, scenario_from_tables,  # noqa: E402
@@ -174,8 +175,18 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path,
         run = s.get(ScheduleRun, claimed[0])
         week = run.week
     assert week == shift_week(f"{at.isocalendar()[0]}-W{at.isocalendar()[1]:02d}", 1)
-    assert schedules.execute_run(engine, url, claimed[0], "scheduler-A") == "done"
+    # The occurrence's solve goes through the queue: a `bundleopt worker` node solves it.
+    node = WorkerNode(url, tmp_path, processes=1).start()
+    try:
+        assert schedules.execute_run(engine, url, claimed[0], "scheduler-A") == "done"
+    finally:
+        node.stop()
     assert _count(url, WeeklyPlan, WeeklyPlan.week == week, WeeklyPlan.status == "done") == 1
+    with session_factory(engine)() as s:
+        w = s.scalars(select(WeeklyPlan).where(WeeklyPlan.week == week)).one()
+        solved = s.get(Solve, w.solve_id)
+        assert solved.source == "schedule" and ":worker:" in solved.worker
+        assert int(solved.worker.split(":")[1]) != os.getpid()
     # A service-run config exports under the export root, in the tenant's own directory.
     assert (tmp_path / "exports" / "default" / "out" / week / "plan.csv").is_file()
     # Three weeks of downtime: one catch-up run, not three.

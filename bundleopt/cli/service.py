@@ -169,8 +169,12 @@ def plan() -> None:
 @click.option("--schedule", "schedule_id", default=None, type=INT, hidden=True,
               help="Run a stored schedule's config, confined to the allowed roots "
                    "(how serve runs schedules).")
+@click.option("--queue-as", "queue_as", default=None, hidden=True,
+              help="With --schedule: queue the week's solve for the fleet's workers, the "
+                   "week held by this scheduler, instead of solving here.")
 def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bool | None,
-             out: str | None, tenant: str, schedule_id: int | None) -> None:
+             out: str | None, tenant: str, schedule_id: int | None,
+             queue_as: str | None) -> None:
     """Plan one week: build, solve against last week's plan, store, export. Idempotent.
 
     Prints the same summary as `bundleopt solve`. Exit status: 0 plan stored (now or
@@ -193,6 +197,11 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
             cfg, tenant = _schedule_config(url, schedule_id)
         else:
             cfg = config
+        if queue_as is not None:
+            if schedule_id is None:
+                raise BundleoptError("--queue-as: only with --schedule")
+            click.echo(_queue_week(cfg, _week_arg(week), url, tenant, queue_as, refit))
+            return
         outcome = run_week(cfg, _week_arg(week), db_url=url, refit=refit, out=out,
                            tenant=tenant)
     except SQLAlchemyError as err:
@@ -207,6 +216,20 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _queue_week(cfg: Any, week: str, url: str, tenant: str, owner: str,
+                refit: bool | None) -> str:
+    from bundleopt.service.db import make_engine, upgrade
+    from bundleopt.service.weekly.queued import enqueue_week
+
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        return enqueue_week(cfg, week, engine=engine, tenant=tenant, owner=owner,
+                            refit=refit).message
+    finally:
+        engine.dispose()
 
 
 def _schedule_config(url: str, schedule_id: int) -> tuple[Any, str]:
