@@ -36,16 +36,19 @@ grace_option = click.option(
     "finish before they are stopped and handed back to the queue.")
 
 
-def open_database(engine: Any, url: str) -> None:
-    """Migrate the database of ``engine`` and put the solves of this host's dead workers
-    back in the queue; a database that cannot be opened is one error line."""
+def open_database(engine: Any, url: str, role: str) -> Any:
+    """Migrate the database of ``engine``, put the solves of this host's dead workers back
+    in the queue and register this process as an instance of ``role``; its heartbeat
+    (started). A database that cannot be opened, or a SQLite file another host uses, is
+    one error line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bundleopt.service import queue
-    from bundleopt.service.db import upgrade
+    from bundleopt.service import instances, queue
+    from bundleopt.service.db import describe_url, upgrade
 
     try:
         upgrade(engine)
+        ident = instances.register(engine, role, describe_url(url))
         # Solves of workers that died with a previous run of this instance go back
         # first; the instance died, not because of them: that costs them no attempt.
         requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine),
@@ -55,6 +58,7 @@ def open_database(engine: Any, url: str) -> None:
         raise _db_error(err, url) from None
     if requeued:
         logging.getLogger("bundleopt.serve").info("re-queued %d interrupted solves", requeued)
+    return instances.InstanceHeartbeat(engine, ident).start()
 
 
 def supervise(pool: Any, engine: Any, stop: threading.Event) -> None:
@@ -107,14 +111,15 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
     url = normalize_url(db_url)
     settings = ServiceSettings.from_env(url, tokens, admins)
     engine, read_engine = make_engines(url)
-    open_database(engine, url)
+    beating = open_database(engine, url, "serve")
     say = logging.getLogger("bundleopt.serve")
     say.info("database %s; %s; listening on %s:%d", describe_url(url),
              f"{workers} worker process{'' if workers == 1 else 'es'}" if workers
              else "no workers (API only)", host, port)
     pool = WorkerPool(WorkerSettings(db_url=url, lease_seconds=settings.lease_seconds,
                                      parent_pid=os.getpid(), grace_seconds=grace,
-                                     log_format=log_format), workers)
+                                     log_format=log_format, instance=beating.ident),
+                      workers)
     pool.start()
     stop = threading.Event()
     threading.Thread(target=supervise, args=(pool, engine, stop), name="supervisor",
@@ -128,6 +133,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
         if sched:
             sched.stop()
         pool.stop()   # workers finish within --grace or hand their solves back
+        beating.stop()
 
     app = create_app(settings, engine, read_engine=read_engine, migrate=False,
                      on_shutdown=shutdown)

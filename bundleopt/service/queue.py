@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy import Engine, and_, false, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -31,6 +32,7 @@ from formulations.errors import InputError
 from .db import jsonable
 from .models import TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
 
+log = logging.getLogger("bundleopt.queue")
 #: After its worker died this many times while the service lived, a solve is failed.
 MAX_ATTEMPTS = 3
 ACTIVE = ("queued", "running")
@@ -142,11 +144,14 @@ def _next_queued() -> Any:
             .order_by(last_start.asc().nulls_first(), Solve.created_at, Solve.id).limit(1))
 
 
-def claim(engine: Engine, worker: str, lease_seconds: float) -> str | None:
-    """Atomically take the next queued solve (see :func:`_next_queued`); its id, or ``None``."""
+def claim(engine: Engine, worker: str, lease_seconds: float,
+          instance: str | None = None) -> str | None:
+    """Atomically take the next queued solve (see :func:`_next_queued`) for ``worker`` of
+    ``instance`` (:mod:`.instances`); its id, or ``None``."""
     now = utcnow()
-    values = dict(status="running", worker=worker, lease_until=now + timedelta(
-        seconds=lease_seconds), started_at=now, attempts=Solve.attempts + 1, progress=None)
+    values = dict(status="running", worker=worker, instance=instance,
+                  lease_until=now + timedelta(seconds=lease_seconds), started_at=now,
+                  attempts=Solve.attempts + 1, progress=None)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             row = conn.execute(_next_queued().with_for_update(skip_locked=True,
@@ -212,43 +217,55 @@ def release(engine: Engine, solve_id: str, worker: str) -> None:
     with engine.begin() as conn:
         conn.execute(update(Solve).where(Solve.id == solve_id, Solve.worker == worker,
                                          Solve.status == "running")
-                     .values(status="queued", worker=None, lease_until=None,
-                             attempts=Solve.attempts - 1))
+                     .values(status="queued", worker=None, instance=None,
+                             lease_until=None, attempts=Solve.attempts - 1))
 
 
 def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
                   service_restart: bool = False) -> int:
     """Re-queue running solves whose lease expired or whose worker is known dead.
 
-    A solve whose worker has died :data:`MAX_ATTEMPTS` times while the service lived is
+    A solve whose worker has died :data:`MAX_ATTEMPTS` times while its instance lived is
     failed instead, so a scenario that kills its worker cannot take the service down in
-    a loop. With ``service_restart`` (the whole service died, ``kill -9`` included) the
-    deaths are not the solve's fault and do not count.
+    a loop. A solve lost with its whole instance (:func:`.instances.gone`: a machine or
+    node lost, ``kill -9`` of a ``serve`` or ``worker``; the instance's missing heartbeat
+    tells) is re-queued without counting, and so is every one with ``service_restart``
+    (this instance's previous run died). ``attempts`` counts the runs started either way.
     """
+    from .instances import gone
+
     now = utcnow()
     lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
     # Solves run by `plan run` are not queue entries: the next run of that week solves
     # again, so a dead run's solve is just closed.
-    stale = and_(Solve.source != "weekly", lost)
+    stale = and_(Solve.status == "running", Solve.source != "weekly", lost)
     with engine.begin() as conn:
         conn.execute(update(Solve).where(Solve.status == "running", Solve.source == "weekly",
                                          lost)
                      .values(status="failed", finished_at=now, lease_until=None,
                              error="the plan run solving this stopped before it finished"))
+        lost_instances = gone(conn, [str(i) for i in conn.execute(
+            select(Solve.instance).where(stale, Solve.instance.is_not(None)).distinct()
+        ).scalars()])
+        blameless = Solve.instance.in_(lost_instances) if lost_instances else false()
+        back = dict(status="queued", worker=None, instance=None, lease_until=None)
+        res = conn.execute(update(Solve).where(stale, blameless).values(**back))
+        requeued = int(res.rowcount or 0)
+        if requeued:
+            log.info("re-queued %d solves of instances gone without a heartbeat (not "
+                     "counted against them)", requeued)
         if not service_restart:
-            conn.execute(update(Solve).where(Solve.status == "running", stale,
-                                             Solve.crashes + 1 >= MAX_ATTEMPTS)
+            conn.execute(update(Solve).where(stale, Solve.crashes + 1 >= MAX_ATTEMPTS)
                          .values(status="failed", finished_at=now, lease_until=None,
                                  crashes=Solve.crashes + 1,
                                  error=f"the worker died {MAX_ATTEMPTS} times running this "
                                  "solve"))
-        res = conn.execute(update(Solve).where(Solve.status == "running", stale)
-                           .values(status="queued", worker=None, lease_until=None,
-                                   crashes=Solve.crashes + (0 if service_restart else 1)))
+        res = conn.execute(update(Solve).where(stale).values(
+            **back, crashes=Solve.crashes + (0 if service_restart else 1)))
         # Queued solves whose cancellation was requested need no worker at all.
         conn.execute(update(Solve).where(Solve.status == "queued", Solve.cancel_requested)
                      .values(status="cancelled", finished_at=now))
-        return int(res.rowcount or 0)
+        return requeued + int(res.rowcount or 0)
 
 
 def local_pid(owner: str | None) -> int | None:

@@ -1,0 +1,153 @@
+"""The instances of a fleet: every ``serve`` and ``worker`` process, with a heartbeat.
+
+An instance registers when it starts (:func:`register`: id, host, pid, role, start),
+rewrites its ``heartbeat_at`` every :data:`HEARTBEAT_SECONDS` from a thread of its own
+(:class:`InstanceHeartbeat`) and sets ``stopped_at`` when it stops cleanly. It serves two
+purposes:
+
+- **SQLite is one machine's database.** Two hosts writing one SQLite file (over a
+  network file system) corrupt it; an instance starting on a SQLite file that a live
+  instance of *another* host uses is refused (:class:`SharedSQLite`, one line, exit 2).
+  Several processes of one host are what SQLite's locking is made for.
+- **Why a lease lapsed.** Each running solve names the instance whose worker claimed it
+  (``solves.instance``). An instance is *gone* when it stopped, when it is a process of
+  this host that no longer exists, or when it has not beaten for
+  :data:`DEAD_AFTER_SECONDS`. A solve lost with its instance (a machine lost, ``kill -9``
+  of a node) is re-queued without counting against it (:func:`..queue.requeue_stale`):
+  only a worker that died while its instance lived may mean the scenario kills workers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.engine import Connection
+
+from formulations.errors import BundleoptError
+
+from .models import Instance, utcnow
+
+log = logging.getLogger("bundleopt.instances")
+
+HEARTBEAT_SECONDS = 2.0
+#: An instance not heard from for this long is taken for dead (three missed beats and
+#: slack for a busy database).
+DEAD_AFTER_SECONDS = 10.0
+ROLES = ("serve", "worker")
+
+
+class SharedSQLite(BundleoptError):
+    """A second host would write the same SQLite file (one line, exit status 2)."""
+
+
+def instance_name(role: str) -> str:
+    """``host:pid:role:random``, like the workers' names (``queue.worker_name``)."""
+    from .queue import worker_name
+
+    return worker_name(role)
+
+
+def register(engine: Engine, role: str, url_shown: str = "the database") -> str:
+    """Record this process as an instance of ``role``; its id.
+
+    On SQLite, refuses (:class:`SharedSQLite`) when a live instance of another host uses
+    the file; the check and the insert are one write transaction, so two hosts starting
+    at once cannot both pass it.
+    """
+    assert role in ROLES
+    host, now = socket.gethostname(), utcnow()
+    ident = instance_name(role)
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            other = conn.execute(select(Instance.host, Instance.pid, Instance.role).where(
+                Instance.stopped_at.is_(None), Instance.host != host,
+                Instance.heartbeat_at >= now - timedelta(seconds=DEAD_AFTER_SECONDS))
+                .limit(1)).first()
+            if other is not None:
+                raise SharedSQLite(
+                    f"--db: {url_shown} is in use by a bundleopt {other.role} on host "
+                    f"{other.host!r} (pid {other.pid}); a SQLite file serves one machine — "
+                    "give every host of a fleet the same PostgreSQL URL")
+        conn.execute(Instance.__table__.insert().values(
+            id=ident, host=host, pid=os.getpid(), role=role, started_at=now,
+            heartbeat_at=now, stopped_at=None))
+    return ident
+
+
+def beat(engine: Engine, ident: str) -> None:
+    """Rewrite the instance's heartbeat."""
+    with engine.begin() as conn:
+        conn.execute(update(Instance).where(Instance.id == ident).values(heartbeat_at=utcnow()))
+
+
+def stopped(engine: Engine, ident: str) -> None:
+    """Mark the instance stopped cleanly."""
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(update(Instance).where(Instance.id == ident)
+                     .values(heartbeat_at=now, stopped_at=now))
+
+
+def gone(conn: Connection, candidates: list[str]) -> list[str]:
+    """Those of the instance ids ``candidates`` that are gone (see the module): stopped,
+    a process of this host that no longer exists, or silent for
+    :data:`DEAD_AFTER_SECONDS`. An id with no row (from before instances) is not."""
+    from .queue import owner_dead
+
+    if not candidates:
+        return []
+    cutoff = utcnow() - timedelta(seconds=DEAD_AFTER_SECONDS)
+    host = socket.gethostname()
+    rows = conn.execute(select(Instance.id, Instance.host, Instance.stopped_at,
+                               Instance.heartbeat_at).where(Instance.id.in_(candidates))
+                        ).all()
+    return [str(i) for i, h, stop, at in rows
+            if stop is not None or at < cutoff or (h == host and owner_dead(str(i)))]
+
+
+class InstanceHeartbeat:
+    """The thread that keeps an instance's heartbeat, from :meth:`start` to :meth:`stop`.
+
+    A beat that fails (database down) is logged once per outage and retried; the
+    instance goes on, and its beats resume with the database.
+    """
+
+    def __init__(self, engine: Engine, ident: str) -> None:
+        self.engine, self.ident = engine, ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="instance-heartbeat",
+                                        daemon=True)
+
+    def start(self) -> "InstanceHeartbeat":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                beat(self.engine, self.ident)
+                if failing:
+                    log.info("instance heartbeat: the database answers again")
+                failing = False
+            except Exception as err:
+                if not failing:
+                    log.warning("instance heartbeat failed (%s); retrying",
+                                type(err).__name__)
+                failing = True
+
+    def stop(self) -> None:
+        """End the thread and mark the instance stopped (best effort: the database may
+        be gone, then the missing heartbeat says it)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        try:
+            stopped(self.engine, self.ident)
+        except Exception as err:
+            log.warning("could not mark instance %s stopped (%s)", self.ident,
+                        type(err).__name__)
