@@ -65,7 +65,7 @@ CLIENT_TIMEOUT = 20.0
 # ---------------------------------------------------------------- PostgreSQL
 
 
-@dataclass(frozen=True)
+@dataclass
 class PgServer:
     """A server started by ``.ci/postgres.sh`` (its state file: DIR, BIN, PGUSER_OS, URL)."""
 
@@ -73,6 +73,7 @@ class PgServer:
     bin: str
     user: str
     url: str
+    _opts: str = ""
 
     @classmethod
     def from_state(cls, path: str | os.PathLike[str]) -> "PgServer":

@@ -178,3 +178,55 @@ def test_bad_input_to_serve_is_one_line_and_exit_2(tmp_path: Path, args: tuple[s
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 2 and len(lines) == 1 and says in lines[0], run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "bundleopt.db").exists()
+
+
+def test_a_request_past_the_timeout_is_answered_503_and_the_late_answer_dropped() -> None:
+    """A handler stuck in its thread (as on a database that stopped answering): the
+    client gets 503 with Retry-After at the timeout, before the handler ends, and never
+    the handler's late answer. A real uvicorn server on loopback."""
+    import httpx
+    import uvicorn
+    from fastapi import FastAPI
+
+    from bundleopt.service.deadline import RequestDeadline
+    from test_service_support import free_port
+
+    release = threading.Event()
+    app = FastAPI()
+
+    @app.get("/stuck")
+    def stuck() -> dict:
+        release.wait(30)
+        return {"late": True}
+
+    @app.get("/quick")
+    def quick() -> dict:
+        return {"ok": True}
+
+    @app.get("/broken")
+    def broken() -> dict:
+        raise RuntimeError("a bug")
+
+    app.add_middleware(RequestDeadline, seconds=0.5, retry_after=5)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.1)
+        assert httpx.get(base + "/quick").json() == {"ok": True}
+        r = httpx.get(base + "/stuck", timeout=20)
+        answered_before_the_handler = not release.is_set()
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        assert "late" not in r.json() and answered_before_the_handler
+        # A handler's own error is still the error it was (500), not a timeout.
+        assert httpx.get(base + "/broken").status_code == 500
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(10)

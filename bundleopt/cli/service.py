@@ -66,14 +66,17 @@ def supervise(pool: Any, engine: Any, stop: threading.Event) -> None:
     back in the queue the solves of dead workers and of lapsed leases (any instance's:
     that is how a lost node's solves come back)."""
     from bundleopt.service import queue
+    from bundleopt.service.logs import Failing
 
+    ticks = Failing(logging.getLogger("bundleopt.serve"), "supervisor tick")
     while not stop.wait(0.5):
         try:
+            pool.check()        # first: it needs no database
             pool.enforce_cancels(engine)
-            pool.check()
             queue.requeue_stale(engine, queue.dead_local_workers(engine))
-        except Exception:
-            logging.getLogger("bundleopt.serve").exception("supervisor tick failed")
+            ticks.ok()
+        except Exception as err:
+            ticks.failed(err)
 
 
 @click.command("serve")

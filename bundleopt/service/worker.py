@@ -293,7 +293,7 @@ def worker_main(settings: WorkerSettings) -> None:
     ``settings.grace_seconds``, after which it is stopped and handed back to the queue.
     If the parent dies (``kill -9``), the worker finishes the solve it holds and exits.
     """
-    from .logs import setup_logging
+    from .logs import Failing, setup_logging
 
     setup_logging(settings.log_format, text_format="%(asctime)s worker %(message)s")
     os.nice(WORKER_NICENESS)
@@ -313,14 +313,16 @@ def worker_main(settings: WorkerSettings) -> None:
     signal.signal(signal.SIGINT, stop)
     engine = make_engine(settings.db_url)
     worker = queue.worker_name("worker")
+    claims = Failing(log, "claim")
     while not draining.is_set():
         if settings.parent_pid is not None and os.getppid() != settings.parent_pid:
             break  # orphaned: the service is gone; a restarted one has its own workers
         try:
             solve_id = queue.claim(engine, worker, settings.lease_seconds,
                                    settings.instance)
-        except Exception:
-            log.exception("claim failed")
+            claims.ok()
+        except Exception as err:
+            claims.failed(err)
             draining.wait(1.0)
             continue
         if solve_id is None:
