@@ -439,11 +439,15 @@ def fault_outage(fleet: Fleet, tally: Tally, pg: PgServer, seconds: float) -> di
             "recovery_seconds": round(max([*healthy.values(), claimed or 999]), 2)}
 
 
-def fault_rolling(fleet: Fleet, tally: Tally) -> dict[str, Any]:
-    """SIGTERM to each instance in turn, each restarted (and ready) before the next."""
+def fault_rolling(fleet: Fleet, tally: Tally, only: tuple[str, ...] | None = None
+                  ) -> dict[str, Any]:
+    """SIGTERM to each instance in turn (or to those named in ``only``), each restarted
+    (and ready) before the next."""
     _wait_running(fleet, at_least=1)
     steps = []
     for inst in fleet.serves + fleet.workers:
+        if only is not None and inst.name not in only:
+            continue
         stopped = inst.sigterm()
         inst.start()
         ready = fleet.wait_ready(inst)
@@ -475,8 +479,9 @@ def stored_twice(fleet: Fleet) -> int:
 def run(scenario: str, db_url: str, workdir: Path, *, clients: int = 20, tenants: int = 4,
         processes: int = 1, time_limit: float = 3.0, warmup: float = 4.0,
         after: float = 6.0, outage: float = 30.0, pg: PgServer | None = None,
-        grace: float = 15.0) -> dict[str, Any]:
-    """One fault run on a fresh fleet over ``db_url``; its figures."""
+        grace: float = 15.0, roll: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """One fault run on a fresh fleet over ``db_url``; its figures. ``roll``: the
+    instances a rolling restart restarts (default: all, in turn)."""
     workdir.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(db_url, workdir, tenants=tenants, processes=processes, grace=grace).start()
     tally = Tally()
@@ -495,7 +500,7 @@ def run(scenario: str, db_url: str, workdir: Path, *, clients: int = 20, tenants
             assert pg is not None, "the outage run needs --pg-state"
             fault = fault_outage(fleet, tally, pg, outage)
         elif scenario == "rolling":
-            fault = fault_rolling(fleet, tally)
+            fault = fault_rolling(fleet, tally, roll)
         else:
             raise ValueError(scenario)
         time.sleep(after)
