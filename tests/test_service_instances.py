@@ -78,13 +78,13 @@ def test_an_instance_stopped_cleanly_is_gone_and_its_heartbeat_is_kept(engine: o
     ident = instances.register(engine, "serve")  # type: ignore[arg-type]
     beating = instances.InstanceHeartbeat(engine, ident)  # type: ignore[arg-type]
     with engine.connect() as conn:  # type: ignore[attr-defined]
-        assert instances.gone(conn, [ident]) == []
+        assert queue.gone_instances(conn, [ident]) == []
     beating.start().stop()
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         row = s.get(Instance, ident)
     assert row.stopped_at is not None and row.role == "serve" and row.pid > 0
     with engine.connect() as conn:  # type: ignore[attr-defined]
-        assert instances.gone(conn, [ident, "never-registered"]) == [ident]
+        assert queue.gone_instances(conn, [ident, "never-registered"]) == [ident]
 
 
 def test_only_the_lease_holder_stores_a_result(engine: object) -> None:

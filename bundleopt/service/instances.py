@@ -12,8 +12,9 @@ purposes:
 - **Why a lease lapsed.** Each running solve names the instance whose worker claimed it
   (``solves.instance``). An instance is *gone* when it stopped, when it is a process of
   this host that no longer exists, or when it has not beaten for
-  :data:`DEAD_AFTER_SECONDS`. A solve lost with its instance (a machine lost, ``kill -9``
-  of a node) is re-queued without counting against it (:func:`..queue.requeue_stale`):
+  :data:`DEAD_AFTER_SECONDS` (:func:`..queue.gone_instances`). A solve lost with its
+  instance (a machine lost, ``kill -9`` of a node) is re-queued without counting
+  against it (:func:`..queue.requeue_stale`):
   only a worker that died while its instance lived may mean the scenario kills workers.
 """
 from __future__ import annotations
@@ -25,18 +26,17 @@ import threading
 from datetime import timedelta
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.engine import Connection
 
 from formulations.errors import BundleoptError
 
 from .models import Instance, utcnow
+from .queue import INSTANCE_DEAD_SECONDS, worker_name
 
 log = logging.getLogger("bundleopt.instances")
 
 HEARTBEAT_SECONDS = 2.0
-#: An instance not heard from for this long is taken for dead (three missed beats and
-#: slack for a busy database).
-DEAD_AFTER_SECONDS = 10.0
+#: An instance not heard from for this long is taken for dead (:func:`..queue.gone_instances`).
+DEAD_AFTER_SECONDS = INSTANCE_DEAD_SECONDS
 ROLES = ("serve", "worker")
 
 
@@ -46,8 +46,6 @@ class SharedSQLite(BundleoptError):
 
 def instance_name(role: str) -> str:
     """``host:pid:role:random``, like the workers' names (``queue.worker_name``)."""
-    from .queue import worker_name
-
     return worker_name(role)
 
 
@@ -90,23 +88,6 @@ def stopped(engine: Engine, ident: str) -> None:
     with engine.begin() as conn:
         conn.execute(update(Instance).where(Instance.id == ident)
                      .values(heartbeat_at=now, stopped_at=now))
-
-
-def gone(conn: Connection, candidates: list[str]) -> list[str]:
-    """Those of the instance ids ``candidates`` that are gone (see the module): stopped,
-    a process of this host that no longer exists, or silent for
-    :data:`DEAD_AFTER_SECONDS`. An id with no row (from before instances) is not."""
-    from .queue import owner_dead
-
-    if not candidates:
-        return []
-    cutoff = utcnow() - timedelta(seconds=DEAD_AFTER_SECONDS)
-    host = socket.gethostname()
-    rows = conn.execute(select(Instance.id, Instance.host, Instance.stopped_at,
-                               Instance.heartbeat_at).where(Instance.id.in_(candidates))
-                        ).all()
-    return [str(i) for i, h, stop, at in rows
-            if stop is not None or at < cutoff or (h == host and owner_dead(str(i)))]
 
 
 class InstanceHeartbeat:

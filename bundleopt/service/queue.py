@@ -30,11 +30,14 @@ from sqlalchemy.orm import Session, aliased
 from formulations.errors import InputError
 
 from .db import jsonable
-from .models import TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
+from .models import TERMINAL, Audit, Instance, Plan, ScenarioRow, Solve, utcnow
 
 log = logging.getLogger("bundleopt.queue")
 #: After its worker died this many times while the service lived, a solve is failed.
 MAX_ATTEMPTS = 3
+#: An instance (:mod:`.instances`) not heard from for this long is taken for dead: five
+#: missed heartbeats, slack for a busy database.
+INSTANCE_DEAD_SECONDS = 10.0
 ACTIVE = ("queued", "running")
 
 
@@ -227,13 +230,11 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
 
     A solve whose worker has died :data:`MAX_ATTEMPTS` times while its instance lived is
     failed instead, so a scenario that kills its worker cannot take the service down in
-    a loop. A solve lost with its whole instance (:func:`.instances.gone`: a machine or
+    a loop. A solve lost with its whole instance (:func:`gone_instances`: a machine or
     node lost, ``kill -9`` of a ``serve`` or ``worker``; the instance's missing heartbeat
     tells) is re-queued without counting, and so is every one with ``service_restart``
     (this instance's previous run died). ``attempts`` counts the runs started either way.
     """
-    from .instances import gone
-
     now = utcnow()
     lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
     # Solves run by `plan run` are not queue entries: the next run of that week solves
@@ -244,7 +245,7 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
                                          lost)
                      .values(status="failed", finished_at=now, lease_until=None,
                              error="the plan run solving this stopped before it finished"))
-        lost_instances = gone(conn, [str(i) for i in conn.execute(
+        lost_instances = gone_instances(conn, [str(i) for i in conn.execute(
             select(Solve.instance).where(stale, Solve.instance.is_not(None)).distinct()
         ).scalars()])
         blameless = Solve.instance.in_(lost_instances) if lost_instances else false()
@@ -266,6 +267,21 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
         conn.execute(update(Solve).where(Solve.status == "queued", Solve.cancel_requested)
                      .values(status="cancelled", finished_at=now))
         return requeued + int(res.rowcount or 0)
+
+
+def gone_instances(conn: Any, candidates: list[str]) -> list[str]:
+    """Those of the instance ids ``candidates`` (:mod:`.instances`) that are gone:
+    stopped, a process of this host that no longer exists, or silent for
+    :data:`INSTANCE_DEAD_SECONDS`. An id with no row (from before instances) is not."""
+    if not candidates:
+        return []
+    cutoff = utcnow() - timedelta(seconds=INSTANCE_DEAD_SECONDS)
+    host = socket.gethostname()
+    rows = conn.execute(select(Instance.id, Instance.host, Instance.stopped_at,
+                               Instance.heartbeat_at).where(Instance.id.in_(candidates))
+                        ).all()
+    return [str(i) for i, h, stop, at in rows
+            if stop is not None or at < cutoff or (h == host and owner_dead(str(i)))]
 
 
 def local_pid(owner: str | None) -> int | None:
