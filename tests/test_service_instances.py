@@ -65,6 +65,8 @@ def test_a_solve_lost_with_its_instance_costs_no_attempt(engine: object) -> None
     assert queue.claim(engine, "h:2:worker:y", 30, alive) == b  # type: ignore[arg-type]
     past = utcnow() - timedelta(seconds=instances.DEAD_AFTER_SECONDS + 5)
     _set(engine, Instance, dead, heartbeat_at=past)
+    # The live one has beaten without a gap since well before the leases below ended.
+    _set(engine, Instance, alive, beating_since=utcnow() - timedelta(minutes=5))
     for sid in (a, b):
         _set(engine, Solve, sid, lease_until=utcnow() - timedelta(seconds=1))
     assert queue.requeue_stale(engine) == 2  # type: ignore[arg-type]
@@ -230,3 +232,31 @@ def test_a_request_past_the_timeout_is_answered_503_and_the_late_answer_dropped(
         release.set()
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_lease_lapsed_while_its_instance_could_not_beat_costs_no_attempt(
+        engine: object) -> None:
+    """The database was away longer than the lease: the instance lives, but its new run
+    of heartbeats began after the lease's end, so the lapse is not the solve's fault."""
+    ident = instances.register(engine, "worker")  # type: ignore[arg-type]
+    sid = _submit(engine)
+    assert queue.claim(engine, "h:1:worker:x", 30, ident) == sid  # type: ignore[arg-type]
+    ended = utcnow() - timedelta(seconds=5)
+    _set(engine, Solve, sid, lease_until=ended)
+    # The outage: no beat for longer than DEAD_AFTER_SECONDS, then beats again.
+    _set(engine, Instance, ident, heartbeat_at=ended - timedelta(
+        seconds=instances.DEAD_AFTER_SECONDS + 1))
+    instances.beat(engine, ident)  # type: ignore[arg-type]
+    with session_factory(engine)() as s:  # type: ignore[arg-type]
+        row = s.get(Instance, ident)
+        assert row.beating_since > ended
+    assert queue.requeue_stale(engine) == 1  # type: ignore[arg-type]
+    assert _row(engine, sid).crashes == 0
+    # Beats without a gap keep their run: a worker that dies alone still counts.
+    assert queue.claim(engine, "h:1:worker:y", 30, ident) == sid  # type: ignore[arg-type]
+    instances.beat(engine, ident)  # type: ignore[arg-type]
+    with session_factory(engine)() as s:  # type: ignore[arg-type]
+        run_began = s.get(Instance, ident).beating_since
+    _set(engine, Solve, sid, lease_until=run_began + timedelta(milliseconds=1))
+    assert queue.requeue_stale(engine) == 1  # type: ignore[arg-type]
+    assert _row(engine, sid).crashes == 1

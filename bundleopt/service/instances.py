@@ -25,7 +25,7 @@ import socket
 import threading
 from datetime import timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, case, select, update
 
 from formulations.errors import BundleoptError
 
@@ -72,14 +72,18 @@ def register(engine: Engine, role: str, url_shown: str = "the database") -> str:
                     "give every host of a fleet the same PostgreSQL URL")
         conn.execute(Instance.__table__.insert().values(
             id=ident, host=host, pid=os.getpid(), role=role, started_at=now,
-            heartbeat_at=now, stopped_at=None))
+            heartbeat_at=now, beating_since=now, stopped_at=None))
     return ident
 
 
 def beat(engine: Engine, ident: str) -> None:
-    """Rewrite the instance's heartbeat."""
+    """Rewrite the instance's heartbeat; after a gap of :data:`DEAD_AFTER_SECONDS` (the
+    database was away), a new run of beats starts (``beating_since``)."""
+    now = utcnow()
+    gap = Instance.heartbeat_at < now - timedelta(seconds=DEAD_AFTER_SECONDS)
     with engine.begin() as conn:
-        conn.execute(update(Instance).where(Instance.id == ident).values(heartbeat_at=utcnow()))
+        conn.execute(update(Instance).where(Instance.id == ident).values(
+            heartbeat_at=now, beating_since=case((gap, now), else_=Instance.beating_since)))
 
 
 def stopped(engine: Engine, ident: str) -> None:

@@ -207,4 +207,8 @@ class Instance(Base):
     role: Mapped[str] = mapped_column(String(16))             # serve | worker
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The start of the current unbroken run of heartbeats: later than a solve's lease
+    # end, it says the instance itself could not beat (the database was away) when the
+    # lease lapsed.
+    beating_since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

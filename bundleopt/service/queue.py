@@ -232,7 +232,8 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
     failed instead, so a scenario that kills its worker cannot take the service down in
     a loop. A solve lost with its whole instance (:func:`gone_instances`: a machine or
     node lost, ``kill -9`` of a ``serve`` or ``worker``; the instance's missing heartbeat
-    tells) is re-queued without counting, and so is every one with ``service_restart``
+    tells), or whose instance's heartbeats too stopped while its lease lapsed (the
+    database was away), is re-queued without counting, and so is every one with ``service_restart``
     (this instance's previous run died). ``attempts`` counts the runs started either way.
     """
     now = utcnow()
@@ -248,7 +249,13 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
         lost_instances = gone_instances(conn, [str(i) for i in conn.execute(
             select(Solve.instance).where(stale, Solve.instance.is_not(None)).distinct()
         ).scalars()])
-        blameless = Solve.instance.in_(lost_instances) if lost_instances else false()
+        # ... or whose instance lives but could not beat when the lease lapsed (the
+        # database was away): a new run of its heartbeats began after the lease's end.
+        resumed = (select(Instance.id).where(Instance.id == Solve.instance,
+                                             Instance.beating_since > Solve.lease_until)
+                   .exists())
+        blameless = or_(Solve.instance.in_(lost_instances) if lost_instances else false(),
+                        resumed)
         back = dict(status="queued", worker=None, instance=None, lease_until=None)
         res = conn.execute(update(Solve).where(stale, blameless).values(**back))
         requeued = int(res.rowcount or 0)

@@ -268,8 +268,23 @@ def _outcome(result: Any, watch: _Watch, leftover: list[str]
 
 def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dict[str, Any],
             rows: list[dict[str, Any]] | None) -> str | None:
-    return status if queue.finish(engine, solve_id, worker, status=status, fields=fields,
-                                  plan_rows=rows) else None
+    """Store the outcome while this worker holds the solve; a database that is away is
+    waited for (up to :data:`HAND_BACK_SECONDS`), so a solve that ended during an outage
+    keeps its result unless it was re-queued meanwhile."""
+    from sqlalchemy.exc import DBAPIError
+
+    end = time.monotonic() + HAND_BACK_SECONDS
+    while True:
+        try:
+            stored = queue.finish(engine, solve_id, worker, status=status, fields=fields,
+                                  plan_rows=rows)
+            return status if stored else None
+        except DBAPIError:
+            if time.monotonic() > end:
+                raise
+            log.warning("solve %s: the database is away; retrying to store its outcome",
+                        solve_id, extra={"solve_id": solve_id})
+            time.sleep(1.0)
 
 
 def run_claimed(engine: Engine, solve_id: str, worker: str, settings: WorkerSettings,

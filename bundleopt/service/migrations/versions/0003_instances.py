@@ -25,6 +25,7 @@ def upgrade() -> None:
                     sa.Column('role', sa.String(length=16), nullable=False),
                     sa.Column('started_at', sa.DateTime(), nullable=False),
                     sa.Column('heartbeat_at', sa.DateTime(), nullable=False),
+                    sa.Column('beating_since', sa.DateTime(), nullable=False),
                     sa.Column('stopped_at', sa.DateTime(), nullable=True),
                     sa.PrimaryKeyConstraint('id'))
     op.create_index('ix_instances_heartbeat', 'instances', ['stopped_at', 'heartbeat_at'])
