@@ -64,9 +64,11 @@ def test_a_solve_lost_with_its_instance_costs_no_attempt(engine: object) -> None
     assert queue.claim(engine, "h:1:worker:x", 30, dead) == a  # type: ignore[arg-type]
     assert queue.claim(engine, "h:2:worker:y", 30, alive) == b  # type: ignore[arg-type]
     past = utcnow() - timedelta(seconds=instances.DEAD_AFTER_SECONDS + 5)
-    _set(engine, Instance, dead, heartbeat_at=past)
-    # The live one has beaten without a gap since well before the leases below ended.
-    _set(engine, Instance, alive, beating_since=utcnow() - timedelta(minutes=5))
+    # Both had beaten without a gap since well before the leases below ended; the dead
+    # one stopped beating a while ago.
+    began = utcnow() - timedelta(minutes=5)
+    _set(engine, Instance, dead, heartbeat_at=past, beating_since=began)
+    _set(engine, Instance, alive, beating_since=began)
     for sid in (a, b):
         _set(engine, Solve, sid, lease_until=utcnow() - timedelta(seconds=1))
     assert queue.requeue_stale(engine) == 2  # type: ignore[arg-type]
@@ -241,7 +243,7 @@ def test_a_lease_lapsed_while_its_instance_could_not_beat_costs_no_attempt(
     ident = instances.register(engine, "worker")  # type: ignore[arg-type]
     sid = _submit(engine)
     assert queue.claim(engine, "h:1:worker:x", 30, ident) == sid  # type: ignore[arg-type]
-    ended = utcnow() - timedelta(seconds=5)
+    ended = utcnow() - timedelta(seconds=30)
     _set(engine, Solve, sid, lease_until=ended)
     # The outage: no beat for longer than DEAD_AFTER_SECONDS, then beats again.
     _set(engine, Instance, ident, heartbeat_at=ended - timedelta(
@@ -250,6 +252,10 @@ def test_a_lease_lapsed_while_its_instance_could_not_beat_costs_no_attempt(
     with session_factory(engine)() as s:  # type: ignore[arg-type]
         row = s.get(Instance, ident)
         assert row.beating_since > ended
+    # Just back: its worker gets a moment to renew the lease or store its result.
+    assert queue.requeue_stale(engine) == 0  # type: ignore[arg-type]
+    _set(engine, Instance, ident, beating_since=utcnow() - timedelta(
+        seconds=queue.RESUME_GRACE_SECONDS + 1))
     assert queue.requeue_stale(engine) == 1  # type: ignore[arg-type]
     assert _row(engine, sid).crashes == 0
     # Beats without a gap keep their run: a worker that dies alone still counts.

@@ -38,6 +38,9 @@ MAX_ATTEMPTS = 3
 #: An instance (:mod:`.instances`) not heard from for this long is taken for dead: five
 #: missed heartbeats, slack for a busy database.
 INSTANCE_DEAD_SECONDS = 10.0
+#: How long after its heartbeats resume an instance's workers have to renew the leases
+#: that lapsed while the database was away (they retry every second).
+RESUME_GRACE_SECONDS = 5.0
 ACTIVE = ("queued", "running")
 
 
@@ -240,7 +243,13 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
     lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
     # Solves run by `plan run` are not queue entries: the next run of that week solves
     # again, so a dead run's solve is just closed.
-    stale = and_(Solve.status == "running", Solve.source != "weekly", lost)
+    # An instance whose heartbeats only just resumed after a gap (the database was
+    # away) gets a moment for its workers to renew their leases or store what they
+    # finished meanwhile, before its lapsed solves are taken back.
+    just_back = (select(Instance.id).where(
+        Instance.id == Solve.instance, Instance.beating_since > Solve.lease_until,
+        Instance.beating_since > now - timedelta(seconds=RESUME_GRACE_SECONDS)).exists())
+    stale = and_(Solve.status == "running", Solve.source != "weekly", lost, ~just_back)
     with engine.begin() as conn:
         conn.execute(update(Solve).where(Solve.status == "running", Solve.source == "weekly",
                                          lost)

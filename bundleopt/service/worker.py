@@ -273,7 +273,7 @@ def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dic
     keeps its result unless it was re-queued meanwhile."""
     from sqlalchemy.exc import DBAPIError
 
-    end = time.monotonic() + HAND_BACK_SECONDS
+    end, waited = time.monotonic() + HAND_BACK_SECONDS, False
     while True:
         try:
             stored = queue.finish(engine, solve_id, worker, status=status, fields=fields,
@@ -282,8 +282,10 @@ def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dic
         except DBAPIError:
             if time.monotonic() > end:
                 raise
-            log.warning("solve %s: the database is away; retrying to store its outcome",
-                        solve_id, extra={"solve_id": solve_id})
+            if not waited:
+                log.warning("solve %s: the database is away; retrying to store its "
+                            "outcome", solve_id, extra={"solve_id": solve_id})
+            waited = True
             time.sleep(1.0)
 
 
