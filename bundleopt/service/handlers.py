@@ -4,6 +4,9 @@ hung up mid-body is one line in the log. Never a traceback for any of them."""
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +24,30 @@ from .deps import RETRY_AFTER
 from .limits import safe_text
 
 log = logging.getLogger("bundleopt.serve")
+
+
+class _Throttled:
+    """The "database unavailable" line, at most once per :data:`EVERY` seconds with the
+    count of the 503s since: an outage under load is a line every few seconds, not one
+    per request (the counter in /metrics has every one)."""
+
+    EVERY = 5.0
+
+    def __init__(self) -> None:
+        self.lock, self.last, self.quiet = threading.Lock(), -math.inf, 0
+
+    def say(self, kind: str) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last < self.EVERY:
+                self.quiet += 1
+                return
+            quiet, self.quiet, self.last = self.quiet, 0, now
+        log.warning("database unavailable: %s%s", kind,
+                    f" ({quiet} more 503s since the last such line)" if quiet else "")
+
+
+_UNAVAILABLE = _Throttled()
 
 
 def install(app: FastAPI) -> None:
@@ -69,7 +96,7 @@ async def database_unavailable(request: Request, err: Exception) -> JSONResponse
     # A full disk, a corrupt file, a lock held too long, a lost connection: nothing the
     # client did wrong and nothing recorded; it may retry (the same Idempotency-Key is
     # safe). /healthz says "degraded" meanwhile.
-    log.warning("database unavailable: %s", type(getattr(err, "orig", None) or err).__name__)
+    _UNAVAILABLE.say(type(getattr(err, "orig", None) or err).__name__)
     return JSONResponse({"detail": "the database cannot take the request right now; "
                          "retry later"}, status_code=503,
                         headers={"Retry-After": str(RETRY_AFTER)})
