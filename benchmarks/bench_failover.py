@@ -190,10 +190,11 @@ class Fleet:
     """Two API-only front ends and worker nodes on one database, on loopback."""
 
     def __init__(self, db_url: str, workdir: Path, *, tenants: int, processes: int = 1,
-                 grace: float = 15.0, workers: int = 2) -> None:
+                 grace: float = 15.0, workers: int = 2,
+                 env: dict[str, str] | None = None) -> None:
         self.db_url, self.workdir = db_url, workdir
         self.tokens = {f"tenant{i}": f"tok-{i}-{uuid.uuid4().hex[:10]}" for i in range(tenants)}
-        env = {**os.environ, "PYTHONPATH": str(ROOT),
+        env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT),
                "BUNDLEOPT_API_TOKENS": ",".join(f"{t}:{k}" for t, k in self.tokens.items()),
                "BUNDLEOPT_RATE_PER_SECOND": "1000", "BUNDLEOPT_RATE_BURST": "1000",
                "BUNDLEOPT_MAX_ACTIVE_PER_TENANT": "1000"}
@@ -479,11 +480,14 @@ def stored_twice(fleet: Fleet) -> int:
 def run(scenario: str, db_url: str, workdir: Path, *, clients: int = 20, tenants: int = 4,
         processes: int = 1, time_limit: float = 3.0, warmup: float = 4.0,
         after: float = 6.0, outage: float = 30.0, pg: PgServer | None = None,
-        grace: float = 15.0, roll: tuple[str, ...] | None = None) -> dict[str, Any]:
+        grace: float = 15.0, roll: tuple[str, ...] | None = None,
+        env: dict[str, str] | None = None) -> dict[str, Any]:
     """One fault run on a fresh fleet over ``db_url``; its figures. ``roll``: the
-    instances a rolling restart restarts (default: all, in turn)."""
+    instances a rolling restart restarts (default: all, in turn); ``env``: settings of
+    the instances (``BUNDLEOPT_LEASE_SECONDS``…)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    fleet = Fleet(db_url, workdir, tenants=tenants, processes=processes, grace=grace).start()
+    fleet = Fleet(db_url, workdir, tenants=tenants, processes=processes, grace=grace,
+                  env=env).start()
     tally = Tally()
     stop = threading.Event()
     bodies = [payload(seed, time_limit) for seed in range(4)]
