@@ -59,6 +59,7 @@ def test_an_admin_scrapes_queue_and_solve_counts_across_processes(kind: str,
                 assert value(before, "bundleopt_solves_total", tenant=tenant,
                              status="optimal") == 0
                 assert value(before, "bundleopt_database_up") == 1
+                time.sleep(1.0)     # the solve waits in the queue at least this long
                 node.start()
                 assert wait_status(c, sid, TERMINAL, timeout=90)["status"] == "optimal"
                 after = samples(ops.get("/metrics").text)
@@ -70,8 +71,24 @@ def test_an_admin_scrapes_queue_and_solve_counts_across_processes(kind: str,
             assert value(after, "bundleopt_solve_seconds_count") == 1
             assert value(after, "bundleopt_solve_seconds_bucket", le="+Inf") == 1
             assert value(after, "bundleopt_solve_seconds_bucket", le="600.0") == 1
-            took = db_solve(url, sid).solve_seconds
+            row = db_solve(url, sid)
+            took = row.solve_seconds
             assert value(after, "bundleopt_solve_seconds_sum") == pytest.approx(took)
+            # Started, queue wait (submission to start) and the first plan's time: all
+            # from the database, so the worker node's work shows on the API's scrape.
+            assert value(before, "bundleopt_solves_started_total", tenant=tenant) is None
+            assert value(after, "bundleopt_solves_started_total", tenant=tenant) == 1
+            assert value(before, "bundleopt_queue_wait_seconds_count") == 0
+            assert value(after, "bundleopt_queue_wait_seconds_count") == 1
+            waited = (row.started_at - row.created_at).total_seconds()
+            assert waited >= 1.0        # it waited for the node to start
+            assert value(after, "bundleopt_queue_wait_seconds_sum") == pytest.approx(
+                waited, abs=0.01)
+            first = (row.summary or {}).get("first_plan")
+            assert value(after, "bundleopt_first_plan_seconds_count") == int(bool(first))
+            if first:
+                assert value(after, "bundleopt_first_plan_seconds_sum") == pytest.approx(
+                    first["seconds"])
             assert value(after, "bundleopt_solve_seconds_bucket", le="0.1") == int(took <= 0.1)
             # Requests by route template, never by raw path (a solve id is not a label).
             posted = [v for (n, lab), v in after.items() if n == "bundleopt_http_requests_total"

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import brute_force, evaluate_plan_frame  # noqa: E402
-from test_service_support import DB_KINDS, PYTHON, ROOT, database  # noqa: E402
+from test_service_support import (DB_KINDS, PYTHON, ROOT, WorkerNode,  # noqa: E402
+                                  database)
 
 from formulations.errors import BundleoptError, InputError, ParameterError  # noqa: E402
 from formulations.loading import (load_scenario, scenario_from_tables,  # noqa: E402
@@ -174,14 +175,100 @@ def test_schedule_occurrences_are_claimed_once(tmp_path: Path,
         run = s.get(ScheduleRun, claimed[0])
         week = run.week
     assert week == shift_week(f"{at.isocalendar()[0]}-W{at.isocalendar()[1]:02d}", 1)
-    assert schedules.execute_run(engine, url, claimed[0], "scheduler-A") == "done"
+    # The occurrence's solve goes through the queue: a `bundleopt worker` node solves it.
+    node = WorkerNode(url, tmp_path, processes=1).start()
+    try:
+        assert schedules.execute_run(engine, url, claimed[0], "scheduler-A") == "done"
+    finally:
+        node.stop()
     assert _count(url, WeeklyPlan, WeeklyPlan.week == week, WeeklyPlan.status == "done") == 1
+    with session_factory(engine)() as s:
+        w = s.scalars(select(WeeklyPlan).where(WeeklyPlan.week == week)).one()
+        solved = s.get(Solve, w.solve_id)
+        assert solved.source == "schedule" and ":worker:" in solved.worker
+        assert int(solved.worker.split(":")[1]) != os.getpid()
     # A service-run config exports under the export root, in the tenant's own directory.
     assert (tmp_path / "exports" / "default" / "out" / week / "plan.csv").is_file()
     # Three weeks of downtime: one catch-up run, not three.
     later = at + timedelta(weeks=3, hours=1)
     assert len(schedules.claim_due(engine, "scheduler-A", now=later)) == 1
     assert schedules.claim_due(engine, "scheduler-B", now=later) == []
+    engine.dispose()
+
+
+def _scheduled(tmp_path: Path, name: str) -> tuple[str, Any, int, Any]:
+    """A SQLite database with schedule ``name`` over ``_config`` and one claimed run:
+    ``(url, engine, run id, the schedule's checked config)``."""
+    from bundleopt.service.weekly import Confinement
+
+    cfg_file = _config(tmp_path)
+    url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_factory(engine)() as s:
+        sched = schedules.upsert(s, {"name": name, "cron": "0 6 * * FRI",
+                                     "config": str(cfg_file)}, "token:test", tenant="default")
+        at = sched.next_run_at
+        cfg = schedules.schedule_config(sched, Confinement.from_env())
+    (run_id,) = schedules.claim_due(engine, "scheduler-A", now=at)
+    return url, engine, run_id, cfg
+
+
+def test_a_queued_week_outlives_its_scheduler(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scheduler A queues the week's solve and dies before it ends; scheduler B takes
+    the run over and keeps that solve (none built twice); a worker node solves it and
+    B closes the week."""
+    from bundleopt.service.weekly import queued
+
+    _allow(monkeypatch, tmp_path)
+    url, engine, run_id, cfg = _scheduled(tmp_path, "fri")
+    with session_factory(engine)() as s:
+        week = s.get(ScheduleRun, run_id).week
+    first = queued.enqueue_week(cfg, week, engine=engine, tenant="default",
+                                owner="scheduler-A")
+    assert first.solve_id and not first.adopted
+    # A dies: the week's and the run's leases lapse.
+    past = utcnow() - timedelta(seconds=1)
+    with session_factory(engine)() as s:
+        s.execute(WeeklyPlan.__table__.update().values(lease_until=past))
+        s.execute(ScheduleRun.__table__.update().values(lease_until=past))
+        s.commit()
+    assert schedules.claim_due(engine, "scheduler-B") == [run_id]
+    node = WorkerNode(url, tmp_path, processes=1).start()
+    try:
+        assert schedules.execute_run(engine, url, run_id, "scheduler-B") == "done"
+    finally:
+        node.stop()
+    assert _count(url, Solve, Solve.source == "schedule") == 1
+    with session_factory(engine)() as s:
+        w = s.scalars(select(WeeklyPlan).where(WeeklyPlan.week == week)).one()
+        assert (w.status, w.solve_id, w.owner) == ("done", first.solve_id, "scheduler-B")
+        assert s.get(ScheduleRun, run_id).status == "done"
+    assert (tmp_path / "exports" / "default" / "out" / week / "plan.csv").is_file()
+    engine.dispose()
+
+
+def test_a_queued_week_whose_solve_ends_without_a_plan_is_failed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundleopt.service import queue
+    from bundleopt.service.weekly import queued
+
+    _allow(monkeypatch, tmp_path)
+    url, engine, run_id, cfg = _scheduled(tmp_path, "mon")
+    with session_factory(engine)() as s:
+        week = s.get(ScheduleRun, run_id).week
+    solve_id = queued.enqueue_week(cfg, week, engine=engine, tenant="default",
+                                   owner="scheduler-A").solve_id
+    with session_factory(engine)() as s:
+        queue.cancel(s, solve_id, actor="token:admin", tenant="default")
+    status, message = queued.await_week(engine, cfg, week, solve_id, tenant="default",
+                                        owner="scheduler-A")
+    assert status == "failed" and "cancelled" in message
+    with session_factory(engine)() as s:
+        w = s.scalars(select(WeeklyPlan).where(WeeklyPlan.week == week)).one()
+        assert w.status == "failed" and "cancelled" in w.error
+    assert not (tmp_path / "exports" / "default" / "out" / week).exists()
     engine.dispose()
 
 

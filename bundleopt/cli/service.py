@@ -36,16 +36,19 @@ grace_option = click.option(
     "finish before they are stopped and handed back to the queue.")
 
 
-def open_database(engine: Any, url: str) -> None:
-    """Migrate the database of ``engine`` and put the solves of this host's dead workers
-    back in the queue; a database that cannot be opened is one error line."""
+def open_database(engine: Any, url: str, role: str) -> Any:
+    """Migrate the database of ``engine``, put the solves of this host's dead workers back
+    in the queue and register this process as an instance of ``role``; its heartbeat
+    (started). A database that cannot be opened, or a SQLite file another host uses, is
+    one error line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bundleopt.service import queue
-    from bundleopt.service.db import upgrade
+    from bundleopt.service import instances, queue
+    from bundleopt.service.db import describe_url, upgrade
 
     try:
         upgrade(engine)
+        ident = instances.register(engine, role, describe_url(url))
         # Solves of workers that died with a previous run of this instance go back
         # first; the instance died, not because of them: that costs them no attempt.
         requeued = queue.requeue_stale(engine, queue.dead_local_workers(engine),
@@ -55,6 +58,7 @@ def open_database(engine: Any, url: str) -> None:
         raise _db_error(err, url) from None
     if requeued:
         logging.getLogger("bundleopt.serve").info("re-queued %d interrupted solves", requeued)
+    return instances.InstanceHeartbeat(engine, ident).start()
 
 
 def supervise(pool: Any, engine: Any, stop: threading.Event) -> None:
@@ -62,14 +66,17 @@ def supervise(pool: Any, engine: Any, stop: threading.Event) -> None:
     back in the queue the solves of dead workers and of lapsed leases (any instance's:
     that is how a lost node's solves come back)."""
     from bundleopt.service import queue
+    from bundleopt.service.logs import Failing
 
+    ticks = Failing(logging.getLogger("bundleopt.serve"), "supervisor tick")
     while not stop.wait(0.5):
         try:
+            pool.check()        # first: it needs no database
             pool.enforce_cancels(engine)
-            pool.check()
             queue.requeue_stale(engine, queue.dead_local_workers(engine))
-        except Exception:
-            logging.getLogger("bundleopt.serve").exception("supervisor tick failed")
+            ticks.ok()
+        except Exception as err:
+            ticks.failed(err)
 
 
 @click.command("serve")
@@ -107,14 +114,15 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
     url = normalize_url(db_url)
     settings = ServiceSettings.from_env(url, tokens, admins)
     engine, read_engine = make_engines(url)
-    open_database(engine, url)
+    beating = open_database(engine, url, "serve")
     say = logging.getLogger("bundleopt.serve")
     say.info("database %s; %s; listening on %s:%d", describe_url(url),
              f"{workers} worker process{'' if workers == 1 else 'es'}" if workers
              else "no workers (API only)", host, port)
     pool = WorkerPool(WorkerSettings(db_url=url, lease_seconds=settings.lease_seconds,
                                      parent_pid=os.getpid(), grace_seconds=grace,
-                                     log_format=log_format), workers)
+                                     log_format=log_format, instance=beating.ident),
+                      workers)
     pool.start()
     stop = threading.Event()
     threading.Thread(target=supervise, args=(pool, engine, stop), name="supervisor",
@@ -128,6 +136,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
         if sched:
             sched.stop()
         pool.stop()   # workers finish within --grace or hand their solves back
+        beating.stop()
 
     app = create_app(settings, engine, read_engine=read_engine, migrate=False,
                      on_shutdown=shutdown)
@@ -169,8 +178,12 @@ def plan() -> None:
 @click.option("--schedule", "schedule_id", default=None, type=INT, hidden=True,
               help="Run a stored schedule's config, confined to the allowed roots "
                    "(how serve runs schedules).")
+@click.option("--queue-as", "queue_as", default=None, hidden=True,
+              help="With --schedule: queue the week's solve for the fleet's workers, the "
+                   "week held by this scheduler, instead of solving here.")
 def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bool | None,
-             out: str | None, tenant: str, schedule_id: int | None) -> None:
+             out: str | None, tenant: str, schedule_id: int | None,
+             queue_as: str | None) -> None:
     """Plan one week: build, solve against last week's plan, store, export. Idempotent.
 
     Prints the same summary as `bundleopt solve`. Exit status: 0 plan stored (now or
@@ -193,6 +206,11 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
             cfg, tenant = _schedule_config(url, schedule_id)
         else:
             cfg = config
+        if queue_as is not None:
+            if schedule_id is None:
+                raise BundleoptError("--queue-as: only with --schedule")
+            click.echo(_queue_week(cfg, _week_arg(week), url, tenant, queue_as, refit))
+            return
         outcome = run_week(cfg, _week_arg(week), db_url=url, refit=refit, out=out,
                            tenant=tenant)
     except SQLAlchemyError as err:
@@ -207,6 +225,20 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _queue_week(cfg: Any, week: str, url: str, tenant: str, owner: str,
+                refit: bool | None) -> str:
+    from bundleopt.service.db import make_engine, upgrade
+    from bundleopt.service.weekly.queued import enqueue_week
+
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        return enqueue_week(cfg, week, engine=engine, tenant=tenant, owner=owner,
+                            refit=refit).message
+    finally:
+        engine.dispose()
 
 
 def _schedule_config(url: str, schedule_id: int) -> tuple[Any, str]:

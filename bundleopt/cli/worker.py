@@ -37,14 +37,18 @@ def worker(db_url: str, processes: int, grace: float, log_format: str) -> None:
     lease = ServiceSettings.from_env(url, [], []).lease_seconds
     engine = make_engine(url)
     try:
-        open_database(engine, url)
+        beating = open_database(engine, url, "worker")
         pool = WorkerPool(WorkerSettings(db_url=url, lease_seconds=lease,
                                          parent_pid=os.getpid(), grace_seconds=grace,
-                                         log_format=log_format), processes)
+                                         log_format=log_format, instance=beating.ident),
+                          processes)
         logging.getLogger("bundleopt.worker").info(
             "database %s; %d worker process%s (no HTTP, no scheduler)", describe_url(url),
             processes, "" if processes == 1 else "es")
-        _run_until_signalled(pool, engine)
+        try:
+            _run_until_signalled(pool, engine)
+        finally:
+            beating.stop()
     finally:
         engine.dispose()
 

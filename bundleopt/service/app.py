@@ -24,7 +24,8 @@ from . import handlers, web
 from .auth import SCOPE_KEY, RequireToken, TokenCheck
 from .db import (REQUEST_THREADS, health_engine, make_engine, make_engines, session_factory,
                  upgrade)
-from .deps import Service
+from .deadline import RequestDeadline
+from .deps import RETRY_AFTER, Service
 from .health import HEALTH_TIMEOUT_MS, HealthProbe
 from .limits import BodyLimit, QuotaGate, ServiceSettings, TenantQuotas
 from .metrics import CountRequests, Metrics
@@ -67,6 +68,8 @@ def create_app(settings: ServiceSettings, engine: Engine | None = None, *,
                        max_body_bytes=settings.max_body_bytes, scope_key=SCOPE_KEY)
     app.add_middleware(RequireToken, check=svc.tokens)
     web.install(app)
+    app.add_middleware(RequestDeadline, seconds=settings.request_timeout,
+                       retry_after=RETRY_AFTER)
     app.add_middleware(CountRequests, metrics=svc.metrics)   # added last = runs first
     handlers.install(app)
     for router in ROUTERS:

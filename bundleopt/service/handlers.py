@@ -4,12 +4,17 @@ hung up mid-body is one line in the log. Never a traceback for any of them."""
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DatabaseError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import (DBAPIError, IntegrityError, PendingRollbackError,
+                            ProgrammingError)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect
 
 from formulations.errors import BundleoptError, InputError
@@ -21,10 +26,38 @@ from .limits import safe_text
 log = logging.getLogger("bundleopt.serve")
 
 
+class _Throttled:
+    """The "database unavailable" line, at most once per :data:`EVERY` seconds with the
+    count of the 503s since: an outage under load is a line every few seconds, not one
+    per request (the counter in /metrics has every one)."""
+
+    EVERY = 5.0
+
+    def __init__(self) -> None:
+        self.lock, self.last, self.quiet = threading.Lock(), -math.inf, 0
+
+    def say(self, kind: str) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last < self.EVERY:
+                self.quiet += 1
+                return
+            quiet, self.quiet, self.last = self.quiet, 0, now
+        log.warning("database unavailable: %s%s", kind,
+                    f" ({quiet} more 503s since the last such line)" if quiet else "")
+
+
+_UNAVAILABLE = _Throttled()
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers below on ``app``."""
     app.add_exception_handler(BundleoptError, user_error)
-    app.add_exception_handler(DatabaseError, database_unavailable)
+    # DBAPIError: every error the driver raised (a lost connection may be an
+    # InterfaceError, not a DatabaseError); a pool with no connection free in time; a
+    # session whose connection died mid-transaction. All: 503, never 500.
+    for unavailable in (DBAPIError, PoolTimeout, PendingRollbackError):
+        app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(405, method_not_allowed)
@@ -55,7 +88,7 @@ async def user_error(_request: Request, err: Exception) -> JSONResponse:
 
 
 async def database_unavailable(request: Request, err: Exception) -> JSONResponse:
-    assert isinstance(err, DatabaseError)
+    assert isinstance(err, (DBAPIError, PoolTimeout, PendingRollbackError))
     request.app.state.service.metrics.db_error("request")()
     if isinstance(err, (IntegrityError, ProgrammingError)):   # our bug, not the disk's
         log.error("database error", exc_info=err)
@@ -63,7 +96,7 @@ async def database_unavailable(request: Request, err: Exception) -> JSONResponse
     # A full disk, a corrupt file, a lock held too long, a lost connection: nothing the
     # client did wrong and nothing recorded; it may retry (the same Idempotency-Key is
     # safe). /healthz says "degraded" meanwhile.
-    log.warning("database unavailable: %s", type(err.orig).__name__)
+    _UNAVAILABLE.say(type(getattr(err, "orig", None) or err).__name__)
     return JSONResponse({"detail": "the database cannot take the request right now; "
                          "retry later"}, status_code=503,
                         headers={"Retry-After": str(RETRY_AFTER)})

@@ -60,10 +60,14 @@ class HealthProbe:
         self.engine.dispose()
 
     def _run(self, stop: threading.Event) -> None:
+        said: str | None = None     # the trouble last logged: one line per outage
         while not stop.is_set():
             try:
                 check_writable(self.engine)
                 ok, error = True, None
+                if said is not None and not stop.is_set():
+                    log.info("health probe: the database takes writes again")
+                said = None
             except Exception as err:
                 # A lock not granted in time means busy, not broken: the last write still
                 # stands, and only HEALTH_STALE_SECONDS without one turn /healthz degraded
@@ -72,9 +76,11 @@ class HealthProbe:
                 ok, error = False, None if lock_timed_out(err) else type(err).__name__
                 if self.on_error is not None and error is not None:
                     self.on_error()     # busy is not an error (see above)
-                if not stop.is_set():   # a shutdown racing the probe is not news
+                trouble = error or "its lock was busy"
+                if not stop.is_set() and trouble != said:   # a shutdown racing it is not news
                     log.warning("health probe: the database cannot take a write (%s)",
-                                error or "its lock was busy")
+                                trouble)
+                    said = trouble
             with self._lock:
                 if ok:
                     self._ok_at = time.monotonic()

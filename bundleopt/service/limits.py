@@ -8,6 +8,7 @@ Every limit has an environment variable (read by :meth:`ServiceSettings.from_env
 ``BUNDLEOPT_DEFAULT_TIME_LIMIT``     time limit of a solve that sets none (default 60 s)
 ``BUNDLEOPT_MAX_TIME_LIMIT``         cap on any solve's time limit (default 600 s)
 ``BUNDLEOPT_LEASE_SECONDS``          worker lease: a dead worker's solve is re-queued after it
+``BUNDLEOPT_REQUEST_TIMEOUT``        every request is answered within it (default 30 s), else 503
 ``BUNDLEOPT_MAX_ACTIVE_PER_TENANT``  queued + running solves of one tenant (default 50) → 429
 ``BUNDLEOPT_RATE_PER_SECOND``        a tenant's sustained request rate (default 20/s) → 429
 ``BUNDLEOPT_RATE_BURST``             requests a tenant may send at once above it (default 60)
@@ -73,6 +74,7 @@ class ServiceSettings:
     default_time_limit: float = 60.0
     max_time_limit: float = 600.0
     lease_seconds: float = 15.0
+    request_timeout: float = 30.0
     max_active_per_tenant: int = 50
     rate_per_second: float = 20.0
     rate_burst: float = 60.0
@@ -105,6 +107,7 @@ class ServiceSettings:
                                            cls.default_time_limit),
                    max_time_limit=_env("BUNDLEOPT_MAX_TIME_LIMIT", cls.max_time_limit),
                    lease_seconds=_env("BUNDLEOPT_LEASE_SECONDS", cls.lease_seconds),
+                   request_timeout=_env("BUNDLEOPT_REQUEST_TIMEOUT", cls.request_timeout),
                    max_active_per_tenant=int(_env("BUNDLEOPT_MAX_ACTIVE_PER_TENANT",
                                                   cls.max_active_per_tenant)),
                    rate_per_second=_env("BUNDLEOPT_RATE_PER_SECOND", cls.rate_per_second),

@@ -45,3 +45,30 @@ def setup_logging(log_format: str = "text",
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class Failing:
+    """Logs a loop step that fails over and over (a claim, a supervisor tick) once per
+    run of failures, and once more when it works again: a database outage of a minute is
+    two lines, not a traceback every half second. A database error is one line; any other
+    error keeps its traceback (it is likely our bug)."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.log, self.what, self.failing = logger, what, False
+
+    def failed(self, err: BaseException) -> None:
+        from sqlalchemy.exc import DBAPIError
+
+        if self.failing:
+            return
+        self.failing = True
+        if isinstance(err, DBAPIError):
+            self.log.warning("%s failed: the database is unavailable (%s); retrying",
+                             self.what, type(err.orig).__name__)
+        else:
+            self.log.error("%s failed; retrying", self.what, exc_info=err)
+
+    def ok(self) -> None:
+        if self.failing:
+            self.failing = False
+            self.log.info("%s works again", self.what)

@@ -3,7 +3,9 @@
 Two kinds of figures, kept apart on purpose:
 
 - **from the database, at scrape time** (:class:`DatabaseFigures`): queue depth per
-  tenant and state, and solves per tenant and final status. The queue lives in the
+  tenant and state, solves started and solves per tenant and final status, and three
+  histograms: solver time, queue wait (submission to start) and the first plan's time
+  (from each summary). The queue lives in the
   database, so these are the same whichever instance is scraped and hold across the
   worker processes and the instances of a fleet; nothing is counted in memory.
 - **this instance's own** (:class:`Metrics`): HTTP requests by route, method and status,
@@ -46,11 +48,16 @@ class DatabaseFigures:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("bundleopt_database_up",
                                "1 if the database answered this scrape's queries")
+        dialect = self.engine.dialect.name
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(select(Solve.tenant, Solve.status, func.count())
                                     .group_by(Solve.tenant, Solve.status)).all()
-                times = conn.execute(_solve_time_query()).one()
+                started = conn.execute(select(Solve.tenant, func.count())
+                                       .where(Solve.started_at.is_not(None))
+                                       .group_by(Solve.tenant)).all()
+                times = {name: conn.execute(_histogram_query(*what(dialect))).one()
+                         for name, (_doc, what, _b) in HISTOGRAMS.items()}
         except SQLAlchemyError:
             self.on_error()
             up.add_metric([], 0)
@@ -65,33 +72,76 @@ class DatabaseFigures:
                                    "Solves that ended, by final status (optimal, feasible, "
                                    "infeasible, no_solution: finished; failed; cancelled)",
                                    labels=["tenant", "status"])
+        begun = CounterMetricFamily("bundleopt_solves_started",
+                                    "Solves a worker has started (a re-queued solve that "
+                                    "starts again counts once)", labels=["tenant"])
         counts = {(str(t), str(s)): int(n) for t, s, n in rows}
         for tenant in sorted({t for t, _ in counts}):
             for state in QUEUE_STATES:
                 depth.add_metric([tenant, state], counts.get((tenant, state), 0))
             for status in sorted(TERMINAL):
                 done.add_metric([tenant, status], counts.get((tenant, status), 0))
+        for tenant, n in sorted((str(t), int(n)) for t, n in started):
+            begun.add_metric([tenant], n)
         yield depth
         yield done
-        yield _solve_time_histogram(times)
+        yield begun
+        for name, (doc, _what, buckets) in HISTOGRAMS.items():
+            yield _histogram(name, doc, buckets, times[name])
 
 
-def _solve_time_query() -> Any:
-    """Bucket counts, count and sum of the solver time of the solves that ran to an end,
-    counted in one pass by the database (the figures hold across instances)."""
+def _seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
+    """``later - earlier`` in seconds, as the database computes it."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+def _solve_seconds(_dialect: str) -> tuple[Any, Any, tuple[float, ...]]:
     took = Solve.solve_seconds
-    ran = Solve.status.in_(sorted(TERMINAL)) & took.is_not(None)
-    buckets = [func.sum(case((ran & (took <= b), 1), else_=0)) for b in SOLVE_BUCKETS]
-    return select(*buckets, func.sum(case((ran, 1), else_=0)),
-                  func.sum(case((ran, took), else_=0.0)))
+    return took, Solve.status.in_(sorted(TERMINAL)) & took.is_not(None), SOLVE_BUCKETS
 
 
-def _solve_time_histogram(row: Any) -> HistogramMetricFamily:
+def _queue_wait(dialect: str) -> tuple[Any, Any, tuple[float, ...]]:
+    return (_seconds_between(dialect, Solve.started_at, Solve.created_at),
+            Solve.started_at.is_not(None), WAIT_BUCKETS)
+
+
+def _first_plan_seconds(_dialect: str) -> tuple[Any, Any, tuple[float, ...]]:
+    took = Solve.summary[("first_plan", "seconds")].as_float()
+    return took, Solve.status.in_(sorted(TERMINAL)) & took.is_not(None), FIRST_PLAN_BUCKETS
+
+
+#: Upper bounds (seconds) of the queue-wait and first-plan histograms' buckets.
+WAIT_BUCKETS = (0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+FIRST_PLAN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
+#: The histograms read from the database: name → (help, (value, which solves, buckets)).
+HISTOGRAMS: dict[str, tuple[str, Callable[[str], tuple[Any, Any, tuple[float, ...]]],
+                            tuple[float, ...]]] = {
+    "bundleopt_solve_seconds": ("Solver time of the solves that ran to an end (their "
+                                "solve_seconds)", _solve_seconds, SOLVE_BUCKETS),
+    "bundleopt_queue_wait_seconds": ("Time from submission to the latest start by a "
+                                     "worker, of the solves started", _queue_wait,
+                                     WAIT_BUCKETS),
+    "bundleopt_first_plan_seconds": ("Time to the first plan (the heuristic's, from the "
+                                     "summary) of the solves that ended with one",
+                                     _first_plan_seconds, FIRST_PLAN_BUCKETS),
+}
+
+
+def _histogram_query(value: Any, counted: Any, buckets: tuple[float, ...]) -> Any:
+    """Bucket counts, count and sum of ``value`` over the solves ``counted``, in one pass
+    by the database (the figures hold across processes and instances)."""
+    cells = [func.sum(case((counted & (value <= b), 1), else_=0)) for b in buckets]
+    return select(*cells, func.sum(case((counted, 1), else_=0)),
+                  func.sum(case((counted, value), else_=0.0)))
+
+
+def _histogram(name: str, doc: str, buckets: tuple[float, ...],
+               row: Any) -> HistogramMetricFamily:
     *counts, total, seconds = (x or 0 for x in row)
-    bounds = [(str(b), int(n)) for b, n in zip(SOLVE_BUCKETS, counts)] + [("+Inf", int(total))]
-    return HistogramMetricFamily("bundleopt_solve_seconds", "Solver time of the solves "
-                                 "that ran to an end (their solve_seconds)",
-                                 buckets=bounds, sum_value=float(seconds))
+    bounds = [(str(b), int(n)) for b, n in zip(buckets, counts)] + [("+Inf", int(total))]
+    return HistogramMetricFamily(name, doc, buckets=bounds, sum_value=float(seconds))
 
 
 class Metrics:

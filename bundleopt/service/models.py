@@ -83,6 +83,8 @@ class Solve(Base):
     # Deaths of this solve's worker while the service lived; service-wide crashes do not count.
     crashes: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The instance (serve or worker node) whose worker process claimed it (instances.id).
+    instance: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -236,3 +238,26 @@ class Health(Base):
     __tablename__ = "service_health"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Instance(Base):
+    """One ``serve`` or ``worker`` process of the fleet, from start to stop.
+
+    ``heartbeat_at`` is rewritten every few seconds while it lives; ``stopped_at`` is set
+    when it stops cleanly. An instance neither stopped nor heard from lately died: the
+    running solves it held were lost through no fault of theirs (:mod:`.instances`).
+    """
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_heartbeat", "stopped_at", "heartbeat_at"),)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))             # serve | worker
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The start of the current unbroken run of heartbeats: later than a solve's lease
+    # end, it says the instance itself could not beat (the database was away) when the
+    # lease lapsed.
+    beating_since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -16,23 +16,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy import Engine, and_, false, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from formulations.errors import InputError
 
 from .db import jsonable
-from .models import TERMINAL, Audit, Plan, ScenarioRow, Solve, utcnow
+from .models import TERMINAL, Audit, Instance, Plan, ScenarioRow, Solve, utcnow
 
+log = logging.getLogger("bundleopt.queue")
 #: After its worker died this many times while the service lived, a solve is failed.
 MAX_ATTEMPTS = 3
+#: An instance (:mod:`.instances`) not heard from for this long is taken for dead: five
+#: missed heartbeats, slack for a busy database.
+INSTANCE_DEAD_SECONDS = 10.0
+#: How long after its heartbeats resume an instance's workers have to renew the leases
+#: that lapsed while the database was away (they retry every second).
+RESUME_GRACE_SECONDS = 5.0
 ACTIVE = ("queued", "running")
 
 
@@ -142,11 +150,14 @@ def _next_queued() -> Any:
             .order_by(last_start.asc().nulls_first(), Solve.created_at, Solve.id).limit(1))
 
 
-def claim(engine: Engine, worker: str, lease_seconds: float) -> str | None:
-    """Atomically take the next queued solve (see :func:`_next_queued`); its id, or ``None``."""
+def claim(engine: Engine, worker: str, lease_seconds: float,
+          instance: str | None = None) -> str | None:
+    """Atomically take the next queued solve (see :func:`_next_queued`) for ``worker`` of
+    ``instance`` (:mod:`.instances`); its id, or ``None``."""
     now = utcnow()
-    values = dict(status="running", worker=worker, lease_until=now + timedelta(
-        seconds=lease_seconds), started_at=now, attempts=Solve.attempts + 1, progress=None)
+    values = dict(status="running", worker=worker, instance=instance,
+                  lease_until=now + timedelta(seconds=lease_seconds), started_at=now,
+                  attempts=Solve.attempts + 1, progress=None)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             row = conn.execute(_next_queued().with_for_update(skip_locked=True,
@@ -212,43 +223,81 @@ def release(engine: Engine, solve_id: str, worker: str) -> None:
     with engine.begin() as conn:
         conn.execute(update(Solve).where(Solve.id == solve_id, Solve.worker == worker,
                                          Solve.status == "running")
-                     .values(status="queued", worker=None, lease_until=None,
-                             attempts=Solve.attempts - 1))
+                     .values(status="queued", worker=None, instance=None,
+                             lease_until=None, attempts=Solve.attempts - 1))
 
 
 def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
                   service_restart: bool = False) -> int:
     """Re-queue running solves whose lease expired or whose worker is known dead.
 
-    A solve whose worker has died :data:`MAX_ATTEMPTS` times while the service lived is
+    A solve whose worker has died :data:`MAX_ATTEMPTS` times while its instance lived is
     failed instead, so a scenario that kills its worker cannot take the service down in
-    a loop. With ``service_restart`` (the whole service died, ``kill -9`` included) the
-    deaths are not the solve's fault and do not count.
+    a loop. A solve lost with its whole instance (:func:`gone_instances`: a machine or
+    node lost, ``kill -9`` of a ``serve`` or ``worker``; the instance's missing heartbeat
+    tells), or whose instance's heartbeats too stopped while its lease lapsed (the
+    database was away), is re-queued without counting, and so is every one with ``service_restart``
+    (this instance's previous run died). ``attempts`` counts the runs started either way.
     """
     now = utcnow()
     lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
     # Solves run by `plan run` are not queue entries: the next run of that week solves
     # again, so a dead run's solve is just closed.
-    stale = and_(Solve.source != "weekly", lost)
+    # An instance whose heartbeats only just resumed after a gap (the database was
+    # away) gets a moment for its workers to renew their leases or store what they
+    # finished meanwhile, before its lapsed solves are taken back.
+    just_back = (select(Instance.id).where(
+        Instance.id == Solve.instance, Instance.beating_since > Solve.lease_until,
+        Instance.beating_since > now - timedelta(seconds=RESUME_GRACE_SECONDS)).exists())
+    stale = and_(Solve.status == "running", Solve.source != "weekly", lost, ~just_back)
     with engine.begin() as conn:
         conn.execute(update(Solve).where(Solve.status == "running", Solve.source == "weekly",
                                          lost)
                      .values(status="failed", finished_at=now, lease_until=None,
                              error="the plan run solving this stopped before it finished"))
+        lost_instances = gone_instances(conn, [str(i) for i in conn.execute(
+            select(Solve.instance).where(stale, Solve.instance.is_not(None)).distinct()
+        ).scalars()])
+        # ... or whose instance lives but could not beat when the lease lapsed (the
+        # database was away): a new run of its heartbeats began after the lease's end.
+        resumed = (select(Instance.id).where(Instance.id == Solve.instance,
+                                             Instance.beating_since > Solve.lease_until)
+                   .exists())
+        blameless = or_(Solve.instance.in_(lost_instances) if lost_instances else false(),
+                        resumed)
+        back = dict(status="queued", worker=None, instance=None, lease_until=None)
+        res = conn.execute(update(Solve).where(stale, blameless).values(**back))
+        requeued = int(res.rowcount or 0)
+        if requeued:
+            log.info("re-queued %d solves of instances gone without a heartbeat (not "
+                     "counted against them)", requeued)
         if not service_restart:
-            conn.execute(update(Solve).where(Solve.status == "running", stale,
-                                             Solve.crashes + 1 >= MAX_ATTEMPTS)
+            conn.execute(update(Solve).where(stale, Solve.crashes + 1 >= MAX_ATTEMPTS)
                          .values(status="failed", finished_at=now, lease_until=None,
                                  crashes=Solve.crashes + 1,
                                  error=f"the worker died {MAX_ATTEMPTS} times running this "
                                  "solve"))
-        res = conn.execute(update(Solve).where(Solve.status == "running", stale)
-                           .values(status="queued", worker=None, lease_until=None,
-                                   crashes=Solve.crashes + (0 if service_restart else 1)))
+        res = conn.execute(update(Solve).where(stale).values(
+            **back, crashes=Solve.crashes + (0 if service_restart else 1)))
         # Queued solves whose cancellation was requested need no worker at all.
         conn.execute(update(Solve).where(Solve.status == "queued", Solve.cancel_requested)
                      .values(status="cancelled", finished_at=now))
-        return int(res.rowcount or 0)
+        return requeued + int(res.rowcount or 0)
+
+
+def gone_instances(conn: Any, candidates: list[str]) -> list[str]:
+    """Those of the instance ids ``candidates`` (:mod:`.instances`) that are gone:
+    stopped, a process of this host that no longer exists, or silent for
+    :data:`INSTANCE_DEAD_SECONDS`. An id with no row (from before instances) is not."""
+    if not candidates:
+        return []
+    cutoff = utcnow() - timedelta(seconds=INSTANCE_DEAD_SECONDS)
+    host = socket.gethostname()
+    rows = conn.execute(select(Instance.id, Instance.host, Instance.stopped_at,
+                               Instance.heartbeat_at).where(Instance.id.in_(candidates))
+                        ).all()
+    return [str(i) for i, h, stop, at in rows
+            if stop is not None or at < cutoff or (h == host and owner_dead(str(i)))]
 
 
 def local_pid(owner: str | None) -> int | None:

@@ -10,6 +10,8 @@ scheduler claims each due occurrence by inserting a ``schedule_runs`` row whose
 never start the same occurrence twice. Missed occurrences (service down) collapse into
 the most recent one. A claimed run whose process died is re-run after its lease
 expires, which is safe because ``plan run`` of a finished week changes nothing.
+A run's solve goes through the solve queue (:mod:`.weekly.queued`), so any worker of the
+fleet, ``bundleopt worker`` nodes included, solves scheduled weeks.
 """
 from __future__ import annotations
 
@@ -130,26 +132,39 @@ def claim_due(engine: Engine, owner: str, now: datetime | None = None) -> list[i
     return claimed
 
 
-def execute_run(engine: Engine, db_url: str, run_id: int, owner: str) -> str:
-    """Run a claimed occurrence as ``plan run --schedule`` in a child process (a crash,
-    a demand fit or a native solver thread never lives in serve); its final status.
+def execute_run(engine: Engine, db_url: str, run_id: int, owner: str,
+                stop: threading.Event | None = None) -> str:
+    """Run a claimed occurrence through the solve queue (:mod:`.weekly.queued`); its
+    final status (``"interrupted"``: ``stop`` was set while the solve was under way; the
+    run stays claimed and is taken over once its lease lapses).
 
-    The child reads the schedule's config from the database and confines it to the
-    roots in its environment (inherited from serve)."""
+    A ``plan run --schedule ID --queue-as OWNER`` child process builds the week's
+    scenario and queues its solve (a crash, a demand fit or a native solver thread
+    never lives in serve); any worker of the fleet solves it; this thread waits for the
+    solve and closes the week (export, status). The child reads the schedule's config
+    from the database and confines it to the roots in its environment (inherited from
+    serve)."""
+    from .weekly import queued
+
+    stop = stop or threading.Event()
     Sessions = session_factory(engine)
     with Sessions() as s:
         run = s.get(ScheduleRun, run_id)
         sched = s.get(Schedule, run.schedule_id)
         if sched is None:
             return "failed"
-        schedule_id, week = sched.id, run.week
+        schedule_id, week, tenant = sched.id, run.week, sched.tenant
+        try:
+            cfg: WeeklyConfig | None = schedule_config(sched, Confinement.from_env())
+        except Exception:       # the child reports it, as one line
+            cfg = None
     cmd = [sys.executable, "-m", "bundleopt", "plan", "run", "--schedule",
-           str(schedule_id), "--week", week, "--db", db_url]
+           str(schedule_id), "--week", week, "--db", db_url, "--queue-as", owner]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    stop = threading.Event()
+    done = threading.Event()
 
     def renew() -> None:
-        while not stop.wait(RUN_LEASE_SECONDS / 4):
+        while not done.wait(RUN_LEASE_SECONDS / 4):
             with Sessions() as s2:
                 s2.execute(update(ScheduleRun).where(ScheduleRun.id == run_id,
                                                      ScheduleRun.owner == owner)
@@ -157,11 +172,24 @@ def execute_run(engine: Engine, db_url: str, run_id: int, owner: str) -> str:
                                seconds=RUN_LEASE_SECONDS)))
                 s2.commit()
 
-    t = threading.Thread(target=renew, daemon=True)
+    t = threading.Thread(target=renew, name=f"schedule-run-{run_id}", daemon=True)
     t.start()
-    output, _ = proc.communicate()
-    stop.set()
-    status = "done" if proc.returncode == 0 else "failed"
+    try:
+        output, _ = proc.communicate()
+        status: str | None = "done" if proc.returncode == 0 else "failed"
+        if status == "done" and cfg is not None:
+            state, solve_id = queued.held_solve(engine, cfg.name, week, owner, tenant=tenant)
+            if solve_id is not None:
+                status, output = queued.await_week(engine, cfg, week, solve_id,
+                                                   tenant=tenant, owner=owner, stop=stop)
+            elif state != "done":
+                status, output = "failed", output + f"\nweek {week}: {state}"
+    finally:
+        done.set()
+    if status is None:
+        log.info("schedule run %s (week %s): left to be taken over (%s)", run_id, week,
+                 output)
+        return "interrupted"
     with Sessions() as s:
         s.execute(update(ScheduleRun).where(ScheduleRun.id == run_id,
                                             ScheduleRun.owner == owner)
@@ -222,7 +250,8 @@ class Scheduler:
             try:
                 for run_id in claim_due(self.engine, self.owner):
                     threading.Thread(target=execute_run, args=(
-                        self.engine, self.db_url, run_id, self.owner), daemon=True).start()
+                        self.engine, self.db_url, run_id, self.owner, self.stop_event),
+                        name=f"schedule-run-{run_id}", daemon=True).start()
             except Exception:
                 log.exception("scheduler tick failed")
             self.stop_event.wait(self.interval)

@@ -41,6 +41,8 @@ CANCEL_GRACE_SECONDS = 1.5
 #: Workers run this much nicer than the web server: a solve may keep every core busy
 #: for minutes, and the HTTP front end (``/healthz`` above all) must still answer at once.
 WORKER_NICENESS = 10
+#: How long a worker that lost the database tries to hand its stopped solve back.
+HAND_BACK_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class WorkerSettings:
@@ -55,6 +57,9 @@ class WorkerSettings:
     #: stopped and handed back to the queue (0: handed back at once).
     grace_seconds: float = 0.0
     log_format: str = "text"
+    #: The instance (``serve`` or ``worker`` node) these processes belong to
+    #: (:mod:`.instances`); stored with each claimed solve.
+    instance: str | None = None
 
 
 def hard_deadline(time_limit: float) -> float:
@@ -106,7 +111,9 @@ class _Watch:
     progress: dict[str, Any] | None = None
     cancelled: bool = False     # the client asked for it
     lost: bool = False          # the solve is no longer this worker's
+    unrenewed: bool = False     # ... because the lease could not be renewed in time
     timed_out: bool = False     # past the hard deadline
+    renewed: float = field(default_factory=time.monotonic)   # the last renewal
 
     def on_progress(self, p: Any) -> None:
         self.progress = {"elapsed": p.elapsed, "objective": p.objective, "bound": p.bound}
@@ -116,9 +123,24 @@ class _Watch:
         while not self.done.wait(heartbeat_seconds):
             try:
                 self._beat_once()
-            except Exception:  # a DB hiccup must not kill the solve; the lease has slack
-                log.exception("heartbeat of %s failed", self.solve_id,
-                              extra={"solve_id": self.solve_id})
+            except Exception as err:  # a DB hiccup must not kill the solve: the lease has slack
+                log.warning("heartbeat of %s failed (%s)", self.solve_id,
+                            type(err).__name__, extra={"solve_id": self.solve_id})
+                if time.monotonic() - self.renewed > self.give_up_after(heartbeat_seconds):
+                    # The lease is about to lapse and another worker may take the solve:
+                    # stop solving, so that never two workers hold it. Its result could
+                    # not be stored anyway (queue.finish needs the lease).
+                    if not self.lost:
+                        log.warning("solve %s: lease not renewed for %.0f s; stopping it",
+                                    self.solve_id, time.monotonic() - self.renewed,
+                                    extra={"solve_id": self.solve_id})
+                    self.lost = self.unrenewed = True
+                    self.cancel.set()
+
+    def give_up_after(self, heartbeat_seconds: float) -> float:
+        """Seconds without a renewal after which the solve is stopped: its lease less
+        two heartbeats, so it stops before anyone can re-queue it."""
+        return max(heartbeat_seconds, self.lease_seconds - 2 * heartbeat_seconds)
 
     def _beat_once(self) -> None:
         elapsed = time.monotonic() - self.started
@@ -127,6 +149,7 @@ class _Watch:
                     "elapsed": round(elapsed, 3)}
         wanted = queue.heartbeat(self.engine, self.solve_id, self.worker,
                                  self.lease_seconds, progress)
+        self.renewed = time.monotonic()
         if wanted is None:
             self.lost = True
         elif wanted:
@@ -172,6 +195,8 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] 
         watch.done.set()
         thread.join(timeout=5)
     leftover = _leftover_threads(before | {thread})
+    if watch.unrenewed:
+        hand_back(engine, solve_id, worker, watch.shutdown, lease_seconds)
     if watch.lost:
         return Executed(None, result, leftover)
     if watch.shutdown.is_set() and watch.cancel.is_set() and not watch.cancelled:
@@ -179,6 +204,22 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] 
         return Executed(None, result, leftover)
     status, fields, rows = _outcome(result, watch, leftover)
     return Executed(_finish(engine, solve_id, worker, status, fields, rows), result, leftover)
+
+
+def hand_back(engine: Engine, solve_id: str, worker: str, shutdown: threading.Event,
+              lease_seconds: float) -> None:
+    """Give back a solve stopped for want of a lease, once the database answers again,
+    unless it was re-queued meanwhile: a database outage costs the solve no attempt.
+    Tries for :data:`HAND_BACK_SECONDS` at most (then ``requeue_stale`` of any instance
+    does it, once the lease has lapsed)."""
+    end = time.monotonic() + max(HAND_BACK_SECONDS, lease_seconds)
+    while time.monotonic() < end:
+        try:
+            queue.release(engine, solve_id, worker)
+            return
+        except Exception:
+            if shutdown.wait(1.0):
+                return
 
 
 def _solve(payload: dict[str, Any] | None, scenario: Any, options: dict[str, Any],
@@ -227,8 +268,25 @@ def _outcome(result: Any, watch: _Watch, leftover: list[str]
 
 def _finish(engine: Engine, solve_id: str, worker: str, status: str, fields: dict[str, Any],
             rows: list[dict[str, Any]] | None) -> str | None:
-    return status if queue.finish(engine, solve_id, worker, status=status, fields=fields,
-                                  plan_rows=rows) else None
+    """Store the outcome while this worker holds the solve; a database that is away is
+    waited for (up to :data:`HAND_BACK_SECONDS`), so a solve that ended during an outage
+    keeps its result unless it was re-queued meanwhile."""
+    from sqlalchemy.exc import DBAPIError
+
+    end, waited = time.monotonic() + HAND_BACK_SECONDS, False
+    while True:
+        try:
+            stored = queue.finish(engine, solve_id, worker, status=status, fields=fields,
+                                  plan_rows=rows)
+            return status if stored else None
+        except DBAPIError:
+            if time.monotonic() > end:
+                raise
+            if not waited:
+                log.warning("solve %s: the database is away; retrying to store its "
+                            "outcome", solve_id, extra={"solve_id": solve_id})
+            waited = True
+            time.sleep(1.0)
 
 
 def run_claimed(engine: Engine, solve_id: str, worker: str, settings: WorkerSettings,
@@ -252,7 +310,7 @@ def worker_main(settings: WorkerSettings) -> None:
     ``settings.grace_seconds``, after which it is stopped and handed back to the queue.
     If the parent dies (``kill -9``), the worker finishes the solve it holds and exits.
     """
-    from .logs import setup_logging
+    from .logs import Failing, setup_logging
 
     setup_logging(settings.log_format, text_format="%(asctime)s worker %(message)s")
     os.nice(WORKER_NICENESS)
@@ -272,13 +330,16 @@ def worker_main(settings: WorkerSettings) -> None:
     signal.signal(signal.SIGINT, stop)
     engine = make_engine(settings.db_url)
     worker = queue.worker_name("worker")
+    claims = Failing(log, "claim")
     while not draining.is_set():
         if settings.parent_pid is not None and os.getppid() != settings.parent_pid:
             break  # orphaned: the service is gone; a restarted one has its own workers
         try:
-            solve_id = queue.claim(engine, worker, settings.lease_seconds)
-        except Exception:
-            log.exception("claim failed")
+            solve_id = queue.claim(engine, worker, settings.lease_seconds,
+                                   settings.instance)
+            claims.ok()
+        except Exception as err:
+            claims.failed(err)
             draining.wait(1.0)
             continue
         if solve_id is None:

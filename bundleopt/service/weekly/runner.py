@@ -142,8 +142,10 @@ def _claim_week(engine: Engine, name: str, week: str, owner: str, lease_seconds:
                 return None
         w = s.scalars(select(WeeklyPlan).where(*_week_row(name, week, tenant=tenant))).one()
         if w.solve_id is not None:
-            # A run that died mid-solve: its solve will never be finished by anyone.
-            s.execute(update(Solve).where(Solve.id == w.solve_id, Solve.status == "running")
+            # A run that died mid-solve: its solve will never be finished by anyone. (A
+            # queued weekly solve is a queue entry: the workers finish it; see .queued.)
+            s.execute(update(Solve).where(Solve.id == w.solve_id, Solve.status == "running",
+                                          Solve.source == "weekly")
                       .values(status="failed", error="the plan run was interrupted",
                               finished_at=now))
             s.commit()
@@ -176,8 +178,21 @@ def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
         raise
 
 
-def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
-          out: Any, *, tenant: str) -> WeeklyOutcome:
+@dataclass(frozen=True)
+class PreparedWeek:
+    """A week's scenario made ready to solve: the scenario against last week's plan, the
+    solver options, the JSON payload stored for it and the week it is held against."""
+
+    scenario: Any
+    options: dict[str, Any]
+    payload: dict[str, Any]
+    previous_week: str | None
+
+
+def prepare_week(engine: Engine, cfg: WeeklyConfig, week: str, refit: bool | None, *,
+                 tenant: str) -> PreparedWeek:
+    """Build the week's scenario (:func:`build_scenario`) held against the tenant's most
+    recent earlier plan, and its solver options."""
     from formulations.loading import scenario_to_tables
 
     scenario = build_scenario(cfg, refit)
@@ -197,8 +212,15 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
                                              DEFAULT_TIME_LIMIT),
             "mip_gap": cfg.solver.get("mip_gap", o.mip_gap),
             "threads": cfg.solver.get("threads", o.threads)}
-    # Stored for reproducibility; the solve below gets the Scenario object itself.
-    payload = jsonable(scenario_to_tables(scenario))
+    # Stored for reproducibility; an in-process solve gets the Scenario object itself.
+    return PreparedWeek(scenario, opts, jsonable(scenario_to_tables(scenario)), prev_week)
+
+
+def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
+          out: Any, *, tenant: str) -> WeeklyOutcome:
+    ready = prepare_week(engine, cfg, week, refit, tenant=tenant)
+    scenario, opts, payload, prev_week = (ready.scenario, ready.options, ready.payload,
+                                          ready.previous_week)
     Sessions = session_factory(engine)
     with Sessions() as s:
         solve, _ = queue.enqueue(s, payload=payload, n_offers=len(scenario.bundles),
@@ -217,8 +239,19 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
     done = execute(engine, solve_id, owner, None, opts, lease_seconds=60,
                    heartbeat_seconds=2.0, scenario=scenario)
     status = done.status
+    message, export_dir = close_week(engine, cfg, week, owner, solve_id, status, out,
+                                     tenant=tenant)
+    return WeeklyOutcome(cfg.name, week, str(status), solve_id, True, export_dir, prev_week,
+                         message, done.result, tuple(done.leftover))
+
+
+def close_week(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, solve_id: str,
+               status: str | None, out: Any, *, tenant: str) -> tuple[str, str | None]:
+    """Record the week's outcome once its solve ended with ``status``: the plan exported
+    and the week ``done``, or the week ``failed`` with the solve's error (only while
+    ``owner`` holds the week). Its message and export directory."""
     export_dir = None
-    with Sessions() as s:
+    with session_factory(engine)() as s:
         stored = s.get(Solve, solve_id)
         w = s.scalars(select(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
                                                WeeklyPlan.owner == owner)).first()
@@ -244,8 +277,7 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
                                            WeeklyPlan.owner == owner)
                   .values(finished_at=utcnow(), lease_until=None, **values))
         s.commit()
-    return WeeklyOutcome(cfg.name, week, str(status), solve_id, True, export_dir, prev_week,
-                         message, done.result, tuple(done.leftover))
+    return message, export_dir
 
 
 def _existing(engine: Engine, cfg: WeeklyConfig, week: str, out: Any, *,

@@ -4,8 +4,8 @@ state, and the web app's sessions.
 Existing weeks are ``proposed`` with no approval required (today's behaviour); a week
 that was exported is ``exported``.
 
-Revision ID: 0003_plan_versions
-Revises: 0002
+Revision ID: 0004_plan_versions
+Revises: 0003_instances
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0003_plan_versions'
-down_revision = '0002'
+revision = '0004_plan_versions'
+down_revision = '0003_instances'
 branch_labels = None
 depends_on = None
 
