@@ -170,6 +170,7 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
+    from bundleopt.service import web
     from bundleopt.service.app import create_app
     from bundleopt.service.db import make_engine
     from bundleopt.service.limits import ServiceSettings
@@ -182,6 +183,7 @@ def main() -> None:
     engine = make_engine(url)
     app = create_app(ServiceSettings(db_url=url, tokens=[f"acme:{TOKEN}"]), engine,
                      migrate=False)
+    web.warm()        # as `bundleopt serve` does once its app is built
     timed = Timed(app)
     results = []
     with TestClient(timed, base_url="http://127.0.0.1") as c:

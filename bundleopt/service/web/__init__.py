@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from .pages import SignIn, router
+from .render import warm
 from .security import SecureHeaders
 
 
@@ -22,4 +23,4 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
 
-__all__ = ["install"]
+__all__ = ["install", "warm"]

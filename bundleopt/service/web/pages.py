@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -106,6 +107,10 @@ def login_form(request: Request, error: str = "") -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: dict[str, str]) -> Response:
     if sessions.cross_site(request.headers, request.headers.get("host", "")) or \
             not sessions.same_token(request.cookies.get(sessions.LOGIN_COOKIE),
                                     form.get("csrf")):
@@ -129,6 +134,10 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_logout, request, form)
+
+
+def _logout(request: Request, form: dict[str, str]) -> Response:
     svc = service(request)
     with svc.write_turn, svc.writes() as s:
         found = sessions.lookup(s, request.cookies.get(sessions.COOKIE), svc.tokens)
@@ -171,6 +180,10 @@ async def bulk_approve(request: Request) -> Response:
     """Approve the latest version of every week ticked on the Runs page."""
     body = await request.body()
     pairs = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return await run_in_threadpool(_bulk_approve, request, pairs)
+
+
+def _bulk_approve(request: Request, pairs: dict[str, list[str]]) -> Response:
     form = {k: v[-1] for k, v in pairs.items()}
     svc = service(request)
     done, problems = 0, []
@@ -328,14 +341,6 @@ def compare_page(request: Request, name: str = "", week: str = "", other: str = 
 
 
 # ----------------------------------------------------------------------- review
-def _ladders(scenario: Any) -> dict[str, list[float]]:
-    from formulations.offers import ladder
-
-    lad = ladder(scenario)
-    return {str(k): sorted(v) for k, v in lad.groupby("bundle_id")["price"]
-            .apply(list).items()}
-
-
 def _review(request: Request, svc: Service, who: Caller, name: str, week: str,
             base: int | None = None, changes: list[dict[str, Any]] | None = None,
             checked: versions.Evaluated | None = None, error: str = "",
@@ -345,9 +350,10 @@ def _review(request: Request, svc: Service, who: Caller, name: str, week: str,
         if w is None:
             return _not_found(request, f"No plan {safe_text(name)[:128]!r} for week "
                               f"{safe_text(week)[:16]}.")
-        v = versions.get_version(s, w, base)
         all_versions = versions.list_versions(s, w)
-        ladders = _ladders(versions.week_scenario(s, w)) if v is not None else {}
+        v = (next((x for x in all_versions if x.version == base), None) if base is not None
+             else all_versions[-1] if all_versions else None)
+        ladders = versions.week_scenario(s, w).points if v is not None else {}
     chosen = {(c["bundle_id"], c["segment_id"]): c["price"] for c in changes or []}
     rows = v.rows if v else []
     return page(request, "review.html", code=status, title=f"Review {w.name} · {w.week}",
@@ -422,6 +428,10 @@ async def review_post(request: Request, name: str, week: str) -> Response:
     """``action=check``: re-evaluate the changes and show them, saving nothing;
     ``action=save``: save them as a new version unless a rule is broken."""
     form = await _form(request)
+    return await run_in_threadpool(_review_post, request, form, name, week)
+
+
+def _review_post(request: Request, form: dict[str, str], name: str, week: str) -> Response:
     svc = service(request)
     with svc.reads() as s:
         who = _checked_post(request, s, form)
@@ -442,7 +452,7 @@ async def review_post(request: Request, name: str, week: str) -> Response:
                            status=422)
         try:
             with svc.cpu_turn:
-                ev = versions.evaluate_override(s, w, changes, start.version)
+                ev = versions.evaluate_override(s, w, changes, start=start)
         except InputError as err:
             return _review(request, svc, who, name, week, base, changes,
                            error=str(err), status=422)
@@ -471,6 +481,10 @@ async def review_post(request: Request, name: str, week: str) -> Response:
 async def decide(request: Request, name: str, week: str) -> Response:
     """Approve (a version) or reject (with a comment) the week."""
     form = await _form(request)
+    return await run_in_threadpool(_decide, request, form, name, week)
+
+
+def _decide(request: Request, form: dict[str, str], name: str, week: str) -> Response:
     svc = service(request)
     with svc.write_turn, svc.writes() as s:
         who = _checked_post(request, s, form)
@@ -515,6 +529,10 @@ def schedules_page(request: Request, msg: str = "") -> Response:
 @router.post("/schedules/{name}/run")
 async def run_schedule(request: Request, name: str) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_run_schedule, request, form, name)
+
+
+def _run_schedule(request: Request, form: dict[str, str], name: str) -> Response:
     svc = service(request)
     with svc.reads() as s:
         who = _checked_post(request, s, form)
