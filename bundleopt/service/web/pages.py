@@ -98,10 +98,18 @@ def home() -> RedirectResponse:
 @router.get("/login")
 def login_form(request: Request, error: str = "") -> Response:
     token = secrets.token_urlsafe(24)
-    resp = page(request, "login.html", login_csrf=token, error=error[:200])
+    secure = _secure(request)
+    resp = page(request, "login.html", login_csrf=token, error=error[:200],
+                https_only=secure and request.url.scheme != "https")
     resp.set_cookie(sessions.LOGIN_COOKIE, token, max_age=1800, httponly=True,
-                    samesite="strict", path="/app", secure=request.url.scheme == "https")
+                    samesite="strict", path="/app", secure=secure)
     return resp
+
+
+def _secure(request: Request) -> bool:
+    """Whether this answer's cookies say ``Secure`` (:func:`.sessions.secure_cookie`)."""
+    return sessions.secure_cookie(service(request).settings.secure_cookies,
+                                  request.url.scheme, request.headers.get("host", ""))
 
 
 @router.post("/login")
@@ -117,8 +125,20 @@ def _login(request: Request, form: dict[str, str]) -> Response:
         raise HTTPException(403, "the sign-in form is stale or came from another site; "
                             "reload it")
     svc = service(request)
-    who = svc.tokens.token_caller(form.get("token", "")[:4096])
+    token = form.get("token", "")[:4096]
+    throttle = request.app.state.login_throttle
+    client = request.client.host if request.client else None
+    wait = throttle.wait(client, token)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        resp = page(request, "error.html", code=429, title="Too many sign-in attempts",
+                    message=f"Too many failed sign-in attempts from this address or with "
+                    f"this token. Try again in {seconds} seconds.")
+        resp.headers["retry-after"] = str(seconds)
+        return resp
+    who = svc.tokens.token_caller(token)
     if who is None:
+        throttle.failed(client, token)
         return _back("/app/login", error="That token is not valid for this service.")
     with svc.write_turn, svc.writes() as s:
         sessions.purge(s, svc.tokens)
@@ -126,8 +146,9 @@ def _login(request: Request, form: dict[str, str]) -> Response:
         s.commit()
     resp = RedirectResponse("/app/runs", status_code=303)
     resp.set_cookie(sessions.COOKIE, sid, **sessions.cookie_args(
-        sessions.SESSION_SECONDS, request.url.scheme == "https"))
-    resp.delete_cookie(sessions.LOGIN_COOKIE, path="/app")
+        sessions.SESSION_SECONDS, _secure(request)))
+    resp.delete_cookie(sessions.LOGIN_COOKIE, path="/app", secure=_secure(request),
+                       httponly=True, samesite="strict")
     return resp
 
 
@@ -145,7 +166,8 @@ def _logout(request: Request, form: dict[str, str]) -> Response:
             sessions.end(s, request.cookies.get(sessions.COOKIE))
             s.commit()
     resp = RedirectResponse("/app/login", status_code=303)
-    resp.delete_cookie(sessions.COOKIE, path="/app")
+    resp.delete_cookie(sessions.COOKIE, path="/app", secure=_secure(request), httponly=True,
+                       samesite="strict")
     return resp
 
 
