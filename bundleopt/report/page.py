@@ -9,7 +9,7 @@ Vega-Altair or matplotlib: see docs/report.md.
 Chart text is plain text: Plotly renders a subset of HTML (``<a href>``, ``<b>``, ``<br>``)
 in every label, title, legend, hover text and axis title, so a product named
 ``<a href=…>Click for coupon</a>`` would become a link. :meth:`Page.chart` passes every
-figure through :func:`plain_figure` (``&``, ``<``, ``>`` as entities, which Plotly shows as
+figure through :func:`plain_dict` (``&``, ``<``, ``>`` as entities, which Plotly shows as
 the characters) — the one place, so no chart can forget it. Only hover and text
 *templates* keep their markup (``<br>``); they are ours, and data reaches them through
 ``%{…}`` (``%{meta}`` for a name), already escaped.
@@ -62,19 +62,12 @@ def _plain_all(v: Any, key: str | None = None) -> Any:
     return v
 
 
-def plain_figure(fig):
-    """A copy of ``fig`` whose every string — data, names, titles, axis titles, legends,
-    annotations — is plain text, templates aside (see the module docstring)."""
-    import plotly.graph_objects as go
-
-    return go.Figure(_plain_all(fig.to_dict()))
-
-
 def plain_dict(fig) -> dict:
-    """:func:`plain_figure` as the figure's plain dict (``data``, ``layout``), its template
-    left out: what :meth:`Page.chart` styles and serialises without building and
-    validating a second figure (plotly.py's validation of a figure and its template is
-    most of a chart's cost; the figure was validated when it was built)."""
+    """``fig`` as a plain dict (``data``, ``layout``; its template left out) whose every
+    string — data, names, titles, axis titles, legends, annotations — is plain text,
+    templates aside (see the module docstring). :meth:`Page.chart` styles and serialises
+    the dict as it is: building and validating a second figure from it (and the template
+    within) would be most of a chart's cost, and the figure was validated when built."""
     d = fig.to_dict()
     d["layout"].pop("template", None)
     return _plain_all(d)
