@@ -366,13 +366,15 @@ def compare_page(request: Request, name: str = "", week: str = "", other: str = 
 def _review(request: Request, svc: Service, who: Caller, name: str, week: str,
             base: int | None = None, changes: list[dict[str, Any]] | None = None,
             checked: versions.Evaluated | None = None, error: str = "",
-            status: int = 200, msg: str = "") -> Response:
+            status: int = 200, msg: str = "",
+            loaded: tuple[WeeklyPlan, list[versions.Version]] | None = None) -> Response:
+    """The Review page; ``loaded``: the week and its versions, already read."""
     with svc.reads() as s:
-        w = _weekly_or_404(s, who, name, week)
+        w = _weekly_or_404(s, who, name, week) if loaded is None else loaded[0]
         if w is None:
             return _not_found(request, f"No plan {safe_text(name)[:128]!r} for week "
                               f"{safe_text(week)[:16]}.")
-        all_versions = versions.list_versions(s, w)
+        all_versions = versions.list_versions(s, w) if loaded is None else loaded[1]
         v = (next((x for x in all_versions if x.version == base), None) if base is not None
              else all_versions[-1] if all_versions else None)
         ladders = versions.week_scenario(s, w).points if v is not None else {}
@@ -464,9 +466,12 @@ def _review_post(request: Request, form: dict[str, str], name: str, week: str) -
             base = int(form.get("base", ""))
         except ValueError:
             base = None
-        start = versions.get_version(s, w, base)
+        known = versions.list_versions(s, w)
+        start = next((x for x in known if x.version == base), None) if base is not None \
+            else (known[-1] if known else None)
         if start is None:
             return _not_found(request, "No such version.")
+        loaded = (w, known)
         changes = _changes_from(form, start.rows)
         if not changes:
             return _review(request, svc, who, name, week, base, error="Nothing changed: "
@@ -483,8 +488,8 @@ def _review_post(request: Request, form: dict[str, str], name: str, week: str) -
             # The page shows why (an answer the person acts on, not a failed request).
             return _review(request, svc, who, name, week, base, changes, ev,
                            error="Not saved: the plan breaks "
-                           + "; ".join(ev.violations) + ".")
-        return _review(request, svc, who, name, week, base, changes, ev)
+                           + "; ".join(ev.violations) + ".", loaded=loaded)
+        return _review(request, svc, who, name, week, base, changes, ev, loaded=loaded)
     with svc.write_turn, svc.writes() as s:
         w = _weekly_or_404(s, who, name, week)
         if versions.latest_number(s, w) != start.version:
