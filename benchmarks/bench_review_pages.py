@@ -170,6 +170,7 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
+    from bundleopt.service import web
     from bundleopt.service.app import create_app
     from bundleopt.service.db import make_engine
     from bundleopt.service.limits import ServiceSettings
@@ -182,8 +183,10 @@ def main() -> None:
     engine = make_engine(url)
     app = create_app(ServiceSettings(db_url=url, tokens=[f"acme:{TOKEN}"]), engine,
                      migrate=False)
+    web.warm()        # as `bundleopt serve` does once its app is built
     timed = Timed(app)
     results = []
+    load_before = os.getloadavg()
     with TestClient(timed, base_url="http://127.0.0.1") as c:
         r = c.get("/app/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
@@ -227,10 +230,15 @@ def main() -> None:
                             float(arr.max())))
             print(f"{label:55s} p50 {results[-1][1]:7.1f} ms   p95 {results[-1][2]:7.1f} ms")
     engine.dispose()
+    load_after = os.getloadavg()
+    shown = lambda load: ", ".join(f"{x:.2f}" for x in load)   # noqa: E731
     lines = [f"# Web app pages: {args.runs} runs, weekly plans of {args.rows} rows",
              "", f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
              f"{platform.python_version()}; database {url.split(':')[0]}; "
-             f"{args.repeat} requests per page, timed inside the server (ASGI).", "",
+             f"{args.repeat} requests per page, timed inside the server (ASGI). "
+             f"Load average (1, 5, 15 min) before the requests {shown(load_before)}, "
+             f"after {shown(load_after)} — the cores are shared with other jobs, so "
+             "a load above 2 means the pages waited for a core part of the time.", "",
              "| page | p50 (ms) | p95 (ms) | max (ms) |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {a} | {b:.1f} | {c:.1f} | {d:.1f} |" for a, b, c, d in results]
     Path(args.out).write_text("\n".join(lines) + "\n")

@@ -173,13 +173,27 @@ def _check(scenario: Scenario, plan: pd.DataFrame, seen: pd.DataFrame, ev: Evalu
 
 def _ladder_neighbours(plan: pd.DataFrame, lad: pd.DataFrame) -> pd.DataFrame:
     """The ladder points next to each price on sale (``bundle_id, segment_id, price``):
-    a rule that forbids one of them is what stops the price moving, so it binds."""
-    ladders = lad.sort_values("price").groupby("bundle_id")["price"].apply(list).to_dict()
-    rows = []
-    for b, s, p in zip(plan["bundle_id"], plan["segment_id"], plan["price"]):
-        lst = ladders.get(b, [])
-        if p in lst:
-            i = lst.index(p)
-            rows += [(b, s, lst[k]) for k in (i - 1, i + 1) if 0 <= k < len(lst)]
-    return pd.DataFrame(rows, columns=["bundle_id", "segment_id", "price"]).astype(
+    a rule that forbids one of them is what stops the price moving, so it binds.
+
+    With the ladder sorted by offer, then price, a price at position ``i`` of its
+    offer's run has neighbours ``i − 1`` (unless it opens the run) and ``i + 1``
+    (unless it closes it); rows come out in plan order, the lower neighbour first. A
+    price not on its offer's ladder has none."""
+    code = pd.factorize(lad["bundle_id"])[0]
+    order = np.lexsort((lad["price"].to_numpy(float), code))
+    b_sorted = lad["bundle_id"].to_numpy(object)[order]
+    p_sorted = lad["price"].to_numpy(float)[order]
+    c = code[order]
+    change = c[1:] != c[:-1]
+    opens, closes = np.r_[True, change], np.r_[change, True]
+    at = pd.DataFrame({"bundle_id": b_sorted, "price": p_sorted, "at": np.arange(len(c))})
+    found = plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True).merge(
+        at, on=["bundle_id", "price"], how="inner", sort=False)
+    i = found["at"].to_numpy(int)
+    pos = np.stack([i - 1, i + 1], axis=1).ravel()
+    ok = np.stack([~opens[i], ~closes[i]], axis=1).ravel()
+    pos = pos[ok]
+    return pd.DataFrame({"bundle_id": np.repeat(found["bundle_id"].to_numpy(object), 2)[ok],
+                         "segment_id": np.repeat(found["segment_id"].to_numpy(object), 2)[ok],
+                         "price": p_sorted[pos]}).astype(
         {"bundle_id": object, "segment_id": object, "price": float})

@@ -160,3 +160,43 @@ def test_study_report_charts_are_plain_text(browser, tmp_path: Path) -> None:
     html = (run / "report.html").read_text()
     assert_plain(html, [key, LINK, SEG, CUR])
     assert_no_link_in_charts(browser, run / "report.html", LINK)
+
+
+def test_a_chart_is_the_figure_plotly_py_would_style_and_validate() -> None:
+    """Page.chart styles and serialises a figure's plain dict without plotly.py (for
+    speed); what reaches Plotly.newPlot must be what plotly.py's own update_layout /
+    update_xaxes on a validated figure gives — subplots (a second axis pair), a margin
+    the figure sets itself, hover templates, markup escaped."""
+    import numpy as np
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.subplots import make_subplots
+
+    from bundleopt.report.page import FONT, PALETTE, Page, plain
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(LINK, "surplus"))
+    fig.add_bar(x=[SEG, "old"], y=np.array([3.0, 4.5]), name=OFFER, row=1, col=1,
+                hovertemplate="%{x}<br>%{y:,.2f}<extra></extra>", marker_color="#2b6cb0")
+    fig.add_bar(x=[SEG, "old"], y=[1, 2], name="b", row=1, col=2)
+    fig.update_layout(title=CUR, margin=dict(t=80), barmode="group")
+    fig.update_yaxes(title_text="units", row=1, col=2)
+    got = figures(Page(title="t").chart(fig, 333))[0]
+
+    # The way the report styled charts before: plotly.py on a validated figure.
+    ref = go.Figure(fig)
+    for trace in ref.data:
+        trace.x = [plain(x) for x in trace.x]
+        trace.name = plain(trace.name)
+    ref.layout.annotations[0].text = plain(ref.layout.annotations[0].text)
+    ref.layout.title.text = plain(ref.layout.title.text)
+    margin = {k: v for k, v in dict(l=10, r=10, t=50, b=10).items()
+              if ref.layout.margin[k] is None}
+    ref.update_layout(template="plotly_white", margin=margin, font=dict(family=FONT, size=13),
+                      colorway=PALETTE, hoverlabel=dict(namelength=-1), height=333)
+    ref.update_xaxes(automargin=True)
+    ref.update_yaxes(automargin=True)
+    want = json.loads(pio.to_json(ref))
+    assert got == want
+    assert got["layout"]["margin"] == {"t": 80, "l": 10, "r": 10, "b": 10}
+    assert got["layout"]["xaxis2"]["automargin"] is True
+    assert LINK not in json.dumps(got)                    # escaped, not live markup

@@ -223,6 +223,35 @@ def test_approval_required_gates_the_export_and_next_week_reads_the_approved_ver
         {**_rows(first), "S1": new_price})
 
 
+def test_a_weeks_plan_names_its_version_the_exported_one_by_default(env: Env) -> None:
+    env.plan(approval="required")
+    week = f"/v1/plans/shop/{WEEK}"
+    first = env.get(f"{week}/versions/0").json()
+    shown = env.get(week).json()
+    # Nothing approved yet: the optimizer's version, as an export would write it.
+    assert shown["version"] == 0 and shown["overridden"] is False
+    assert _rows(shown) == _rows(first)
+    new_price = next(p for p in _ladder_prices() if p != _rows(first)["S1"]
+                     and (p - 6) / p >= MIN_MARGIN)
+    assert env.post(OVERRIDES, {"rows": [{"bundle_id": "S1", "price": new_price}]}
+                    ).status_code == 201
+    # An override alone changes nothing until it is approved.
+    assert env.get(week).json()["version"] == 0
+    one = env.get(f"{week}?version=1").json()
+    assert one["version"] == 1 and one["overridden"] is True
+    assert _rows(one) == pytest.approx({**_rows(first), "S1": new_price})
+    assert env.post(f"{week}/approve", {"version": 1}).status_code == 200
+    shown = env.get(week).json()
+    assert shown["version"] == 1 and shown["approved_version"] == 1
+    written = pd.read_csv(env.tmp / "acme" / WEEK / "plan.csv")
+    assert _rows(shown) == pytest.approx(dict(zip(written["bundle_id"], written["price"])))
+    assert env.get(f"{week}?version=0").json()["version"] == 0
+    missing = env.get(f"{week}?version=7")
+    assert missing.status_code == 404 and "no version 7" in missing.json()["detail"]
+    assert env.get(f"{week}?version=-1").status_code == 422
+    assert env.get(f"{week}?version=1", token=GLOBEX).status_code == 404
+
+
 def test_reject_needs_a_comment_and_a_rejected_week_is_not_the_previous_plan(
         env: Env) -> None:
     env.plan("2026-W47", approval="required")

@@ -2,7 +2,8 @@
 ``bundleopt serve`` process over SQLite: sign-in, tenants, Compare, Review (a broken
 rule shown before saving), approval that exports, CSP and no outside requests; and
 hostile input: markup in names, cross-site posts, stolen / expired / revoked cookies,
-absurd override prices."""
+absurd override prices. In process (TestClient): the sign-in throttle and the cookies'
+``Secure`` flag."""
 from __future__ import annotations
 
 import json
@@ -375,3 +376,108 @@ def test_absurd_override_prices_get_a_clear_message(site: dict[str, Any], value:
     message = re.search(r'id="error">([^<]*)<', r.text).group(1)
     assert words in message.replace("&#39;", "'")
     assert _versions(site["url"], "shop", "2026-W47") == 0
+
+
+# ------------------------------------------- in process: sign-in throttle, Secure cookies
+def _signin_app(url: str, **settings: Any) -> Any:
+    from bundleopt.service.app import create_app
+    from bundleopt.service.limits import ServiceSettings
+
+    return create_app(ServiceSettings(db_url=url, tokens=[f"acme:{ACME}"], **settings))
+
+
+def _login_form(c: Any) -> tuple[str, str]:
+    """(the sign-in form's CSRF token, the Set-Cookie header that carries it)."""
+    r = c.get("/app/login")
+    assert r.status_code == 200
+    return (re.search(r'name="csrf" value="([^"]+)"', r.text).group(1),
+            r.headers["set-cookie"])
+
+
+def _try(c: Any, token: str) -> Any:
+    csrf, _ = _login_form(c)
+    return c.post("/app/login", data={"token": token, "csrf": csrf},
+                  headers={"cookie": f"bundleopt_login={csrf}"}, follow_redirects=False)
+
+
+def test_failed_sign_ins_are_limited_per_address_and_per_token(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    with database("sqlite", tmp_path) as url:
+        # Three failures at once, then one every two minutes: nothing refills in this test.
+        app = _signin_app(url, login_burst=3, login_per_minute=0.5)
+        here = TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.1", 1000))
+        there = TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.2", 1000))
+        third = TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.3", 1000))
+        with here, there, third:
+            for i in range(3):
+                r = _try(here, f"wrong-{i}")
+                assert r.status_code == 303 and "error=" in r.headers["location"]
+            # The address has no attempts left: refused before any token is checked,
+            # the right one included.
+            for token in ("wrong-3", ACME):
+                r = _try(here, token)
+                assert r.status_code == 429
+                assert 1 <= int(r.headers["retry-after"]) <= 120
+                assert "Too many failed sign-in attempts" in r.text
+                assert "bundleopt_session" not in r.headers.get("set-cookie", "")
+            # Another address may still try, and sign in ...
+            assert _try(there, "wrong-9").status_code == 303
+            ok = _try(there, ACME)
+            assert ok.status_code == 303 and ok.headers["location"] == "/app/runs"
+            # ... but no address may go on with a token that has failed three times.
+            assert _try(there, "wrong-0").status_code == 303     # its 2nd failure
+            assert _try(there, "wrong-0").status_code == 303     # its 3rd
+            assert _try(third, "wrong-0").status_code == 429     # a fresh address
+            assert _try(third, "wrong-7").status_code == 303     # another token: tried
+
+
+def test_the_sign_in_throttle_forgets_the_least_recent_keys_first() -> None:
+    from bundleopt.service.limits import RateBuckets
+
+    buckets = RateBuckets(rate=1e-9, burst=1, max_keys=50)
+    assert buckets.take("guesser") is None
+    for i in range(5000):                  # the guesser keeps trying, with new tokens
+        assert buckets.take("guesser") is not None
+        buckets.take(f"token-{i}")
+        assert len(buckets) <= 50
+    assert buckets.take("guesser") is not None     # never forgotten while it keeps at it
+    assert buckets.take("token-0") is None          # long forgotten: starts full again
+
+
+@pytest.mark.parametrize("mode, base, secure", [
+    ("auto", "http://127.0.0.1:8000", False), ("auto", "http://localhost", False),
+    ("auto", "http://[::1]:8000", False), ("auto", "https://127.0.0.1", True),
+    # Behind a TLS-terminating proxy: plain HTTP to the service, the public name in Host.
+    ("auto", "http://plans.example.com", True),
+    ("always", "http://127.0.0.1", True), ("never", "https://plans.example.com", False)])
+def test_the_cookies_say_secure_as_configured(tmp_path: Path, mode: str, base: str,
+                                              secure: bool) -> None:
+    from fastapi.testclient import TestClient
+
+    with database("sqlite", tmp_path) as url:
+        with TestClient(_signin_app(url, secure_cookies=mode), base_url=base) as c:
+            csrf, login_cookie = _login_form(c)
+            assert ("; secure" in login_cookie.lower()) is secure
+            r = c.post("/app/login", data={"token": ACME, "csrf": csrf},
+                       headers={"cookie": f"bundleopt_login={csrf}"}, follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == "/app/runs"
+            session = next(h for h in r.headers.get_list("set-cookie")
+                           if h.startswith("bundleopt_session="))
+            assert ("; secure" in session.lower()) is secure
+            assert "httponly" in session.lower() and "samesite=strict" in session.lower()
+            # The page warns when the cookie could not come back over this connection.
+            warned = 'id="https-only"' in c.get("/app/login").text
+            assert warned is (secure and base.startswith("http:"))
+
+
+def test_secure_cookies_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundleopt.service.limits import ServiceSettings
+    from formulations.errors import ParameterError
+
+    assert ServiceSettings.from_env("sqlite://", ["t"]).secure_cookies == "auto"
+    monkeypatch.setenv("BUNDLEOPT_SECURE_COOKIES", "Always")
+    assert ServiceSettings.from_env("sqlite://", ["t"]).secure_cookies == "always"
+    monkeypatch.setenv("BUNDLEOPT_SECURE_COOKIES", "sometimes")
+    with pytest.raises(ParameterError, match="BUNDLEOPT_SECURE_COOKIES='sometimes'"):
+        ServiceSettings.from_env("sqlite://", ["t"])

@@ -96,7 +96,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
     """Run the solver service (docs/service.md): HTTP API, solve workers and schedules."""
     import uvicorn
 
-    from bundleopt.service import queue
+    from bundleopt.service import queue, web
     from bundleopt.service.app import create_app
     from bundleopt.service.auth import ADMIN_ENV_VAR, ENV_VAR, TokenCheck, tokens_from_env
     from bundleopt.service.db import describe_url, make_engines, normalize_url
@@ -140,6 +140,7 @@ def serve(host: str, port: int, db_url: str | None, workers: int, scheduler: boo
 
     app = create_app(settings, engine, read_engine=read_engine, migrate=False,
                      on_shutdown=shutdown)
+    web.warm()   # the pages' libraries loaded and kept out of the GC's way
     try:
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                       log_config=None, timeout_graceful_shutdown=5)).run()

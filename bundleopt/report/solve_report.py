@@ -56,9 +56,10 @@ def plan_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def add_plan_sections(page: Page, summary: dict, plan: pd.DataFrame | None,
-                      currency: str) -> None:
+                      currency: str, plan_table: bool = True) -> None:
     """The report's sections of a summary and plan already read (a run folder's, or a
-    plan the service stored: its web app shows these same charts)."""
+    plan the service stored: its web app shows these same charts, with its own plan
+    table — ``plan_table=False`` leaves the report's out)."""
     cur = currency or "currency"
     page.section("Headline", _headline(summary, plan), note=_time_sentence(summary))
     if plan is None or plan.empty:
@@ -69,8 +70,9 @@ def add_plan_sections(page: Page, summary: dict, plan: pd.DataFrame | None,
     plan = plan.reset_index(drop=True)
     plan["offer"] = [_offer_label(r) for r in plan.itertuples()]
     plan["audience"] = plan["segment_id"].map(lambda s: "everyone" if s == "*" else s)
-    page.section("Plan", _plan_table(plan), note=f"{len(plan)} rows, as in plan.csv; money in "
-                 + (currency or "the scenario's currency") + ".")
+    if plan_table:
+        page.section("Plan", _plan_table(plan), note=f"{len(plan)} rows, as in plan.csv; money in "
+                     + (currency or "the scenario's currency") + ".")
     top = plan.nlargest(MAX_BARS, "expected_profit").sort_index() if len(plan) > MAX_BARS else plan
     cut = f"The {MAX_BARS} rows with the most profit of {len(plan)}; the plan table has them all." \
         if len(plan) > MAX_BARS else ""

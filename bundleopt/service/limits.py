@@ -19,6 +19,11 @@ Every limit has an environment variable (read by :meth:`ServiceSettings.from_env
 ``BUNDLEOPT_CONFIG_ROOTS``           directories (``:``-separated) weekly configs and the
                                      files they name must lie in (default: none — inline only)
 ``BUNDLEOPT_EXPORT_ROOT``            writable directory scheduled plans export into
+``BUNDLEOPT_LOGIN_PER_MINUTE``       failed web sign-ins per client address, and per token
+                                     tried, sustained (default 5 a minute) → 429
+``BUNDLEOPT_LOGIN_BURST``            failed sign-ins allowed at once above it (default 10)
+``BUNDLEOPT_SECURE_COOKIES``         ``auto`` (default), ``always`` or ``never``: whether the
+                                     web app's cookies say ``Secure`` (:mod:`.web.sessions`)
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
 from formulations.errors import InputError, ParameterError
@@ -45,6 +51,7 @@ MAX_AMOUNT = 1e12
 MAX_ID_LENGTH = 256
 MONEY_FIELDS = frozenset({"unit_cost", "list_price", "wtp", "wtp_sd", "price", "min_price",
                           "max_price"})
+SECURE_COOKIE_MODES = ("auto", "always", "never")
 
 
 class TooLarge(Exception):
@@ -82,8 +89,14 @@ class ServiceSettings:
     tenant_body_memory: int = 0     # 0: a quarter of body_memory
     config_roots: tuple[str, ...] = ()
     export_root: str | None = None
+    login_per_minute: float = 5.0
+    login_burst: float = 10.0
+    secure_cookies: str = "auto"    # auto | always | never (web.sessions.secure_cookie)
 
     def __post_init__(self) -> None:
+        if self.secure_cookies not in SECURE_COOKIE_MODES:
+            raise ParameterError(f"BUNDLEOPT_SECURE_COOKIES={self.secure_cookies!r}: expected "
+                                 + ", ".join(SECURE_COOKIE_MODES))
         # A body of the maximal size must always be admissible, for one tenant and all.
         one = self.max_body_bytes * PARSE_FACTOR
         total = self.body_memory or min(1 << 30, _available_memory() // 4)
@@ -116,7 +129,11 @@ class ServiceSettings:
                    tenant_body_memory=int(_env("BUNDLEOPT_TENANT_BODY_MEMORY", 0,
                                                allow_zero=True)),
                    config_roots=tuple(str(Path(r).resolve()) for r in roots),
-                   export_root=str(Path(export).resolve()) if export else None)
+                   export_root=str(Path(export).resolve()) if export else None,
+                   login_per_minute=_env("BUNDLEOPT_LOGIN_PER_MINUTE", cls.login_per_minute),
+                   login_burst=_env("BUNDLEOPT_LOGIN_BURST", cls.login_burst),
+                   secure_cookies=os.environ.get("BUNDLEOPT_SECURE_COOKIES", "").strip().lower()
+                   or cls.secure_cookies)
 
 
 def _env(name: str, default: float, allow_zero: bool = False) -> float:
@@ -331,6 +348,48 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class RateBuckets:
+    """Token buckets by key, in process: each key may take ``burst`` at once and
+    ``rate`` a second after that. At most ``max_keys`` are remembered — the least
+    recently used is forgotten first (a forgotten key starts full again), so memory is
+    bounded whatever keys callers make up. Thread-safe."""
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 100_000) -> None:
+        self.rate, self.burst, self.max_keys = rate, max(1.0, burst), max_keys
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, *keys: str) -> float | None:
+        """One from the bucket of every key: ``None`` if each had one (all are then
+        taken), else the seconds until all would (nothing is taken)."""
+        return self._take(keys, True)
+
+    def wait(self, *keys: str) -> float | None:
+        """What :meth:`take` would answer, taking nothing."""
+        return self._take(keys, False)
+
+    def _take(self, keys: tuple[str, ...], taking: bool) -> float | None:
+        now = time.monotonic()
+        with self._lock:
+            level = {}
+            for key in keys:
+                tokens, last = self._buckets.get(key, (self.burst, now))
+                level[key] = min(self.burst, tokens + (now - last) * self.rate)
+            wait = max((1.0 - t) / self.rate for t in level.values()) if level else 0.0
+            allowed = wait <= 0.0
+            if not taking:
+                return None if allowed else wait
+            for key, tokens in level.items():
+                self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+                self._buckets.move_to_end(key)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+            return None if allowed else wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
 class TenantQuotas:
     """Per-tenant request rate (token bucket) and body-memory reservations, in process.
 
@@ -343,21 +402,13 @@ class TenantQuotas:
         self.body_memory, self.tenant_body_memory = (settings.body_memory,
                                                      settings.tenant_body_memory)
         self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._requests = RateBuckets(self.rate, self.burst)
         self._held: dict[str, int] = {}
         self._total = 0
 
     def take_request(self, tenant: str) -> float | None:
         """Count one request; ``None`` if allowed, else seconds until one would be."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(tenant, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
-                self._buckets[tenant] = (tokens, now)
-                return (1.0 - tokens) / self.rate
-            self._buckets[tenant] = (tokens - 1.0, now)
-            return None
+        return self._requests.take(tenant)
 
     def reserve(self, tenant: str, cost: int) -> bool:
         """Hold ``cost`` bytes of body memory for ``tenant`` if both budgets allow it."""

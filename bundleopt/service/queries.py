@@ -122,13 +122,6 @@ def find_weekly_all_tenants(s: Session, name: str, week: str) -> WeeklyPlan | No
     return s.scalars(_weeks(true(), name).where(WeeklyPlan.week == week)).first()
 
 
-def weekly_rows(s: Session, w: WeeklyPlan) -> list[dict[str, Any]]:
-    """The plan rows of a stored week the caller has already found ([] if none)."""
-    plan = (s.scalars(select(Plan).where(Plan.solve_id == w.solve_id)).first()
-            if w.solve_id else None)
-    return plan.rows if plan else []
-
-
 # ------------------------------------------------------------------ schedules, audit
 def list_schedules(s: Session, *, tenant: str) -> Sequence[Schedule]:
     return s.scalars(select(Schedule).where(Schedule.tenant == tenant)

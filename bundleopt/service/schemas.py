@@ -94,6 +94,9 @@ class WeeklyList(BaseModel):
 
 
 class WeeklyPlanOut(WeeklyOut):
+    version: int | None = Field(None, description="the version whose rows these are (0: "
+                                "the optimizer's); none while the week has no plan")
+    overridden: bool | None = None
     rows: list[dict[str, Any]]
 
 

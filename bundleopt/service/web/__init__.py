@@ -8,7 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from .pages import SignIn, router
+from .render import warm
 from .security import SecureHeaders
+from .sessions import LoginThrottle
 
 
 async def _sign_in(_request: Request, _err: Exception) -> Response:
@@ -16,10 +18,12 @@ async def _sign_in(_request: Request, _err: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Mount the web app on ``app`` (its routes, headers and sign-in redirect)."""
+    """Mount the web app on ``app`` (its routes, headers, sign-in redirect and sign-in
+    throttle); ``app.state.service`` is already set."""
+    app.state.login_throttle = LoginThrottle(app.state.service.settings)
     app.add_middleware(SecureHeaders)
     app.add_exception_handler(SignIn, _sign_in)
     app.include_router(router)
 
 
-__all__ = ["install"]
+__all__ = ["install", "warm"]

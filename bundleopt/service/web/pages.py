@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -97,23 +98,47 @@ def home() -> RedirectResponse:
 @router.get("/login")
 def login_form(request: Request, error: str = "") -> Response:
     token = secrets.token_urlsafe(24)
-    resp = page(request, "login.html", login_csrf=token, error=error[:200])
+    secure = _secure(request)
+    resp = page(request, "login.html", login_csrf=token, error=error[:200],
+                https_only=secure and request.url.scheme != "https")
     resp.set_cookie(sessions.LOGIN_COOKIE, token, max_age=1800, httponly=True,
-                    samesite="strict", path="/app", secure=request.url.scheme == "https")
+                    samesite="strict", path="/app", secure=secure)
     return resp
+
+
+def _secure(request: Request) -> bool:
+    """Whether this answer's cookies say ``Secure`` (:func:`.sessions.secure_cookie`)."""
+    return sessions.secure_cookie(service(request).settings.secure_cookies,
+                                  request.url.scheme, request.headers.get("host", ""))
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: dict[str, str]) -> Response:
     if sessions.cross_site(request.headers, request.headers.get("host", "")) or \
             not sessions.same_token(request.cookies.get(sessions.LOGIN_COOKIE),
                                     form.get("csrf")):
         raise HTTPException(403, "the sign-in form is stale or came from another site; "
                             "reload it")
     svc = service(request)
-    who = svc.tokens.token_caller(form.get("token", "")[:4096])
+    token = form.get("token", "")[:4096]
+    throttle = request.app.state.login_throttle
+    client = request.client.host if request.client else None
+    wait = throttle.wait(client, token)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        resp = page(request, "error.html", code=429, title="Too many sign-in attempts",
+                    message=f"Too many failed sign-in attempts from this address or with "
+                    f"this token. Try again in {seconds} seconds.")
+        resp.headers["retry-after"] = str(seconds)
+        return resp
+    who = svc.tokens.token_caller(token)
     if who is None:
+        throttle.failed(client, token)
         return _back("/app/login", error="That token is not valid for this service.")
     with svc.write_turn, svc.writes() as s:
         sessions.purge(s, svc.tokens)
@@ -121,14 +146,19 @@ async def login(request: Request) -> Response:
         s.commit()
     resp = RedirectResponse("/app/runs", status_code=303)
     resp.set_cookie(sessions.COOKIE, sid, **sessions.cookie_args(
-        sessions.SESSION_SECONDS, request.url.scheme == "https"))
-    resp.delete_cookie(sessions.LOGIN_COOKIE, path="/app")
+        sessions.SESSION_SECONDS, _secure(request)))
+    resp.delete_cookie(sessions.LOGIN_COOKIE, path="/app", secure=_secure(request),
+                       httponly=True, samesite="strict")
     return resp
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_logout, request, form)
+
+
+def _logout(request: Request, form: dict[str, str]) -> Response:
     svc = service(request)
     with svc.write_turn, svc.writes() as s:
         found = sessions.lookup(s, request.cookies.get(sessions.COOKIE), svc.tokens)
@@ -136,7 +166,8 @@ async def logout(request: Request) -> Response:
             sessions.end(s, request.cookies.get(sessions.COOKIE))
             s.commit()
     resp = RedirectResponse("/app/login", status_code=303)
-    resp.delete_cookie(sessions.COOKIE, path="/app")
+    resp.delete_cookie(sessions.COOKIE, path="/app", secure=_secure(request), httponly=True,
+                       samesite="strict")
     return resp
 
 
@@ -171,6 +202,10 @@ async def bulk_approve(request: Request) -> Response:
     """Approve the latest version of every week ticked on the Runs page."""
     body = await request.body()
     pairs = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return await run_in_threadpool(_bulk_approve, request, pairs)
+
+
+def _bulk_approve(request: Request, pairs: dict[str, list[str]]) -> Response:
     form = {k: v[-1] for k, v in pairs.items()}
     svc = service(request)
     done, problems = 0, []
@@ -328,26 +363,21 @@ def compare_page(request: Request, name: str = "", week: str = "", other: str = 
 
 
 # ----------------------------------------------------------------------- review
-def _ladders(scenario: Any) -> dict[str, list[float]]:
-    from formulations.offers import ladder
-
-    lad = ladder(scenario)
-    return {str(k): sorted(v) for k, v in lad.groupby("bundle_id")["price"]
-            .apply(list).items()}
-
-
 def _review(request: Request, svc: Service, who: Caller, name: str, week: str,
             base: int | None = None, changes: list[dict[str, Any]] | None = None,
             checked: versions.Evaluated | None = None, error: str = "",
-            status: int = 200, msg: str = "") -> Response:
+            status: int = 200, msg: str = "",
+            loaded: tuple[WeeklyPlan, list[versions.Version]] | None = None) -> Response:
+    """The Review page; ``loaded``: the week and its versions, already read."""
     with svc.reads() as s:
-        w = _weekly_or_404(s, who, name, week)
+        w = _weekly_or_404(s, who, name, week) if loaded is None else loaded[0]
         if w is None:
             return _not_found(request, f"No plan {safe_text(name)[:128]!r} for week "
                               f"{safe_text(week)[:16]}.")
-        v = versions.get_version(s, w, base)
-        all_versions = versions.list_versions(s, w)
-        ladders = _ladders(versions.week_scenario(s, w)) if v is not None else {}
+        all_versions = versions.list_versions(s, w) if loaded is None else loaded[1]
+        v = (next((x for x in all_versions if x.version == base), None) if base is not None
+             else all_versions[-1] if all_versions else None)
+        ladders = versions.week_scenario(s, w).points if v is not None else {}
     chosen = {(c["bundle_id"], c["segment_id"]): c["price"] for c in changes or []}
     rows = v.rows if v else []
     return page(request, "review.html", code=status, title=f"Review {w.name} · {w.week}",
@@ -422,6 +452,10 @@ async def review_post(request: Request, name: str, week: str) -> Response:
     """``action=check``: re-evaluate the changes and show them, saving nothing;
     ``action=save``: save them as a new version unless a rule is broken."""
     form = await _form(request)
+    return await run_in_threadpool(_review_post, request, form, name, week)
+
+
+def _review_post(request: Request, form: dict[str, str], name: str, week: str) -> Response:
     svc = service(request)
     with svc.reads() as s:
         who = _checked_post(request, s, form)
@@ -432,9 +466,12 @@ async def review_post(request: Request, name: str, week: str) -> Response:
             base = int(form.get("base", ""))
         except ValueError:
             base = None
-        start = versions.get_version(s, w, base)
+        known = versions.list_versions(s, w)
+        start = next((x for x in known if x.version == base), None) if base is not None \
+            else (known[-1] if known else None)
         if start is None:
             return _not_found(request, "No such version.")
+        loaded = (w, known)
         changes = _changes_from(form, start.rows)
         if not changes:
             return _review(request, svc, who, name, week, base, error="Nothing changed: "
@@ -442,7 +479,7 @@ async def review_post(request: Request, name: str, week: str) -> Response:
                            status=422)
         try:
             with svc.cpu_turn:
-                ev = versions.evaluate_override(s, w, changes, start.version)
+                ev = versions.evaluate_override(s, w, changes, start=start)
         except InputError as err:
             return _review(request, svc, who, name, week, base, changes,
                            error=str(err), status=422)
@@ -451,8 +488,8 @@ async def review_post(request: Request, name: str, week: str) -> Response:
             # The page shows why (an answer the person acts on, not a failed request).
             return _review(request, svc, who, name, week, base, changes, ev,
                            error="Not saved: the plan breaks "
-                           + "; ".join(ev.violations) + ".")
-        return _review(request, svc, who, name, week, base, changes, ev)
+                           + "; ".join(ev.violations) + ".", loaded=loaded)
+        return _review(request, svc, who, name, week, base, changes, ev, loaded=loaded)
     with svc.write_turn, svc.writes() as s:
         w = _weekly_or_404(s, who, name, week)
         if versions.latest_number(s, w) != start.version:
@@ -471,6 +508,10 @@ async def review_post(request: Request, name: str, week: str) -> Response:
 async def decide(request: Request, name: str, week: str) -> Response:
     """Approve (a version) or reject (with a comment) the week."""
     form = await _form(request)
+    return await run_in_threadpool(_decide, request, form, name, week)
+
+
+def _decide(request: Request, form: dict[str, str], name: str, week: str) -> Response:
     svc = service(request)
     with svc.write_turn, svc.writes() as s:
         who = _checked_post(request, s, form)
@@ -515,6 +556,10 @@ def schedules_page(request: Request, msg: str = "") -> Response:
 @router.post("/schedules/{name}/run")
 async def run_schedule(request: Request, name: str) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_run_schedule, request, form, name)
+
+
+def _run_schedule(request: Request, form: dict[str, str], name: str) -> Response:
     svc = service(request)
     with svc.reads() as s:
         who = _checked_post(request, s, form)

@@ -8,6 +8,7 @@ and version) in a small cache.
 """
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections import OrderedDict
@@ -94,6 +95,31 @@ def _build(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     if any(col not in rows[0] for col in PLAN_REQUIRED):
         return '<p class="note">No charts: this plan lacks the expected figures.</p>'
     page = Page(title="plan")
-    add_plan_sections(page, summary, plan_frame(rows) if rows else None, "")
+    add_plan_sections(page, summary, plan_frame(rows), "", plan_table=False)
     # The headline and plan table are the app's own (above); the rest is the report's.
-    return "".join(s for s in page.sections if 'id="s0"' not in s and 'id="s1"' not in s)
+    return "".join(page.sections[1:])
+
+
+def warm() -> None:
+    """Get a serving process ready for the pages: import what the charts and plan
+    evaluation use, compile the templates, then move everything alive into the
+    permanent GC generation (:func:`gc.freeze`).
+
+    Why freeze: those modules are a heap of ~10^5 long-lived objects (plotly.py's
+    classes, pandas, SQLAlchemy) that every full collection would walk again, and a
+    page of a 1,000-row plan allocates enough to set one off now and then — a pause of
+    tens of milliseconds in whichever request it lands. Frozen, they are skipped.
+    Called by ``bundleopt serve`` once the app is built (it owns the process)."""
+    import plotly.graph_objects  # noqa: F401
+    import plotly.io  # noqa: F401
+
+    import formulations.evaluate  # noqa: F401
+    import solver.run_folder  # noqa: F401
+    from bundleopt.report import page as report_page
+    from bundleopt.report import solve_report  # noqa: F401
+
+    report_page.styled({"layout": {}})          # loads the chart template once
+    for name in ENV.list_templates():
+        ENV.get_template(name)
+    gc.collect()
+    gc.freeze()

@@ -42,6 +42,13 @@ class ReviewConflict(Exception):
     """The week's state does not allow the action (answered 409)."""
 
 
+def default_version(w: WeeklyPlan) -> int:
+    """The version ``GET /v1/plans/{name}/{week}`` answers when none is asked: the
+    approved one, else the optimizer's (0) — the one an export writes (below) and the
+    next week reads as its previous plan, whether or not the gate is open yet."""
+    return w.approved_version if w.approved_version is not None else 0
+
+
 def exportable_version(w: WeeklyPlan) -> int | None:
     """The version of the week that may be exported now, or ``None``: rejected, not
     planned, or approval required and not given."""
@@ -49,7 +56,7 @@ def exportable_version(w: WeeklyPlan) -> int | None:
         return None
     if w.approval_required and w.review not in SETTLED:
         return None
-    return w.approved_version if w.approved_version is not None else 0
+    return default_version(w)
 
 
 def export_week(s: Session, w: WeeklyPlan, *, actor: str, target: str | None = None,

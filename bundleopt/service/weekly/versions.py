@@ -134,13 +134,39 @@ def latest_number(s: Session, w: WeeklyPlan) -> int:
         PlanVersion.weekly_id == w.id, PlanVersion.solve_id == w.solve_id)) or 0)
 
 
-_SCENARIOS: OrderedDict[str, Any] = OrderedDict()
+@dataclass
+class WeekScenario:
+    """A stored scenario parsed, with every offer's ladder points (ascending): what a
+    review of its weeks reads again and again."""
+
+    scenario: Any
+    points: dict[str, list[float]]
+
+
+_SCENARIOS: OrderedDict[str, WeekScenario] = OrderedDict()
 _SCENARIOS_LOCK = threading.Lock()
 SCENARIO_CACHE = 8
 
 
-def week_scenario(s: Session, w: WeeklyPlan) -> Any:
-    """The scenario the week was solved on (with its previous plan), from the database.
+def ladder_points(scenario: Any) -> dict[str, list[float]]:
+    """Each offer's ladder (:func:`formulations.offers.ladder`, before any rule prunes
+    it), ascending: sorted by offer then price once, cut where the offer changes."""
+    from formulations.offers import ladder
+
+    lad = ladder(scenario)
+    code, offers = pd.factorize(lad["bundle_id"])
+    price = lad["price"].to_numpy(float)
+    order = np.lexsort((price, code))
+    c = code[order]
+    cuts = np.flatnonzero(c[1:] != c[:-1]) + 1
+    firsts = c[np.r_[0, cuts]] if len(c) else c
+    return {str(offers[k]): run.tolist()
+            for k, run in zip(firsts, np.split(price[order], cuts))}
+
+
+def week_scenario(s: Session, w: WeeklyPlan) -> WeekScenario:
+    """The scenario the week was solved on (with its previous plan), from the database,
+    and its ladders.
 
     Stored scenarios never change (they are keyed by the hash of their content), so the
     last few parsed are kept: a review re-evaluates the same week again and again."""
@@ -154,11 +180,12 @@ def week_scenario(s: Session, w: WeeklyPlan) -> Any:
             _SCENARIOS.move_to_end(key)
             return found
     scenario = scenario_from_tables(s.get(ScenarioRow, key).payload)
+    found = WeekScenario(scenario, ladder_points(scenario))
     with _SCENARIOS_LOCK:
-        _SCENARIOS[key] = scenario
+        _SCENARIOS[key] = found
         while len(_SCENARIOS) > SCENARIO_CACHE:
             _SCENARIOS.popitem(last=False)
-    return scenario
+    return found
 
 
 def parse_changes(rows: Any) -> list[tuple[str, str, float | None]]:
@@ -211,17 +238,14 @@ def price_value(price: Any, row: int) -> float:
     return price
 
 
-def apply_changes(scenario: Any, base: list[dict[str, Any]],
+def apply_changes(week: WeekScenario, base: list[dict[str, Any]],
                   changes: list[tuple[str, str, float | None]]) -> pd.DataFrame:
     """The base plan (``bundle_id, segment_id, price``) with the changes made; every new
     price checked against its offer's ladder."""
-    from formulations.offers import ladder
-
+    scenario, points = week.scenario, week.points
     plan = pd.DataFrame(base, columns=None)[["bundle_id", "segment_id", "price"]] if base \
         else pd.DataFrame(columns=["bundle_id", "segment_id", "price"])
     plan = plan.astype({"bundle_id": str, "segment_id": str, "price": float})
-    lad = ladder(scenario)
-    points = lad.groupby("bundle_id")["price"].apply(lambda p: sorted(p.tolist())).to_dict()
     personal = scenario.pricing != "uniform"
     segments = set(map(str, scenario.segments.index))
     key = pd.Series(list(zip(plan["bundle_id"], plan["segment_id"])), index=plan.index,
@@ -266,19 +290,20 @@ def apply_changes(scenario: Any, base: list[dict[str, Any]],
 
 
 def evaluate_override(s: Session, w: WeeklyPlan, rows: Any,
-                      base: int | None = None) -> Evaluated:
+                      base: int | None = None, start: Version | None = None) -> Evaluated:
     """The week's plan with the override ``rows`` applied to version ``base`` (default the
-    latest), re-evaluated; nothing is saved."""
+    latest; or ``start``, that version already read), re-evaluated; nothing is saved."""
     from formulations.evaluate import evaluate_plan
     from solver.run_folder import money_rounded_plan, readable_plan
 
     changes = parse_changes(rows)
-    start = get_version(s, w, base)
+    start = start if start is not None else get_version(s, w, base)
     if start is None:
         raise InputError(SOURCE, f"the week has no version {base}" if base is not None
                          else "the week has no plan to override", field="base_version")
-    scenario = week_scenario(s, w)
-    plan = apply_changes(scenario, start.rows, changes)
+    week = week_scenario(s, w)
+    scenario = week.scenario
+    plan = apply_changes(week, start.rows, changes)
     ev = evaluate_plan(scenario, plan)
     planned = len(plan) > 0
     kpis = {"revenue": ev.revenue, "profit": ev.profit, "margin": ev.margin,
