@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import evaluate_plan_frame  # noqa: E402
-from test_service_support import DB_KINDS, database  # noqa: E402
+from test_service_support import DB_KINDS, WorkerNode, database  # noqa: E402
 
 from formulations.loading import scenario_from_tables  # noqa: E402
 from bundleopt.service.app import create_app  # noqa: E402
@@ -292,23 +292,28 @@ def test_run_a_schedule_now(env: Env) -> None:
                           headers=env.auth(ACME)).status_code == 200
     assert env.post("/v1/schedules/weekly/run", None, token=GLOBEX).status_code == 404
     assert env.post("/v1/schedules/weekly/run", None, token=ADMIN).status_code == 403
-    r = env.post("/v1/schedules/weekly/run", None)
-    assert r.status_code == 202, r.text
-    week = r.json()["week"]
-    end = time.monotonic() + 120
-    status = None
-    while time.monotonic() < end:
-        got = env.get(f"/v1/plans/shop/{week}")
-        status = got.json().get("status") if got.status_code == 200 else None
-        if status in ("done", "failed"):
-            break
-        time.sleep(0.5)
-    assert status == "done"
-    while time.monotonic() < end:     # the run's record is closed once plan run exits
-        last = env.get("/v1/schedules").json()["schedules"][0]["last_run"]
-        if last["status"] != "running":
-            break
-        time.sleep(0.2)
+    # A scheduled week's solve goes through the queue: a worker node of the fleet solves it.
+    node = WorkerNode(env.url, env.tmp, processes=1).start()
+    try:
+        r = env.post("/v1/schedules/weekly/run", None)
+        assert r.status_code == 202, r.text
+        week = r.json()["week"]
+        end = time.monotonic() + 120
+        status = None
+        while time.monotonic() < end:
+            got = env.get(f"/v1/plans/shop/{week}")
+            status = got.json().get("status") if got.status_code == 200 else None
+            if status in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        assert status == "done"
+        while time.monotonic() < end:     # the run's record is closed once plan run exits
+            last = env.get("/v1/schedules").json()["schedules"][0]["last_run"]
+            if last["status"] != "running":
+                break
+            time.sleep(0.2)
+    finally:
+        node.stop()
     assert last["week"] == week and last["status"] == "done"
     assert "run_schedule" in [e["action"] for e in env.get("/v1/audit").json()["entries"]]
 
