@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .competitors import outside_attraction, outside_surplus
 from .money import MONEY_DECIMALS, to_cents
 from .offers import ladder, within_bounds
 from .rules import PlanView, check_rules
@@ -87,7 +88,9 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     if scenario.choice_model == "first_choice":
         cand = seen.assign(surplus=surplus, value=value, order=seen["bundle_id"].map(order),
                            i=np.arange(len(seen)))
-        cand = cand[np.isfinite(surplus) & (surplus >= 0)]
+        # a shopper buys ours only if it is at least as good as the competitors' best
+        outside = outside_surplus(scenario)[seg_codes]
+        cand = cand[np.isfinite(surplus) & (surplus >= 0) & (surplus >= outside)]
         best = cand.sort_values(["segment_id", "surplus", "value", "order"],
                                 ascending=[True, False, False, True], kind="stable"
                                 ).drop_duplicates("segment_id")
@@ -98,7 +101,8 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
                   size[best["i"].to_numpy()] * best["surplus"].to_numpy())
     else:
         v = capped_attraction(seen["beta"].to_numpy(float), wtp, price)
-        denom = 1.0 + np.bincount(seg_codes, weights=v, minlength=len(scenario.segments))
+        denom = 1.0 + outside_attraction(scenario, EXP_CAP) + np.bincount(
+            seg_codes, weights=v, minlength=len(scenario.segments))
         prob = v / denom[seg_codes]
         beta_s = scenario.segments["price_sensitivity"].to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
