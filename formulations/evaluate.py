@@ -43,6 +43,10 @@ class Evaluation:
     objective: float
     violations: list[str] = field(default_factory=list)
     binding: list[str] = field(default_factory=list)
+    # a season's (formulations.season_evaluate): KPIs per period, and the salvage value of
+    # the stock left (``products`` then has ``receipts`` and ``left`` too)
+    periods: pd.DataFrame | None = None
+    salvage: float = 0.0
 
     @property
     def margin(self) -> float | None:
@@ -63,7 +67,12 @@ def seen_offers(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
-    """Evaluate ``plan`` (columns ``bundle_id, segment_id, price``) on ``scenario``."""
+    """Evaluate ``plan`` (columns ``bundle_id, segment_id, price``; a season's with
+    ``period`` first) on ``scenario``."""
+    if scenario.is_season:
+        from .season_evaluate import evaluate_season
+
+        return evaluate_season(scenario, plan)
     if scenario.objective == "expected_profit":
         from .robust import collapse_segments, saa_scenario
 

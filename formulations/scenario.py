@@ -185,7 +185,7 @@ class Scenario:
             r = out.index.get_indexer(p["period"])
             c = out.columns.get_indexer(p["segment_id"])
             ok = (r >= 0) & (c >= 0)
-            vals = out.to_numpy()
+            vals = out.to_numpy().copy()
             vals[r[ok], c[ok]] = p["size"].to_numpy(float)[ok]
             out = pd.DataFrame(vals, index=out.index, columns=out.columns)
         return out

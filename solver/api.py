@@ -31,7 +31,8 @@ from formulations.scenario import Scenario
 from .backends import RawSolution, SolveControl, check_capabilities, get_backend
 from .conflicts import minimal_conflict
 from .deadline import Deadline
-from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline
+from .first_plan import (first_plan, first_plan_applies, keep_first_plan, same_plan,
+                         solver_deadline)
 from .machine import solve_threads
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
@@ -229,7 +230,13 @@ class _FirstPlan:
 
 def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay: _ProgressRelay,
                 cancel: threading.Event | None, warm_start: pd.DataFrame | None) -> _FirstPlan:
-    """The segment relaxation's bound, then the heuristic's plan within the seconds left."""
+    """The segment relaxation's bound, then the heuristic's plan within the seconds left.
+
+    Neither for a season (the search holds one period's decisions, and the markdown
+    rules and the stock carried over link the periods; the backend starts from nothing),
+    nor for MNL with competitor prices (both price a segment's no-purchase term as 1)."""
+    if not first_plan_applies(model.built):
+        return _FirstPlan()
     relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"
                   else Relaxation(None))
     bound = relay.relaxation_bound = relaxation.bound
