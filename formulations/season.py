@@ -60,21 +60,20 @@ def build_season(scenario: Scenario,
 def _salvage(ctx: SeasonContext) -> None:
     """``σ c_i`` per unit of stock left: a constant, less ``σ c_i`` per unit sold."""
     sigma = ctx.scenario.horizon.salvage
-    limited = units_per_sale(ctx.space)
-    if not sigma or limited is None:
+    if not sigma:
         return
-    per_offer, stock = limited
     inv = ctx.scenario.products["inventory"]
     ids = inv.index[np.isfinite(inv.to_numpy(float))]
     cost = ctx.scenario.products["unit_cost"].reindex(ids).to_numpy(float)
-    receipts = ctx.scenario.period_receipts()[ids].to_numpy(float).sum(axis=0)
+    have = inv.reindex(ids).to_numpy(float) + ctx.scenario.period_receipts()[ids].to_numpy(float).sum(axis=0)
     base = ctx.model.add_vars("salvage_base", pd.DataFrame({"all": ["*"]}), lb=1.0, ub=1.0)
-    ctx.model.add_objective(base, np.zeros(1, np.int64),
-                            np.array([sigma * float(cost @ (stock + receipts))]))
-    cost_per_sale = per_offer @ cost                    # Σ_i q_ib c_i over limited products
+    ctx.model.add_objective(base, np.zeros(1, np.int64), np.array([sigma * float(cost @ have)]))
+    limited = units_per_sale(ctx.space)          # products some offer takes
+    if limited is None:
+        return
+    per_offer, _ = limited
+    cost_per_sale = per_offer @ (sigma * cost)   # σ Σ_i q_ib c_i over limited products
     for t, space in enumerate(ctx.spaces):
-        a = np.arange(len(space.arcs))
-        idx = ctx.arc_start[t] + a
-        coef = -sigma * ctx.per_arc[idx] * cost_per_sale[space.arcs["b"].to_numpy()]
-        ctx.model.add_objective(ctx.demand, idx, coef)
-
+        idx = ctx.arc_start[t] + np.arange(len(space.arcs))
+        ctx.model.add_objective(ctx.demand, idx,
+                                -ctx.per_arc[idx] * cost_per_sale[space.arcs["b"].to_numpy()])

@@ -20,6 +20,8 @@ from .scenario import Scenario
 def evaluate_season(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     """Evaluate a season plan (``period, bundle_id, segment_id, price``)."""
     labels = tuple(scenario.horizon.labels)
+    if "period" not in plan.columns and plan.empty:
+        plan = plan.assign(period=pd.Series(dtype=object))       # no plan at all
     plan = plan[["period", "bundle_id", "segment_id", "price"]].reset_index(drop=True).copy()
     plan["period"] = plan["period"].astype(str)
     plan["price"] = plan["price"].astype(float)
