@@ -43,14 +43,12 @@ import pandas as pd
 from .checks import suggest
 from .options import BACKENDS, SolverOptions
 from .rules import all_rules, excluded_offers, get_rule, rule_for_field
-from .settings import CHOICE_MODELS, DEFAULT_DISCOUNTS, OBJECTIVES, PRICINGS
+from .settings import CHOICE_MODELS, DEFAULT_DISCOUNTS, MAX_PERIODS, OBJECTIVES, PRICINGS
 from .validate import validate_scenario
 
 __all__ = ["BACKENDS", "CHOICE_MODELS", "CONSTRAINT_KEYS", "Constraints", "DEFAULT_DISCOUNTS",
            "Horizon", "MAX_PERIODS", "OBJECTIVES", "PRICINGS", "RobustOptions", "Scenario",
            "SolverOptions"]
-
-MAX_PERIODS = 104           # two years of weeks: the longest horizon a scenario may have
 
 @dataclass(frozen=True)
 class Constraints:

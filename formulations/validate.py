@@ -22,7 +22,7 @@ from .checks import ALL_SEGMENTS, Sources, suggest
 from .errors import InputError
 from .options import BACKENDS, is_number
 from .rules import all_rules
-from .settings import CHOICE_MODELS, OBJECTIVES, PRICINGS
+from .settings import CHOICE_MODELS, MAX_PERIODS, OBJECTIVES, PRICINGS
 
 if TYPE_CHECKING:     # the scenario module imports this one, not the other way round
     from .scenario import Scenario
@@ -349,8 +349,6 @@ def _check_season(s: Scenario, src: Sources) -> None:
                             "('horizon: {periods: P}' in scenario.yaml)")
     if h is None:
         return
-    from .scenario import MAX_PERIODS     # scenario.py imports this module
-
     labels = list(h.labels)
     if not 1 <= len(labels) <= MAX_PERIODS:
         raise src.setting_error("horizon.periods", f"expected 1 to {MAX_PERIODS} periods, "
@@ -370,7 +368,7 @@ def _check_season(s: Scenario, src: Sources) -> None:
     if s.objective == "expected_profit":
         raise src.setting_error("objective", "expected_profit is not available with a horizon "
                                 "(use profit or revenue)")
-    where = "the horizon (scenario.yaml)"
+    where = "the horizon in scenario.yaml"
     p = s.periods
     _check_ids("periods", p["period"], "period", src, unique=False)
     _check_known("periods", p["period"], "period", pd.Index(labels), "period", where, src)
@@ -416,7 +414,7 @@ def _check_competitors(s: Scenario, src: Sources) -> None:
             raise src.error("competitors", int(np.flatnonzero(stated)[0]), "period",
                             "a period needs a horizon ('horizon: {periods: P}' in scenario.yaml)")
         _check_known("competitors", c["period"][stated], "period", pd.Index(s.horizon.labels),
-                     "period", "the horizon (scenario.yaml)",
+                     "period", "the horizon in scenario.yaml",
                      _Shifted(src, "competitors", np.flatnonzero(stated)))
 
 

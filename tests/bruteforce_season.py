@@ -50,6 +50,7 @@ class Season:
             self.receipts[r["period"]][r["product_id"]] += float(r["units"])
         self.deduct = {b: (o.cost if sc.objective == "profit" else 0.0) for b, o in self.offers.items()}
         self.outside = {t: self._outside(t) for t in self.labels}
+        self._history: dict = {}
 
     # ------------------------------------------------------------ competitors
     def _competitor_terms(self, t: str) -> dict[str, list[tuple[float, float]]]:
@@ -148,10 +149,12 @@ class Season:
     # ------------------------------------------------------------ across periods
     def history(self, key) -> list[float]:
         """previous_plan prices of a plan key (same segment, or `*` on either side)."""
-        sc = self.sc
-        s, b = key if sc.pricing == "personalized" else ("*", key)
-        return [float(r["price"]) for r in sc.previous_plan.to_dict("records")
-                if r["bundle_id"] == b and (s == "*" or r["segment_id"] in ("*", s))]
+        if key not in self._history:
+            sc = self.sc
+            s, b = key if sc.pricing == "personalized" else ("*", key)
+            self._history[key] = [float(r["price"]) for r in sc.previous_plan.to_dict("records")
+                                  if r["bundle_id"] == b and (s == "*" or r["segment_id"] in ("*", s))]
+        return self._history[key]
 
     def across(self, plans: tuple, units: list[dict]) -> tuple[list[str], float]:
         """What the season breaks across periods, and the salvage value."""
@@ -260,11 +263,11 @@ def season_brute_force(sc: Scenario) -> tuple[float | None, tuple | None]:
     se = Season(sc)
     plans = se.period_plans()
     scored = {t: [se.period(t, p) for p in plans] for t in se.labels}
+    # only plans that keep the per-period rules can be part of a feasible season
+    ok = {t: [i for i, r in enumerate(scored[t]) if r[0]] for t in se.labels}
     best, best_plan = None, None
-    for combo in itertools.product(range(len(plans)), repeat=len(se.labels)):
+    for combo in itertools.product(*[ok[t] for t in se.labels]):
         per = [scored[t][i] for t, i in zip(se.labels, combo)]
-        if not all(ok for ok, *_ in per):
-            continue
         chosen = tuple(plans[i] for i in combo)
         bad, salvage = se.across(chosen, [u for _, _, u, _ in per])
         if bad:
