@@ -21,9 +21,11 @@ class BuiltModel:
     model: LinearModel
     spaces: list = field(default_factory=list)     # a season's offer space per period
 
+    season: Scenario | None = None    # the season itself (its spaces hold period slices)
+
     @property
     def is_season(self) -> bool:
-        return bool(self.spaces)
+        return self.season is not None
 
     def plan_from_solution(self, x: np.ndarray) -> pd.DataFrame:
         """Offers on sale in a solution vector: ``bundle_id, segment_id, price`` (a
@@ -45,7 +47,7 @@ def build_model(scenario: Scenario, backend: str | None = None) -> BuiltModel:
     backend = backend or scenario.solver.backend
     if scenario.is_season:
         spaces, model = build_season(scenario, lambda space: _one_period(space, backend))
-        return BuiltModel(spaces[0], model, spaces)
+        return BuiltModel(spaces[0], model, spaces, scenario)
     space = build_offer_space(scenario)
     return BuiltModel(space, _one_period(space, backend))
 

@@ -24,6 +24,7 @@ from .validate import with_optional_columns
 
 
 OPTIONAL_FILES = ("prices", "previous_plan", "periods", "receipts", "competitors")
+SEASON_TABLES = ("periods", "receipts", "competitors")     # §8: left out when empty
 
 
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:
@@ -107,6 +108,8 @@ def scenario_to_tables(scenario: Scenario) -> dict[str, Any]:
     """The JSON form of ``scenario`` (what :func:`scenario_from_tables` reads)."""
     out: dict[str, Any] = {"scenario": scenario_settings(scenario)}
     for key, frame in _frames(scenario).items():
+        if key in SEASON_TABLES and frame.empty:
+            continue            # one-period payloads stay as they were
         cols = {c: [None if isinstance(v, float) and np.isnan(v) else v
                     for v in frame[c].tolist()] for c in frame.columns}
         out[key] = [dict(zip(cols, vals)) for vals in zip(*cols.values())] if len(frame) else []

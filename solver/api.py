@@ -34,6 +34,7 @@ from .deadline import Deadline
 from .first_plan import (first_plan, first_plan_applies, keep_first_plan, same_plan,
                          solver_deadline)
 from .machine import solve_threads
+from .season_start import season_first_plan
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
 from .status import STATUSES, TIME_LIMIT, Status, no_plan_message, relative_gap
@@ -232,9 +233,17 @@ def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay
                 cancel: threading.Event | None, warm_start: pd.DataFrame | None) -> _FirstPlan:
     """The segment relaxation's bound, then the heuristic's plan within the seconds left.
 
-    Neither for a season (the search holds one period's decisions, and the markdown
-    rules and the stock carried over link the periods; the backend starts from nothing),
-    nor for MNL with competitor prices (both price a segment's no-purchase term as 1)."""
+    A season gets a constant plan found on the pooled season and no relaxation bound
+    (:mod:`solver.season_start`); MNL with competitor prices neither (both price a
+    segment's no-purchase term as 1)."""
+    if model.built.is_season:
+        if model.built.season.choice_model != "first_choice":
+            return _FirstPlan()        # as for one period: an MNL start does not pay
+        plan, start = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel)
+        relay.solver_starts()
+        if plan is not None:
+            relay.backend(0.0, plan.objective, None)
+        return _FirstPlan(plan, start)
     if not first_plan_applies(model.built):
         return _FirstPlan()
     relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"

@@ -220,3 +220,26 @@ BEFORE_SEASONS = {("grocery_week", "highs"): "505fd443de7256b6",
 def test_one_period_scenarios_build_the_same_model_as_before(example, backend):
     sc = load_scenario(ROOT / "examples" / example)
     assert _fingerprint(sc, backend) == BEFORE_SEASONS[(example, backend)]
+
+
+def test_a_season_starts_from_a_constant_plan():
+    """The markdown case pooled: 20 shoppers with WTP 10, 30 with WTP 6 — one price for
+    the season earns most at 6 (50 × 6 = 300 > 20 × 10); all season at 6 earns
+    60 + 180 + 60 = 300, the first plan; the solver then finds 380."""
+    r = solve(_markdown_case())
+    assert r.summary["first_plan"]["objective"] == pytest.approx(300.0)
+    assert r.objective == pytest.approx(380.0)
+
+
+def test_a_season_round_trips_through_files_and_json(tmp_path: Path) -> None:
+    from formulations.loading import scenario_from_tables, scenario_to_tables, write_scenario
+
+    sc = load_scenario(write_dir(tmp_path / "scn", SEASON))
+    write_scenario(sc, tmp_path / "again")
+    back = load_scenario(tmp_path / "again")
+    assert scenario_to_tables(back) == scenario_to_tables(sc)
+    assert scenario_to_tables(scenario_from_tables(scenario_to_tables(sc))) == scenario_to_tables(sc)
+    assert back.horizon == sc.horizon and len(back.competitors) == 2
+    # a one-period scenario's JSON has none of the season tables
+    one = load_scenario(ROOT / "examples" / "grocery_week")
+    assert not {"periods", "receipts", "competitors"} & set(scenario_to_tables(one))
