@@ -4,6 +4,8 @@ Given the offers on sale and their prices, the choice model of docs/scenario.md 
 segment's expected purchases, from which follow units, revenue, profit, inventory use,
 shopper surplus, which rules of §6 hold and which are tight. Reported objectives are
 computed here, so they are what the plan really earns whatever the solver thought.
+A season plan (a ``period`` column) is evaluated period by period and then across
+periods (:func:`evaluate_season`: stock carried over, markdown rules, salvage).
 """
 from __future__ import annotations
 

@@ -292,6 +292,8 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
     else:
         plan = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
                              "price": pd.Series(dtype=float)})
+        if built.is_season:
+            plan.insert(0, "period", pd.Series(dtype=object))
     bound, bound_source = _best_bound(raw, first.relaxation_bound)
     heuristic, solver_objective, notes = first.plan, raw.objective, []
     if heuristic is not None and (x is None or not status.has_plan or same_plan(heuristic, built, x)):
