@@ -243,3 +243,26 @@ def test_a_season_round_trips_through_files_and_json(tmp_path: Path) -> None:
     # a one-period scenario's JSON has none of the season tables
     one = load_scenario(ROOT / "examples" / "grocery_week")
     assert not {"periods", "receipts", "competitors"} & set(scenario_to_tables(one))
+
+
+def test_mnl_must_offer_every_period_runs_out_of_stock_and_names_the_conflict():
+    """MNL sells some of every offer on sale: 5 units cannot last three periods of 10
+    shoppers (a share of at least 1/(1 + e^{0}) × 10 = 5 each period at the dearest
+    price), so must_offer in every period conflicts with the stock."""
+    sc = make_scenario(products=[("P", 0, 10, 5)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 10, 1.0)], wtp=[("s", "A", 10)], discounts=[0],
+                       choice_model="mnl", constraints={"inventory": True, "must_offer": ("A",)})
+    sc = _season(sc, ["1", "2", "3"])
+    r = solve(sc)
+    assert r.status == "infeasible"
+    assert set(r.summary["conflicting_constraints"]) == {"inventory", "must_offer"}
+    assert season_brute_force(sc) == (None, None)
+
+
+def test_a_sweep_scales_competitor_prices_and_sets_markdown_rules():
+    from bundleopt.study.changes import apply_changes
+
+    sc = load_scenario(ROOT / "examples" / "grocery_season")
+    out = apply_changes(sc, {"scale.competitor_price": 0.5, "markdown.max_changes": 1})
+    assert out.competitors["price"].to_numpy() == pytest.approx(sc.competitors["price"].to_numpy() * 0.5)
+    assert out.constraints.get("max_changes") == 1
