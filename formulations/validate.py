@@ -402,11 +402,11 @@ def _check_competitors(s: Scenario, src: Sources) -> None:
                         "(one of them) on each row")
     if has_b.any():
         _check_known("competitors", c["bundle_id"][has_b], "bundle_id", s.bundles.index, "offer",
-                     src.table("bundles"), _Shifted(src, "competitors", np.flatnonzero(has_b)))
+                     src.table("bundles"), _subset_rows(src, "competitors", np.flatnonzero(has_b)))
     if has_p.any():
         _check_known("competitors", c["product_id"][has_p], "product_id", s.products.index,
                      "product", src.table("products"),
-                     _Shifted(src, "competitors", np.flatnonzero(has_p)))
+                     _subset_rows(src, "competitors", np.flatnonzero(has_p)))
     _check_range("competitors", c["price"], "price", src, lo=0.0)
     stated = (c["period"].astype(str) != "").to_numpy(bool)
     if stated.any():
@@ -415,20 +415,13 @@ def _check_competitors(s: Scenario, src: Sources) -> None:
                             "a period needs a horizon ('horizon: {periods: P}' in scenario.yaml)")
         _check_known("competitors", c["period"][stated], "period", pd.Index(s.horizon.labels),
                      "period", "the horizon in scenario.yaml",
-                     _Shifted(src, "competitors", np.flatnonzero(stated)))
+                     _subset_rows(src, "competitors", np.flatnonzero(stated)))
 
 
-class _Shifted(Sources):
-    """Sources for a subset of a table's rows: position ``k`` of the subset is table row ``at[k]``."""
-
-    def __init__(self, src: Sources, key: str, at: np.ndarray) -> None:
-        object.__setattr__(self, "_src", src)
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_at", at)
-        super().__init__(src.settings, src.tables, src.first_row, src.rows)
-
-    def row(self, key: str, pos: int) -> int:
-        return self._src.row(key, int(self._at[pos]) if key == self._key else pos)
+def _subset_rows(src: Sources, key: str, at: np.ndarray) -> Sources:
+    """Sources for a subset of a table's rows: position ``k`` of the subset is row ``at[k]``."""
+    rows = np.array([src.row(key, int(i)) for i in at], dtype=np.int64)
+    return dataclasses.replace(src, rows={**src.rows, key: rows})
 
 
 def _check_rules(s: Scenario, src: Sources) -> Scenario:
