@@ -234,16 +234,15 @@ def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay
     """The segment relaxation's bound, then the heuristic's plan within the seconds left.
 
     A season gets a constant plan found on the pooled season and no relaxation bound
-    (:mod:`solver.season_start`); MNL with competitor prices neither (both price a
-    segment's no-purchase term as 1)."""
+    (:mod:`solver.season_start`); one-period MNL with competitor prices neither (both
+    price a segment's no-purchase term as 1)."""
     if model.built.is_season:
-        if model.built.season.choice_model != "first_choice":
-            return _FirstPlan()        # as for one period: an MNL start does not pay
         plan, start = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel)
         relay.solver_starts()
         if plan is not None:
             relay.backend(0.0, plan.objective, None)
-        return _FirstPlan(plan, start)
+        # as for one period, an MNL plan only stands by (first_plan.start_pays)
+        return _FirstPlan(plan, start if model.built.season.choice_model == "first_choice" else None)
     if not first_plan_applies(model.built):
         return _FirstPlan()
     relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"

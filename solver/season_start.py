@@ -9,9 +9,12 @@ summed over the periods and each product's stock plus all its receipts — the s
 last cumulative stock limit. The plan is then re-evaluated on the season itself
 (:func:`formulations.evaluate.evaluate_plan`); where it breaks a rule (stock running
 out before a late receipt, a competitor's price in one period), there is no first plan.
-Otherwise it is handed to the backend as its MIP start (its ``on_sale`` columns; the
-solver completes the rest) and kept if the solver ends with a worse plan, as for one
-period (:mod:`solver.first_plan`).
+Otherwise, under first choice, it is handed to the backend as its MIP start (its
+``on_sale`` columns; the solver completes the rest); under MNL it only stands by; either
+way it is kept if the solver ends with a worse plan, as for one period
+(:mod:`solver.first_plan`). Under MNL with competitor prices the search scores the
+pooled plans without them (as its one-period use does not arise there); the plan is
+re-evaluated with them, so this costs only the plan's quality.
 """
 from __future__ import annotations
 
