@@ -163,3 +163,26 @@ def test_season_cpsat_agrees_with_highs(pricing, mix, k):
     assert (highs is None) == (cpsat is None)
     if highs is not None:
         assert cpsat == pytest.approx(highs, rel=REL, abs=ABS)
+
+
+ONE_PERIOD_MIXES = ["margin_cap", "inventory", "pins", "arbitrage", "coverage_seg_cap",
+                    "fairness", "price_change", "inv_arb_cap"]
+
+
+@pytest.mark.parametrize("pricing, choice_model, mix", [
+    (p, c, m) for p in ("uniform", "personalized") for c in ("first_choice", "mnl")
+    for m in ONE_PERIOD_MIXES])
+def test_a_one_period_season_earns_what_the_one_period_scenario_does(pricing, choice_model, mix):
+    """`horizon: {periods: 1}` is the one-period model built the season's way (idle points
+    kept, the stock as one cumulative row, price_change as rows): the same optimum."""
+    from random_scenarios import random_scenario
+    from test_bruteforce import MIXES as ONE_PERIOD
+
+    rng = _rng("one-period-season", pricing, choice_model, mix)
+    sc = random_scenario(rng, pricing=pricing, choice_model=choice_model, objective="profit",
+                         constraints=ONE_PERIOD[mix])
+    season = validate_scenario(dataclasses.replace(sc, horizon=Horizon(("1",), 0.0)), source="random")
+    one, many = solve(sc), solve(season)
+    assert many.status == one.status
+    if one.objective is not None:
+        assert many.objective == pytest.approx(one.objective, rel=REL, abs=ABS)
