@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_limits
 from formulations.errors import BundleoptError, DataError, InputError, ParameterError
 from formulations.files import atomic_write_text, json_text
 from formulations.options import SolverOptions
-from formulations.scenario import Scenario
+from formulations.scenario import Horizon, Scenario
 from formulations.validate import validate_scenario
 
 from .bundles import basket_evidence, mine_bundles
@@ -73,8 +73,7 @@ from .selection import Candidate, Scored, feature_table, cluster, fit_and_score,
 from .stats import ExposureStats, StatsBuilder
 from .wtp import WTPEstimate, bootstrap_wtp, robust_sd
 
-PERIODS_FILE = "periods.csv"              # with ``periods`` (a scenario file of seasons)
-EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html", PERIODS_FILE)
+EXTRA_FILES = ("customer_segments.csv", "fit_report.json", "report.html")
 VISIT_ASSUMPTION = ("every visit (basket_id, or one customer on one date) is a chance to buy each "
                     "modelled product at that day's shelf price (median unit price of the day, "
                     "carried forward on days without sales); bought = the product is in the basket. "
@@ -760,9 +759,7 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{root.name}.fit-"))
     try:
         target = tmp / "scenario"
-        write_scenario(result.scenario, target)
-        if result.periods is not None:
-            _write_season(result.periods, target)
+        write_scenario(_with_season(result.scenario, result.periods), target)
         result.customer_segments.to_csv(target / "customer_segments.csv", index=False)
         atomic_write_text(target / "fit_report.json", json_text(result.report))
         if root.exists():
@@ -772,23 +769,14 @@ def write_fit(result: FitResult, out_dir: str | Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_season(periods: pd.DataFrame, target: Path) -> None:
-    """periods.csv and ``horizon: {periods: N, salvage: 0}`` in scenario.yaml (SCENARIO.md §8).
-
-    The horizon is set in the written settings rather than on the :class:`Scenario` (which
-    has no horizon on this floor's side yet); should :func:`write_scenario` write one, the
-    key is replaced with the same value, never doubled.
-    """
-    import yaml
-
-    from formulations.loading import SETTINGS_FILE
-
-    periods.to_csv(target / PERIODS_FILE, index=False)
-    path = target / SETTINGS_FILE
-    settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    settings["horizon"] = {"periods": int(periods["period"].max()), "salvage": 0}
-    atomic_write_text(path, yaml.safe_dump(settings, sort_keys=False, default_flow_style=None,
-                                           allow_unicode=True))
+def _with_season(scenario: Scenario, periods: pd.DataFrame | None) -> Scenario:
+    """The fitted scenario with ``horizon: {periods: N, salvage: 0}`` and periods.csv
+    (SCENARIO.md §8) when the fit forecast ``periods``; unchanged otherwise."""
+    if periods is None:
+        return scenario
+    labels = tuple(str(t) for t in range(1, int(periods["period"].max()) + 1))
+    rows = periods.assign(period=periods["period"].astype(str))
+    return scenario.replace(horizon=Horizon(labels), periods=rows)
 
 
 def fit_scenario(data_dir: str | Path, out_dir: str | Path | None = None, options: FitOptions | None = None,
