@@ -24,7 +24,6 @@ in two auxiliary families so each row has three non-zeros:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .first_choice import build_first_choice
 from .linear import LinearModel, Terms

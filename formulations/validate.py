@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from .checks import ALL_SEGMENTS, Sources, suggest
-from .errors import InputError
 from .options import BACKENDS, is_number
 from .rules import all_rules
 from .settings import CHOICE_MODELS, MAX_PERIODS, OBJECTIVES, PRICINGS

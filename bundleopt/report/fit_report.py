@@ -154,7 +154,6 @@ def _calibration(page: Page, ho: dict | None) -> str:
 
 
 def _scores(page: Page, ho: dict | None) -> str:
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     if not ho:

@@ -198,7 +198,6 @@ def _profit_chart(plan: pd.DataFrame, cur: str):
 
 
 def _segment_chart(s: dict, cur: str):
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     seg = pd.DataFrame(s["segments"])

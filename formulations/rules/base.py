@@ -294,6 +294,13 @@ class CapRule(Rule):
         check_setting_number(value, self.yaml_key, src, lo=0.0, integer=True)
 
 
+def flag_disallowed(rule: Rule, scenario: "Scenario", view: PlanView, label: str) -> None:
+    """Name, as ``label``, the offers of the plan whose price ``rule.allows`` forbids."""
+    ok = rule.allows(scenario, view.plan)
+    if ok is not None and not ok.all():
+        view.violations.append(f"{label} broken for {view.plan['bundle_id'][~ok].tolist()}")
+
+
 class PriceRule(Rule):
     """A rule that only forbids prices: pruned before any model sees them, so it adds
     no rows. The evaluator finds a plan price it forbids, and calls the rule binding
@@ -302,10 +309,7 @@ class PriceRule(Rule):
     prune_stage: ClassVar[str | None] = "offer"
 
     def check(self, scenario: "Scenario", view: PlanView) -> None:
-        ok = self.allows(scenario, view.plan)
-        if ok is not None and not ok.all():
-            view.violations.append(f"{self.key} broken for "
-                                   f"{view.plan['bundle_id'][~ok].tolist()}")
+        flag_disallowed(self, scenario, view, self.key)
         near = self.allows(scenario, view.neighbours)
         if near is not None and not near.all():
             view.binding.append(self.key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..linear import Terms
-from .base import PRICE_TOL, CapRule
+from .base import PRICE_TOL, CapRule, flag_disallowed
 from .last_price import changes, history, layout, season_history
 from .registry import register
 
@@ -46,10 +46,7 @@ class MaxChanges(CapRule):
             hi=float(self.value(rows.scenario)))
 
     def check(self, scenario, view) -> None:
-        ok = self.allows(scenario, view.plan)
-        if ok is not None and not ok.all():
-            view.violations.append(f"{self.yaml_key} broken for "
-                                   f"{view.plan['bundle_id'][~ok].tolist()}")
+        flag_disallowed(self, scenario, view, self.yaml_key)
 
     def check_season(self, scenario, view) -> None:
         h = season_history(view.plan, view.labels, scenario)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..linear import Terms
-from .base import PRICE_TOL, FlagRule
+from .base import PRICE_TOL, FlagRule, flag_disallowed
 from .last_price import history, layout, season_history, state
 from .registry import register
 
@@ -45,10 +45,7 @@ class NoIncrease(FlagRule):
             Terms(S, row, (rt - 1) * n + np.tile(pk, P - 1), np.ones(len(row)))], hi=1.0)
 
     def check(self, scenario, view) -> None:
-        ok = self.allows(scenario, view.plan)
-        if ok is not None and not ok.all():
-            view.violations.append(f"{self.yaml_key} broken for "
-                                   f"{view.plan['bundle_id'][~ok].tolist()}")
+        flag_disallowed(self, scenario, view, self.yaml_key)
 
     def check_season(self, scenario, view) -> None:
         h = season_history(view.plan, view.labels, scenario)
