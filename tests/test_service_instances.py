@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_service_support import DB_KINDS, PYTHON, ROOT, database, small_payload  # noqa: E402
+from test_service_support import DB_KINDS, PYTHON, ROOT, migrated, small_payload  # noqa: E402
 
 from bundleopt.service import instances, queue  # noqa: E402
 from bundleopt.service.db import make_engine, session_factory, upgrade  # noqa: E402
@@ -30,11 +30,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(params=DB_KINDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    with database(request.param, tmp_path) as url:
-        eng = make_engine(url)
-        upgrade(eng)
+    with migrated(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
 
 
 def _submit(engine: object) -> str:

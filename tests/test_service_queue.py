@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import inspect, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_service_support import DB_KINDS, database, small_payload  # noqa: E402
+from test_service_support import DB_KINDS, migrated, small_payload  # noqa: E402
 
 from formulations.errors import ParameterError  # noqa: E402
 from bundleopt.service import queue  # noqa: E402
 from bundleopt.service.auth import TokenCheck, fingerprint, tokens_from_env  # noqa: E402
-from bundleopt.service.db import (MIGRATIONS, jsonable, make_engine, normalize_url,  # noqa: E402
+from bundleopt.service.db import (MIGRATIONS, jsonable, normalize_url,  # noqa: E402
                                session_factory, upgrade)
 from bundleopt.service.limits import scenario_cells  # noqa: E402
 from bundleopt.service.models import Audit, Solve, utcnow  # noqa: E402
@@ -27,11 +27,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(params=DB_KINDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    with database(request.param, tmp_path) as url:
-        eng = make_engine(url)
-        upgrade(eng)
+    with migrated(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
 
 
 def _submit(engine: object, key: str | None = None, actor: str = "token:a",

@@ -59,6 +59,20 @@ def database(kind: str, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
+def migrated(kind: str, tmp_path: Path) -> Iterator[Any]:
+    """A fresh database of ``kind`` with the service's schema; yields its engine."""
+    from bundleopt.service.db import make_engine, upgrade
+
+    with database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
 def served(kind: str, tmp_path: Path, **server_args: Any) -> Iterator["Server"]:
     """A started ``serve`` over a fresh database of ``kind``; stopped afterwards."""
     with database(kind, tmp_path) as url:
