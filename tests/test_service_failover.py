@@ -49,7 +49,8 @@ def test_kill9_of_a_worker_node_loses_nothing_and_costs_no_attempt(tmp_path: Pat
     fault = res["fault"]
     assert fault["its_running_solves"] >= 1 and fault["not_recovered"] == 0, fault
     assert res["solves_with_counted_crashes"] == 0, res
-    assert res["max_attempts"] >= 2, res         # a killed solve ran again elsewhere
+    # killed solves ran again elsewhere (above), and their lost runs are not attempts
+    assert res["max_attempts"] == 1, res
 
 
 def test_a_rolling_restart_fails_no_request_and_stores_each_result_once(

@@ -237,7 +237,8 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
     node lost, ``kill -9`` of a ``serve`` or ``worker``; the instance's missing heartbeat
     tells), or whose instance's heartbeats too stopped while its lease lapsed (the
     database was away), is re-queued without counting, and so is every one with ``service_restart``
-    (this instance's previous run died). ``attempts`` counts the runs started either way.
+    (this instance's previous run died). ``attempts`` counts the runs that count: one
+    re-queued without counting, like one handed back (:func:`release`), gives its attempt back.
     """
     now = utcnow()
     lost = or_(Solve.lease_until < now, Solve.worker.in_(dead_workers or []))
@@ -266,7 +267,9 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
         blameless = or_(Solve.instance.in_(lost_instances) if lost_instances else false(),
                         resumed)
         back = dict(status="queued", worker=None, instance=None, lease_until=None)
-        res = conn.execute(update(Solve).where(stale, blameless).values(**back))
+        # Like a hand-back, a loss that is not the solve's fault is not one of its attempts.
+        res = conn.execute(update(Solve).where(stale, blameless)
+                           .values(**back, attempts=Solve.attempts - 1))
         requeued = int(res.rowcount or 0)
         if requeued:
             log.info("re-queued %d solves of instances gone without a heartbeat (not "
@@ -278,7 +281,8 @@ def requeue_stale(engine: Engine, dead_workers: list[str] | None = None, *,
                                  error=f"the worker died {MAX_ATTEMPTS} times running this "
                                  "solve"))
         res = conn.execute(update(Solve).where(stale).values(
-            **back, crashes=Solve.crashes + (0 if service_restart else 1)))
+            **back, crashes=Solve.crashes + (0 if service_restart else 1),
+            attempts=Solve.attempts - (1 if service_restart else 0)))
         # Queued solves whose cancellation was requested need no worker at all.
         conn.execute(update(Solve).where(Solve.status == "queued", Solve.cancel_requested)
                      .values(status="cancelled", finished_at=now))
