@@ -4,6 +4,8 @@ Given the offers on sale and their prices, the choice model of docs/scenario.md 
 segment's expected purchases, from which follow units, revenue, profit, inventory use,
 shopper surplus, which rules of §6 hold and which are tight. Reported objectives are
 computed here, so they are what the plan really earns whatever the solver thought.
+A season plan (a ``period`` column) is evaluated period by period and then across
+periods (:func:`evaluate_season`: stock carried over, markdown rules, salvage).
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .competitors import outside_attraction, outside_surplus
 from .money import MONEY_DECIMALS, to_cents
 from .offers import ladder, within_bounds
-from .rules import PlanView, check_rules
+from .rules import PlanView, SeasonView, check_rules, check_season_rules
 from .scenario import Scenario
 
 
@@ -42,6 +45,10 @@ class Evaluation:
     objective: float
     violations: list[str] = field(default_factory=list)
     binding: list[str] = field(default_factory=list)
+    # a season's (evaluate_season): KPIs per period, and the salvage value of
+    # the stock left (``products`` then has ``receipts`` and ``left`` too)
+    periods: pd.DataFrame | None = None
+    salvage: float = 0.0
 
     @property
     def margin(self) -> float | None:
@@ -62,7 +69,10 @@ def seen_offers(scenario: Scenario, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
-    """Evaluate ``plan`` (columns ``bundle_id, segment_id, price``) on ``scenario``."""
+    """Evaluate ``plan`` (columns ``bundle_id, segment_id, price``; a season's with
+    ``period`` first) on ``scenario``."""
+    if scenario.is_season:
+        return evaluate_season(scenario, plan)
     if scenario.objective == "expected_profit":
         from .robust import collapse_segments, saa_scenario
 
@@ -87,7 +97,9 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     if scenario.choice_model == "first_choice":
         cand = seen.assign(surplus=surplus, value=value, order=seen["bundle_id"].map(order),
                            i=np.arange(len(seen)))
-        cand = cand[np.isfinite(surplus) & (surplus >= 0)]
+        # a shopper buys ours only if it is at least as good as the competitors' best
+        outside = outside_surplus(scenario)[seg_codes]
+        cand = cand[np.isfinite(surplus) & (surplus >= 0) & (surplus >= outside)]
         best = cand.sort_values(["segment_id", "surplus", "value", "order"],
                                 ascending=[True, False, False, True], kind="stable"
                                 ).drop_duplicates("segment_id")
@@ -98,7 +110,8 @@ def evaluate_plan(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
                   size[best["i"].to_numpy()] * best["surplus"].to_numpy())
     else:
         v = capped_attraction(seen["beta"].to_numpy(float), wtp, price)
-        denom = 1.0 + np.bincount(seg_codes, weights=v, minlength=len(scenario.segments))
+        denom = 1.0 + outside_attraction(scenario, EXP_CAP) + np.bincount(
+            seg_codes, weights=v, minlength=len(scenario.segments))
         prob = v / denom[seg_codes]
         beta_s = scenario.segments["price_sensitivity"].to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -197,3 +210,73 @@ def _ladder_neighbours(plan: pd.DataFrame, lad: pd.DataFrame) -> pd.DataFrame:
                          "segment_id": np.repeat(found["segment_id"].to_numpy(object), 2)[ok],
                          "price": p_sorted[pos]}).astype(
         {"bundle_id": object, "segment_id": object, "price": float})
+
+
+# ----------------------------------------------------------------- seasons
+# A season plan (docs/scenario.md, "Seasons"): each period is evaluated as the one-period
+# plan it is, on the period's slice of the scenario (its shoppers N_st and competitor
+# prices), with every rule that holds period by period checked there; then the stock is
+# carried over (units sold up to each period against the stock plus the receipts so
+# far), the rules that link periods are checked (check_season_rules) and the stock left
+# at the end is valued at salvage × unit cost.
+
+
+def evaluate_season(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
+    """Evaluate a season plan (``period, bundle_id, segment_id, price``)."""
+    labels = tuple(scenario.horizon.labels)
+    if "period" not in plan.columns and plan.empty:
+        plan = plan.assign(period=pd.Series(dtype=object))       # no plan at all
+    plan = plan[["period", "bundle_id", "segment_id", "price"]].reset_index(drop=True).copy()
+    plan["period"] = plan["period"].astype(str)
+    plan["price"] = plan["price"].astype(float)
+    violations: list[str] = []
+    stray = sorted(set(plan["period"]) - set(labels))
+    if stray:
+        violations.append(f"periods outside the horizon: {stray}")
+    evs = [evaluate_plan(scenario.period_slice(t),
+                         plan[plan["period"] == t].drop(columns="period")) for t in labels]
+    for t, ev in zip(labels, evs):
+        violations += [f"period {t}: {v}" for v in ev.violations]
+    binding = list(dict.fromkeys(b for ev in evs for b in ev.binding))
+
+    rows = pd.concat([ev.plan.assign(period=t) for t, ev in zip(labels, evs)], ignore_index=True)
+    rows = rows[["period"] + [c for c in rows.columns if c != "period"]]
+    segments = pd.concat([ev.segments.assign(period=t) for t, ev in zip(labels, evs)],
+                         ignore_index=True)
+    segments = segments[["period"] + [c for c in segments.columns if c != "period"]]
+
+    inv = scenario.products["inventory"]
+    units = np.stack([ev.products["units"].to_numpy(float) for ev in evs])   # periods × products
+    receipts = scenario.period_receipts().reindex(columns=inv.index).fillna(0.0).to_numpy(float)
+    limited = np.isfinite(inv.to_numpy(float))
+    stock = pd.DataFrame({
+        "period": np.repeat(np.asarray(labels, dtype=object), int(limited.sum())),
+        "product_id": np.tile(inv.index[limited].to_numpy(dtype=object), len(labels)),
+        "units": units[:, limited].ravel(),
+        "inventory": np.tile(inv.to_numpy(float)[limited], len(labels)),
+        "receipts": receipts[:, limited].ravel()})
+    view = SeasonView(plan, labels, stock, violations, binding)
+    check_season_rules(scenario, view)
+
+    total = units.sum(axis=0)
+    arrived = receipts.sum(axis=0)
+    products = pd.DataFrame({"product_id": inv.index.to_numpy(dtype=object), "units": total,
+                             "inventory": inv.to_numpy(float)})
+    products["receipts"] = np.where(limited, arrived, np.nan)
+    products["left"] = products["inventory"] + products["receipts"] - total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        products["utilisation"] = total / (products["inventory"] + products["receipts"])
+    cost = scenario.products["unit_cost"].to_numpy(float)
+    left = products["left"].to_numpy(float)
+    salvage = float(scenario.horizon.salvage * np.nansum(cost * np.where(limited, left, 0.0)))
+
+    periods = pd.DataFrame({
+        "period": list(labels),
+        "revenue": [ev.revenue for ev in evs], "profit": [ev.profit for ev in evs],
+        "units": [ev.units for ev in evs],
+        "offers_on_sale": [int(ev.plan["bundle_id"].nunique()) for ev in evs],
+        "objective": [ev.objective for ev in evs]})
+    revenue, profit = float(periods["revenue"].sum()), float(periods["profit"].sum())
+    objective = float(periods["objective"].sum()) + salvage
+    return Evaluation(rows, segments, products, revenue, profit, float(periods["units"].sum()),
+                      objective, view.violations, view.binding, periods, salvage)

@@ -251,3 +251,50 @@ class MatrixForm:
     @property
     def shape(self) -> tuple[int, int]:
         return self.A.shape
+
+
+def stack_periods(models: Sequence[LinearModel], labels: Sequence[str], name: str) -> LinearModel:
+    """One model holding ``models`` side by side, one per period: each family of the
+    same name becomes one family whose keys start with a ``period`` column (so that
+    ``on_sale`` of a season is one family, and exports read ``on_sale[2,A,*,9.5]``).
+    Nothing links the copies yet; the season's own rows do that."""
+    out = LinearModel(name, sense=models[0].sense)
+    out.presolve = all(m.presolve for m in models)
+    out.notes = list(dict.fromkeys(n for m in models for n in m.notes))
+    var_start: dict[tuple[int, str], int] = {}
+    fams: dict[str, VarFamily] = {}
+    for fname in dict.fromkeys(f for m in models for f in m.vars):
+        parts = [(t, m.vars[fname]) for t, m in enumerate(models) if fname in m.vars]
+        at = 0
+        for t, f in parts:
+            var_start[(t, fname)] = at
+            at += f.size
+        first = parts[0][1]
+        fams[fname] = out.add_vars(
+            fname, _with_period([(labels[t], f.keys) for t, f in parts]),
+            lb=np.concatenate([f.lb for _, f in parts]), ub=np.concatenate([f.ub for _, f in parts]),
+            integer=first.integer, unit=first.unit)
+
+    def moved(t: int, term: Terms, row_at: int) -> Terms:
+        return Terms(fams[term.var.name], np.asarray(term.row, np.int64) + row_at,
+                     np.asarray(term.idx, np.int64) + var_start[(t, term.var.name)], term.coef)
+
+    for cname in dict.fromkeys(c for m in models for c in m.cons):
+        parts = [(t, m.cons[cname]) for t, m in enumerate(models) if cname in m.cons]
+        terms, at = [], 0
+        for t, c in parts:
+            terms += [moved(t, term, at) for term in c.terms]
+            at += c.size
+        out.add_constraints(cname, _with_period([(labels[t], c.keys) for t, c in parts]), terms,
+                            lo=np.concatenate([c.lo for _, c in parts]),
+                            hi=np.concatenate([c.hi for _, c in parts]))
+    for t, m in enumerate(models):
+        for term in m.objective:
+            out.objective.append(moved(t, term, 0))
+    return out
+
+
+def _with_period(parts: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    frames = [k.reset_index(drop=True).assign(period=label) for label, k in parts]
+    keys = pd.concat(frames, ignore_index=True)
+    return keys[["period"] + [c for c in keys.columns if c != "period"]]

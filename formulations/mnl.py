@@ -25,12 +25,18 @@ With ``x`` integral, ``π_a = v_a π⁰_s`` on offered points and ``0`` elsewher
 alone) — there is no global big-M. Here ``v_j`` in the objective is the seller's value
 per sale (price less cost for ``profit``, price for ``revenue``) and ``v_a`` the
 attraction; the code names them ``value`` and ``attraction``.
+
+Competitors add ``O_s = Σ_c exp(β (w_sc − q_c − λ_s))`` to the no-purchase term
+(:mod:`formulations.competitors`): ``π⁰_s`` is then the share of one unit of
+attraction, ``(1 + O_s) π⁰_s + Σ π = 1``, and a point's largest share is
+``v_a / (1 + O_s + v_a)``; everything else is unchanged.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from .competitors import outside_attraction
 from .linear import LinearModel, Terms
 from .offers import OfferSpace
 from .rules import add_rule_rows
@@ -68,7 +74,8 @@ def build_mnl(space: OfferSpace) -> LinearModel:
                          "price": arcs["price"].to_numpy()})
     share = model.add_vars("share", keys, lb=0.0, ub=1.0, unit=None)
     seg_keys = pd.DataFrame({"segment": space.segment_ids})
-    none = model.add_vars("no_purchase_share", seg_keys, lb=0.0, ub=1.0, unit=None)
+    outside = 1.0 + outside_attraction(space.scenario, MAX_EXPONENT)      # 1 + O_s
+    none = model.add_vars("no_purchase_share", seg_keys, lb=0.0, ub=1.0 / outside, unit=None)
 
     s = arcs["s"].to_numpy()
     j = arcs["j"].to_numpy()
@@ -79,14 +86,14 @@ def build_mnl(space: OfferSpace) -> LinearModel:
                            "(price more than 20/β below WTP); the plan is re-priced exactly")
     rows = np.arange(n_arcs)
     model.add_constraints("shares_sum_to_one", seg_keys, [
-        Terms(none, np.arange(n_seg), np.arange(n_seg), np.ones(n_seg)),
+        Terms(none, np.arange(n_seg), np.arange(n_seg), outside),
         Terms(share, s, rows, np.ones(n_arcs))], lo=1.0, hi=1.0)
     model.add_constraints("share_at_most_logit", keys, [
         Terms(share, rows, rows, np.ones(n_arcs)),
         Terms(none, rows, s, -v)], hi=0.0)
     model.add_constraints("share_only_on_sale", keys, [
         Terms(share, rows, rows, np.ones(n_arcs)),
-        Terms(offer, rows, j, -v / (1.0 + v))], hi=0.0)
+        Terms(offer, rows, j, -v / (outside[s] + v))], hi=0.0)
     model.add_constraints("share_at_least_logit", keys, [
         Terms(share, rows, rows, np.ones(n_arcs)),
         Terms(none, rows, s, -v),

@@ -14,6 +14,18 @@ Pruning happens here, before any model sees it (docs/scenario.md §3, docs/seman
   only tightens other constraints. ``mnl``: an arc exists wherever the segment has a WTP
   for the offer; points without arcs are dropped likewise.
 * points of ``must_offer`` offers are all kept (they must be on sale even if nobody buys).
+
+Competitors (docs/scenario.md, "Competitors"): under ``first_choice`` a segment's
+surpluses are shifted by its outside surplus ``o_s`` (:mod:`formulations.competitors`)
+— an arc exists only where ``w_sb − p ≥ o_s`` and its ``surplus`` is ``w_sb − p − o_s``,
+which leaves the segment's preference order as it was and makes "buys ours only if
+at least as good as the competitor's" the model's "surplus ≥ 0". ``affordable`` keeps
+the pairs with ``p ≤ w_sb`` whatever the competitors (``fairness.coverage``).
+
+A season's period slices are built with ``keep_points``: no point is dropped for
+being idle, so every period has the same points (the rules linking periods pair them
+by number) — dropping is a one-period dominance argument that a markdown path may not
+keep (a price nobody buys this week can still be a step towards next week's).
 """
 from __future__ import annotations
 
@@ -22,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .competitors import outside_surplus
 from .money import MONEY_DECIMALS, to_cents
 from .rules import Rule, active_rules, excluded_offers
 from .rules.base import PRICE_TOL
@@ -42,6 +55,7 @@ class OfferSpace:
     components: pd.DataFrame          # b (code), product_id, quantity
     points: pd.DataFrame              # b, seg (-1 = everyone), price, value
     arcs: pd.DataFrame                # s, j, wtp, beta, surplus, value, rank (first_choice)
+    affordable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"s": [], "j": []}, dtype=np.int64))  # s, j: p ≤ w_sb
     pruned: dict = field(default_factory=dict)       # counts removed by each rule
     no_price: dict = field(default_factory=dict)     # must_offer id -> rules that emptied it
     given: Scenario | None = None     # the scenario as given (``scenario`` may be its SAA expansion)
@@ -82,8 +96,9 @@ def within_bounds(scenario: Scenario, prices: pd.DataFrame) -> np.ndarray:
     return ~(p < lo - PRICE_TOL) & ~(p > hi + PRICE_TOL)
 
 
-def build_offer_space(scenario: Scenario) -> OfferSpace:
-    """The price points and arcs left after the pruning of the module docstring, in its order."""
+def build_offer_space(scenario: Scenario, keep_points: bool = False) -> OfferSpace:
+    """The price points and arcs left after the pruning of the module docstring, in its
+    order (``keep_points``: no point dropped for being idle — a season's periods)."""
     given = scenario
     if scenario.objective == "expected_profit":
         from .robust import saa_scenario
@@ -100,8 +115,12 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
 
     pruner = _Pruner(scenario, bundle_ids, segment_ids, cost, pinned)
     pts = pruner.run(rules)
-    pts, arcs = _arcs(scenario, pts, bundle_ids, segment_ids)
-    pts, arcs = _drop_idle_points(scenario, rules, pts, arcs, cost, pinned, pruner.pruned)
+    pts, arcs, affordable = _arcs(scenario, pts, bundle_ids, segment_ids)
+    if keep_points:
+        pts = pts.drop(columns="j")
+    else:
+        pts, arcs, affordable = _drop_idle_points(scenario, rules, pts, arcs, affordable, cost,
+                                                  pinned, pruner.pruned)
     pts, arcs = _valued(scenario, pts, arcs, cost)
 
     no_price = {b: ["exclude"] for b in scenario.bundles.index if b in pinned_ids & excluded}
@@ -110,7 +129,7 @@ def build_offer_space(scenario: Scenario) -> OfferSpace:
             no_price[bundle_ids[b]] = pruner.removed_by.get(bundle_ids[b], ["price ladder"])
     return OfferSpace(scenario, bundle_ids, segment_ids,
                       scenario.segments["size"].to_numpy(float), ref, cost, _components(scenario, bundle_ids),
-                      pts, arcs, pruner.pruned, no_price, given)
+                      pts, arcs, affordable, pruner.pruned, no_price, given)
 
 
 class _Pruner:
@@ -174,8 +193,9 @@ class _Pruner:
 
 
 def _arcs(scenario: Scenario, pts: pd.DataFrame, bundle_ids: np.ndarray,
-          segment_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Which segments could buy which point: the points numbered ``j``, and the arcs."""
+          segment_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Which segments could buy which point: the points numbered ``j``, the arcs, and the
+    pairs priced within the segment's WTP (``s, j``)."""
     bcode = pd.Series(np.arange(len(bundle_ids)), index=bundle_ids)
     scode = pd.Series(np.arange(len(segment_ids)), index=segment_ids)
     w = scenario.offer_wtp()
@@ -190,17 +210,25 @@ def _arcs(scenario: Scenario, pts: pd.DataFrame, bundle_ids: np.ndarray,
     else:
         arcs = pts.merge(w, on="b")
     arcs["surplus"] = np.round(arcs["wtp"].to_numpy() - arcs["price"].to_numpy(), MONEY_DECIMALS)
+    affordable = arcs.loc[arcs["surplus"].to_numpy() >= 0, ["s", "j"]].reset_index(drop=True)
     if scenario.choice_model == "first_choice":
+        if len(scenario.competitors):
+            o = outside_surplus(scenario)[arcs["s"].to_numpy()]
+            arcs["surplus"] = np.round(arcs["surplus"].to_numpy() - o, MONEY_DECIMALS)
         arcs = arcs[arcs["surplus"].to_numpy() >= 0]
-    return pts, arcs
+    return pts, arcs, affordable
 
 
 def _drop_idle_points(scenario: Scenario, rules: list[Rule], pts: pd.DataFrame, arcs: pd.DataFrame,
-                      cost: np.ndarray, pinned: np.ndarray,
-                      pruned: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop points nobody could buy or that earn nothing, unless pinned; renumber ``j``."""
+                      affordable: pd.DataFrame, cost: np.ndarray, pinned: np.ndarray,
+                      pruned: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Drop points nobody could buy or that earn nothing, unless pinned; renumber ``j``.
+    (A point priced within some WTP is kept while coverage may need it, whatever the
+    competitors.)"""
     has_arc = np.zeros(len(pts), bool)
     has_arc[arcs["j"].to_numpy()] = True
+    if any(r.keeps_unprofitable_points for r in rules):
+        has_arc[affordable["j"].to_numpy()] = True
     is_pinned = pinned[pts["b"].to_numpy()]
     keep = has_arc | is_pinned
     pruned["nobody buys"] = int((~keep).sum())
@@ -217,7 +245,9 @@ def _drop_idle_points(scenario: Scenario, rules: list[Rule], pts: pd.DataFrame, 
     pts = pts[keep].reset_index(drop=True)
     arcs = arcs[keep[arcs["j"].to_numpy()]].copy()
     arcs["j"] = newj[arcs["j"].to_numpy()]
-    return pts.drop(columns="j"), arcs
+    affordable = affordable[keep[affordable["j"].to_numpy()]].copy()
+    affordable["j"] = newj[affordable["j"].to_numpy()]
+    return pts.drop(columns="j"), arcs, affordable.reset_index(drop=True)
 
 
 def _valued(scenario: Scenario, pts: pd.DataFrame, arcs: pd.DataFrame,

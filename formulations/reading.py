@@ -39,12 +39,13 @@ from .errors import InputError
 from .files import parse_capped
 from .options import SolverOptions
 from .rules import all_rules, nest_by_key
-from .scenario import Constraints, RobustOptions, Scenario
+from .scenario import MAX_PERIODS, Constraints, Horizon, RobustOptions, Scenario
 from .validate import validate_scenario
 from .yaml12 import Yaml12Loader
 
 SETTINGS_FILE = "scenario.yaml"
-TABLES = ("products", "bundles", "segments", "wtp", "prices", "previous_plan")
+TABLES = ("products", "bundles", "segments", "wtp", "prices", "previous_plan", "periods",
+          "receipts", "competitors")
 REQUIRED_TABLES = ("products", "bundles", "segments", "wtp")
 SCENARIO_FILES = (SETTINGS_FILE,) + tuple(f"{t}.csv" for t in TABLES)
 
@@ -55,12 +56,17 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = 
     "bundles": (("bundle_id", "product_id", "quantity"),
                 ("complementarity", "min_price", "max_price"),
                 ("quantity", "complementarity", "min_price", "max_price")),
-    "segments": (("segment_id", "size"), ("price_sensitivity",), ("size", "price_sensitivity")),
+    "segments": (("segment_id", "size"), ("price_sensitivity", "switching_cost"),
+                 ("size", "price_sensitivity", "switching_cost")),
     # one of bundle_id / product_id is required too (checked separately)
     "wtp": (("segment_id", "wtp"), ("bundle_id", "product_id", "price_sensitivity", "wtp_sd"),
             ("wtp", "price_sensitivity", "wtp_sd")),
     "prices": (("bundle_id", "price"), (), ("price",)),
     "previous_plan": (("bundle_id", "segment_id", "price"), (), ("price",)),
+    "periods": (("period", "segment_id", "size"), (), ("size",)),
+    "receipts": (("period", "product_id", "units"), (), ("units",)),
+    # one of bundle_id / product_id per row (checked in validate.py)
+    "competitors": (("price",), ("bundle_id", "product_id", "period"), ("price",)),
 }
 _OPEN_COLUMNS = ("previous_plan",)   # tables whose extra columns are ignored
 
@@ -72,13 +78,14 @@ def settings_schema() -> dict[str, Any]:
     ``constraints`` comes from the rule catalogue, so a newly registered rule's key is
     accepted at once.
     """
-    constraints = nest_by_key({rule.key: rule.parse for rule in all_rules()})
+    rules = nest_by_key({rule.yaml_key: rule.parse for rule in all_rules()})
     return {
         "pricing": schema.text,
         "choice_model": schema.text,
         "objective": schema.text,
         "price_ladder": {"discounts": schema.discounts},
-        "constraints": constraints,
+        **rules,
+        "horizon": {"periods": schema.periods, "salvage": schema.number},
         "solver": {"backend": schema.text, "time_limit": schema.number,
                    "mip_gap": schema.number, "threads": schema.integer},
         "robust": {"draws": schema.integer, "seed": schema.integer, "wtp_cv": schema.number},
@@ -141,7 +148,25 @@ def _settings(mapping: Any, src: str) -> dict[str, Any]:
     r = {k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("robust.") and v is not None}
     if r:
         kw["robust"] = RobustOptions(**r)
+    if any(k.startswith("horizon.") for k in flat):
+        kw["horizon"] = _horizon(flat, src)
     return kw
+
+
+def _horizon(flat: dict[str, Any], src: str) -> Horizon:
+    """``horizon:`` as a :class:`Horizon` (a count becomes labels ``1…P``; the labels'
+    own checks are in :mod:`formulations.validate`)."""
+    periods = flat.get("horizon.periods")
+    if periods is None:
+        raise InputError(src, "a horizon needs 'periods' (a number or a list of labels)",
+                         field="horizon.periods")
+    if isinstance(periods, int):
+        if not 1 <= periods <= MAX_PERIODS:
+            raise InputError(src, f"expected 1 to {MAX_PERIODS} periods, found {periods}",
+                             field="horizon.periods")
+        periods = tuple(str(t) for t in range(1, periods + 1))
+    salvage = flat.get("horizon.salvage")
+    return Horizon(periods, 0.0 if salvage is None else salvage)
 
 
 class _StrictLoader(Yaml12Loader):
@@ -350,7 +375,8 @@ def _build(raws: Mapping[str, _Raw], settings: Any, settings_src: str, *,
 
     g = raws["segments"]
     segments = pd.DataFrame({"size": _col_number(g, "size"),
-                             "price_sensitivity": _col_number(g, "price_sensitivity")},
+                             "price_sensitivity": _col_number(g, "price_sensitivity"),
+                             "switching_cost": _col_number(g, "switching_cost")},
                             index=pd.Index(_col_text(g, "segment_id"), name="segment_id"))
 
     w = raws["wtp"]
@@ -378,10 +404,28 @@ def _build(raws: Mapping[str, _Raw], settings: Any, settings_src: str, *,
     previous = pd.DataFrame({"bundle_id": _col_text(pp, "bundle_id"),
                              "segment_id": _col_text(pp, "segment_id"),
                              "price": _col_number(pp, "price")})
+    if "period" in pp.frame.columns and len(previous):
+        # a season's plan.csv: what is on the shelf now is its last period (written last)
+        period = _col_text(pp, "period").to_numpy(str)
+        last = period == period[-1]
+        previous = previous[last].reset_index(drop=True)
+        raws = {**raws, "previous_plan": dataclasses.replace(pp, rows=pp.rows[last])}
+    pe, rc, co = raws["periods"], raws["receipts"], raws["competitors"]
+    periods = pd.DataFrame({"period": _col_text(pe, "period").to_numpy(object),
+                            "segment_id": _col_text(pe, "segment_id").to_numpy(object),
+                            "size": _col_number(pe, "size")})
+    receipts = pd.DataFrame({"period": _col_text(rc, "period").to_numpy(object),
+                             "product_id": _col_text(rc, "product_id").to_numpy(object),
+                             "units": _col_number(rc, "units")})
+    competitors = pd.DataFrame({"bundle_id": _col_text(co, "bundle_id").to_numpy(object),
+                                "product_id": _col_text(co, "product_id").to_numpy(object),
+                                "price": _col_number(co, "price"),
+                                "period": _col_text(co, "period").to_numpy(object)})
 
     scenario = Scenario(products=products, components=components, bundles=bundles,
                         segments=segments, wtp=wtp, wtp_level="bundle" if has_b else "product",
-                        prices=prices, previous_plan=previous, name=name, **kw)
+                        prices=prices, previous_plan=previous, periods=periods,
+                        receipts=receipts, competitors=competitors, name=name, **kw)
     rows = {key: raws[key].rows for key in TABLES}
     rows["components"] = b.rows
     rows["bundles"] = b.rows[first_pos.reindex(order).to_numpy(int)] if len(order) else b.rows

@@ -19,7 +19,17 @@ Table layouts (all ids are ``str``):
                  ``wtp_level``), ``wtp`` (finite float, may be < 0), ``price_sensitivity`` (float or NaN),
                  ``wtp_sd`` (float ≥ 0 or NaN: the WTP's standard error; optional)
 ``prices``       columns ``bundle_id, price`` (may be empty)
-``previous_plan`` columns ``bundle_id, segment_id, price`` (may be empty)
+``previous_plan`` columns ``bundle_id, segment_id, price`` (may be empty; with a
+                 ``period`` column only its last period's rows are kept when read)
+``periods``      columns ``period, segment_id, size`` (may be empty): N_st, seasons only
+``receipts``     columns ``period, product_id, units`` (may be empty): stock arriving
+``competitors``  columns ``bundle_id, product_id`` (one of them set per row, the other
+                 ""), ``price``, ``period`` ("" = every period) (may be empty)
+
+``segments`` may carry ``switching_cost`` (float ≥ 0, NaN = 0). ``horizon`` (a
+:class:`Horizon`) makes the scenario a season (docs/scenario.md, "Seasons"); ``period``
+is set only on the one-period slices a season model is built from
+(:meth:`Scenario.period_slice`).
 """
 from __future__ import annotations
 
@@ -33,11 +43,12 @@ import pandas as pd
 from .checks import suggest
 from .options import BACKENDS, SolverOptions
 from .rules import all_rules, excluded_offers, get_rule, rule_for_field
-from .settings import CHOICE_MODELS, DEFAULT_DISCOUNTS, OBJECTIVES, PRICINGS
+from .settings import CHOICE_MODELS, DEFAULT_DISCOUNTS, MAX_PERIODS, OBJECTIVES, PRICINGS
 from .validate import validate_scenario
 
 __all__ = ["BACKENDS", "CHOICE_MODELS", "CONSTRAINT_KEYS", "Constraints", "DEFAULT_DISCOUNTS",
-           "OBJECTIVES", "PRICINGS", "RobustOptions", "Scenario", "SolverOptions"]
+           "Horizon", "MAX_PERIODS", "OBJECTIVES", "PRICINGS", "RobustOptions", "Scenario",
+           "SolverOptions"]
 
 @dataclass(frozen=True)
 class Constraints:
@@ -107,6 +118,23 @@ class RobustOptions:
     wtp_cv: float | None = None
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """``horizon:`` of scenario.yaml: the period labels (``1…P`` for a count) and the
+    salvage rate σ of the stock left at the end (valued at σ × unit cost)."""
+
+    labels: tuple[str, ...]
+    salvage: float = 0.0
+
+    @property
+    def periods(self) -> int:
+        return len(self.labels)
+
+
+def _frame(**cols: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+
+
 @dataclass(frozen=True, eq=False)
 class Scenario:
     products: pd.DataFrame
@@ -128,6 +156,61 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     name: str = "scenario"
     robust: RobustOptions | None = None
+    horizon: Horizon | None = None
+    periods: pd.DataFrame = field(default_factory=lambda: _frame(
+        period=object, segment_id=object, size=float))
+    receipts: pd.DataFrame = field(default_factory=lambda: _frame(
+        period=object, product_id=object, units=float))
+    competitors: pd.DataFrame = field(default_factory=lambda: _frame(
+        bundle_id=object, product_id=object, price=float, period=object))
+    period: str | None = None                  # set on a season's one-period slices
+
+    # ----------------------------------------------------------------- seasons
+    @property
+    def is_season(self) -> bool:
+        """Whether the scenario has a horizon (a season plan; docs/scenario.md)."""
+        return self.horizon is not None
+
+    def period_sizes(self) -> pd.DataFrame:
+        """N_st: periods × segments (labels × segment ids); ``periods.csv`` where it
+        gives a pair, else the segment's ``size``."""
+        labels = list(self.horizon.labels) if self.horizon else ["1"]
+        base = self.segments["size"].to_numpy(float)
+        out = pd.DataFrame(np.tile(base, (len(labels), 1)), index=pd.Index(labels, name="period"),
+                           columns=self.segments.index)
+        p = self.periods
+        if len(p):
+            r = out.index.get_indexer(p["period"])
+            c = out.columns.get_indexer(p["segment_id"])
+            ok = (r >= 0) & (c >= 0)
+            vals = out.to_numpy().copy()
+            vals[r[ok], c[ok]] = p["size"].to_numpy(float)[ok]
+            out = pd.DataFrame(vals, index=out.index, columns=out.columns)
+        return out
+
+    def period_receipts(self) -> pd.DataFrame:
+        """Receipts: periods × products with a finite inventory (0 where none arrive)."""
+        labels = list(self.horizon.labels) if self.horizon else ["1"]
+        inv = self.products["inventory"]
+        ids = inv.index[np.isfinite(inv.to_numpy(float))]
+        out = pd.DataFrame(0.0, index=pd.Index(labels, name="period"), columns=ids)
+        r = self.receipts
+        if len(r):
+            add = r.pivot_table(index="period", columns="product_id", values="units", aggfunc="sum")
+            out = out + add.reindex(index=out.index, columns=out.columns).fillna(0.0)
+        return out
+
+    def period_slice(self, label: str) -> "Scenario":
+        """Period ``label`` of the season as a one-period scenario: sizes N_st, the
+        competitor rows of that period (and of every period), ``period`` set. Not
+        re-validated (the season was)."""
+        sizes = self.period_sizes().loc[label]
+        comp = self.competitors
+        comp = comp[(comp["period"] == "") | (comp["period"] == label)]
+        return dataclasses.replace(
+            self, segments=self.segments.assign(size=sizes.reindex(self.segments.index).to_numpy(float)),
+            competitors=comp.assign(period=""), horizon=None, periods=self.periods.iloc[0:0],
+            receipts=self.receipts.iloc[0:0], period=label)
 
     # ----------------------------------------------------------------- what-if
     def replace(self, **changes: Any) -> "Scenario":
@@ -157,12 +240,13 @@ class Scenario:
         return dataclasses.replace(self, constraints=off)
 
     # ------------------------------------------------------------ derived data
-    def offer_wtp(self) -> pd.DataFrame:
+    def offer_wtp(self, all_offers: bool = False) -> pd.DataFrame:
         """WTP per (segment, offer): columns ``segment_id, bundle_id, wtp, beta``.
 
         With per-product WTP, ``w_sb = (1 + κ_b) Σ_i q_ib w_si``; an offer with a
         component lacking a WTP gets none (docs/scenario.md §2). ``beta`` is the per-offer
-        price sensitivity if given, else the segment's (NaN if neither).
+        price sensitivity if given, else the segment's (NaN if neither). Offers a rule
+        excludes are left out unless ``all_offers`` (a competitor may sell them).
         """
         seg_beta = self.segments["price_sensitivity"]
         if self.wtp_level == "bundle":
@@ -186,7 +270,7 @@ class Scenario:
         fallback = seg_beta.reindex(out["segment_id"]).to_numpy(dtype=float)
         out["beta"] = np.where(np.isnan(beta), fallback, beta)
         out = out.drop(columns="price_sensitivity")
-        excluded = excluded_offers(self)
+        excluded = excluded_offers(self) if not all_offers else set()
         if excluded:
             out = out[~out["bundle_id"].isin(excluded)]
         return out.reset_index(drop=True)

@@ -68,3 +68,19 @@ def discounts(v: Any, key: str, src: str) -> tuple[float, ...]:
             raise InputError(src, f"expected a list of numbers, found {x!r}", field=key)
         out.append(float(x))
     return tuple(out)
+
+
+def periods(v: Any, key: str, src: str) -> int | tuple[str, ...] | None:
+    """``horizon.periods``: a count P (labels ``1…P``) or a list of labels."""
+    if v is None:
+        return None
+    if isinstance(v, list):
+        for x in v:
+            if isinstance(x, bool) or not isinstance(x, (str, int)):
+                raise InputError(src, f"expected period labels, found {x!r}", field=key)
+        return tuple(str(x).strip() for x in v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (
+            isinstance(v, float) and not v.is_integer()):
+        raise InputError(src, f"expected a number of periods or a list of labels, found {v!r}",
+                         field=key)
+    return int(v)

@@ -22,7 +22,7 @@ from .checks import ALL_SEGMENTS, Sources, suggest
 from .errors import InputError
 from .options import BACKENDS, is_number
 from .rules import all_rules
-from .settings import CHOICE_MODELS, OBJECTIVES, PRICINGS
+from .settings import CHOICE_MODELS, MAX_PERIODS, OBJECTIVES, PRICINGS
 
 if TYPE_CHECKING:     # the scenario module imports this one, not the other way round
     from .scenario import Scenario
@@ -31,7 +31,7 @@ __all__ = ["ALL_SEGMENTS", "Sources", "suggest", "validate_scenario"]
 
 WTP_LEVELS = ("bundle", "product")
 TABLE_KEYS = ("products", "components", "bundles", "segments", "wtp", "prices",
-              "previous_plan")
+              "previous_plan", "periods", "receipts", "competitors")
 
 
 def _fmt(value: object) -> str:
@@ -61,6 +61,8 @@ def validate_scenario(scenario: Scenario, source: str = "scenario", *,
     _check_wtp(scenario, src)
     _check_prices(scenario, src)
     _check_previous_plan(scenario, src)
+    _check_season(scenario, src)
+    _check_competitors(scenario, src)
     scenario = _check_rules(scenario, src)
     return dataclasses.replace(scenario, components=components,
                                discounts=tuple(float(d) for d in scenario.discounts))
@@ -75,24 +77,30 @@ _REQUIRED = {
     "wtp": ("segment_id", "wtp", "price_sensitivity"),
     "prices": ("bundle_id", "price"),
     "previous_plan": ("bundle_id", "segment_id", "price"),
+    "periods": ("period", "segment_id", "size"),
+    "receipts": ("period", "product_id", "units"),
+    "competitors": ("bundle_id", "product_id", "price", "period"),
 }
 _NUMERIC = {"unit_cost", "list_price", "inventory", "quantity", "complementarity",
-            "min_price", "max_price", "size", "price_sensitivity", "wtp", "price", "wtp_sd"}
+            "min_price", "max_price", "size", "price_sensitivity", "wtp", "price", "wtp_sd",
+            "units"}
 
 
 def with_optional_columns(s: Scenario) -> Scenario:
-    """Add the optional columns a table may leave out: product ``name`` (blank = none)
-    and ``wtp_sd`` (NaN = no standard error known)."""
-    products, wtp = s.products, s.wtp
+    """Add the optional columns a table may leave out: product ``name`` (blank = none),
+    ``wtp_sd`` (NaN = no standard error known) and segment ``switching_cost`` (NaN = 0)."""
+    products, wtp, segments = s.products, s.wtp, s.segments
+    if "switching_cost" not in segments.columns:
+        segments = segments.assign(switching_cost=np.nan)
     if "name" not in products.columns:
         products = products.assign(name="")
     else:
         products = products.assign(name=products["name"].fillna("").astype(str))
     if "wtp_sd" not in wtp.columns:
         wtp = wtp.assign(wtp_sd=np.nan)
-    if products is s.products and wtp is s.wtp:
+    if products is s.products and wtp is s.wtp and segments is s.segments:
         return s
-    return dataclasses.replace(s, products=products, wtp=wtp)
+    return dataclasses.replace(s, products=products, wtp=wtp, segments=segments)
 
 
 def _check_columns(s: Scenario, src: Sources) -> None:
@@ -266,6 +274,7 @@ def _check_segments(s: Scenario, src: Sources) -> None:
     _check_range("segments", g["size"], "size", src, lo=0.0)
     _check_range("segments", g["price_sensitivity"], "price_sensitivity", src, lo=0.0,
                  lo_open=True, blank_ok=True)
+    _check_range("segments", g["switching_cost"], "switching_cost", src, lo=0.0, blank_ok=True)
 
 
 def _check_wtp(s: Scenario, src: Sources) -> None:
@@ -329,6 +338,90 @@ def _check_previous_plan(s: Scenario, src: Sources) -> None:
                         f"offer {p['bundle_id'].iloc[pos]!r} has two previous prices for "
                         f"segment {p['segment_id'].iloc[pos]!r}")
     _check_range("previous_plan", p["price"], "price", src, lo=0.0, lo_open=True)
+
+
+def _check_season(s: Scenario, src: Sources) -> None:
+    """``horizon``, ``periods.csv`` and ``receipts.csv`` (docs/scenario.md, "Seasons")."""
+    h = s.horizon
+    for key in ("periods", "receipts"):
+        if h is None and len(getattr(s, key)):
+            raise src.error(key, 0, "period", f"{src.table(key)} needs a horizon "
+                            "('horizon: {periods: P}' in scenario.yaml)")
+    if h is None:
+        return
+    labels = list(h.labels)
+    if not 1 <= len(labels) <= MAX_PERIODS:
+        raise src.setting_error("horizon.periods", f"expected 1 to {MAX_PERIODS} periods, "
+                                f"found {len(labels)}")
+    for t in labels:
+        if not isinstance(t, str) or not t.strip():
+            raise src.setting_error("horizon.periods", f"expected period labels, found {t!r}")
+    dup = pd.Series(labels).duplicated()
+    if dup.any():
+        raise src.setting_error("horizon.periods", f"period {labels[int(np.flatnonzero(dup)[0])]!r} "
+                                "is listed twice")
+    if not is_number(h.salvage) or not (0 <= h.salvage):
+        raise src.setting_error("horizon.salvage", f"expected a number ≥ 0, found {h.salvage!r}")
+    if h.salvage > 0 and not s.constraints.inventory:
+        raise src.setting_error("horizon.salvage", "a salvage value needs 'constraints: "
+                                "{inventory: true}' (it values the stock left)")
+    if s.objective == "expected_profit":
+        raise src.setting_error("objective", "expected_profit is not available with a horizon "
+                                "(use profit or revenue)")
+    where = "the horizon in scenario.yaml"
+    p = s.periods
+    _check_ids("periods", p["period"], "period", src, unique=False)
+    _check_known("periods", p["period"], "period", pd.Index(labels), "period", where, src)
+    _check_ids("periods", p["segment_id"], "segment_id", src, unique=False)
+    _check_known("periods", p["segment_id"], "segment_id", s.segments.index, "segment",
+                 src.table("segments"), src)
+    _check_range("periods", p["size"], "size", src, lo=0.0)
+    pos = _first(p.duplicated(["period", "segment_id"]).to_numpy(bool))
+    if pos is not None:
+        raise src.error("periods", pos, "segment_id", f"segment {p['segment_id'].iloc[pos]!r} "
+                        f"has two sizes in period {p['period'].iloc[pos]!r}")
+    r = s.receipts
+    _check_ids("receipts", r["period"], "period", src, unique=False)
+    _check_known("receipts", r["period"], "period", pd.Index(labels), "period", where, src)
+    _check_ids("receipts", r["product_id"], "product_id", src, unique=False)
+    _check_known("receipts", r["product_id"], "product_id", s.products.index, "product",
+                 src.table("products"), src)
+    _check_range("receipts", r["units"], "units", src, lo=0.0)
+
+
+def _check_competitors(s: Scenario, src: Sources) -> None:
+    """``competitors.csv``: one offer or product per row, a price ≥ 0, a period of the horizon."""
+    c = s.competitors
+    if not len(c):
+        return
+    has_b = (c["bundle_id"].astype(str).str.strip() != "").to_numpy(bool)
+    has_p = (c["product_id"].astype(str).str.strip() != "").to_numpy(bool)
+    pos = _first(has_b == has_p)
+    if pos is not None:
+        raise src.error("competitors", pos, "bundle_id", "give a bundle_id or a product_id "
+                        "(one of them) on each row")
+    if has_b.any():
+        _check_known("competitors", c["bundle_id"][has_b], "bundle_id", s.bundles.index, "offer",
+                     src.table("bundles"), _subset_rows(src, "competitors", np.flatnonzero(has_b)))
+    if has_p.any():
+        _check_known("competitors", c["product_id"][has_p], "product_id", s.products.index,
+                     "product", src.table("products"),
+                     _subset_rows(src, "competitors", np.flatnonzero(has_p)))
+    _check_range("competitors", c["price"], "price", src, lo=0.0)
+    stated = (c["period"].astype(str) != "").to_numpy(bool)
+    if stated.any():
+        if s.horizon is None:
+            raise src.error("competitors", int(np.flatnonzero(stated)[0]), "period",
+                            "a period needs a horizon ('horizon: {periods: P}' in scenario.yaml)")
+        _check_known("competitors", c["period"][stated], "period", pd.Index(s.horizon.labels),
+                     "period", "the horizon in scenario.yaml",
+                     _subset_rows(src, "competitors", np.flatnonzero(stated)))
+
+
+def _subset_rows(src: Sources, key: str, at: np.ndarray) -> Sources:
+    """Sources for a subset of a table's rows: position ``k`` of the subset is row ``at[k]``."""
+    rows = np.array([src.row(key, int(i)) for i in at], dtype=np.int64)
+    return dataclasses.replace(src, rows={**src.rows, key: rows})
 
 
 def _check_rules(s: Scenario, src: Sources) -> Scenario:

@@ -23,21 +23,28 @@ from .scenario import Scenario
 from .validate import with_optional_columns
 
 
+OPTIONAL_FILES = ("prices", "previous_plan", "periods", "receipts", "competitors")
+SEASON_TABLES = ("periods", "receipts", "competitors")     # §8: left out when empty
+
+
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:
     """The scenario.yaml content of ``scenario`` (plain Python types; defaults left out)."""
     c, o = scenario.constraints, scenario.solver
     out: dict[str, Any] = {"pricing": scenario.pricing, "choice_model": scenario.choice_model,
                            "objective": scenario.objective,
                            "price_ladder": {"discounts": [float(d) for d in scenario.discounts]}}
-    cons = nest_by_key({rule.key: rule.to_yaml(c.get(rule.field)) for rule in all_rules()
-                        if rule.is_on(c.get(rule.field))})
-    if cons:
-        out["constraints"] = cons
+    out.update(nest_by_key({rule.yaml_key: rule.to_yaml(c.get(rule.field)) for rule in all_rules()
+                            if rule.is_on(c.get(rule.field))}))
     solver = {k: _plain(v) for k, v in dataclasses.asdict(o).items() if v is not None}
     out["solver"] = solver
     if scenario.robust is not None:
         out["robust"] = {k: _plain(v) for k, v in dataclasses.asdict(scenario.robust).items()
                          if v is not None}
+    h = scenario.horizon
+    if h is not None:
+        counted = h.labels == tuple(str(t) for t in range(1, h.periods + 1))
+        out["horizon"] = {"periods": h.periods if counted else list(h.labels),
+                          "salvage": float(h.salvage)}
     return out
 
 
@@ -61,9 +68,11 @@ def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
         v = s.bundles[col]
         if (v.fillna(0.0) != 0.0).any() if col == "complementarity" else v.notna().any():
             bundles[col] = v.reindex(bundles["bundle_id"]).to_numpy(float)
-    segments = s.segments.reset_index()[["segment_id", "size", "price_sensitivity"]]
-    if segments["price_sensitivity"].isna().all():
-        segments = segments.drop(columns="price_sensitivity")
+    segments = s.segments.reset_index()[["segment_id", "size", "price_sensitivity",
+                                         "switching_cost"]]
+    for col in ("price_sensitivity", "switching_cost"):
+        if segments[col].isna().all():
+            segments = segments.drop(columns=col)
     level = "bundle_id" if s.wtp_level == "bundle" else "product_id"
     wtp = s.wtp[["segment_id", level, "wtp", "price_sensitivity", "wtp_sd"]]
     for col in ("price_sensitivity", "wtp_sd"):
@@ -71,7 +80,17 @@ def _frames(scenario: Scenario) -> dict[str, pd.DataFrame]:
             wtp = wtp.drop(columns=col)
     return {"products": products, "bundles": bundles, "segments": segments, "wtp": wtp,
             "prices": s.prices[["bundle_id", "price"]],
-            "previous_plan": s.previous_plan[["bundle_id", "segment_id", "price"]]}
+            "previous_plan": s.previous_plan[["bundle_id", "segment_id", "price"]],
+            "periods": s.periods[["period", "segment_id", "size"]],
+            "receipts": s.receipts[["period", "product_id", "units"]],
+            "competitors": _competitors(s.competitors)}
+
+
+def _competitors(comp: pd.DataFrame) -> pd.DataFrame:
+    """competitors.csv: the id columns and ``period`` only where some row uses them."""
+    cols = [c for c in ("bundle_id", "product_id") if (comp[c] != "").any()] or ["bundle_id"]
+    out = comp[cols + ["price", "period"]]
+    return out if (comp["period"] != "").any() else out.drop(columns="period")
 
 
 def _as_text(col: pd.Series) -> pd.Series:
@@ -89,6 +108,8 @@ def scenario_to_tables(scenario: Scenario) -> dict[str, Any]:
     """The JSON form of ``scenario`` (what :func:`scenario_from_tables` reads)."""
     out: dict[str, Any] = {"scenario": scenario_settings(scenario)}
     for key, frame in _frames(scenario).items():
+        if key in SEASON_TABLES and frame.empty:
+            continue            # one-period payloads stay as they were
         cols = {c: [None if isinstance(v, float) and np.isnan(v) else v
                     for v in frame[c].tolist()] for c in frame.columns}
         out[key] = [dict(zip(cols, vals)) for vals in zip(*cols.values())] if len(frame) else []
@@ -101,7 +122,8 @@ def write_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
     Files are written into a temporary sibling directory that is renamed into place,
     so a failure leaves no partial scenario. An existing ``path`` is replaced only if
     it is empty or holds nothing but scenario files; anything else is refused rather
-    than deleted. ``prices.csv`` / ``previous_plan.csv`` are written only when non-empty.
+    than deleted. The optional tables (``prices.csv``, ``previous_plan.csv``,
+    ``periods.csv``, ``receipts.csv``, ``competitors.csv``) are written only when non-empty.
     Component rows are written grouped by offer, in the order of ``scenario.bundles``.
     """
     root = Path(path)
@@ -123,7 +145,7 @@ def write_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
                            default_flow_style=None,
                            allow_unicode=True)
         for key, frame in _frames(scenario).items():
-            if key in ("prices", "previous_plan") and frame.empty:
+            if key in OPTIONAL_FILES and frame.empty:
                 continue
             text = pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns})
             text.to_csv(tmp / f"{key}.csv", index=False)

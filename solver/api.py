@@ -31,8 +31,10 @@ from formulations.scenario import Scenario
 from .backends import RawSolution, SolveControl, check_capabilities, get_backend
 from .conflicts import minimal_conflict
 from .deadline import Deadline
-from .first_plan import first_plan, keep_first_plan, same_plan, solver_deadline
+from .first_plan import (first_plan, first_plan_applies, keep_first_plan, same_plan,
+                         solver_deadline)
 from .machine import solve_threads
+from .season_start import season_first_plan
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
 from .status import STATUSES, TIME_LIMIT, Status, no_plan_message, relative_gap
@@ -229,7 +231,20 @@ class _FirstPlan:
 
 def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay: _ProgressRelay,
                 cancel: threading.Event | None, warm_start: pd.DataFrame | None) -> _FirstPlan:
-    """The segment relaxation's bound, then the heuristic's plan within the seconds left."""
+    """The segment relaxation's bound, then the heuristic's plan within the seconds left.
+
+    A season gets a constant plan found on the pooled season and no relaxation bound
+    (:mod:`solver.season_start`); one-period MNL with competitor prices neither (both
+    price a segment's no-purchase term as 1)."""
+    if model.built.is_season:
+        plan, start = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel)
+        relay.solver_starts()
+        if plan is not None:
+            relay.backend(0.0, plan.objective, None)
+        # as for one period, an MNL plan only stands by (first_plan.start_pays)
+        return _FirstPlan(plan, start if model.built.season.choice_model == "first_choice" else None)
+    if not first_plan_applies(model.built):
+        return _FirstPlan()
     relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"
                   else Relaxation(None))
     bound = relay.relaxation_bound = relaxation.bound
@@ -276,6 +291,8 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
     else:
         plan = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
                              "price": pd.Series(dtype=float)})
+        if built.is_season:
+            plan.insert(0, "period", pd.Series(dtype=object))
     bound, bound_source = _best_bound(raw, first.relaxation_bound)
     heuristic, solver_objective, notes = first.plan, raw.objective, []
     if heuristic is not None and (x is None or not status.has_plan or same_plan(heuristic, built, x)):

@@ -42,6 +42,16 @@ def first_plan(built, seconds_left: float | None, cancel: threading.Event | None
     return first, start_vector(built.model, built.space, first.points)
 
 
+def first_plan_applies(built) -> bool:
+    """Whether the heuristic and the segment relaxation describe this model: not a
+    season's (one period's decisions; the periods are linked), nor MNL with competitor
+    prices (both score a segment's no-purchase term as 1)."""
+    scenario = built.space.scenario
+    if built.is_season:
+        return False
+    return not (scenario.choice_model == "mnl" and len(scenario.competitors))
+
+
 def start_pays(space, backend: str) -> bool:
     """Whether the first plan goes to the backend as its start, or only stands by (kept
     if the backend ends with a worse plan, :func:`keep_first_plan`).

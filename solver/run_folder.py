@@ -115,7 +115,15 @@ def money_rounded_summary(summary: dict) -> dict:
     if isinstance(out.get("segments"), list):
         out["segments"] = rows(out["segments"], {"surplus": 2, "expected_purchases": 2})
     if isinstance(out.get("products"), list):
-        out["products"] = rows(out["products"], {"units": 2, "utilisation": SHARE_DECIMALS})
+        out["products"] = rows(out["products"], {"units": 2, "utilisation": SHARE_DECIMALS,
+                                                 "left": 2, "receipts": 2})
+    if isinstance(out.get("periods"), list):      # a season's KPIs per period
+        out["periods"] = rows(out["periods"], {"revenue": 2, "profit": 2, "units": 2,
+                                               "objective": 2})
+    if isinstance(out.get("stock_left"), list):
+        out["stock_left"] = rows(out["stock_left"], {"left": 2})
+    if "salvage_value" in out:
+        out["salvage_value"] = r(out["salvage_value"], 2)
     return out
 
 

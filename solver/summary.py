@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from formulations.build import BuiltModel
@@ -78,7 +79,25 @@ def solve_summary(scenario: Scenario, options: SolverOptions, built: BuiltModel,
         "notes": notes,
         "versions": package_versions(),
         **_report_facts(scenario, options, outcome.plan if planned else None),
+        **_season_facts(scenario, ev if planned else None),
     })
+
+
+def _season_facts(scenario: Scenario, ev: Evaluation | None) -> dict:
+    """A season's summary: the horizon, KPIs per period, the stock left and its salvage
+    value (``products`` holds each product's ``left`` too). Nothing for one period."""
+    if not scenario.is_season:
+        return {}
+    h = scenario.horizon
+    facts: dict = {"horizon": {"periods": list(h.labels), "salvage": h.salvage}}
+    if ev is None or ev.periods is None:
+        return {**facts, "periods": [], "stock_left": [], "salvage_value": None}
+    left = ev.products[np.isfinite(ev.products["inventory"].to_numpy(float))]
+    return {**facts,
+            "periods": ev.periods.to_dict(orient="records"),
+            "stock_left": [{"product_id": p, "left": float(v)}
+                           for p, v in zip(left["product_id"], left["left"])],
+            "salvage_value": ev.salvage}
 
 
 def _model_size(built: BuiltModel, form: MatrixForm) -> dict:

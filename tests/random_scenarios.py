@@ -273,4 +273,4 @@ def make_scenario(*, products: list[tuple], bundles: list[tuple], segments: list
             cons[key] = tuple(cons[key])
     return Scenario(products=prod, components=comps, bundles=bund, segments=seg, wtp=w,
                     wtp_level=wtp_level, prices=pr, previous_plan=prev,
-                    constraints=Constraints(**cons), **settings)
+                    constraints=Constraints.of(**cons), **settings)

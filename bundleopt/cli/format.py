@@ -49,6 +49,9 @@ def format_summary(result, out_dir: Path | None = None) -> str:
             f"offers      {k['offers_on_sale']} on sale, {len(result.plan)} plan rows",
             f"binding     {', '.join(s['binding_constraints']) or 'none'}",
         ]
+        if s.get("horizon"):
+            lines.append(f"season      {len(s['horizon']['periods'])} periods; salvage value "
+                         f"{money(s.get('salvage_value'))} of the stock left")
         lines += _plan_rows(result.plan.sort_values("expected_profit", ascending=False).head(TOP_ROWS))
         if len(result.plan) > TOP_ROWS:
             lines.append(f"... {len(result.plan) - TOP_ROWS} more rows in plan.csv")
@@ -71,14 +74,15 @@ def _plan_rows(top) -> list[str]:
     """The top plan rows, numbered; each offer's full id (and components) last, never cut."""
     ws = max([7] + [len(str(s)) for s in top["segment_id"]]) + 2
     has_list = "list_price" in top
-    out = ["", f"{'#':>3}  {'segment':<{ws}}{'price':>10}" + (f"{'list':>10}{'off':>7}" if has_list else "")
+    wp = max([6] + [len(str(p)) for p in top["period"]]) + 2 if "period" in top else 0
+    out = ["", f"{'#':>3}  " + (f"{'period':<{wp}}" if wp else "") + f"{'segment':<{ws}}{'price':>10}" + (f"{'list':>10}{'off':>7}" if has_list else "")
            + f"{'units':>12}{'profit':>14}  offer"]
     for i, r in enumerate(top.itertuples(), 1):
         offer = str(r.bundle_id)
         parts = getattr(r, "components", None)
         if isinstance(parts, str) and parts.replace(" + ", "+") != offer:
             offer += f"  ({parts})"
-        out.append(f"{i:>3}  {str(r.segment_id):<{ws}}{r.price:>10,.2f}"
+        out.append(f"{i:>3}  " + (f"{str(r.period):<{wp}}" if wp else "") + f"{str(r.segment_id):<{ws}}{r.price:>10,.2f}"
                    + (f"{r.list_price:>10,.2f}{pct(r.discount):>7}" if has_list else "")
                    + f"{r.expected_units:>12,.1f}{r.expected_profit:>14,.2f}  {offer}")
     return out

@@ -43,9 +43,10 @@ def solve(scenario_dir: Path, out_dir: Path, backend, time_limit, mip_gap, threa
     """Pick the offers and prices that earn the most under the scenario's rules.
 
     Reads SCENARIO_DIR (scenario.yaml, products.csv, bundles.csv, segments.csv,
-    wtp.csv, optional prices.csv and previous_plan.csv) and writes OUT_DIR/plan.csv
-    (what to sell, to whom, at what price) and OUT_DIR/summary.json (status,
-    objective, proven bound, KPIs, binding rules). Exit status: 0 plan written,
+    wtp.csv, optional prices.csv, previous_plan.csv, competitors.csv and, for a
+    season, periods.csv and receipts.csv) and writes OUT_DIR/plan.csv (what to sell,
+    to whom, at what price; per period for a season) and OUT_DIR/summary.json
+    (status, objective, proven bound, KPIs, binding rules). Exit status: 0 plan written,
     1 no plan (infeasible or none found in time), 2 bad input.
     """
     from formulations.loading import load_scenario
@@ -82,7 +83,15 @@ def check(scenario_dir: Path) -> None:
     click.echo(f"ok: {len(sc.products)} products, {len(sc.bundles)} candidate offers, "
                f"{len(sc.segments)} segments; {sc.pricing} {sc.choice_model}, objective {sc.objective}")
     click.echo(f"rules: {', '.join(sc.constraints.active()) or 'none'}")
-    click.echo(f"model: {len(built.space.points)} price points, {len(built.space.arcs)} choice arcs, "
+    if sc.is_season:
+        h = sc.horizon
+        click.echo(f"season: {h.periods} periods ({h.labels[0]} … {h.labels[-1]}), salvage {h.salvage:g}; "
+                   f"{len(sc.periods)} periods.csv rows, {len(sc.receipts)} receipts")
+    if len(sc.competitors):
+        click.echo(f"competitors: {len(sc.competitors)} prices")
+    per = " per period" if sc.is_season else ""
+    arcs = sum(len(s.arcs) for s in built.spaces) if sc.is_season else len(built.space.arcs)
+    click.echo(f"model: {len(built.space.points)} price points{per}, {arcs} choice arcs, "
                f"{m.num_cols} variables, {m.num_rows} constraints")
     removed = [f"{n:,} by {why}" for why, n in built.space.pruned.items() if n]
     click.echo("pruned: " + ("; ".join(removed) + " (price points)" if removed else "nothing"))

@@ -118,11 +118,12 @@ def explain(scenario_dir: Path, plan_dir: Path, out_dir: Path, executor, address
     from bundleopt.study.explain import rule_costs
     from bundleopt.study.files import write_csv
     from bundleopt.study.moves import moves
-    from bundleopt.study.plans import read_plan
+    from bundleopt.study.plans import read_plan, refuse_season
     from bundleopt.study.sweep import SolveSettings
 
     check_flags(time_limit=time_limit)
     scenario = load_scenario(scenario_dir)
+    refuse_season(scenario, "explain")
     plan = read_plan(plan_dir, scenario)
     ex = make_executor(executor, workers=workers, address=address)
     _note(ex, quiet)
@@ -182,11 +183,12 @@ def robustness(scenario_dir: Path, plan_dir: Path, draws: int, seed: int, wtp_cv
     from formulations.loading import load_scenario
 
     from bundleopt.study.files import write_json
-    from bundleopt.study.plans import read_plan
+    from bundleopt.study.plans import read_plan, refuse_season
     from bundleopt.study.robustness import check_draws, robustness as run
 
     check_draws(draws)                      # before reading anything; the plan's width later
     scenario = load_scenario(scenario_dir)
+    refuse_season(scenario, "robustness")
     plan = read_plan(plan_dir, scenario)
     res = run(scenario, plan, draws=draws, seed=seed, wtp_cv=wtp_cv)
     out_dir.mkdir(parents=True, exist_ok=True)

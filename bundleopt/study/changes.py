@@ -3,7 +3,8 @@
 A change is ``KEY = value``. ``KEY`` is a ``scenario.yaml`` path (``objective``,
 ``constraints.max_offers``, ``constraints.fairness.max_price_spread``,
 ``price_ladder.discounts``, ``robust.draws``, …) or a data scaling (``scale.wtp``, ``scale.unit_cost``,
-``scale.inventory``, ``scale.size``: multiply that column by the value). Values are
+``scale.inventory``, ``scale.size``, ``scale.competitor_price``: multiply that column
+by the value). Values are
 YAML scalars; a list is written in brackets (``[A, B]``).
 
 Two kinds of bad input are told apart on purpose: a value of the wrong *type*
@@ -64,19 +65,19 @@ KEYS: dict[str, tuple[Callable[[Any], Any], tuple[str, str]]] = {
     "scale.unit_cost": (_factor, ("scale", "unit_cost")),
     "scale.inventory": (_factor, ("scale", "inventory")),
     "scale.size": (_factor, ("scale", "size")),
+    "scale.competitor_price": (_factor, ("scale", "competitor_price")),
 }
 _RULES = "constraints."
 
 
 def _rule_key(key: str) -> Rule | None:
-    """The rule a ``constraints.<rule key>`` study key names (any registered rule)."""
-    if not key.startswith(_RULES):
-        return None
-    return next((r for r in all_rules() if r.key == key[len(_RULES):]), None)
+    """The rule a ``constraints.<rule key>`` (or ``markdown.<rule key>``) study key names
+    (any registered rule)."""
+    return next((r for r in all_rules() if r.yaml_key == key), None)
 
 
 def _known_keys() -> list[str]:
-    return list(KEYS) + [_RULES + r.key for r in all_rules()]
+    return list(KEYS) + [r.yaml_key for r in all_rules()]
 
 
 def _spec(key: str) -> tuple[Callable[[Any], Any], tuple[str, str]]:
@@ -95,7 +96,7 @@ def check_key(key: str) -> str:
         if full.endswith("." + key) and full.startswith(_RULES):
             raise ParameterError(f"--set: unknown key {key!r} (did you mean '{full}'?)")
     raise ParameterError(f"--set: unknown key {key!r}" + suggest(key, known)
-                         + "; keys are scenario.yaml paths or scale.wtp|unit_cost|inventory|size")
+                         + "; keys are scenario.yaml paths or scale.wtp|unit_cost|inventory|size|competitor_price")
 
 
 def parse_value(key: str, value: Any) -> Any:
@@ -195,10 +196,16 @@ def _multiplied(scenario: Scenario, what: str, factor: float, done: dict) -> dic
         if "wtp_sd" in wtp.columns:     # the standard error scales with the estimate
             wtp["wtp_sd"] = wtp["wtp_sd"].to_numpy(float) * abs(factor)
         return {"wtp": wtp}
-    if what == "size":
+    if what == "size":          # a season's sizes per period (periods.csv) too
         seg = done.get("segments", scenario.segments).copy()
         seg["size"] = seg["size"].to_numpy(float) * factor
-        return {"segments": seg}
+        per = done.get("periods", scenario.periods).copy()
+        per["size"] = per["size"].to_numpy(float) * factor
+        return {"segments": seg, "periods": per}
+    if what == "competitor_price":
+        comp = done.get("competitors", scenario.competitors).copy()
+        comp["price"] = comp["price"].to_numpy(float) * factor
+        return {"competitors": comp}
     prod = done.get("products", scenario.products).copy()
     prod[what] = prod[what].to_numpy(float) * factor       # NaN (unlimited) stays NaN
     return {"products": prod}

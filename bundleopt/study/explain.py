@@ -22,7 +22,7 @@ from formulations.scenario import Scenario
 
 from solver.api import solve
 from .executors import make_executor
-from .plans import rules_broken
+from .plans import refuse_season, rules_broken
 from .sweep import SolveSettings, solve_kwargs
 
 RULE_COST_COLUMNS = ["rule", "objective_without", "cost", "status", "plan_breaks"]
@@ -43,6 +43,7 @@ def rule_costs(scenario: Scenario, plan: pd.DataFrame, *, executor: str = "local
     """rule_costs.csv: ``rule, objective_without, cost, status, plan_breaks`` (status of
     the solve without the rule; ``cost`` is exact only where it is ``optimal``;
     ``plan_breaks``: see the module docstring)."""
+    refuse_season(scenario, "explain")
     ev = evaluate_plan(scenario, plan)
     broken = rules_broken(ev.violations)
     rules = scenario.constraints.active()

@@ -101,3 +101,14 @@ def _refuse_repeats(plan: pd.DataFrame) -> None:
         raise InputError("plan.csv", f"offer {b!r} is named again for audience {a!r} (first on row "
                          f"{first + 2}): a plan has one price per offer and audience",
                          row=i + 2, field="bundle_id")
+
+
+def refuse_season(scenario, study: str) -> None:
+    """A season (``horizon:`` in scenario.yaml) stops ``study`` with one line: its
+    re-pricings and draws are written for one period's plan."""
+    if scenario.is_season:
+        from formulations.errors import CapabilityError
+
+        raise CapabilityError(f"{study} does not handle season scenarios yet (this one has "
+                              f"a horizon of {scenario.horizon.periods} periods); solve it and "
+                              "read summary.json's per-period figures instead")

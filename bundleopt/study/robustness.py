@@ -24,7 +24,7 @@ from formulations.offers import MONEY_DECIMALS
 from formulations.robust import draw_wtp, offer_wtp_sd, out_of_range
 from formulations.scenario import Scenario
 
-from .plans import rules_broken
+from .plans import refuse_season, rules_broken
 
 
 MAX_DRAWS = 1_000_000            # draws, whatever the plan
@@ -99,6 +99,7 @@ def robustness(scenario: Scenario, plan: pd.DataFrame, *, draws: int, seed: int,
     inventory; 0 where unlimited), ``segment_buy_rate`` per segment (mean share of
     its shoppers who buy) and ``plan_breaks`` (rule → what the plan does wrong; empty
     for a plan that keeps every rule)."""
+    refuse_season(scenario, "robustness")
     check_draws(draws)
     for name, value in (("seed", seed), ("wtp_cv", wtp_cv)):
         want = out_of_range(name, value)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext
+from .base import (FlagRule, IdListRule, PlanView, PriceRule, Rule, RowContext, SeasonContext,
+                   SeasonView)
 from .registry import (active_rules, all_rules, get_rule, nest_by_key, register, rule_for_field,
                        unregister)
 from .search import SearchCheck, SearchLayout, SearchState
@@ -25,6 +26,7 @@ from .search import SearchCheck, SearchLayout, SearchState
 from . import min_margin, max_offers, max_offers_per_segment, inventory  # noqa: E402,F401
 from . import no_arbitrage, must_offer, exclude, max_price_spread  # noqa: E402,F401
 from . import coverage, price_change  # noqa: E402,F401
+from . import no_increase, max_changes, min_gap  # noqa: E402,F401
 
 if TYPE_CHECKING:
     from ..linear import LinearModel, VarFamily
@@ -36,8 +38,22 @@ def add_rule_rows(model: "LinearModel", space: "OfferSpace", offer: "VarFamily",
                   demand: "VarFamily", per_arc: "np.ndarray") -> None:
     """Add the rows of every rule the scenario imposes (the formulations call this)."""
     ctx = RowContext(model, space, offer, demand, per_arc)
+    slice_of_season = space.scenario.period is not None
     for rule in active_rules(space.scenario):
-        rule.add_rows(ctx)
+        if rule.per_period or not slice_of_season:
+            rule.add_rows(ctx)
+
+
+def add_season_rows(ctx: SeasonContext) -> None:
+    """Add the cross-period rows of every rule a season imposes (the season model calls this)."""
+    for rule in active_rules(ctx.scenario):
+        rule.add_season_rows(ctx)
+
+
+def check_season_rules(scenario: "Scenario", view: SeasonView) -> None:
+    """Check a season plan across periods against every rule the scenario imposes."""
+    for rule in active_rules(scenario):
+        rule.check_season(scenario, view)
 
 
 def excluded_offers(scenario: "Scenario") -> set:
@@ -46,9 +62,12 @@ def excluded_offers(scenario: "Scenario") -> set:
 
 
 def check_rules(scenario: "Scenario", view: PlanView) -> None:
-    """Check a plan against every rule the scenario imposes (the evaluator calls this)."""
+    """Check a plan against every rule the scenario imposes (the evaluator calls this); on
+    a season's period slice, only the rules whose rows are copied into each period."""
+    slice_of_season = scenario.period is not None
     for rule in active_rules(scenario):
-        rule.check(scenario, view)
+        if rule.per_period or not slice_of_season:
+            rule.check(scenario, view)
 
 
 def search_checks(layout: SearchLayout) -> list[SearchCheck]:
@@ -73,6 +92,7 @@ def search_start(layout: SearchLayout) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = ["FlagRule", "IdListRule", "PlanView", "PriceRule", "Rule", "RowContext", "SearchCheck",
-           "SearchLayout", "SearchState", "active_rules", "add_rule_rows", "all_rules", "check_rules",
+           "SearchLayout", "SearchState", "SeasonContext", "SeasonView", "active_rules",
+           "add_rule_rows", "add_season_rows", "all_rules", "check_rules", "check_season_rules",
            "excluded_offers", "get_rule", "nest_by_key", "register", "rule_for_field",
            "search_checks", "search_start", "unregister"]

@@ -19,7 +19,14 @@ A rule (a key under ``constraints`` in ``scenario.yaml``) says, in one place:
   ``summary.json``'s ``binding_constraints`` when it binds;
 * ``search_check`` — how the first plan's search checks the plans it visits, on the
   arrays of :mod:`.search` (vectorised: thousands of plans a second);
-* ``parse_set`` — a study's ``--set constraints.<key>=value`` read as the rule's value.
+* ``parse_set`` — a study's ``--set constraints.<key>=value`` read as the rule's value;
+* seasons (docs/scenario.md, "Seasons"): a season model is one copy of the one-period
+  model per period, each with every rule's ``add_rows`` — except a rule with
+  ``per_period = False`` (``inventory``: one cumulative row per product and period, not
+  the whole stock in each period) — and then ``add_season_rows`` for the rows that
+  link periods (:class:`SeasonContext`); ``check_season`` checks a season plan across
+  periods (``check`` sees one period at a time). ``section`` is the scenario.yaml
+  section of the rule's key (``constraints``, or ``markdown`` for the markdown rules).
 
 Every hook has a do-nothing default, so a rule writes only what it does. Rules read
 their value with :meth:`Rule.value`; a value of ``off`` (``None``, ``False`` or ``()``)
@@ -61,6 +68,57 @@ class RowContext:
 
 
 @dataclass
+class SeasonContext:
+    """What a rule's cross-period rows are written on (:meth:`Rule.add_season_rows`).
+
+    Every period has the same price points (``space.points``, numbered ``j``), so point
+    ``j`` of period ``t`` is column ``offer.cols(t * n_points + j)``; the arcs differ by
+    period: period ``t``'s arcs are ``spaces[t].arcs``, members ``arc_start[t] + a`` of
+    ``demand``, with ``per_arc`` (``D_a``) laid out the same way. ``history``: per point,
+    the previous prices of its (audience, offer) — ``previous_plan.csv`` rows matched as
+    ``price_change`` matches them (same segment, or ``*`` on either side).
+    """
+
+    model: "LinearModel"
+    scenario: "Scenario"
+    spaces: list
+    labels: tuple
+    offer: "VarFamily"
+    demand: "VarFamily"
+    per_arc: np.ndarray
+    arc_start: np.ndarray
+
+    @property
+    def space(self) -> "OfferSpace":
+        return self.spaces[0]
+
+    @property
+    def n_periods(self) -> int:
+        return len(self.labels)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.space.points)
+
+
+@dataclass
+class SeasonView:
+    """A season plan as the evaluator sees it, for cross-period rule checks.
+
+    ``plan``: ``period, bundle_id, segment_id, price`` rows; ``labels``: the periods in
+    order; ``stock``: per product and period ``product_id, period, units`` (units sold
+    that period), ``inventory``, ``receipts`` (arriving that period) — for products with
+    a finite inventory.
+    """
+
+    plan: pd.DataFrame
+    labels: tuple
+    stock: pd.DataFrame
+    violations: list[str] = field(default_factory=list)
+    binding: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PlanView:
     """A plan as the evaluator sees it, for rule checks.
 
@@ -86,6 +144,8 @@ class Rule:
 
     key: ClassVar[str]
     field: ClassVar[str]
+    section: ClassVar[str] = "constraints"
+    per_period: ClassVar[bool] = True         # rows copied into each period of a season
     off: ClassVar[Any] = None
     prune_stage: ClassVar[str | None] = None          # "offer" | "audience" | None
     keeps_unprofitable_points: ClassVar[bool] = False
@@ -96,7 +156,7 @@ class Rule:
     # ------------------------------------------------------------------ value
     @property
     def yaml_key(self) -> str:
-        return "constraints." + self.key
+        return f"{self.section}.{self.key}"
 
     def value(self, scenario: "Scenario") -> Any:
         return scenario.constraints.get(self.field)
@@ -146,7 +206,13 @@ class Rule:
     def add_rows(self, rows: RowContext) -> None:
         """Add the rule's constraint families to ``rows.model``."""
 
+    def add_season_rows(self, rows: SeasonContext) -> None:
+        """Add the rule's rows that link the periods of a season (none by default)."""
+
     # -------------------------------------------------------------- evaluator
+    def check_season(self, scenario: "Scenario", view: SeasonView) -> None:
+        """Check a season plan across periods, like :meth:`check` (nothing by default)."""
+
     def check(self, scenario: "Scenario", view: PlanView) -> None:
         """Append to ``view.violations`` what the plan breaks and to ``view.binding``
         the rule's name (``key`` or ``key:which``) where it holds with no slack."""

@@ -40,8 +40,8 @@ class Coverage(IdListRule):
         code = {sid: i for i, sid in enumerate(space.segment_ids)}
         covered = [code[s] for s in self.value(space.scenario)]
         row_of = {s: r for r, s in enumerate(covered)}
-        arcs = space.arcs
-        ok = arcs[(arcs["surplus"].to_numpy() >= 0) & arcs["s"].isin(covered).to_numpy()]
+        pairs = space.affordable                  # p ≤ w_sb, whatever the competitors
+        ok = pairs[pairs["s"].isin(covered).to_numpy()]
         rows.model.add_constraints("coverage", pd.DataFrame({"segment": space.segment_ids[covered]}), [
             Terms(rows.offer, np.array([row_of[s] for s in ok["s"].to_numpy()], dtype=np.int64),
                   ok["j"].to_numpy(), np.ones(len(ok)))], lo=1.0)

@@ -3,6 +3,12 @@
 Rows: ``Σ_a D_a q_{i b(a)} d_a ≤ Q_i`` for each product with a finite inventory.
 Pruning keeps points that earn nothing: a loss leader can divert shoppers from a
 scarce product. Binds per product (``inventory:<product_id>``).
+
+A season (stock carried over): not one row per period with the whole stock, but one
+cumulative row per product and period — units sold in periods ``1…t`` at most the stock
+plus the receipts of periods ``1…t``:
+``Σ_{t' ≤ t} Σ_{a ∈ A_t'} D_a q_{i b(a)} d_a ≤ Q_i + Σ_{t' ≤ t} R_{it'}``.
+Binds per product and period (``inventory:<product_id>@<period>``).
 """
 from __future__ import annotations
 
@@ -21,6 +27,43 @@ SEARCH_TOL = 1e-7   # the first plan's search is stricter, so the plans it keeps
 class Inventory(FlagRule):
     key = field = "inventory"
     keeps_unprofitable_points = True
+    per_period = False
+
+    def add_season_rows(self, rows) -> None:
+        limits = _limits(rows.space)
+        if limits is None:
+            return
+        cap, per_offer = limits
+        P = rows.n_periods
+        stock = cap.to_numpy(float)[None, :] + np.cumsum(
+            rows.scenario.period_receipts()[cap.index].to_numpy(float), axis=0)   # P × products
+        terms = []
+        m = len(cap)
+        for t, space in enumerate(rows.spaces):          # one block of terms per period
+            use = per_offer[space.arcs["b"].to_numpy()].tocoo()
+            a = rows.arc_start[t] + use.row
+            # period t's sales count in the rows of periods t…P
+            later = np.arange(t, P)
+            terms.append(Terms(rows.demand, (later[:, None] * m + use.col[None, :]).ravel(),
+                               np.tile(a, len(later)),
+                               np.tile(rows.per_arc[a] * use.data, len(later))))
+        keys = pd.DataFrame({"period": np.repeat(np.asarray(rows.labels, dtype=object), m),
+                             "product": np.tile(cap.index.to_numpy(), P)})
+        rows.model.add_constraints("inventory", keys, terms, hi=stock.ravel())
+
+    def check_season(self, scenario, view) -> None:
+        st = view.stock
+        if not len(st):
+            return
+        sold = st.groupby("product_id", sort=False)["units"].cumsum().to_numpy(float)
+        have = (st["inventory"] + st.groupby("product_id", sort=False)["receipts"].cumsum()).to_numpy(float)
+        slack = TOL * np.maximum(1, have)
+        over = sold > have + slack
+        at = ~over & (sold >= have - slack)
+        if over.any():
+            view.violations.append(f"inventory exceeded for {sorted(set(st['product_id'][over]))}")
+        view.binding.extend(f"{self.key}:{p}@{t}" for p, t in
+                            zip(st["product_id"][at], st["period"][at]))
 
     def add_rows(self, rows) -> None:
         limits = _limits(rows.space)

@@ -1,0 +1,188 @@
+"""Season plans (SCENARIO.md §8) against exhaustive enumeration, and the backends against
+each other: random tiny seasons (2–3 periods, up to 3 offers, 2 segments) for both choice
+models and both pricing modes, with each markdown rule, stock carried over with
+receipts, salvage and competitors. Expected values come from ``bruteforce_season.py``,
+never from ``solve``."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bruteforce_season import evaluate_season, plans_from_frame, season_brute_force  # noqa: E402
+from random_scenarios import make_scenario  # noqa: E402
+
+from formulations.scenario import Horizon  # noqa: E402
+from formulations.validate import validate_scenario  # noqa: E402
+from solver.api import solve  # noqa: E402
+
+REL = ABS = 1e-6
+
+
+def _rng(*parts) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32("|".join(map(str, parts)).encode()))
+
+
+def random_season(rng: np.random.Generator, *, pricing: str, choice_model: str, objective: str,
+                  rules: set[str]):
+    """A tiny random season a user could load (validated)."""
+    personalized = pricing == "personalized"
+    n_products = int(rng.integers(2, 4))
+    pids = [f"P{i}" for i in range(n_products)]
+    stock = "inventory" in rules
+    products = [(p, round(float(rng.uniform(1, 4)), 2), round(float(rng.uniform(6, 12)), 2),
+                 (float(rng.integers(4, 25)) if rng.random() < 0.8 else None) if stock else None)
+                for p in pids]
+    bundles = [(f"S_{p}", {p: 1}) for p in pids]
+    bundles.append(("B", {pids[0]: 1, pids[1]: 1}, float(rng.choice([0.0, 0.1]))))
+    rng.shuffle(bundles)
+    bundles = bundles[:2 if personalized else 3]
+    ref = {b[0]: sum(q * p[2] for p in products for pid, q in b[1].items() if p[0] == pid)
+           for b in bundles}
+    segments = [(s, round(float(rng.uniform(2, 12)), 1), round(float(rng.uniform(0.3, 1.2)), 2))
+                for s in ("s1", "s2")]
+    wtp = [(s, b, round(ref[b] * float(rng.uniform(0.7, 1.3)), 2))
+           for s, *_ in segments for b in ref if rng.random() < 0.85]
+    if not wtp:
+        wtp = [("s1", bundles[0][0], ref[bundles[0][0]])]
+    constraints: dict = {}
+    if stock:
+        constraints["inventory"] = True
+    if "no_increase" in rules:
+        constraints["no_increase"] = True
+    if "max_changes" in rules:
+        constraints["max_changes"] = int(rng.integers(0, 2))
+    if "min_gap" in rules:
+        constraints["min_gap"] = int(rng.integers(2, 4))
+    if "price_change" in rules:
+        constraints["max_price_change"] = round(float(rng.uniform(0.05, 0.25)), 2)
+    if "max_offers" in rules:
+        constraints["max_offers"] = 1
+    if "must_offer" in rules:
+        constraints["must_offer"] = (bundles[0][0],)
+    discounts = [0.0, round(float(rng.uniform(0.1, 0.3)), 2)]
+    previous = []
+    if rules & {"no_increase", "max_changes", "price_change", "min_gap"}:
+        for b in ref:
+            if rng.random() < 0.6:
+                d = float(rng.choice(discounts + [0.05]))
+                seg = "*" if not personalized or rng.random() < 0.5 else "s1"
+                previous.append((b, seg, round(ref[b] * (1 - d), 2)))
+    sc = make_scenario(products=products, bundles=bundles, segments=segments, wtp=wtp,
+                       previous_plan=previous, constraints=constraints, pricing=pricing,
+                       choice_model=choice_model, objective=objective, discounts=discounts)
+    periods = int(rng.integers(2, 3 if personalized else 4))
+    labels = tuple(str(t) for t in range(1, periods + 1))
+    salvage = round(float(rng.uniform(0, 0.8)), 2) if stock else 0.0
+    sizes = [(t, s, round(float(rng.uniform(0, 14)), 1)) for t in labels for s, *_ in segments
+             if rng.random() < 0.5]
+    receipts = [(t, p, float(rng.integers(0, 8))) for t in labels[1:] for p in pids
+                if stock and rng.random() < 0.4]
+    comp = []
+    if "competitors" in rules:
+        for _ in range(int(rng.integers(1, 3))):
+            if rng.random() < 0.5:
+                b = str(rng.choice(list(ref)))
+                comp.append((b, "", round(ref[b] * float(rng.uniform(0.7, 1.1)), 2), ""))
+            else:
+                p = str(rng.choice(pids))
+                lp = next(x[2] for x in products if x[0] == p)
+                comp.append(("", p, round(lp * float(rng.uniform(0.6, 1.1)), 2),
+                             str(rng.choice(labels)) if rng.random() < 0.5 else ""))
+    seg = sc.segments.assign(switching_cost=[round(float(rng.uniform(0, 1.5)), 2)
+                                             if "competitors" in rules else np.nan for _ in segments])
+    sc = dataclasses.replace(
+        sc, segments=seg, horizon=Horizon(labels, salvage),
+        periods=pd.DataFrame(sizes, columns=["period", "segment_id", "size"]).astype({"size": float}),
+        receipts=pd.DataFrame(receipts, columns=["period", "product_id", "units"]).astype({"units": float}),
+        competitors=pd.DataFrame(comp, columns=["bundle_id", "product_id", "price", "period"]).astype(
+            {"price": float}))
+    return validate_scenario(sc, source="random")
+
+
+def check_season(sc, backend: str = "highs") -> float | None:
+    """solve() agrees with the enumeration; its plan re-evaluates to its objective."""
+    best, best_plan = season_brute_force(sc)
+    result = solve(sc, backend=backend)
+    ctx = f"\nbrute force: {best} {best_plan}\nplan:\n{result.plan}"
+    if best is None:
+        assert result.status == "infeasible", f"expected infeasible, got {result.status}" + ctx
+        return None
+    assert result.status == "optimal", result.status + ctx
+    assert result.objective == pytest.approx(best, rel=REL, abs=ABS), ctx
+    assert list(result.plan.columns[:4]) == ["period", "bundle_id", "segment_id", "price"]
+    ev = evaluate_season(sc, plans_from_frame(sc, result.plan))
+    assert ev.feasible, f"plan breaks {ev.violations}" + ctx
+    assert ev.objective == pytest.approx(result.objective, rel=REL, abs=ABS), ctx
+    solver_obj = result.summary.get("solver_objective")
+    assert solver_obj is None or solver_obj == pytest.approx(ev.objective, rel=1e-5, abs=1e-5), ctx
+    assert result.summary["violations"] == []
+    return result.objective
+
+
+MIXES = {
+    "plain": set(),
+    "stock": {"inventory"},
+    "no_increase": {"no_increase", "inventory"},
+    "max_changes": {"max_changes"},
+    "min_gap": {"min_gap"},
+    "price_change": {"price_change"},
+    "competitors": {"competitors", "inventory"},
+    "markdown": {"no_increase", "max_changes", "min_gap", "max_offers"},
+    "everything": {"inventory", "no_increase", "max_changes", "price_change", "competitors",
+                   "must_offer"},
+}
+CASES = [(p, c, m, k) for p in ("uniform", "personalized") for c in ("first_choice", "mnl")
+         for m in MIXES for k in range(2)]
+
+
+@pytest.mark.parametrize("pricing, choice_model, mix, k", CASES)
+def test_season_matches_brute_force(pricing, choice_model, mix, k):
+    rng = _rng("season", pricing, choice_model, mix, k)
+    objective = ("profit", "revenue")[k % 2]
+    sc = random_season(rng, pricing=pricing, choice_model=choice_model, objective=objective,
+                       rules=MIXES[mix])
+    check_season(sc)
+
+
+@pytest.mark.parametrize("pricing, mix, k", [(p, m, k) for p in ("uniform", "personalized")
+                                             for m in ("stock", "markdown", "everything")
+                                             for k in range(2)])
+def test_season_cpsat_agrees_with_highs(pricing, mix, k):
+    rng = _rng("season-cpsat", pricing, mix, k)
+    sc = random_season(rng, pricing=pricing, choice_model="first_choice", objective="profit",
+                       rules=MIXES[mix])
+    highs = check_season(sc, "highs")
+    cpsat = check_season(sc, "cpsat")
+    assert (highs is None) == (cpsat is None)
+    if highs is not None:
+        assert cpsat == pytest.approx(highs, rel=REL, abs=ABS)
+
+
+ONE_PERIOD_MIXES = ["margin_cap", "inventory", "pins", "arbitrage", "coverage_seg_cap",
+                    "fairness", "price_change", "inv_arb_cap"]
+
+
+@pytest.mark.parametrize("pricing, choice_model, mix", [
+    (p, c, m) for p in ("uniform", "personalized") for c in ("first_choice", "mnl")
+    for m in ONE_PERIOD_MIXES])
+def test_a_one_period_season_earns_what_the_one_period_scenario_does(pricing, choice_model, mix):
+    """`horizon: {periods: 1}` is the one-period model built the season's way (idle points
+    kept, the stock as one cumulative row, price_change as rows): the same optimum."""
+    from random_scenarios import random_scenario
+    from test_bruteforce import MIXES as ONE_PERIOD
+
+    rng = _rng("one-period-season", pricing, choice_model, mix)
+    sc = random_scenario(rng, pricing=pricing, choice_model=choice_model, objective="profit",
+                         constraints=ONE_PERIOD[mix])
+    season = validate_scenario(dataclasses.replace(sc, horizon=Horizon(("1",), 0.0)), source="random")
+    one, many = solve(sc), solve(season)
+    assert many.status == one.status
+    if one.objective is not None:
+        assert many.objective == pytest.approx(one.objective, rel=REL, abs=ABS)
