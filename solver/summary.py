@@ -94,12 +94,14 @@ def _season_facts(scenario: Scenario, ev: Evaluation | None, objective: float | 
     facts: dict = {"horizon": {"periods": list(h.labels), "salvage": h.salvage},
                    "status_quo": status_quo_summary(evaluate_status_quo(scenario), objective)}
     if ev is None or ev.periods is None:
-        return {**facts, "periods": [], "stock_left": [], "salvage_value": None}
+        return {**facts, "periods": [], "stock_left": [], "stock_by_period": [], "salvage_value": None}
     left = ev.products[np.isfinite(ev.products["inventory"].to_numpy(float))]
+    per_unit = h.salvage * scenario.products["unit_cost"].reindex(left["product_id"]).to_numpy(float)
     return {**facts,
             "periods": ev.periods.to_dict(orient="records"),
-            "stock_left": [{"product_id": p, "left": float(v)}
-                           for p, v in zip(left["product_id"], left["left"])],
+            "stock_left": [{"product_id": p, "left": float(v), "salvage_value": float(v * u)}
+                           for p, v, u in zip(left["product_id"], left["left"], per_unit)],
+            "stock_by_period": [] if ev.stock is None else ev.stock.to_dict(orient="records"),
             "salvage_value": ev.salvage}
 
 

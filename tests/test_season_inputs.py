@@ -88,7 +88,13 @@ def test_stock_carries_over_with_receipts_and_salvage():
         r = solve(sc, backend=backend)
         assert r.objective == pytest.approx(165.0)
         assert r.summary["salvage_value"] == pytest.approx(5.0)
-        assert r.summary["stock_left"] == [{"product_id": "P", "left": pytest.approx(5.0)}]
+        assert r.summary["stock_left"] == [{"product_id": "P", "left": pytest.approx(5.0),
+                                            "salvage_value": pytest.approx(5.0)}]
+        by = pd.DataFrame(r.summary["stock_by_period"])       # two periods of 10 sold, any two
+        assert list(by["period"]) == ["1", "2", "3"] and by["units"].sum() == pytest.approx(20.0)
+        assert list(by["receipts"]) == [0.0, 10.0, 0.0]
+        assert list(by["left"]) == pytest.approx(list(15 + by["receipts"].cumsum() - by["units"].cumsum()))
+        assert by["left"].min() >= -1e-9 and by["left"].iloc[-1] == pytest.approx(5.0)
         assert len(r.summary["periods"]) == 3
 
 
