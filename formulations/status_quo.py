@@ -52,7 +52,7 @@ class StatusQuo:
     units: float
     salvage: float
     objective: float
-    stock_outs: pd.DataFrame      # period, product_id: the periods a product runs out in
+    stock_outs: pd.DataFrame      # period, product_id: wanted more than the stock left then
     violations: list[str] = field(default_factory=list)
 
     @property

@@ -1,4 +1,5 @@
-"""A first plan for a season: the same offers at the same prices in every period.
+"""A first plan for a season: the same offers at the same prices in every period, or each
+period planned on its own in order, whichever earns more.
 
 The heuristic (:mod:`solver.heuristic`) searches one period's decisions. A season plan
 that keeps them all season changes no price after its first period, so the markdown
