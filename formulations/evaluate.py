@@ -49,6 +49,9 @@ class Evaluation:
     # the stock left (``products`` then has ``receipts`` and ``left`` too)
     periods: pd.DataFrame | None = None
     salvage: float = 0.0
+    # a season's stock per period and product with a finite inventory: units sold in
+    # the period, receipts, stock left at its end
+    stock: pd.DataFrame | None = None
 
     @property
     def margin(self) -> float | None:
@@ -257,6 +260,11 @@ def evaluate_season(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
         "receipts": receipts[:, limited].ravel()})
     view = SeasonView(plan, labels, stock, violations, binding)
     check_season_rules(scenario, view)
+    lim = inv.to_numpy(float)[limited][None, :]
+    run = pd.DataFrame({"period": stock["period"], "product_id": stock["product_id"],
+                        "units": stock["units"], "receipts": stock["receipts"],
+                        "left": (lim + np.cumsum(receipts[:, limited], axis=0)
+                                 - np.cumsum(units[:, limited], axis=0)).ravel()})
 
     total = units.sum(axis=0)
     arrived = receipts.sum(axis=0)
@@ -279,4 +287,4 @@ def evaluate_season(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     revenue, profit = float(periods["revenue"].sum()), float(periods["profit"].sum())
     objective = float(periods["objective"].sum()) + salvage
     return Evaluation(rows, segments, products, revenue, profit, float(periods["units"].sum()),
-                      objective, view.violations, view.binding, periods, salvage)
+                      objective, view.violations, view.binding, periods, salvage, run)

@@ -121,9 +121,17 @@ def money_rounded_summary(summary: dict) -> dict:
         out["periods"] = rows(out["periods"], {"revenue": 2, "profit": 2, "units": 2,
                                                "objective": 2})
     if isinstance(out.get("stock_left"), list):
-        out["stock_left"] = rows(out["stock_left"], {"left": 2})
+        out["stock_left"] = rows(out["stock_left"], {"left": 2, "salvage_value": 2})
+    if isinstance(out.get("stock_by_period"), list):
+        out["stock_by_period"] = rows(out["stock_by_period"], {"units": 2, "receipts": 2, "left": 2})
     if "salvage_value" in out:
         out["salvage_value"] = r(out["salvage_value"], 2)
+    if isinstance(out.get("status_quo"), dict):     # the same money and units, held all season
+        sq = {k: r(v, 2) if k in ("objective", "revenue", "profit", "units", "salvage_value",
+                                  "plan_minus_status_quo") else v for k, v in out["status_quo"].items()}
+        sq["periods"] = rows(sq.get("periods") or [], {"revenue": 2, "profit": 2, "units": 2, "objective": 2})
+        sq["stock_left"] = rows(sq.get("stock_left") or [], {"left": 2})
+        out["status_quo"] = sq
     return out
 
 

@@ -1,4 +1,5 @@
-"""A first plan for a season: the same offers at the same prices in every period.
+"""A first plan for a season: the same offers at the same prices in every period, or each
+period planned on its own in order, whichever earns more.
 
 The heuristic (:mod:`solver.heuristic`) searches one period's decisions. A season plan
 that keeps them all season changes no price after its first period, so the markdown
@@ -15,6 +16,16 @@ way it is kept if the solver ends with a worse plan, as for one period
 (:mod:`solver.first_plan`). Under MNL with competitor prices the search scores the
 pooled plans without them (as its one-period use does not arise there); the plan is
 re-evaluated with them, so this costs only the plan's quality.
+
+A second candidate is **each period on its own** (:func:`weekly_plan`): the heuristic on
+period 1's slice, then on period 2's with the stock period 1's plan leaves, and so on,
+each with the markdown history so far — ``previous_plan`` = each offer's last price on
+sale (so ``no_increase`` and ``price_change`` prune against it), and an offer that has
+used its ``max_changes``, or changed less than ``min_gap`` periods ago, offered only at
+its last price. It follows demand and stock through the season, which the constant plan
+cannot (benchmarks/results_season.md: at 30 s the season solve ended far below planning
+each week on its own). The better of the two candidates that break no rule on the
+season is the first plan.
 """
 from __future__ import annotations
 
@@ -28,6 +39,7 @@ import pandas as pd
 from formulations.build import BuiltModel
 from formulations.evaluate import evaluate_plan
 from formulations.offers import build_offer_space
+from formulations.rules.base import PRICE_TOL
 
 from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan
 
@@ -56,17 +68,28 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
     space = build_offer_space(pooled(season))
     if not len(space.points):
         return None, None
-    found = heuristic_plan(space, heuristic_budget(seconds_left, len(space.arcs)), cancel=cancel)
-    if found is None:
-        return None, None
+    budget = heuristic_budget(seconds_left, len(space.arcs))
+    found = heuristic_plan(space, budget, cancel=cancel)
     labels = season.horizon.labels
-    plan = pd.concat([found.plan.assign(period=t) for t in labels], ignore_index=True)
-    plan = plan[["period", "bundle_id", "segment_id", "price"]]
+    candidates = []
+    moves = 0 if found is None else found.moves
+    if found is not None:
+        plan = pd.concat([found.plan.assign(period=t) for t in labels], ignore_index=True)
+        candidates.append(plan[["period", "bundle_id", "segment_id", "price"]])
+    if len(labels) > 1 and not (cancel is not None and cancel.is_set()):
+        weekly = weekly_plan(season, budget / len(labels), cancel)
+        if weekly is not None:
+            candidates.append(weekly)
+    best = None
     t0 = time.perf_counter()
-    ev = evaluate_plan(season, plan)
+    for plan in candidates:
+        ev = evaluate_plan(season, plan)
+        if not ev.violations and (best is None or ev.objective > best[1].objective + 1e-9):
+            best = (plan, ev)
     eval_seconds = time.perf_counter() - t0
-    if ev.violations:
+    if best is None:
         return None, None
+    plan, ev = best
     keys = built.model.vars["on_sale"].keys
     chosen = pd.MultiIndex.from_frame(plan.astype({"price": float}))
     have = pd.MultiIndex.from_frame(keys[["period", "bundle", "segment", "price"]].astype({"price": float}))
@@ -77,5 +100,50 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
     x = np.full(built.model.num_cols, np.nan)
     x[built.model.vars["on_sale"].cols()] = on.astype(float)
     result = HeuristicResult(plan, ev.objective, points, time.perf_counter() - started,
-                             found.moves, ev, eval_seconds)
+                             moves, ev, eval_seconds)
     return result, x
+
+
+def weekly_plan(season, seconds_per_period: float,
+                cancel: threading.Event | None = None) -> pd.DataFrame | None:
+    """Each period on its own, in order (module docstring): ``period, bundle_id,
+    segment_id, price``, or ``None`` if a period's search found nothing."""
+    labels = season.horizon.labels
+    inv = season.products["inventory"].to_numpy(float).copy()
+    arrive = season.period_receipts().reindex(columns=season.products.index).fillna(0.0).to_numpy(float)
+    last = season.previous_plan[["bundle_id", "segment_id", "price"]].reset_index(drop=True)
+    k = season.constraints.get("max_changes")
+    gap = season.constraints.get("min_gap") or 0
+    moved = pd.DataFrame({"bundle_id": pd.Series(dtype=object), "segment_id": pd.Series(dtype=object),
+                          "t": pd.Series(dtype=int)})            # the changes so far
+    plans = []
+    for i, t in enumerate(labels):
+        if cancel is not None and cancel.is_set():
+            return None
+        inv = inv + arrive[i]
+        # offers that may not change now: out of changes, or changed too recently
+        per = moved.groupby(["bundle_id", "segment_id"])["t"].agg(["size", "max"])
+        stuck = np.zeros(len(per), bool)
+        if k is not None:
+            stuck |= per["size"].to_numpy() >= int(k)
+        if gap:
+            stuck |= i - per["max"].to_numpy() < int(gap)
+        frozen = last.merge(per.index[stuck].to_frame(index=False), on=["bundle_id", "segment_id"])
+        prices = pd.concat([season.prices[~season.prices["bundle_id"].isin(frozen["bundle_id"])],
+                            frozen[["bundle_id", "price"]]], ignore_index=True)
+        week = dataclasses.replace(season.period_slice(t), products=season.products.assign(inventory=inv),
+                                   previous_plan=last, prices=prices, period=None)
+        space = build_offer_space(week)
+        found = heuristic_plan(space, seconds_per_period, cancel=cancel) if len(space.points) else None
+        if found is None:
+            return None
+        now = found.plan[["bundle_id", "segment_id", "price"]]
+        ev = found.evaluation if found.evaluation is not None else evaluate_plan(week, now)
+        inv = inv - ev.products["units"].to_numpy(float)
+        both = now.merge(last, on=["bundle_id", "segment_id"], how="left", suffixes=("", "_last"))
+        change = both["price_last"].notna() & ((both["price"] - both["price_last"]).abs() > PRICE_TOL)
+        moved = pd.concat([moved, both.loc[change, ["bundle_id", "segment_id"]].assign(t=i)], ignore_index=True)
+        last = pd.concat([last, now], ignore_index=True).drop_duplicates(["bundle_id", "segment_id"], keep="last")
+        plans.append(now.assign(period=t))
+    plan = pd.concat(plans, ignore_index=True)
+    return plan[["period", "bundle_id", "segment_id", "price"]]

@@ -13,6 +13,7 @@ from formulations.files import json_safe
 from formulations.linear import MatrixForm
 from formulations.options import DEFAULT_MIP_GAP, SolverOptions
 from formulations.scenario import Scenario
+from formulations.status_quo import evaluate_status_quo, status_quo_summary
 
 from .backends.base import RawSolution
 from .first_plan import first_plan_summary
@@ -79,24 +80,28 @@ def solve_summary(scenario: Scenario, options: SolverOptions, built: BuiltModel,
         "notes": notes,
         "versions": package_versions(),
         **_report_facts(scenario, options, outcome.plan if planned else None),
-        **_season_facts(scenario, ev if planned else None),
+        **_season_facts(scenario, ev if planned else None, objective),
     })
 
 
-def _season_facts(scenario: Scenario, ev: Evaluation | None) -> dict:
+def _season_facts(scenario: Scenario, ev: Evaluation | None, objective: float | None) -> dict:
     """A season's summary: the horizon, KPIs per period, the stock left and its salvage
-    value (``products`` holds each product's ``left`` too). Nothing for one period."""
+    value (``products`` holds each product's ``left`` too), and the status quo held all
+    season (:mod:`formulations.status_quo`, a model estimate). Nothing for one period."""
     if not scenario.is_season:
         return {}
     h = scenario.horizon
-    facts: dict = {"horizon": {"periods": list(h.labels), "salvage": h.salvage}}
+    facts: dict = {"horizon": {"periods": list(h.labels), "salvage": h.salvage},
+                   "status_quo": status_quo_summary(evaluate_status_quo(scenario), objective)}
     if ev is None or ev.periods is None:
-        return {**facts, "periods": [], "stock_left": [], "salvage_value": None}
+        return {**facts, "periods": [], "stock_left": [], "stock_by_period": [], "salvage_value": None}
     left = ev.products[np.isfinite(ev.products["inventory"].to_numpy(float))]
+    per_unit = h.salvage * scenario.products["unit_cost"].reindex(left["product_id"]).to_numpy(float)
     return {**facts,
             "periods": ev.periods.to_dict(orient="records"),
-            "stock_left": [{"product_id": p, "left": float(v)}
-                           for p, v in zip(left["product_id"], left["left"])],
+            "stock_left": [{"product_id": p, "left": float(v), "salvage_value": float(v * u)}
+                           for p, v, u in zip(left["product_id"], left["left"], per_unit)],
+            "stock_by_period": [] if ev.stock is None else ev.stock.to_dict(orient="records"),
             "salvage_value": ev.salvage}
 
 

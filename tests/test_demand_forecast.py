@@ -277,3 +277,39 @@ def test_ta_feng_february_forecast(tmp_path: Path) -> None:
         assert v is not None and np.isfinite(v)
     print(f"\nTa-Feng 20 % sample, February: WAPE exponential smoothing {chk['wape']['ses']:.3f}, naive last "
           f"value {chk['wape']['naive_last_value']:.3f}; backtest on January {season['backtest']['wape']}")
+
+
+@pytest.mark.skipif(TA_FENG is None, reason="Ta-Feng data not found: set TA_FENG_ZIP or put ta_feng.csv.zip in "
+                    "../shared/data/ (how to get it: examples/ta_feng/README.md)")
+def test_ta_feng_february_planned_with_limited_stock(tmp_path: Path) -> None:
+    # The walkthrough's season plan on a 10 % sample and 12 products: stock = each
+    # product's purchases (customer x date) in January's last 14 days, counted here on
+    # their own; the plan never sells more than that, and its summary and report say how
+    # it compares with holding list prices (a model estimate).
+    import argparse
+    import json
+
+    sys.path.insert(0, str(ROOT / "examples" / "ta_feng"))
+    from walkthrough import SEASON_START, STOCK_DAYS, plan_season, read_ta_feng, write_store_dir
+
+    df = read_ta_feng(TA_FENG)
+    keep = df["CUSTOMER_ID"].drop_duplicates().sample(frac=0.1, random_state=1)
+    df = df[df["CUSTOMER_ID"].isin(keep)]
+    write_store_dir(df, tmp_path / "data", until=SEASON_START)
+    fit_scenario(tmp_path / "data", tmp_path / "scenario",
+                 FitOptions(segments=2, features="customers", max_products=12, max_bundles=0, bootstrap=0,
+                            periods=4, period_days=7))
+    plan_season(argparse.Namespace(time_limit=5.0, mip_gap=None), df, tmp_path, 0.0)
+
+    products = pd.read_csv(tmp_path / "season" / "products.csv", dtype={"product_id": str})
+    window = df[(df["date"] >= pd.Timestamp(SEASON_START) - pd.Timedelta(days=STOCK_DAYS))
+                & (df["date"] < SEASON_START)]
+    counted = window.groupby("PRODUCT_ID").apply(lambda g: len(set(zip(g["CUSTOMER_ID"], g["date"]))))
+    want = counted.reindex(products["product_id"]).fillna(0).to_numpy(float)
+    assert products["inventory"].to_numpy(float) == pytest.approx(want)
+    summary = json.loads((tmp_path / "season_plan" / "summary.json").read_text())
+    assert summary["horizon"]["periods"] == ["1", "2", "3", "4"]
+    assert summary["objective"] is not None          # the season's first plan at least
+    assert min(r["left"] for r in summary["stock_by_period"]) >= -0.01
+    assert summary["status_quo"]["label"] == "model estimate"
+    assert (tmp_path / "season_plan" / "report.html").is_file()

@@ -411,3 +411,44 @@ def test_study_report_in_the_browser_matches_its_files(browser, tmp_path: Path) 
     shown = read_table(opened.page, "robustness-table")
     assert [num(s["value"]) for s in shown] == [rb["mean"], rb["p5"], rb["p50"], rb["p95"]]
     opened.page.close()
+
+
+def test_season_report_in_the_browser_matches_its_files(browser, tmp_path: Path) -> None:
+    """A season's pages: price path, profit per period, stock run-down, what is left, the
+    status quo (a model estimate) — drawn without errors, tables as summary.json has them."""
+    out = tmp_path / "season"
+    r = invoke("solve", ROOT / "examples" / "grocery_season", "--out", out, "--report", "--quiet")
+    assert r.exit_code == 0, r.output
+    report = out / "report.html"
+    opened = browser.open(report)
+    # price path, profit per period, stock run-down, segments, inventory, rules, changes
+    assert_renders_cleanly(opened, report, min_charts=6)
+    text = opened.page.inner_text("body")
+    for title in ("Season: price path per offer", "Season: profit per period", "Season: stock run-down",
+                  "Season: what is left", "Season: against the status quo (model estimate)"):
+        assert title in text
+    summary = json.loads((out / "summary.json").read_text())
+    plan = pd.read_csv(out / "plan.csv", dtype={"period": str, "bundle_id": str, "segment_id": str})
+    rows = read_table(opened.page, "plan-table")
+    assert [r["period"] for r in rows] == list(plan["period"])
+    left = read_table(opened.page, "left-table")
+    assert [(d["product_id"], num(d["left"]), num(d["salvage_value"])) for d in left] == \
+        [(d["product_id"], d["left"], d["salvage_value"]) for d in summary["stock_left"]]
+    sq = summary["status_quo"]
+    per = read_table(opened.page, "status-quo-table")
+    assert [num(d["sq"]) for d in per] == [p["objective"] for p in sq["periods"]]
+    assert [num(d["plan"]) for d in per] == [p["objective"] for p in summary["periods"]]
+    kpi = dict(opened.page.evaluate("""() => [...document.querySelectorAll('[data-kpi]')]
+        .map(e => [e.dataset.kpi, e.innerText.trim()])"""))
+    assert num(kpi["Status quo"]) == sq["objective"]
+    assert num(kpi["Difference"]) == sq["plan_minus_status_quo"]
+    # one line per offer in the price path, its steps the plan's prices by period
+    traces = opened.page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(gd => ((gd.layout.title || {}).text || '').startsWith('Price per offer and period'))
+        .flatMap(gd => gd.data.map(t => [t.meta, t.x, t.y]))""")
+    assert len(traces) == plan.groupby(["bundle_id", "segment_id"]).ngroups
+    labels = summary["horizon"]["periods"]
+    for meta, x, y in traces:
+        assert x == labels
+        assert sum(v is not None for v in y) == len(plan[plan["components"] == meta])
+    opened.page.close()

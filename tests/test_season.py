@@ -186,3 +186,26 @@ def test_a_one_period_season_earns_what_the_one_period_scenario_does(pricing, ch
     assert many.status == one.status
     if one.objective is not None:
         assert many.objective == pytest.approx(one.objective, rel=REL, abs=ABS)
+
+
+@pytest.mark.parametrize("choice_model, mix, k", [
+    (c, m, k) for c in ("first_choice", "mnl") for m in ("stock", "no_increase", "markdown", "everything")
+    for k in range(3)])
+def test_each_period_on_its_own_is_a_season_plan(choice_model, mix, k):
+    """The first plan's second candidate (solver.season_start.weekly_plan) keeps every rule
+    of the season — stock carried over, the markdown history — and the first plan a solve
+    reports is at least as good as it."""
+    from formulations.evaluate import evaluate_plan
+    from solver.season_start import weekly_plan
+
+    rng = _rng("weekly", choice_model, mix, k)
+    sc = random_season(rng, pricing="uniform", choice_model=choice_model, objective="profit",
+                       rules=MIXES[mix])
+    plan = weekly_plan(sc, 0.5)
+    if plan is None:
+        return
+    ev = evaluate_plan(sc, plan)
+    assert ev.violations == [], (ev.violations, plan)
+    first = solve(sc).summary["first_plan"]
+    if first is not None and first.get("objective") is not None:
+        assert first["objective"] >= ev.objective - 1e-6

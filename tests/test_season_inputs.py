@@ -88,7 +88,13 @@ def test_stock_carries_over_with_receipts_and_salvage():
         r = solve(sc, backend=backend)
         assert r.objective == pytest.approx(165.0)
         assert r.summary["salvage_value"] == pytest.approx(5.0)
-        assert r.summary["stock_left"] == [{"product_id": "P", "left": pytest.approx(5.0)}]
+        assert r.summary["stock_left"] == [{"product_id": "P", "left": pytest.approx(5.0),
+                                            "salvage_value": pytest.approx(5.0)}]
+        by = pd.DataFrame(r.summary["stock_by_period"])       # two periods of 10 sold, any two
+        assert list(by["period"]) == ["1", "2", "3"] and by["units"].sum() == pytest.approx(20.0)
+        assert list(by["receipts"]) == [0.0, 10.0, 0.0]
+        assert list(by["left"]) == pytest.approx(list(15 + by["receipts"].cumsum() - by["units"].cumsum()))
+        assert by["left"].min() >= -1e-9 and by["left"].iloc[-1] == pytest.approx(5.0)
         assert len(r.summary["periods"]) == 3
 
 
@@ -222,13 +228,23 @@ def test_one_period_scenarios_build_the_same_model_as_before(example, backend):
     assert _fingerprint(sc, backend) == BEFORE_SEASONS[(example, backend)]
 
 
-def test_a_season_starts_from_a_constant_plan():
+@pytest.mark.parametrize("rules, weekly", [({}, 380.0), ({"no_increase": True}, 340.0)])
+def test_a_season_starts_from_the_better_of_a_constant_plan_and_each_period_on_its_own(rules, weekly):
     """The markdown case pooled: 20 shoppers with WTP 10, 30 with WTP 6 — one price for
     the season earns most at 6 (50 × 6 = 300 > 20 × 10); all season at 6 earns
-    60 + 180 + 60 = 300, the first plan; the solver then finds 380."""
-    r = solve(_markdown_case())
-    assert r.summary["first_plan"]["objective"] == pytest.approx(300.0)
-    assert r.objective == pytest.approx(380.0)
+    60 + 180 + 60 = 300. Each period on its own: 10 (100), 6 (180), then 10 again (100:
+    380) — or, with no_increase, 6 (60: 340). The first plan is the better one."""
+    from formulations.evaluate import evaluate_plan
+    from solver.season_start import pooled, weekly_plan
+
+    sc = _markdown_case(**rules)
+    plan = weekly_plan(sc, 0.5)
+    assert list(plan["price"]) == [10.0, 6.0, 10.0 if not rules else 6.0]
+    assert evaluate_plan(sc, plan).objective == pytest.approx(weekly)
+    assert pooled(sc).segments["size"].tolist() == [20.0, 30.0]      # the constant plan's season
+    r = solve(sc)
+    assert r.summary["first_plan"]["objective"] == pytest.approx(max(300.0, weekly))
+    assert r.objective == pytest.approx(weekly)          # both are optimal here (see above)
 
 
 def test_a_season_round_trips_through_files_and_json(tmp_path: Path) -> None:

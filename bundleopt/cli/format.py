@@ -52,6 +52,10 @@ def format_summary(result, out_dir: Path | None = None) -> str:
         if s.get("horizon"):
             lines.append(f"season      {len(s['horizon']['periods'])} periods; salvage value "
                          f"{money(s.get('salvage_value'))} of the stock left")
+            sq = s.get("status_quo") or {}
+            if sq.get("objective") is not None:
+                lines.append(f"status quo  {money(sq['objective'])} holding {sq['source']} all season "
+                             f"({sq['label']}); this plan {money(sq.get('plan_minus_status_quo'))} more")
         lines += _plan_rows(result.plan.sort_values("expected_profit", ascending=False).head(TOP_ROWS))
         if len(result.plan) > TOP_ROWS:
             lines.append(f"... {len(result.plan) - TOP_ROWS} more rows in plan.csv")

@@ -10,6 +10,7 @@ from solver.status import no_plan_message
 
 from .files import read_csv, read_json
 from .page import Column, Page, esc, is_missing, kpis, money, number, pct, short, table
+from .season_report import add_season_sections, is_season
 
 PLAN_REQUIRED = ("bundle_id", "segment_id", "price", "expected_units", "expected_revenue", "expected_profit")
 PLAN_NUMERIC = ("price", "expected_units", "expected_revenue", "expected_profit", "list_price",
@@ -33,7 +34,7 @@ def read(run_dir: Path) -> tuple[dict, pd.DataFrame | None]:
     plan = None
     if (run_dir / PLAN_FILE).is_file():
         plan = read_csv(run_dir / PLAN_FILE, PLAN_REQUIRED, PLAN_NUMERIC,
-                        text=("bundle_id", "segment_id", "components"))
+                        text=("period", "bundle_id", "segment_id", "components"))
     return summary, plan
 
 
@@ -49,7 +50,7 @@ def plan_frame(rows: list[dict]) -> pd.DataFrame:
     for col in PLAN_NUMERIC:
         if col in plan:
             plan[col] = pd.to_numeric(plan[col], errors="coerce")
-    for col in ("bundle_id", "segment_id", "components"):
+    for col in ("period", "bundle_id", "segment_id", "components"):
         if col in plan:
             plan[col] = plan[col].astype(str)
     return plan
@@ -73,11 +74,15 @@ def add_plan_sections(page: Page, summary: dict, plan: pd.DataFrame | None,
     if plan_table:
         page.section("Plan", _plan_table(plan), note=f"{len(plan)} rows, as in plan.csv; money in "
                      + (currency or "the scenario's currency") + ".")
-    top = plan.nlargest(MAX_BARS, "expected_profit").sort_index() if len(plan) > MAX_BARS else plan
-    cut = f"The {MAX_BARS} rows with the most profit of {len(plan)}; the plan table has them all." \
-        if len(plan) > MAX_BARS else ""
-    page.section("Price against list price", page.chart(_price_chart(top, cur), _bar_height(len(top))), note=cut)
-    page.section("Profit by offer", page.chart(_profit_chart(top, cur), _bar_height(len(top), 1)), note=cut)
+    season = is_season(summary) and "period" in plan
+    if season:          # a row per period: the price path replaces the per-row bar charts
+        add_season_sections(page, summary, plan, cur)
+    else:
+        top = plan.nlargest(MAX_BARS, "expected_profit").sort_index() if len(plan) > MAX_BARS else plan
+        cut = f"The {MAX_BARS} rows with the most profit of {len(plan)}; the plan table has them all." \
+            if len(plan) > MAX_BARS else ""
+        page.section("Price against list price", page.chart(_price_chart(top, cur), _bar_height(len(top))), note=cut)
+        page.section("Profit by offer", page.chart(_profit_chart(top, cur), _bar_height(len(top), 1)), note=cut)
     if summary.get("segments"):
         page.section("Segments: purchases and shoppers' surplus", page.chart(_segment_chart(summary, cur), 420),
                      note="Surplus: what shoppers would have paid (their WTP) above the price, summed over the segment.")
@@ -85,7 +90,9 @@ def add_plan_sections(page: Page, summary: dict, plan: pd.DataFrame | None,
         page.section("Inventory use", *_inventory(page, summary))
     page.section("Rules", _rules(page, summary))
     if "previous_price" in plan:
-        page.section("Price changes against the previous plan", _changes(page, plan, summary, cur))
+        first = plan[plan["period"] == plan["period"].iloc[0]] if season else plan
+        page.section("Price changes against the previous plan" + (" (first period)" if season else ""),
+                     _changes(page, first, summary, cur))
 
 
 # ------------------------------------------------------------------ headline
@@ -140,8 +147,11 @@ def _plan_table(plan: pd.DataFrame) -> str:
     for i, r in enumerate(rows, 1):
         r["n"] = i
         r["offer_cell"] = r
-    cols = [Column("n", "#", str), Column("offer_cell", "Offer (components)", _offer_cell, numeric=False),
-            Column("audience", "Audience", esc, numeric=False), Column("price", "Price", money)]
+    cols = [Column("n", "#", str)]
+    if "period" in plan:
+        cols.append(Column("period", "Period", esc, numeric=False))
+    cols += [Column("offer_cell", "Offer (components)", _offer_cell, numeric=False),
+             Column("audience", "Audience", esc, numeric=False), Column("price", "Price", money)]
     if "list_price" in plan:
         cols.append(Column("list_price", "List price", money))
     if "discount" in plan:

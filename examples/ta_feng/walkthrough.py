@@ -18,7 +18,11 @@ bootstrap; solve with a time limit and compare the plan with the status quo
 (``DIR/plan/vs_status_quo.json``). ``--season``: the whole store's lines of
 November-January only, ``fit --periods 4`` (February's four weeks, ``periods.csv``), and
 the forecast scored against February's actual shoppers per segment, next to the naive
-forecast (every week = the last week of January). Everything printed here is in README.md.
+forecast (every week = the last week of January); then February's weeks are planned
+with limited stock (each product's purchases in the last two weeks of January), no
+price increases, at most two changes per offer and a salvage value, the plan compared
+with holding the list prices all February, and the report written
+(``DIR/season_plan/report.html``). Everything printed here is in README.md.
 """
 from __future__ import annotations
 
@@ -176,7 +180,77 @@ def season(args: argparse.Namespace, df: pd.DataFrame, t0: float) -> None:
     print(f"February WAPE: forecast {chk['wape']['ses']:.1%}, naive last value "
           f"{chk['wape']['naive_last_value']:.1%}; per segment " + ", ".join(
               f"{k} {v['ses']:.1%} vs {v['naive_last_value']:.1%}" for k, v in chk["segment_wape"].items()))
-    print(f"\ntotal {time.perf_counter() - t0:.1f}s; season scenario (horizon: 4 weeks) in {out / 'scenario'}")
+    plan_season(args, df, out, t0)
+    print(f"\ntotal {time.perf_counter() - t0:.1f}s; season scenario (horizon: 4 weeks) in {out / 'scenario'}, "
+          f"with limited stock in {out / 'season'}, plan and report in {out / 'season_plan'}")
+
+
+STOCK_DAYS = 14        # stock for February = the purchases of the last two weeks of January
+SEASON_SALVAGE = 0.1   # what is left after February is worth 10 % of its unit cost (the median
+#                        margin at list price is 18 %: at 30 % holding stock beat selling it)
+SEASON_MARKDOWN = {"no_increase": True, "max_changes": 2}
+
+
+def season_stock(df: pd.DataFrame, products: pd.Index, days: int = STOCK_DAYS) -> pd.Series:
+    """Each product's stock at the start of February: its purchases in the last ``days`` days
+    of the data before February (a purchase = one customer buying it on one date, the unit
+    the fitted model sells), so about two weeks of January's sales for a four-week season."""
+    end = pd.Timestamp(SEASON_START)
+    recent = df[(df["date"] >= end - pd.Timedelta(days=days)) & (df["date"] < end)]
+    bought = recent.drop_duplicates(["CUSTOMER_ID", "date", "PRODUCT_ID"])["PRODUCT_ID"].value_counts()
+    return bought.reindex(products).fillna(0.0).astype(float)
+
+
+def plan_season(args: argparse.Namespace, df: pd.DataFrame, out: Path, t0: float) -> None:
+    """Plan February's four weeks with limited stock (``season_stock``), markdowns that only go
+    down (at most two changes per offer), salvage for what is left; solve, write the plan and
+    its report, and print the season against holding the single products' list prices."""
+    import dataclasses
+
+    from bundleopt.report import write_report
+    from formulations.loading import load_scenario
+    from formulations.writing import write_scenario
+    from solver.api import solve
+
+    sc = load_scenario(out / "scenario")
+    stock = season_stock(df, sc.products.index)
+    sc = dataclasses.replace(sc, products=sc.products.assign(inventory=stock.to_numpy()),
+                             horizon=dataclasses.replace(sc.horizon, salvage=SEASON_SALVAGE))
+    sc = sc.with_constraints(inventory=True, **SEASON_MARKDOWN)
+    write_scenario(sc, out / "season")
+    print(f"\nseason plan: {len(sc.products)} products with stock = their purchases of {STOCK_DAYS} days before "
+          f"{SEASON_START} ({stock.sum():,.0f} units in all, median {stock.median():,.0f}), salvage "
+          f"{SEASON_SALVAGE:g} x unit cost, markdown {SEASON_MARKDOWN}; {len(sc.bundles)} offers, "
+          f"{len(sc.segments)} segments x {len(sc.horizon.labels)} weeks")
+    ts = time.perf_counter()
+    result = solve(sc, time_limit=args.time_limit, mip_gap=args.mip_gap)
+    result.write(out / "season_plan")
+    report = write_report(out / "season_plan", currency="NT$")
+    sm = result.summary
+    gap = "n/a" if result.gap is None else f"{result.gap:.2%}"
+    print(f"solve: {result.status}, objective NT$ {result.objective or 0:,.0f} (profit + salvage), proven gap "
+          f"{gap}, {result.solve_seconds:.1f}s solving, {time.perf_counter() - ts:.1f}s in all ({result.backend}, "
+          f"time limit {args.time_limit:g}s)")
+    if not result.has_plan:
+        return
+    sq = sm["status_quo"]
+    per = pd.DataFrame(sm["periods"]).set_index("period")[["profit", "units", "offers_on_sale"]]
+    per["status quo profit"] = [p["profit"] for p in sq["periods"]]
+    per["status quo sold out"] = [p["sold_out"] for p in sq["periods"]]
+    print(per.round(0).to_string())
+    left = pd.DataFrame(sm["stock_left"])
+    print(f"stock left: {left['left'].sum():,.0f} of {stock.sum():,.0f} units, salvage NT$ {sm['salvage_value']:,.0f}; "
+          f"offers changing price: {_changes(result.plan)}")
+    print(f"vs status quo ({sq['label']}: {sq['source']} held all February, sales stop when stock runs out): "
+          f"NT$ {sq['objective']:,.0f} (salvage {sq['salvage_value']:,.0f}, {len({o['product_id'] for o in sq['stock_outs']})} "
+          f"products run out): the plan {sq['plan_minus_status_quo']:+,.0f}")
+    print(f"report: {report}")
+
+
+def _changes(plan: pd.DataFrame) -> int:
+    """Offers (and audiences) whose price differs between two weeks they are on sale."""
+    p = plan.sort_values("period")
+    return int(p.groupby(["bundle_id", "segment_id"])["price"].nunique().gt(1).sum())
 
 
 def _peak_mb() -> float:
