@@ -21,12 +21,15 @@ OPTIONAL_TABLE_SCHEMA = {"type": ["array", "null"], "items": {"type": "object"}}
 SCENARIO_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "A scenario in the JSON form of SERVICE.md (tables as lists of records; "
-                   "`scenario` holds the scenario.yaml keys).",
+                   "`scenario` holds the scenario.yaml keys, `horizon` and `markdown` "
+                   "included). A season (SCENARIO.md §8) adds `periods`, `receipts` and "
+                   "`competitors`; `segments` may carry `switching_cost`.",
     "required": ["products", "bundles", "segments", "wtp"],
     "additionalProperties": False,
     "properties": {"scenario": {"type": ["object", "null"]},
                    **{k: TABLE_SCHEMA for k in ("products", "bundles", "segments", "wtp")},
-                   **{k: OPTIONAL_TABLE_SCHEMA for k in ("prices", "previous_plan")}},
+                   **{k: OPTIONAL_TABLE_SCHEMA for k in ("prices", "previous_plan", "periods",
+                                                         "receipts", "competitors")}},
 }
 
 

@@ -1,0 +1,118 @@
+"""Seasons through the service (SERVICE.md "Seasons, review and fleet"): the solve JSON
+carries ``periods``, ``receipts`` and ``competitors``; ``GET …/plan`` rows carry ``period``.
+
+A real ``serve`` process on SQLite (and PostgreSQL when BUNDLEOPT_TEST_PG_URL is set);
+the plan the service returns is re-evaluated with :func:`formulations.evaluate.evaluate_season`,
+the season's own scorer, not compared with numbers copied from a solver run.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_service_support import DB_KINDS, TERMINAL, Server, database, wait_status  # noqa: E402
+
+from formulations.evaluate import evaluate_season  # noqa: E402
+from formulations.loading import scenario_from_tables  # noqa: E402
+
+pytestmark = pytest.mark.timeout(300)
+
+WEEKS = ["2026-W49", "2026-W50", "2026-W51"]
+
+
+def season_payload() -> dict[str, Any]:
+    """Two products, their bundle, two segments over three weeks: stock that runs short,
+    a receipt, a competitor in one week, and every markdown rule."""
+    return {
+        "scenario": {"pricing": "uniform", "constraints": {"inventory": True},
+                     "markdown": {"no_increase": True, "max_changes": 1, "min_gap": 2},
+                     "horizon": {"periods": WEEKS, "salvage": 0.2},
+                     "solver": {"backend": "highs", "time_limit": 30}},
+        "products": [{"product_id": "P1", "unit_cost": 4, "list_price": 9, "inventory": 300},
+                     {"product_id": "P2", "unit_cost": 2, "list_price": 5, "inventory": 200}],
+        "bundles": [{"bundle_id": "P1", "product_id": "P1", "quantity": 1},
+                    {"bundle_id": "P2", "product_id": "P2", "quantity": 1},
+                    {"bundle_id": "B12", "product_id": "P1", "quantity": 1},
+                    {"bundle_id": "B12", "product_id": "P2", "quantity": 1}],
+        "segments": [{"segment_id": "young", "size": 400, "price_sensitivity": 0.4,
+                      "switching_cost": 0.3},
+                     {"segment_id": "old", "size": 300, "price_sensitivity": 0.2}],
+        "wtp": [{"segment_id": s, "bundle_id": b, "wtp": w}
+                for s, ws in (("young", (8.5, 4.6, 12.0)), ("old", (9.5, 4.0, 13.0)))
+                for b, w in zip(("P1", "P2", "B12"), ws)],
+        "periods": [{"period": t, "segment_id": s, "size": n}
+                    for t, f in zip(WEEKS, (1.2, 1.0, 0.6))
+                    for s, n in (("young", 400 * f), ("old", 300 * f))],
+        "receipts": [{"period": "2026-W50", "product_id": "P2", "units": 100}],
+        "competitors": [{"product_id": "P1", "price": 8.0, "period": "2026-W51"}],
+    }
+
+
+@pytest.fixture(scope="module", params=DB_KINDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"serve-season-{request.param}")
+    with database(request.param, tmp) as url:
+        srv = Server(url, tmp, workers=1, env={"BUNDLEOPT_MAX_CELLS": "400"})
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+@pytest.fixture()
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c
+
+
+def test_season_solve_plan_has_periods_and_scores_its_objective(client: httpx.Client) -> None:
+    payload = season_payload()
+    r = client.post("/v1/solves", json=payload)
+    assert r.status_code == 202, r.text
+    done = wait_status(client, r.json()["id"], TERMINAL, timeout=120)
+    assert done["status"] == "optimal", done
+    rows = client.get(f"/v1/solves/{done['id']}/plan").json()["rows"]
+    assert rows and all(row["period"] in WEEKS for row in rows)
+    plan = pd.DataFrame(rows)
+    ev = evaluate_season(scenario_from_tables(payload), plan)
+    assert ev.violations == []
+    assert ev.objective == pytest.approx(done["summary"]["objective"], rel=1e-6, abs=1e-6)
+    assert ev.objective > 0
+
+
+def test_period_outside_the_horizon_is_one_422(client: httpx.Client) -> None:
+    payload = season_payload()
+    payload["periods"].append({"period": "2027-W05", "segment_id": "old", "size": 10})
+    r = client.post("/v1/solves", json=payload)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["table"] == "periods" and body["field"] == "period"
+    assert body["row"] == len(payload["periods"])
+    assert "\n" not in body["detail"] and "2027-W05" in body["detail"]
+
+
+def test_unknown_product_in_receipts_is_422(client: httpx.Client) -> None:
+    payload = season_payload()
+    payload["receipts"].append({"period": "2026-W51", "product_id": "NOPE", "units": 5})
+    r = client.post("/v1/solves", json=payload)
+    assert r.status_code == 422, r.text
+    assert r.json()["table"] == "receipts" and r.json()["field"] == "product_id"
+
+
+def test_cells_count_every_period(client: httpx.Client) -> None:
+    # 3 offers × 2 segments × 7 ladder points = 42 cells a period: 126 for three weeks
+    # pass the 400 cap; ten weeks (420) do not.
+    payload = season_payload()
+    payload["scenario"]["horizon"]["periods"] = 10
+    payload.pop("periods"), payload.pop("receipts"), payload.pop("competitors")
+    r = client.post("/v1/solves", json=payload)
+    assert r.status_code == 413, r.text
+    assert "420" in r.json()["detail"]
