@@ -16,10 +16,15 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_service_support import DB_KINDS, TERMINAL, Server, database, wait_status  # noqa: E402
+from test_service_support import (DB_KINDS, TERMINAL, TOKENS, Server, database,  # noqa: E402
+                                  wait_status)
 
 from formulations.evaluate import evaluate_season  # noqa: E402
 from formulations.loading import scenario_from_tables  # noqa: E402
+from bundleopt.service.db import make_engine, session_factory  # noqa: E402
+from bundleopt.service.models import Audit, ScenarioRow, Solve, WeeklyPlan  # noqa: E402
+from bundleopt.service.weekly import run_week  # noqa: E402
+from bundleopt.service.weekly.config import config_from_mapping  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -59,7 +64,9 @@ def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"serve-season-{request.param}")
     with database(request.param, tmp) as url:
-        srv = Server(url, tmp, workers=1, env={"BUNDLEOPT_MAX_CELLS": "400"})
+        srv = Server(url, tmp, workers=1, env={
+            "BUNDLEOPT_MAX_CELLS": "400",
+            "BUNDLEOPT_API_TOKENS": f"shopA:{TOKENS[0]},shopB:{TOKENS[1]}"})
         srv.start()
         try:
             yield srv
@@ -116,3 +123,55 @@ def test_cells_count_every_period(client: httpx.Client) -> None:
     r = client.post("/v1/solves", json=payload)
     assert r.status_code == 413, r.text
     assert "420" in r.json()["detail"]
+
+
+# ----------------------------------------------------------------------- sales
+def test_sales_are_tenant_scoped_checked_and_replanned_from(server: Server,
+                                                            tmp_path: Path) -> None:
+    engine = make_engine(server.db_url)
+    try:
+        cfg = _config_in(tmp_path)
+        first = run_week(cfg, WEEKS[0], engine=engine, tenant="shopA")
+        assert first.status == "optimal", first.message
+        rows = [{"week": WEEKS[0], "product_id": "P1", "units": 40},
+                {"week": WEEKS[0], "product_id": "P2", "units": 25.5}]
+        with server.client(TOKENS[1]) as other:        # shopB: the plan is not theirs
+            r = other.post("/v1/plans/shelf/sales", json={"rows": rows})
+            assert r.status_code == 404, r.text
+        with server.client() as c:
+            assert c.post("/v1/plans/nothing/sales", json={"rows": rows}).status_code == 404
+            for bad, field, row in (
+                    ([rows[0], {**rows[1], "units": -1}], "units", 2),
+                    ([{**rows[0], "product_id": "P9"}], "product_id", 1),
+                    ([{**rows[0], "week": "2026-50"}], "week", 1),
+                    ([{"product_id": "P1", "units": 3}], "week", None)):
+                r = c.post("/v1/plans/shelf/sales", json={"rows": bad})
+                assert r.status_code == 422, r.text
+                body = r.json()
+                assert body["table"] == "sales" and body["field"] == field, body
+                assert body["row"] == row and "\n" not in body["detail"]
+            r = c.post("/v1/plans/shelf/sales", json={"rows": rows})
+            assert r.status_code == 200, r.text
+            assert r.json() == {"name": "shelf", "rows": 2, "by": "week"}
+        with session_factory(engine)() as s:
+            audit = s.query(Audit).filter_by(tenant="shopA", action="sales").all()
+            assert [a.detail["rows"] for a in audit] == [2]
+        # The plan's next run re-plans from them: the stock it solved with is the
+        # season's less what sold (no receipt before W50's arrives in W50 itself).
+        second = run_week(cfg, WEEKS[1], engine=engine, tenant="shopA")
+        assert second.status == "optimal", second.message
+        with session_factory(engine)() as s:
+            w = s.query(WeeklyPlan).filter_by(tenant="shopA", name="shelf",
+                                              week=WEEKS[1]).one()
+            payload = s.get(ScenarioRow, s.get(Solve, w.solve_id).scenario_hash).payload
+        stock = {p["product_id"]: p["inventory"] for p in payload["products"]}
+        assert stock == {"P1": 300 - 40, "P2": 200 + 100 - 25.5}
+        assert payload["scenario"]["horizon"]["periods"] == WEEKS[1:]
+    finally:
+        engine.dispose()
+
+
+def _config_in(tmp: Path) -> object:
+    return config_from_mapping({"name": "shelf", "scenario": season_payload(),
+                                "season": {"start": WEEKS[0]}, "export": "out/{week}"},
+                               "config", base=tmp)

@@ -103,6 +103,18 @@ class WeeklyPlanOut(WeeklyOut):
     rows: list[dict[str, Any]]
 
 
+class SalesIn(BaseModel):
+    rows: list[dict[str, Any]] = Field(max_length=100_000, description=(
+        "units sold since the season's start: {week (or period), product_id, units}; "
+        "replaces the plan's sales stored before"))
+
+
+class SalesOut(BaseModel):
+    name: str
+    rows: int
+    by: str = Field(description="week or period: what the rows are keyed by")
+
+
 class ScheduleIn(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     cron: str = Field(min_length=1, max_length=128,
