@@ -175,3 +175,80 @@ def _config_in(tmp: Path) -> object:
     return config_from_mapping({"name": "shelf", "scenario": season_payload(),
                                 "season": {"start": WEEKS[0]}, "export": "out/{week}"},
                                "config", base=tmp)
+
+
+def test_a_season_override_is_checked_against_the_markdown_rules(server: Server,
+                                                                  tmp_path: Path) -> None:
+    engine = make_engine(server.db_url)
+    try:
+        cfg = config_from_mapping({"name": "md", "scenario": season_payload(),
+                                   "season": {"start": WEEKS[0]}, "export": "out/{week}"},
+                                  "config", base=tmp_path)
+        assert run_week(cfg, WEEKS[0], engine=engine, tenant="shopA").status == "optimal"
+    finally:
+        engine.dispose()
+    url = f"/v1/plans/md/{WEEKS[0]}/overrides"
+    with server.client() as c:
+        rows = c.get(f"/v1/plans/md/{WEEKS[0]}").json()["rows"]
+        assert rows and all(r["period"] in WEEKS for r in rows)
+        # P1 on sale at its top price in the first week, marked down in the second and
+        # back up in the third: its last price on sale in the third is the second's, so
+        # no_increase breaks.
+        scenario = scenario_from_tables(season_payload())
+        from formulations.offers import ladder
+        lad = ladder(scenario)
+        points = sorted(lad[lad["bundle_id"] == "P1"]["price"])
+        top, lower = points[-1], points[-2]
+        key = {"bundle_id": "P1", "segment_id": "*"}
+        up = [{**key, "period": WEEKS[0], "price": top},
+              {**key, "period": WEEKS[1], "price": lower},
+              {**key, "period": WEEKS[2], "price": top}]
+        r0 = rows[0]
+        dry = c.post(url, json={"rows": up, "dry_run": True})
+        assert dry.status_code == 200, dry.text
+        broken = " ".join(dry.json()["violations"])
+        assert "no_increase" in broken, broken
+        saved = c.post(url, json={"rows": up})
+        assert saved.status_code == 422, saved.text
+        # The same price again breaks nothing and scores the optimizer's objective.
+        same = {"bundle_id": r0["bundle_id"], "segment_id": r0["segment_id"],
+                "period": r0["period"], "price": r0["price"]}
+        ok = c.post(url, json={"rows": [same], "dry_run": True}).json()
+        assert ok["violations"] == []
+        v0 = c.get(f"/v1/plans/md/{WEEKS[0]}/versions/0").json()
+        assert ok["version"]["objective"] == pytest.approx(v0["objective"], rel=1e-6)
+        # A season's change must name its period.
+        r = c.post(url, json={"rows": [{**key, "price": lower}],
+                              "dry_run": True})
+        assert r.status_code == 422 and r.json()["field"] == "period", r.text
+
+
+def test_compare_matches_season_rows_per_period_over_the_periods_both_hold() -> None:
+    from bundleopt.service.web.compare import Side, compare
+
+    def side(rows: list[tuple[str, str, float]]) -> Side:
+        return Side("x", [{"period": t, "bundle_id": b, "segment_id": "*", "price": p}
+                          for t, b, p in rows], {}, None, [])
+
+    old = side([(WEEKS[0], "P1", 9.0), (WEEKS[1], "P1", 9.0), (WEEKS[2], "P1", 9.0),
+                (WEEKS[1], "P2", 4.0)])
+    new = side([(WEEKS[1], "P1", 8.5), (WEEKS[2], "P1", 9.0), (WEEKS[2], "P2", 4.0)])
+    out = compare(old, new)
+    assert out.season
+    # W49 is only in the old plan: not "dropped"; W50's P1 moved; W51's P1 did not;
+    # P2 moved from W50 to W51.
+    assert [(m["period"], m["bundle_id"], m["old"], m["new"]) for m in out.moves] == \
+        [(WEEKS[1], "P1", 9.0, 8.5)]
+    assert [(m["period"], m["bundle_id"]) for m in out.dropped] == [(WEEKS[1], "P2")]
+    assert [(m["period"], m["bundle_id"]) for m in out.added] == [(WEEKS[2], "P2")]
+    assert out.unchanged == 1
+
+
+def test_review_form_changes_carry_the_row_period() -> None:
+    from bundleopt.service.web.pages import _changes_from
+
+    rows = [{"period": WEEKS[1], "bundle_id": "P1", "segment_id": "*", "price": 9.0},
+            {"period": WEEKS[2], "bundle_id": "P1", "segment_id": "*", "price": 9.0}]
+    got = _changes_from({"p0": "", "p1": "8.10"}, rows)
+    assert got == [{"bundle_id": "P1", "segment_id": "*", "price": 8.1,
+                    "period": WEEKS[2]}]

@@ -161,6 +161,8 @@ class OverrideRowIn(BaseModel):
                             description="the segment the price is for; * = everyone")
     price: float | None = Field(description="a point of the offer's price ladder; null "
                                 "takes the offer off sale for these shoppers")
+    period: str | None = Field(None, min_length=1, max_length=64, description=(
+        "a season week's plan: the period the price is for (required there)"))
 
 
 class OverrideIn(BaseModel):
