@@ -252,3 +252,65 @@ def test_review_form_changes_carry_the_row_period() -> None:
     got = _changes_from({"p0": "", "p1": "8.10"}, rows)
     assert got == [{"bundle_id": "P1", "segment_id": "*", "price": 8.1,
                     "period": WEEKS[2]}]
+
+
+def test_season_week_in_the_browser_periods_shown_markdown_checked(tmp_path: Path) -> None:
+    """The web app in a real Chromium: a season week's Plan and Review pages show its
+    periods; marking an offer down in an earlier period below its later price is shown
+    as a broken no_increase and not saved."""
+    from playwright.sync_api import sync_playwright
+    from browser import FLAGS, require_chromium
+    from test_service_web import ACME, ENV, User, _table
+    from formulations.offers import ladder
+
+    require_chromium()
+    with database("sqlite", tmp_path) as url:
+        cfg = config_from_mapping({"name": "md", "scenario": season_payload(),
+                                   "season": {"start": WEEKS[0]}, "export": "out/{week}",
+                                   "approval": "required"}, "config", base=tmp_path)
+        engine = make_engine(url)
+        try:
+            assert run_week(cfg, WEEKS[0], engine=engine, tenant="acme").status == "optimal"
+        finally:
+            engine.dispose()
+        srv = Server(url, tmp_path, workers=1, env=ENV).start()
+        pw = sync_playwright().start()
+        browser = pw.chromium.launch(executable_path=require_chromium(), headless=True,
+                                     args=FLAGS)
+        try:
+            u = User(browser, srv.base).sign_in(ACME)
+            u.go(f"/app/plans/md/{WEEKS[0]}")
+            shown = _table(u.page, "plan")
+            assert shown and {r["period"] for r in shown} <= set(WEEKS)
+            u.go(f"/app/plans/md/{WEEKS[0]}/review")
+            rows = _table(u.page, "review")
+            assert [r["period"] for r in rows] == [r["period"] for r in shown]
+            # An offer on sale in two periods: its earlier row to the lowest ladder point.
+            seen: dict[str, int] = {}
+            pick = None
+            for i, r in enumerate(rows):
+                if r["bundle_id"] in seen and pick is None:
+                    pick = seen[r["bundle_id"]]
+                seen.setdefault(r["bundle_id"], i)
+            assert pick is not None, rows
+            offer = rows[pick]["bundle_id"]
+            lad = ladder(scenario_from_tables(season_payload()))
+            low = float(lad[lad["bundle_id"] == offer]["price"].min())
+            u.page.select_option(f"select[name=p{pick}]", f"{low:.2f}")
+            u.page.click("#check")
+            assert "no_increase" in u.page.inner_text("#violations")
+            u.page.select_option(f"select[name=p{pick}]", f"{low:.2f}")
+            u.page.click("#save")
+            assert "no_increase" in u.page.inner_text("#error")
+            engine = make_engine(url)
+            try:
+                with session_factory(engine)() as s:
+                    from bundleopt.service.models import PlanVersion
+                    assert s.query(PlanVersion).count() == 0
+            finally:
+                engine.dispose()
+            u.clean()
+        finally:
+            browser.close()
+            pw.stop()
+            srv.stop()
