@@ -167,8 +167,30 @@ def test_sales_are_tenant_scoped_checked_and_replanned_from(server: Server,
         stock = {p["product_id"]: p["inventory"] for p in payload["products"]}
         assert stock == {"P1": 300 - 40, "P2": 200 + 100 - 25.5}
         assert payload["scenario"]["horizon"]["periods"] == WEEKS[1:]
+        # Re-running W49 re-plans it from the sales as a new version, published at once
+        # (no approval required), judged by its own solve: an override that changes
+        # nothing scores the version's own objective, on the re-plan's stock.
+        again = run_week(cfg, WEEKS[0], engine=engine, tenant="shopA")
+        assert again.status == "optimal" and "version 1" in again.message
+        with server.client() as c:
+            listed = c.get(f"/v1/plans/shelf/{WEEKS[0]}/versions").json()
+            assert listed["approved_version"] == 1
+            v1 = c.get(f"/v1/plans/shelf/{WEEKS[0]}/versions/1").json()
+            assert v1["bound"] == pytest.approx(second_bound(engine, again.solve_id))
+            r0 = v1["rows"][0]
+            same = {k: r0[k] for k in ("period", "bundle_id", "segment_id", "price")}
+            ok = c.post(f"/v1/plans/shelf/{WEEKS[0]}/overrides",
+                        json={"rows": [same], "dry_run": True, "base_version": 1}).json()
+            assert ok["violations"] == []
+            assert ok["version"]["objective"] == pytest.approx(v1["objective"], rel=1e-9)
+            assert ok["version"]["gap"] == pytest.approx(v1["gap"], abs=1e-9)
     finally:
         engine.dispose()
+
+
+def second_bound(engine: object, solve_id: str) -> float:
+    with session_factory(engine)() as s:
+        return s.get(Solve, solve_id).bound
 
 
 def _config_in(tmp: Path) -> object:

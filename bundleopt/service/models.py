@@ -167,6 +167,11 @@ class PlanVersion(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A season week re-planned from sales (weekly.runner.replan_version): the solve that
+    # made this version, whose scenario and bound the version is judged by; overrides
+    # of it inherit it. None: the week's own solve.
+    source_solve_id: Mapped[str | None] = mapped_column(ForeignKey("solves.id"),
+                                                        nullable=True)
 
 
 class PlanSales(Base):

@@ -313,7 +313,8 @@ def replan_version(engine: Engine, cfg: WeeklyConfig, week: str, owner: str,
                           kpis=jsonable(summary.get("kpis") or {}),
                           binding=list(summary.get("binding_constraints") or []),
                           comment=f"re-planned from the sales since the season's start "
-                                  f"(solve {solve_id})", created_by=f"weekly:{cfg.name}"))
+                                  f"(solve {solve_id})", created_by=f"weekly:{cfg.name}",
+                          source_solve_id=solve_id))
         s.flush()
         if not w.approval_required:
             w.approved_version, w.review = number, "approved"

@@ -55,6 +55,7 @@ class Version:
     comment: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
     base_version: int | None = None
+    source_solve_id: str | None = None     # a re-plan's solve (PlanVersion's column)
 
     def out(self, with_rows: bool = True) -> dict[str, Any]:
         """The JSON view (``rows`` only when asked)."""
@@ -92,11 +93,16 @@ def optimizer_version(s: Session, w: WeeklyPlan) -> Version | None:
                    created_by=solve.submitted_by, created_at=solve.finished_at)
 
 
-def _stored(solve: Solve, v: PlanVersion) -> Version:
+def _stored(solve: Solve, v: PlanVersion, s: Session | None = None) -> Version:
+    """A stored version; one re-planned from sales is judged by the bound and status of
+    the solve that made it (``source_solve_id``)."""
+    if v.source_solve_id is not None and s is not None:
+        solve = s.get(Solve, v.source_solve_id) or solve
     return Version(v.version, v.rows, v.objective, solve.bound,
                    relative_gap(v.objective, solve.bound), solve.status, dict(v.kpis),
                    list(v.binding), True, created_by=v.created_by, created_at=v.created_at,
-                   comment=v.comment, changes=list(v.changes), base_version=v.base_version)
+                   comment=v.comment, changes=list(v.changes), base_version=v.base_version,
+                   source_solve_id=v.source_solve_id)
 
 
 def list_versions(s: Session, w: WeeklyPlan) -> list[Version]:
@@ -108,7 +114,7 @@ def list_versions(s: Session, w: WeeklyPlan) -> list[Version]:
     stored = s.scalars(select(PlanVersion).where(PlanVersion.weekly_id == w.id,
                                                  PlanVersion.solve_id == w.solve_id)
                        .order_by(PlanVersion.version)).all()
-    return [first, *(_stored(solve, v) for v in stored)]
+    return [first, *(_stored(solve, v, s) for v in stored)]
 
 
 def get_version(s: Session, w: WeeklyPlan, number: int | None) -> Version | None:
@@ -124,7 +130,7 @@ def get_version(s: Session, w: WeeklyPlan, number: int | None) -> Version | None
          else q.order_by(PlanVersion.version.desc()).limit(1))
     v = s.scalars(q).first()
     if v is not None:
-        return _stored(solve, v)
+        return _stored(solve, v, s)
     return optimizer_version(s, w) if number is None else None
 
 
@@ -164,15 +170,16 @@ def ladder_points(scenario: Any) -> dict[str, list[float]]:
             for k, run in zip(firsts, np.split(price[order], cuts))}
 
 
-def week_scenario(s: Session, w: WeeklyPlan) -> WeekScenario:
-    """The scenario the week was solved on (with its previous plan), from the database,
-    and its ladders.
+def week_scenario(s: Session, w: WeeklyPlan, solve_id: str | None = None) -> WeekScenario:
+    """The scenario the week was solved on (with its previous plan) — or, given
+    ``solve_id``, the one a re-plan of it was (a version's ``source_solve_id``) — from
+    the database, and its ladders.
 
     Stored scenarios never change (they are keyed by the hash of their content), so the
     last few parsed are kept: a review re-evaluates the same week again and again."""
     from formulations.loading import scenario_from_tables
 
-    solve = s.get(Solve, w.solve_id)
+    solve = s.get(Solve, solve_id or w.solve_id)
     key = solve.scenario_hash
     with _SCENARIOS_LOCK:
         found = _SCENARIOS.get(key)
@@ -318,7 +325,7 @@ def evaluate_override(s: Session, w: WeeklyPlan, rows: Any,
     if start is None:
         raise InputError(SOURCE, f"the week has no version {base}" if base is not None
                          else "the week has no plan to override", field="base_version")
-    week = week_scenario(s, w)
+    week = week_scenario(s, w, start.source_solve_id)
     scenario = week.scenario
     plan = apply_changes(week, start.rows, changes)
     ev = evaluate_plan(scenario, plan)
@@ -333,7 +340,8 @@ def evaluate_override(s: Session, w: WeeklyPlan, rows: Any,
                 sorted(set(ev.binding)), True,
                 changes=[{"bundle_id": b, "segment_id": g, "price": p,
                           **({"period": t} if t is not None else {})}
-                         for b, g, p, t in changes], base_version=start.version)
+                         for b, g, p, t in changes], base_version=start.version,
+                source_solve_id=start.source_solve_id)
     return Evaluated(v, list(ev.violations))
 
 
@@ -349,7 +357,8 @@ def save_version(s: Session, w: WeeklyPlan, ev: Evaluated, actor: str,
     row = PlanVersion(weekly_id=w.id, solve_id=w.solve_id, version=v.version,
                       base_version=v.base_version or 0, rows=v.rows, n_rows=len(v.rows),
                       changes=v.changes, objective=v.objective, kpis=v.kpis,
-                      binding=v.binding, comment=comment, created_by=actor)
+                      binding=v.binding, comment=comment, created_by=actor,
+                      source_solve_id=v.source_solve_id)
     s.add(row)
     s.flush()
     v.created_at = row.created_at

@@ -1,4 +1,5 @@
-"""Sales since a season's start, per plan: what re-planning a season week reads.
+"""Sales since a season's start, per plan: what re-planning a season week reads; and
+the solve a re-planned version came from (``plan_versions.source_solve_id``).
 
 Revision ID: 0005_plan_sales
 Revises: 0004_plan_versions
@@ -28,7 +29,14 @@ def upgrade() -> None:
                     sa.Column('updated_at', sa.DateTime(), nullable=False),
                     sa.PrimaryKeyConstraint('id'),
                     sa.UniqueConstraint('tenant', 'name', name='uq_plan_sales'))
+    with op.batch_alter_table('plan_versions') as b:
+        b.add_column(sa.Column('source_solve_id', sa.String(length=36), nullable=True))
+        b.create_foreign_key('fk_plan_versions_source_solve', 'solves',
+                             ['source_solve_id'], ['id'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('plan_versions') as b:
+        b.drop_constraint('fk_plan_versions_source_solve', type_='foreignkey')
+        b.drop_column('source_solve_id')
     op.drop_table('plan_sales')
