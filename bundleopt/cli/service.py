@@ -176,6 +176,9 @@ def plan() -> None:
               help="Export directory (default: the config's `export`).")
 @click.option("--tenant", default="default", show_default=True,
               help="Tenant the week is stored under (as the service's API sees it).")
+@click.option("--sales", default=None, type=IN_FILE, metavar="SALES.csv",
+              help="Season configs: units sold since the season's start (week or period, "
+                   "product_id, units); stored, and the season re-planned from them.")
 @click.option("--schedule", "schedule_id", default=None, type=INT, hidden=True,
               help="Run a stored schedule's config, confined to the allowed roots "
                    "(how serve runs schedules).")
@@ -183,9 +186,10 @@ def plan() -> None:
               help="With --schedule: queue the week's solve for the fleet's workers, the "
                    "week held by this scheduler, instead of solving here.")
 def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bool | None,
-             out: str | None, tenant: str, schedule_id: int | None,
+             out: str | None, tenant: str, sales: str | None, schedule_id: int | None,
              queue_as: str | None) -> None:
-    """Plan one week: build, solve against last week's plan, store, export. Idempotent.
+    """Plan one week: build, solve against last week's plan, store, export. Idempotent
+    (a season config re-plans a finished week as a new version of its plan).
 
     Prints the same summary as `bundleopt solve`. Exit status: 0 plan stored (now or
     before), 1 no plan, 2 bad config or data.
@@ -213,7 +217,7 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
             click.echo(_queue_week(cfg, _week_arg(week), url, tenant, queue_as, refit))
             return
         outcome = run_week(cfg, _week_arg(week), db_url=url, refit=refit, out=out,
-                           tenant=tenant)
+                           tenant=tenant, sales=sales)
     except SQLAlchemyError as err:
         raise _db_error(err, url) from None
     if outcome.result is not None:

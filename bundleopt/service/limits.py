@@ -39,6 +39,7 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
 from formulations.errors import InputError, ParameterError
+from formulations.settings import MAX_PERIODS
 from solver.machine import machine_cores
 
 DEFAULT_DISCOUNT_COUNT = 7   # length of SCENARIO.md's default price ladder
@@ -50,6 +51,7 @@ MAX_MONEY = 1e9
 MAX_AMOUNT = 1e12
 MAX_ID_LENGTH = 256
 MONEY_FIELDS = frozenset({"unit_cost", "list_price", "wtp", "wtp_sd", "price", "min_price",
+                          "switching_cost",
                           "max_price"})
 SECURE_COOKIE_MODES = ("auto", "always", "never")
 
@@ -261,7 +263,8 @@ def parse_json(body: bytes) -> Any:
 
 
 def scenario_cells(payload: dict[str, Any]) -> int:
-    """Offers × segments × (most) ladder points of a raw payload, before validation.
+    """Offers × segments × (most) ladder points × periods of a raw payload, before
+    validation (a season's model has one copy of the cells per period, SCENARIO.md §8).
 
     Counts what the payload says, so a huge scenario is refused before any work is
     spent on it; malformed parts count as zero (validation reports them afterwards).
@@ -286,7 +289,19 @@ def scenario_cells(payload: dict[str, Any]) -> int:
         key = str(r.get("bundle_id"))
         per_offer[key] = per_offer.get(key, 0) + 1
     ladder = max([ladder, *per_offer.values()])
-    return offers * segments * max(ladder, 1)
+    return offers * segments * max(ladder, 1) * _horizon_periods(settings)
+
+
+def _horizon_periods(settings: Any) -> int:
+    """The number of periods a raw ``scenario`` object's ``horizon`` names (1 without one;
+    a malformed one counts 1: validation reports it)."""
+    horizon = settings.get("horizon") if isinstance(settings, dict) else None
+    periods = horizon.get("periods") if isinstance(horizon, dict) else None
+    if isinstance(periods, list):
+        return max(len(periods), 1)
+    if isinstance(periods, int) and not isinstance(periods, bool) and periods > 0:
+        return min(periods, MAX_PERIODS + 1)
+    return 1
 
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]],

@@ -167,6 +167,28 @@ class PlanVersion(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A season week re-planned from sales (weekly.runner.replan_version): the solve that
+    # made this version, whose scenario and bound the version is judged by; overrides
+    # of it inherit it. None: the week's own solve.
+    source_solve_id: Mapped[str | None] = mapped_column(ForeignKey("solves.id"),
+                                                        nullable=True)
+
+
+class PlanSales(Base):
+    """Units sold since a season's start, per plan (SCENARIO.md §8 "Re-planning"): the
+    rows of the latest ``POST /v1/plans/{name}/sales`` or ``plan run --sales``, which
+    the plan's next run re-plans from (``.weekly.season``)."""
+
+    __tablename__ = "plan_sales"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_plan_sales"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
+    name: Mapped[str] = mapped_column(String(128))
+    by: Mapped[str] = mapped_column(String(8))          # week | period
+    rows: Mapped[list[Any]]                             # [key, product_id, units]
+    n_rows: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class WebSession(Base):

@@ -21,12 +21,15 @@ OPTIONAL_TABLE_SCHEMA = {"type": ["array", "null"], "items": {"type": "object"}}
 SCENARIO_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "A scenario in the JSON form of SERVICE.md (tables as lists of records; "
-                   "`scenario` holds the scenario.yaml keys).",
+                   "`scenario` holds the scenario.yaml keys, `horizon` and `markdown` "
+                   "included). A season (SCENARIO.md §8) adds `periods`, `receipts` and "
+                   "`competitors`; `segments` may carry `switching_cost`.",
     "required": ["products", "bundles", "segments", "wtp"],
     "additionalProperties": False,
     "properties": {"scenario": {"type": ["object", "null"]},
                    **{k: TABLE_SCHEMA for k in ("products", "bundles", "segments", "wtp")},
-                   **{k: OPTIONAL_TABLE_SCHEMA for k in ("prices", "previous_plan")}},
+                   **{k: OPTIONAL_TABLE_SCHEMA for k in ("prices", "previous_plan", "periods",
+                                                         "receipts", "competitors")}},
 }
 
 
@@ -100,6 +103,18 @@ class WeeklyPlanOut(WeeklyOut):
     rows: list[dict[str, Any]]
 
 
+class SalesIn(BaseModel):
+    rows: list[dict[str, Any]] = Field(max_length=100_000, description=(
+        "units sold since the season's start: {week (or period), product_id, units}; "
+        "replaces the plan's sales stored before"))
+
+
+class SalesOut(BaseModel):
+    name: str
+    rows: int
+    by: str = Field(description="week or period: what the rows are keyed by")
+
+
 class ScheduleIn(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     cron: str = Field(min_length=1, max_length=128,
@@ -146,6 +161,8 @@ class OverrideRowIn(BaseModel):
                             description="the segment the price is for; * = everyone")
     price: float | None = Field(description="a point of the offer's price ladder; null "
                                 "takes the offer off sale for these shoppers")
+    period: str | None = Field(None, min_length=1, max_length=64, description=(
+        "a season week's plan: the period the price is for (required there)"))
 
 
 class OverrideIn(BaseModel):

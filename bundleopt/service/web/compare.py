@@ -1,7 +1,9 @@
 """Comparing two plans (the web app's Compare page): offers added and dropped, price
 moves, KPI deltas and the rules that bind in one plan only.
 
-Rows are matched on ``(bundle_id, segment_id)``. A price move is a matched row whose
+Rows are matched on ``(bundle_id, segment_id)`` — and ``period`` when both plans are
+season plans, over the periods both hold (a season week's plan covers the weeks from
+it to the season's end, so the earlier week's own periods are not "dropped"). A price move is a matched row whose
 price differs by at least a cent; its change is ``new / old − 1``. A KPI delta is
 ``new − old``.
 """
@@ -37,6 +39,7 @@ class Comparison:
     kpis: list[dict[str, Any]] = field(default_factory=list)
     binding_old_only: list[str] = field(default_factory=list)
     binding_new_only: list[str] = field(default_factory=list)
+    season: bool = False          # rows matched per period (they carry ``period``)
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -50,15 +53,22 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     f["price"] = pd.to_numeric(f["price"], errors="coerce")
     if "components" not in f:
         f["components"] = f["bundle_id"]
-    return f[["bundle_id", "segment_id", "price", "components"]]
+    period = ["period"] if "period" in f else []
+    return f[period + ["bundle_id", "segment_id", "price", "components"]].astype(
+        {"period": str} if period else {})
 
 
 def compare(old: Side, new: Side) -> Comparison:
     """What changed from ``old`` to ``new``."""
     a, b = _frame(old.rows), _frame(new.rows)
-    both = a.merge(b, on=KEY, how="outer", suffixes=("_old", "_new"), indicator=True)
+    season = "period" in a and "period" in b
+    key = (["period"] if season else []) + KEY
+    if season:
+        shared = set(a["period"]) & set(b["period"])
+        a, b = a[a["period"].isin(shared)], b[b["period"].isin(shared)]
+    both = a.merge(b, on=key, how="outer", suffixes=("_old", "_new"), indicator=True)
     both["components"] = both["components_new"].fillna(both["components_old"])
-    cols = ["bundle_id", "segment_id", "components"]
+    cols = key + ["components"]
     added = both[both["_merge"] == "right_only"]
     dropped = both[both["_merge"] == "left_only"]
     common = both[both["_merge"] == "both"]
@@ -69,7 +79,7 @@ def compare(old: Side, new: Side) -> Comparison:
         moves=moved[cols].assign(old=moved["price_old"], new=moved["price_new"],
                                  change=moved["price_new"] / moved["price_old"] - 1.0)
         .to_dict(orient="records"),
-        unchanged=int(len(common) - len(moved)))
+        unchanged=int(len(common) - len(moved)), season=season)
     for name in KPI_NAMES:
         o, n = old.kpis.get(name), new.kpis.get(name)
         delta = n - o if isinstance(o, (int, float)) and isinstance(n, (int, float)) else None

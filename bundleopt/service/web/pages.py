@@ -378,7 +378,8 @@ def _review(request: Request, svc: Service, who: Caller, name: str, week: str,
         v = (next((x for x in all_versions if x.version == base), None) if base is not None
              else all_versions[-1] if all_versions else None)
         ladders = versions.week_scenario(s, w).points if v is not None else {}
-    chosen = {(c["bundle_id"], c["segment_id"]): c["price"] for c in changes or []}
+    chosen = {(c.get("period"), c["bundle_id"], c["segment_id"]): c["price"]
+              for c in changes or []}
     rows = v.rows if v else []
     return page(request, "review.html", code=status, title=f"Review {w.name} · {w.week}",
                 week=w, version=v, versions=all_versions, options=_options(
@@ -402,7 +403,7 @@ def _options(rows: list[dict[str, Any]], ladders: dict[str, list[float]],
     out = []
     for r in rows:
         bundle = str(r["bundle_id"])
-        want = chosen.get((r["bundle_id"], r["segment_id"]), "")
+        want = chosen.get((r.get("period"), r["bundle_id"], r["segment_id"]), "")
         if want == "" or isinstance(want, str):
             body = plain.get(bundle)
             if body is None:
@@ -425,15 +426,17 @@ def review_page(request: Request, name: str, week: str, msg: str = "") -> Respon
 
 def _changes_from(form: dict[str, str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The override rows a review form asks for: ``p<i>`` is row ``i``'s new price,
-    ``off`` to take it off sale, blank to keep it."""
+    ``off`` to take it off sale, blank to keep it (a season plan's rows: in their
+    period)."""
     out = []
     for i, r in enumerate(rows):
         value = form.get(f"p{i}", "").strip()
         if not value:
             continue
+        where = {"period": str(r["period"])} if "period" in r else {}
         if value == "off":
             out.append({"bundle_id": r["bundle_id"], "segment_id": r["segment_id"],
-                        "price": None})
+                        "price": None, **where})
             continue
         try:
             price = float(value)
@@ -443,7 +446,7 @@ def _changes_from(form: dict[str, str], rows: list[dict[str, Any]]) -> list[dict
                 abs(price - float(r["price"])) < 0.005:
             continue
         out.append({"bundle_id": r["bundle_id"], "segment_id": r["segment_id"],
-                    "price": price})
+                    "price": price, **where})
     return out
 
 

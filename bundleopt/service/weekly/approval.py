@@ -131,11 +131,8 @@ def shelf_plan(s: Session, name: str, week: str, *, tenant: str
     """The plan on the shelf before ``week``: the tenant's most recent earlier week of
     ``name`` that is planned, not rejected, and approved where approval is required —
     in its approved (else optimizer's) version. ``(None, empty)`` if there is none."""
-    w = s.scalars(select(WeeklyPlan).where(
-        WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week < week,
-        WeeklyPlan.status == "done", WeeklyPlan.review != "rejected",
-        or_(WeeklyPlan.approval_required.is_(False), WeeklyPlan.review.in_(SETTLED)))
-        .order_by(WeeklyPlan.week.desc()).limit(1)).first()
+    w = s.scalars(select(WeeklyPlan).where(*_on_shelf(name, week, tenant))
+                  .order_by(WeeklyPlan.week.desc()).limit(1)).first()
     empty = pd.DataFrame(columns=["bundle_id", "segment_id", "price"])
     v = get_version(s, w, exportable_version(w)) if w is not None else None
     if v is None:
@@ -146,6 +143,23 @@ def shelf_plan(s: Session, name: str, week: str, *, tenant: str
     return w.week, pd.DataFrame({"bundle_id": rows["bundle_id"].astype(str),
                                  "segment_id": rows["segment_id"].astype(str),
                                  "price": rows["price"].astype(float)})
+
+
+def _on_shelf(name: str, week: str, tenant: str) -> tuple[Any, ...]:
+    """Weeks of ``name`` before ``week`` whose plan is on the shelf: planned, not
+    rejected, and approved where approval is required."""
+    return (WeeklyPlan.tenant == tenant, WeeklyPlan.name == name, WeeklyPlan.week < week,
+            WeeklyPlan.status == "done", WeeklyPlan.review != "rejected",
+            or_(WeeklyPlan.approval_required.is_(False), WeeklyPlan.review.in_(SETTLED)))
+
+
+def shelf_weeks(s: Session, name: str, week: str, *, tenant: str
+                ) -> list[tuple[WeeklyPlan, int]]:
+    """Every week of ``name`` before ``week`` on the shelf (as :func:`shelf_plan` picks
+    the latest of them), oldest first, each with its published version number."""
+    found = s.scalars(select(WeeklyPlan).where(*_on_shelf(name, week, tenant))
+                      .order_by(WeeklyPlan.week)).all()
+    return [(w, v) for w in found if (v := exportable_version(w)) is not None]
 
 
 def review_out(w: WeeklyPlan) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from formulations.yaml12 import load_yaml
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-CONFIG_KEYS = ("name", "scenario", "demand", "max_price_change", "export", "solver",
+CONFIG_KEYS = ("name", "scenario", "demand", "max_price_change", "export", "solver", "season",
                "approval")
 APPROVALS = ("none", "required")
 SOLVER_KEYS = ("backend", "time_limit", "mip_gap", "threads")
@@ -123,6 +123,8 @@ class WeeklyConfig:
     solver: dict[str, Any]
     confined: bool = False
     approval: str = "none"
+    season: bool = False              # ``season:`` given: weeks re-plan the season (.season)
+    season_start: str | None = None
 
 
 def parse_week(week: str) -> date:
@@ -146,6 +148,28 @@ def iso_week(day: date) -> str:
 def shift_week(week: str, weeks: int) -> str:
     """The ISO week ``weeks`` after ``week`` (negative: before)."""
     return iso_week(parse_week(week) + timedelta(weeks=weeks))
+
+
+def checked_week(week: str, source: str, field: str) -> str:
+    """``week`` if it is an ISO week that exists, else InputError naming ``field``."""
+    try:
+        parse_week(week)
+    except ParameterError:
+        raise InputError(source, f"{week[:20]!r} is not an ISO week like "
+                         "2026-W49", field=field) from None
+    return week
+
+
+def season_start(raw: Any, source: str) -> str | None:
+    """The config's ``season:`` value checked: ``{start: WEEK}`` (``start`` optional)."""
+    if not isinstance(raw, dict) or set(raw) - {"start"}:
+        raise InputError(source, "expected {start: YYYY-Www}", field="season")
+    start = raw.get("start")
+    if start is None:
+        return None
+    if not isinstance(start, str):
+        raise InputError(source, "expected an ISO week like 2026-W49", field="season.start")
+    return checked_week(start, source, "season.start")
 
 
 def load_config(path: str | os.PathLike[str], confinement: Confinement | None = None,
@@ -234,11 +258,13 @@ def config_from_mapping(raw: Any, source: str, *, base: Path | None,
     approval = raw.get("approval", "none")
     if approval not in APPROVALS:
         raise InputError(source, "expected none or required", field="approval")
+    season = "season" in raw
+    start = season_start(raw["season"] or {}, source) if season else None
     return WeeklyConfig(source=source, path=path, name=name, scenario=scenario,
                         scenario_tables=tables, demand_data=data, fit_options=fit_options,
                         max_price_change=float(mpc) if mpc is not None else None,
                         export=export, solver=solver, confined=confinement is not None,
-                        approval=approval)
+                        approval=approval, season=season, season_start=start)
 
 
 def _export_pattern(export: Any, name: str, source: str) -> str:

@@ -28,11 +28,13 @@ from formulations.errors import BundleoptError, InputError, ParameterError
 from .. import queue
 from ..db import jsonable, make_engine, session_factory, upgrade
 from ..limits import service_time_limit
-from ..models import Plan, Solve, WeeklyPlan, utcnow
+from ..models import Plan, PlanVersion, Solve, WeeklyPlan, utcnow
 from ..worker import execute, hard_deadline
 from .config import WeeklyConfig, load_config, parse_week
-from .approval import export_week, exportable_version, shelf_plan
+from .approval import default_version, export_week, exportable_version, shelf_plan
 from .export import export_path
+from .season import read_sales, season_scenario, store_sales
+from .versions import latest_number
 
 DEFAULT_TIME_LIMIT = 300.0
 CLAIM_SECONDS = 1800.0   # how long a run may spend building its scenario before the solve
@@ -155,20 +157,37 @@ def _claim_week(engine: Engine, name: str, week: str, owner: str, lease_seconds:
 def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
              db_url: str | None = None, engine: Engine | None = None,
              refit: bool | None = None, out: str | os.PathLike[str] | None = None,
-             tenant: str) -> WeeklyOutcome:
+             tenant: str, sales: str | os.PathLike[str] | None = None) -> WeeklyOutcome:
     """Plan one week of ``config`` for ``tenant`` (idempotent: a finished week is
-    returned unchanged). The CLI's ``plan run`` passes ``models.DEFAULT_TENANT``."""
+    returned unchanged). The CLI's ``plan run`` passes ``models.DEFAULT_TENANT``.
+
+    A season config (``season:``, :mod:`.season`) re-plans the season from ``week`` on,
+    from the ``sales`` file (stored as the plan's sales once it is checked; default: the
+    sales stored before); a finished week of a season gets a new version of its plan."""
     parse_week(week)
     cfg = config if isinstance(config, WeeklyConfig) else load_config(config)
+    if sales is not None and not cfg.season:
+        raise InputError(cfg.source, "--sales: the config declares no season", field="season")
+    frame = read_sales(sales) if sales is not None else None
     engine = engine or make_engine(db_url)
     upgrade(engine)
+    ready = None
+    if cfg.season:
+        # Everything checked (the sales against the season's stock) before anything is written.
+        ready = prepare_week(engine, cfg, week, refit, tenant=tenant, sales=frame)
+        if frame is not None:
+            with session_factory(engine)() as s:
+                store_sales(s, cfg.name, frame, tenant=tenant, actor=f"weekly:{cfg.name}")
+                s.commit()
     owner = queue.worker_name("weekly")
     # Long enough to build (and re-fit) the scenario; extended once the time limit is known.
     w = _claim_week(engine, cfg.name, week, owner, CLAIM_SECONDS, tenant=tenant)
     if w is None:
+        if ready is not None:
+            return replan_version(engine, cfg, week, owner, ready, out, tenant=tenant)
         return _existing(engine, cfg, week, out, tenant=tenant)
     try:
-        return _plan(engine, cfg, week, owner, refit, out, tenant=tenant)
+        return _plan(engine, cfg, week, owner, refit, out, tenant=tenant, ready=ready)
     except BaseException as err:
         with session_factory(engine)() as s:
             s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
@@ -190,16 +209,24 @@ class PreparedWeek:
 
 
 def prepare_week(engine: Engine, cfg: WeeklyConfig, week: str, refit: bool | None, *,
-                 tenant: str) -> PreparedWeek:
+                 tenant: str, sales: pd.DataFrame | None = None) -> PreparedWeek:
     """Build the week's scenario (:func:`build_scenario`) held against the tenant's most
-    recent earlier plan, and its solver options."""
+    recent earlier plan — for a season, the season from ``week`` on, re-planned from
+    the sales and the published weeks (:func:`.season.season_scenario`) — and its
+    solver options."""
     from formulations.loading import scenario_to_tables
 
     scenario = build_scenario(cfg, refit)
     if cfg.max_price_change is not None:
         scenario = scenario.with_constraints(max_price_change=cfg.max_price_change)
-    prev_week, prev = previous_plan(engine, cfg.name, week, tenant=tenant)
-    if prev_week is not None:
+    if cfg.season:
+        with session_factory(engine)() as s:
+            scenario, prev_week = season_scenario(s, cfg, scenario, week, tenant=tenant,
+                                                  sales=sales)
+        prev = None
+    else:
+        prev_week, prev = previous_plan(engine, cfg.name, week, tenant=tenant)
+    if prev_week is not None and prev is not None:
         # Offers or segments gone since (a re-fit may change them) cannot be "on sale in
         # both plans", so their rows constrain nothing and are dropped.
         keep = prev["bundle_id"].isin(scenario.bundles.index) & (
@@ -217,19 +244,13 @@ def prepare_week(engine: Engine, cfg: WeeklyConfig, week: str, refit: bool | Non
 
 
 def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
-          out: Any, *, tenant: str) -> WeeklyOutcome:
-    ready = prepare_week(engine, cfg, week, refit, tenant=tenant)
+          out: Any, *, tenant: str, ready: PreparedWeek | None = None) -> WeeklyOutcome:
+    ready = ready or prepare_week(engine, cfg, week, refit, tenant=tenant)
     scenario, opts, payload, prev_week = (ready.scenario, ready.options, ready.payload,
                                           ready.previous_week)
     Sessions = session_factory(engine)
     with Sessions() as s:
-        solve, _ = queue.enqueue(s, payload=payload, n_offers=len(scenario.bundles),
-                                 n_segments=len(scenario.segments), options=opts,
-                                 actor=f"weekly:{cfg.name}", source="weekly",
-                                 status="running", tenant=tenant)
-        s.execute(update(Solve).where(Solve.id == solve.id).values(
-            worker=owner, attempts=1, started_at=utcnow(),
-            lease_until=utcnow() + timedelta(seconds=60)))
+        solve = _running_solve(s, cfg, ready, owner, tenant)
         s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant))
                   .values(solve_id=solve.id, previous_week=prev_week,
                           lease_until=utcnow() + timedelta(
@@ -243,6 +264,70 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
                                      tenant=tenant)
     return WeeklyOutcome(cfg.name, week, str(status), solve_id, True, export_dir, prev_week,
                          message, done.result, tuple(done.leftover))
+
+
+def _running_solve(s: Any, cfg: WeeklyConfig, ready: PreparedWeek, owner: str,
+                   tenant: str) -> Solve:
+    """The week's solve stored as running in this process (the caller commits)."""
+    solve, _ = queue.enqueue(s, payload=ready.payload, n_offers=len(ready.scenario.bundles),
+                             n_segments=len(ready.scenario.segments), options=ready.options,
+                             actor=f"weekly:{cfg.name}", source="weekly",
+                             status="running", tenant=tenant)
+    s.execute(update(Solve).where(Solve.id == solve.id).values(
+        worker=owner, attempts=1, started_at=utcnow(),
+        lease_until=utcnow() + timedelta(seconds=60)))
+    return solve
+
+
+def replan_version(engine: Engine, cfg: WeeklyConfig, week: str, owner: str,
+                   ready: PreparedWeek, out: Any, *, tenant: str) -> WeeklyOutcome:
+    """Re-plan a finished season week: solve ``ready`` and store its plan as the week's
+    next version (:mod:`.versions`), which is what is published — approved and
+    exported at once without ``approval: required``, else once approved (the version
+    approved before stays published until then)."""
+    Sessions = session_factory(engine)
+    with Sessions() as s:
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant))).one()
+        if w.status != "done" or w.solve_id is None:
+            raise BundleoptError(f"week {week} of {cfg.name!r} is being planned by "
+                                 f"{w.owner} right now; try again later")
+        solve_id = _running_solve(s, cfg, ready, owner, tenant).id
+        s.commit()
+    done = execute(engine, solve_id, owner, None, ready.options, lease_seconds=60,
+                   heartbeat_seconds=2.0, scenario=ready.scenario)
+    status, export_dir = str(done.status), None
+    if status not in ("optimal", "feasible"):
+        return WeeklyOutcome(cfg.name, week, status, solve_id, False, None,
+                             ready.previous_week, f"week {week}: re-plan {status}; the "
+                             "published version is unchanged", done.result,
+                             tuple(done.leftover))
+    with Sessions() as s:
+        w = s.scalars(select(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant))).one()
+        new = s.get(Solve, solve_id)
+        rows = s.scalars(select(Plan).where(Plan.solve_id == solve_id)).one().rows
+        summary = dict(new.summary or {})
+        number = latest_number(s, w) + 1
+        s.add(PlanVersion(weekly_id=w.id, solve_id=w.solve_id, version=number,
+                          base_version=default_version(w), rows=rows, n_rows=len(rows),
+                          changes=[], objective=new.objective,
+                          kpis=jsonable(summary.get("kpis") or {}),
+                          binding=list(summary.get("binding_constraints") or []),
+                          comment=f"re-planned from the sales since the season's start "
+                                  f"(solve {solve_id})", created_by=f"weekly:{cfg.name}",
+                          source_solve_id=solve_id))
+        s.flush()
+        if not w.approval_required:
+            w.approved_version, w.review = number, "approved"
+            w.reviewed_by, w.reviewed_at = f"weekly:{cfg.name}"[:64], utcnow()
+            w.export_target = export_path(cfg, week, out)
+            export_dir = export_week(s, w, actor=f"weekly:{cfg.name}", source=cfg.source,
+                                     show_path=not cfg.confined)
+        s.commit()
+    message = f"week {week}: {status}, re-planned as version {number}" + (
+        f" and written to {export_dir}" if export_dir else
+        ", awaiting approval before export" if w.approval_required else "")
+    return WeeklyOutcome(cfg.name, week, status, solve_id, True, export_dir,
+                         ready.previous_week, message, done.result, tuple(done.leftover))
 
 
 def close_week(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, solve_id: str,

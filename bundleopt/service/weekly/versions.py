@@ -55,6 +55,7 @@ class Version:
     comment: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
     base_version: int | None = None
+    source_solve_id: str | None = None     # a re-plan's solve (PlanVersion's column)
 
     def out(self, with_rows: bool = True) -> dict[str, Any]:
         """The JSON view (``rows`` only when asked)."""
@@ -92,11 +93,16 @@ def optimizer_version(s: Session, w: WeeklyPlan) -> Version | None:
                    created_by=solve.submitted_by, created_at=solve.finished_at)
 
 
-def _stored(solve: Solve, v: PlanVersion) -> Version:
+def _stored(solve: Solve, v: PlanVersion, s: Session | None = None) -> Version:
+    """A stored version; one re-planned from sales is judged by the bound and status of
+    the solve that made it (``source_solve_id``)."""
+    if v.source_solve_id is not None and s is not None:
+        solve = s.get(Solve, v.source_solve_id) or solve
     return Version(v.version, v.rows, v.objective, solve.bound,
                    relative_gap(v.objective, solve.bound), solve.status, dict(v.kpis),
                    list(v.binding), True, created_by=v.created_by, created_at=v.created_at,
-                   comment=v.comment, changes=list(v.changes), base_version=v.base_version)
+                   comment=v.comment, changes=list(v.changes), base_version=v.base_version,
+                   source_solve_id=v.source_solve_id)
 
 
 def list_versions(s: Session, w: WeeklyPlan) -> list[Version]:
@@ -108,7 +114,7 @@ def list_versions(s: Session, w: WeeklyPlan) -> list[Version]:
     stored = s.scalars(select(PlanVersion).where(PlanVersion.weekly_id == w.id,
                                                  PlanVersion.solve_id == w.solve_id)
                        .order_by(PlanVersion.version)).all()
-    return [first, *(_stored(solve, v) for v in stored)]
+    return [first, *(_stored(solve, v, s) for v in stored)]
 
 
 def get_version(s: Session, w: WeeklyPlan, number: int | None) -> Version | None:
@@ -124,7 +130,7 @@ def get_version(s: Session, w: WeeklyPlan, number: int | None) -> Version | None
          else q.order_by(PlanVersion.version.desc()).limit(1))
     v = s.scalars(q).first()
     if v is not None:
-        return _stored(solve, v)
+        return _stored(solve, v, s)
     return optimizer_version(s, w) if number is None else None
 
 
@@ -164,15 +170,16 @@ def ladder_points(scenario: Any) -> dict[str, list[float]]:
             for k, run in zip(firsts, np.split(price[order], cuts))}
 
 
-def week_scenario(s: Session, w: WeeklyPlan) -> WeekScenario:
-    """The scenario the week was solved on (with its previous plan), from the database,
-    and its ladders.
+def week_scenario(s: Session, w: WeeklyPlan, solve_id: str | None = None) -> WeekScenario:
+    """The scenario the week was solved on (with its previous plan) — or, given
+    ``solve_id``, the one a re-plan of it was (a version's ``source_solve_id``) — from
+    the database, and its ladders.
 
     Stored scenarios never change (they are keyed by the hash of their content), so the
     last few parsed are kept: a review re-evaluates the same week again and again."""
     from formulations.loading import scenario_from_tables
 
-    solve = s.get(Solve, w.solve_id)
+    solve = s.get(Solve, solve_id or w.solve_id)
     key = solve.scenario_hash
     with _SCENARIOS_LOCK:
         found = _SCENARIOS.get(key)
@@ -188,15 +195,16 @@ def week_scenario(s: Session, w: WeeklyPlan) -> WeekScenario:
     return found
 
 
-def parse_changes(rows: Any) -> list[tuple[str, str, float | None]]:
-    """The override rows as ``(bundle_id, segment_id, price)``; InputError naming the row
-    and field of the first bad one (NaN, infinite, negative, zero or absurd prices)."""
+def parse_changes(rows: Any) -> list[tuple[str, str, float | None, str | None]]:
+    """The override rows as ``(bundle_id, segment_id, price, period)`` (``period``: a
+    season week's period label, else ``None``); InputError naming the row and field of
+    the first bad one (NaN, infinite, negative, zero or absurd prices)."""
     if not isinstance(rows, list) or not rows:
         raise InputError(SOURCE, "expected a non-empty list of rows "
                          "{bundle_id, segment_id, price}", field="rows")
     if len(rows) > MAX_CHANGES:
         raise InputError(SOURCE, f"at most {MAX_CHANGES} rows at once", field="rows")
-    out: list[tuple[str, str, float | None]] = []
+    out: list[tuple[str, str, float | None, str | None]] = []
     for i, r in enumerate(rows, start=1):
         if not isinstance(r, dict):
             raise InputError(SOURCE, "expected an object", row=i)
@@ -205,13 +213,18 @@ def parse_changes(rows: Any) -> list[tuple[str, str, float | None]]:
             raise InputError(SOURCE, "expected an offer id", row=i, field="bundle_id")
         if not isinstance(seg, str) or not seg:
             raise InputError(SOURCE, "expected a segment id or *", row=i, field="segment_id")
+        period = r.get("period")
+        if period is not None and (not isinstance(period, str) or not period):
+            raise InputError(SOURCE, "expected a period label", row=i, field="period")
         price = r.get("price")
         if price is not None:
             price = price_value(price, i)
-        out.append((bundle, seg, price))
-    keys = [(b, g) for b, g, _ in out]
+        out.append((bundle, seg, price, period))
+    keys = [(t, b, g) for b, g, _, t in out]
     if len(set(keys)) != len(keys):
-        raise InputError(SOURCE, "the same offer and segment appear twice", field="rows")
+        raise InputError(SOURCE, "the same offer and segment appear twice"
+                         + (" for one period" if any(t for t, _, _ in keys) else ""),
+                         field="rows")
     return out
 
 
@@ -239,23 +252,34 @@ def price_value(price: Any, row: int) -> float:
 
 
 def apply_changes(week: WeekScenario, base: list[dict[str, Any]],
-                  changes: list[tuple[str, str, float | None]]) -> pd.DataFrame:
-    """The base plan (``bundle_id, segment_id, price``) with the changes made; every new
-    price checked against its offer's ladder."""
+                  changes: list[tuple[str, str, float | None, str | None]]) -> pd.DataFrame:
+    """The base plan (``bundle_id, segment_id, price``; a season's with ``period``
+    first) with the changes made; every new price checked against its offer's ladder.
+    A season's change names its period (one of the plan's horizon)."""
     scenario, points = week.scenario, week.points
-    plan = pd.DataFrame(base, columns=None)[["bundle_id", "segment_id", "price"]] if base \
-        else pd.DataFrame(columns=["bundle_id", "segment_id", "price"])
-    plan = plan.astype({"bundle_id": str, "segment_id": str, "price": float})
+    season = scenario.is_season
+    cols = (["period"] if season else []) + ["bundle_id", "segment_id", "price"]
+    plan = pd.DataFrame(base, columns=None)[cols] if base else pd.DataFrame(columns=cols)
+    plan = plan.astype({c: (float if c == "price" else str) for c in cols})
     personal = scenario.pricing != "uniform"
     segments = set(map(str, scenario.segments.index))
-    key = pd.Series(list(zip(plan["bundle_id"], plan["segment_id"])), index=plan.index,
+    labels = set(scenario.horizon.labels) if season else set()
+    key = pd.Series(list(zip(plan["period"] if season else [None] * len(plan),
+                             plan["bundle_id"], plan["segment_id"])), index=plan.index,
                     dtype=object)
     current = set(key)
-    drop: set[tuple[str, str]] = set()
-    set_price: dict[tuple[str, str], float] = {}
-    new_rows: list[tuple[str, str, float]] = []
-    for i, (bundle, seg, price) in enumerate(changes, start=1):
-        k = (bundle, seg)
+    drop: set[tuple[Any, str, str]] = set()
+    set_price: dict[tuple[Any, str, str], float] = {}
+    new_rows: list[tuple[Any, ...]] = []
+    for i, (bundle, seg, price, period) in enumerate(changes, start=1):
+        if season and period not in labels:
+            raise InputError(SOURCE, "this week's plan has periods: name one of "
+                             f"{', '.join(scenario.horizon.labels)}" if period is None else
+                             f"period {safe_text(period)[:20]!r} is not in this week's "
+                             "plan", row=i, field="period")
+        if not season and period is not None:
+            raise InputError(SOURCE, "this week's plan has no periods", row=i, field="period")
+        k = (period, bundle, seg)
         on_sale = k in current
         if bundle not in points:
             raise InputError(SOURCE, f"no offer {safe_text(bundle)[:64]!r} in this week's "
@@ -279,7 +303,7 @@ def apply_changes(week: WeekScenario, base: list[dict[str, Any]],
                 raise InputError(SOURCE, f"segment {safe_text(seg)[:64]!r}: this plan prices "
                                  + ("per segment" if personal else "for everyone (*)"),
                                  row=i, field="segment_id")
-            new_rows.append((bundle, seg, float(cents)))
+            new_rows.append(((period,) if season else ()) + (bundle, seg, float(cents)))
     price = plan["price"].to_numpy(float).copy()
     hit = key.map(lambda k: set_price.get(k, np.nan)).to_numpy(float)
     price = np.where(np.isnan(hit), price, hit)
@@ -296,12 +320,12 @@ def evaluate_override(s: Session, w: WeeklyPlan, rows: Any,
     from formulations.evaluate import evaluate_plan
     from solver.run_folder import money_rounded_plan, readable_plan
 
-    changes = parse_changes(rows)
+    changes = parse_changes(rows)   # a season's plan re-evaluates with evaluate_season
     start = start if start is not None else get_version(s, w, base)
     if start is None:
         raise InputError(SOURCE, f"the week has no version {base}" if base is not None
                          else "the week has no plan to override", field="base_version")
-    week = week_scenario(s, w)
+    week = week_scenario(s, w, start.source_solve_id)
     scenario = week.scenario
     plan = apply_changes(week, start.rows, changes)
     ev = evaluate_plan(scenario, plan)
@@ -314,8 +338,10 @@ def evaluate_override(s: Session, w: WeeklyPlan, rows: Any,
     v = Version(latest_number(s, w) + 1, out_rows, objective, start.bound,
                 relative_gap(objective, start.bound), start.status, jsonable(kpis),
                 sorted(set(ev.binding)), True,
-                changes=[{"bundle_id": b, "segment_id": g, "price": p}
-                         for b, g, p in changes], base_version=start.version)
+                changes=[{"bundle_id": b, "segment_id": g, "price": p,
+                          **({"period": t} if t is not None else {})}
+                         for b, g, p, t in changes], base_version=start.version,
+                source_solve_id=start.source_solve_id)
     return Evaluated(v, list(ev.violations))
 
 
@@ -331,7 +357,8 @@ def save_version(s: Session, w: WeeklyPlan, ev: Evaluated, actor: str,
     row = PlanVersion(weekly_id=w.id, solve_id=w.solve_id, version=v.version,
                       base_version=v.base_version or 0, rows=v.rows, n_rows=len(v.rows),
                       changes=v.changes, objective=v.objective, kpis=v.kpis,
-                      binding=v.binding, comment=comment, created_by=actor)
+                      binding=v.binding, comment=comment, created_by=actor,
+                      source_solve_id=v.source_solve_id)
     s.add(row)
     s.flush()
     v.created_at = row.created_at
