@@ -41,12 +41,9 @@ indicator itself; continuous in [0, 1].
 
 **Under ``no_increase``: the ceiling state** (family ``last_price_at_most``). Prices
 only go down, so the last price on sale only goes down too, and a staircase of
-cumulative indicators describes it more tightly than ``S`` (the monotone "the level
-has dropped to ≤ k by t" variables of lot-sizing and markdown models: the ``(ℓ, S)``
-inequalities of Barany, Van Roy and Wolsey, *Uncapacitated lot-sizing: the convex
-hull of solutions*, 1984, and the cumulative price-ladder variables of markdown
-optimisation, e.g. Caro and Gallien, *Clearance pricing optimization for a
-fast-fashion retailer*, Operations Research 60(6), 2012). Number the points of a group
+cumulative indicators describes it (the monotone "level reached by ``t``" variables of
+lot-sizing's extended formulations, e.g. Pochet and Wolsey, *Production Planning by
+Mixed Integer Programming*, 2006). Number the points of a group
 cheapest first, ``k = 1 … K_g``, and let ``X_{tk} = Σ_{k' ≤ k} x_{tk'}`` (on sale in
 ``t`` at ``p_k`` or cheaper). ``C_{tk} = 1`` when there is a last price on sale up to
 and including ``t`` and it is at most ``p_k``. With no price increase,
@@ -74,9 +71,10 @@ only grows), so the changes are
 
 — valid (off sale ``C_t = C_{t-1}``; a sale at the last price leaves ``C`` as it
 was; without a last price yet ``1 − C_{t-1,K_g} = 1``) and exact (a change to
-``p_{k*}`` below the last price lifts ``C_{tk*}`` from 0 to 1). It implies the ``S``
-form ``c ≥ x_{tk} − [\text{last} = p_k]`` and is tighter: measured in
-``benchmarks/study_markdown_rows.py`` (docs/model.md, "Seasons"). Without
+``p_{k*}`` below the last price lifts ``C_{tk*}`` from 0 to 1). Measured
+(``benchmarks/study_markdown_rows.py``, docs/model.md "Seasons"): the same LP bound as
+``S`` — its LP optimum already lies in the hull of the allowed price paths — a slightly
+lower bound after the root node, a smaller model. Without
 ``no_increase`` the last price can go up again and ``S`` stays.
 """
 from __future__ import annotations
