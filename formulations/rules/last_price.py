@@ -38,6 +38,44 @@ and without history (the first period on sale is no change; ``1 − Σ S`` says 
 yet"): ``c_{tg} ≥ x_{tj} − S_{t−1,j} − (1 − Σ_{j'∈g} S_{t−1,j'})``. Rules only bound
 ``c`` from above (``max_changes``, ``min_gap``), so at an optimum it is the change
 indicator itself; continuous in [0, 1].
+
+**Under ``no_increase``: the ceiling state** (family ``last_price_at_most``). Prices
+only go down, so the last price on sale only goes down too, and a staircase of
+cumulative indicators describes it (the monotone "level reached by ``t``" variables of
+lot-sizing's extended formulations, e.g. Pochet and Wolsey, *Production Planning by
+Mixed Integer Programming*, 2006). Number the points of a group
+cheapest first, ``k = 1 … K_g``, and let ``X_{tk} = Σ_{k' ≤ k} x_{tk'}`` (on sale in
+``t`` at ``p_k`` or cheaper). ``C_{tk} = 1`` when there is a last price on sale up to
+and including ``t`` and it is at most ``p_k``. With no price increase,
+``C_{tk} = max(C_{t-1,k}, X_{tk})`` — a sale at ``p_{k*}`` puts the last price at
+``p_{k*}``, which is at most the one before — written as
+
+.. math::
+
+    C_{tk} \ge C_{t-1,k},\quad C_{tk} \ge C_{t,k-1},\quad
+    C_{tk} \ge X_{tk},\quad C_{tk} \le C_{t-1,k} + X_{tk},
+
+exact for integral ``x`` (both bounds meet once ``C_{t-1}`` is integral; the second
+row is implied then and only tightens the relaxation), so ``C`` is continuous in
+[0, 1]. ``C_{-1,k}`` is a constant: 1 where the group has a history and every history
+price is at most ``p_k``. ``no_increase`` is then ``Σ_{k' ≥ k} x_{tk'} + C_{t-1,k-1}
+≤ 1`` (:mod:`.no_increase`): not on sale at ``p_k`` or above once the last price is
+below ``p_k``. A sale in ``t`` at ``p_{k*}`` is no change exactly when the last price
+before it is ``p_{k*}``, i.e. when ``C_{t-1}`` is already the step ``C_t`` is (``C``
+only grows), so the changes are
+
+.. math::
+
+    c_{tg} \ge C_{tk} - C_{t-1,k} \quad \forall k \in g
+    \qquad (- (1 - C_{t-1,K_g}) \text{ on the right without history})
+
+— valid (off sale ``C_t = C_{t-1}``; a sale at the last price leaves ``C`` as it
+was; without a last price yet ``1 − C_{t-1,K_g} = 1``) and exact (a change to
+``p_{k*}`` below the last price lifts ``C_{tk*}`` from 0 to 1). Measured
+(``benchmarks/study_markdown_rows.py``, docs/model.md "Seasons"): the same LP bound as
+``S`` — its LP optimum already lies in the hull of the allowed price paths — a slightly
+lower bound after the root node, a smaller model. Without
+``no_increase`` the last price can go up again and ``S`` stays.
 """
 from __future__ import annotations
 
@@ -48,6 +86,7 @@ import pandas as pd
 
 from ..checks import ALL_SEGMENTS
 from ..linear import Terms
+from .base import PRICE_TOL
 
 if TYPE_CHECKING:
     from ..linear import VarFamily
@@ -55,7 +94,14 @@ if TYPE_CHECKING:
     from .base import SeasonContext
 
 STATE = "last_price"
+CEILING = "last_price_at_most"
 CHANGED = "price_changed"
+
+
+def monotone(scenario: "Scenario") -> bool:
+    """Whether prices only go down (``markdown.no_increase``): the ceiling state holds."""
+    # read as Rule.value reads it (the rule module imports this one, not the reverse)
+    return bool(scenario.constraints.get("no_increase"))
 
 
 def history(scenario: "Scenario", frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +150,15 @@ class Layout:
         pairs = pd.DataFrame({"j": j, "g": self.group}).merge(
             pd.DataFrame({"k": j, "g": self.group}), on="g")
         self.pair_j, self.pair_k = pairs["j"].to_numpy(), pairs["k"].to_numpy()
+        # the ladder of each group, cheapest first (a group's prices are distinct)
+        order = np.lexsort((self.price, self.group))
+        same = self.group[order][1:] == self.group[order][:-1]
+        self.below = np.full(self.n_points, -1)          # the next cheaper point, −1: none
+        self.below[order[1:][same]] = order[:-1][same]
+        self.top = np.zeros(self.n_groups, np.int64)     # each group's dearest point
+        self.top[self.group[order]] = order
+        # C_{-1,k}: a history, all of it at most p_k
+        self.ceiling_start = (~np.isnan(hi) & (hi <= self.price + PRICE_TOL)).astype(float)
 
     def x(self, t: np.ndarray | int, j: np.ndarray) -> np.ndarray:
         """Member index of point ``j`` of period ``t`` in the offer family."""
@@ -165,11 +220,49 @@ def state(ctx: "SeasonContext") -> "VarFamily":
     return S
 
 
+def ceiling(ctx: "SeasonContext") -> "VarFamily":
+    """``C_{tk}`` (module docstring, under ``no_increase``), added once per model with
+    its rows."""
+    model = ctx.model
+    if CEILING in model.vars:
+        return model.vars[CEILING]
+    lay = layout(ctx)
+    n, P = lay.n_points, lay.n_periods
+    C = model.add_vars(CEILING, lay.keys(ctx.labels, lay.point_keys), lb=0.0, ub=1.0)
+    x = ctx.offer
+    keys = C.keys
+    r = np.arange(n * P)
+    t_of, j_of = r // n, r % n
+    prev = t_of > 0
+    start = lay.ceiling_start[j_of]
+    ones = np.ones(n * P)
+    model.add_constraints("last_price_at_most_kept", keys, [
+        Terms(C, r, r, ones), Terms(C, r[prev], r[prev] - n, -ones[prev])],
+        lo=np.where(prev, 0.0, start))
+    up = np.flatnonzero(lay.below[j_of] >= 0)
+    model.add_constraints("last_price_at_most_ladder", keys.iloc[up], [
+        Terms(C, np.arange(len(up)), up, np.ones(len(up))),
+        Terms(C, np.arange(len(up)), t_of[up] * n + lay.below[j_of[up]], -np.ones(len(up)))], lo=0.0)
+    # X_{tk}: per row (t, k), the points k' of its group with p_k' ≤ p_k in period t
+    cheaper = lay.price[lay.pair_k] <= lay.price[lay.pair_j]
+    pj, pk = lay.pair_j[cheaper], lay.pair_k[cheaper]
+    pt = np.repeat(np.arange(P), len(pj))
+    prow, pcol = pt * n + np.tile(pj, P), lay.x(pt, np.tile(pk, P))
+    model.add_constraints("last_price_at_most_from_sale", keys, [
+        Terms(C, r, r, ones), Terms(x, prow, pcol, -np.ones(len(prow)))], lo=0.0)
+    model.add_constraints("last_price_at_most_only_if", keys, [
+        Terms(C, r, r, ones), Terms(C, r[prev], r[prev] - n, -ones[prev]),
+        Terms(x, prow, pcol, -np.ones(len(prow)))], hi=np.where(prev, 0.0, start))
+    return C
+
+
 def changes(ctx: "SeasonContext") -> "VarFamily":
     """``c_{tg}`` (module docstring), added once per model with its rows."""
     model = ctx.model
     if CHANGED in model.vars:
         return model.vars[CHANGED]
+    if monotone(ctx.scenario):
+        return _ceiling_changes(ctx)
     S = state(ctx)
     lay = layout(ctx)
     n, P, G = lay.n_points, lay.n_periods, lay.n_groups
@@ -192,6 +285,33 @@ def changes(ctx: "SeasonContext") -> "VarFamily":
     terms.append(Terms(S, (pt * n + pj)[keep], ((pt - 1) * n + pk)[keep], -np.ones(int(keep.sum()))))
     lo = np.where(hist, np.where(prev, 0.0, -lay.start[j_of]), -1.0)
     model.add_constraints("price_change_counted", lay.keys(ctx.labels, lay.point_keys), terms, lo=lo)
+    return c
+
+
+def _ceiling_changes(ctx: "SeasonContext") -> "VarFamily":
+    """``c_{tg} ≥ C_{tk} − C_{t-1,k} (− 1 + C_{t-1,K_g})`` (module docstring)."""
+    C = ceiling(ctx)
+    lay = layout(ctx)
+    n, P, G = lay.n_points, lay.n_periods, lay.n_groups
+    c = ctx.model.add_vars(CHANGED, lay.keys(ctx.labels, lay.group_keys), lb=0.0, ub=1.0)
+    r = np.arange(n * P)
+    t_of, j_of = r // n, r % n
+    g_of = lay.group[j_of]
+    hist = lay.group_history[g_of]
+    # without history nothing is a change in period 1, nor at the dearest point (its
+    # two C_{t-1} terms cancel)
+    keep = np.flatnonzero(hist | ((t_of > 0) & (j_of != lay.top[g_of])))
+    t_k, j_k, g_k, h_k = t_of[keep], j_of[keep], g_of[keep], hist[keep]
+    m = len(keep)
+    row = np.arange(m)
+    prev = t_k > 0
+    fresh = ~h_k                                     # rows with the "no last price yet" term
+    terms = [Terms(c, row, t_k * G + g_k, np.ones(m)), Terms(C, row, keep, -np.ones(m)),
+             Terms(C, row[prev], keep[prev] - n, np.ones(int(prev.sum()))),
+             Terms(C, row[fresh], (t_k[fresh] - 1) * n + lay.top[g_k[fresh]], -np.ones(int(fresh.sum())))]
+    lo = np.where(h_k, np.where(prev, 0.0, -lay.ceiling_start[j_k]), -1.0)
+    ctx.model.add_constraints("price_change_counted", lay.keys(ctx.labels, lay.point_keys).iloc[keep],
+                              terms, lo=lo)
     return c
 
 
