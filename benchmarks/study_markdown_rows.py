@@ -19,7 +19,6 @@ bound and proven gap (these do depend on the load). Results: ``--out``
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -28,36 +27,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 NEW = HERE.parent
-MARKDOWN = {"no_increase": True, "max_changes": 2}
 
 
 def season_scenario(seed: int, periods: int = 8, size=(40, 150, 10), salvage: float = 0.2):
-    """The module docstring's season (validated)."""
+    """The module docstring's season (validated): family b of ``bench_season.py``."""
     sys.path[:0] = [str(HERE)]
-    from families import family_scenario
+    from bench_season import season_scenario as family_season
 
-    from formulations.scenario import Horizon
-    from formulations.validate import validate_scenario
-
-    products, offers, segments = size
-    sc = family_scenario("b", (products, offers, segments, 7), seed)
-    rng = np.random.default_rng([seed, 19, periods])
-    inv = sc.products["inventory"].to_numpy(float)
-    drawn = np.round(sc.segments["size"].sum() * rng.uniform(0.10, 0.60, len(inv)))
-    inv = np.round(np.where(np.isfinite(inv), inv, drawn) * periods / 2)
-    labels = tuple(str(t) for t in range(1, periods + 1))
-    factor = rng.uniform(0.6, 1.4, periods)
-    sizes = pd.DataFrame({"period": np.repeat(labels, len(sc.segments)),
-                          "segment_id": np.tile(sc.segments.index.to_numpy(dtype=object), periods),
-                          "size": np.round(np.outer(factor, sc.segments["size"].to_numpy(float)).ravel(), 1)})
-    sc = dataclasses.replace(sc, products=sc.products.assign(inventory=inv), horizon=Horizon(labels, salvage),
-                             periods=sizes, name=f"season-b-{seed}-{periods}")
-    sc = validate_scenario(sc, source="study")
-    return sc.with_constraints(inventory=True, **MARKDOWN)
+    return family_season("b", size, periods, seed, salvage, None)
 
 
 def _highs(form, integral: bool):
