@@ -367,25 +367,27 @@ def _check_season(s: Scenario, src: Sources) -> None:
     if s.objective == "expected_profit":
         raise src.setting_error("objective", "expected_profit is not available with a horizon "
                                 "(use profit or revenue)")
-    where = "the horizon in scenario.yaml"
     p = s.periods
-    _check_ids("periods", p["period"], "period", src, unique=False)
-    _check_known("periods", p["period"], "period", pd.Index(labels), "period", where, src)
-    _check_ids("periods", p["segment_id"], "segment_id", src, unique=False)
-    _check_known("periods", p["segment_id"], "segment_id", s.segments.index, "segment",
-                 src.table("segments"), src)
-    _check_range("periods", p["size"], "size", src, lo=0.0)
+    _check_period_rows("periods", p, labels, "segment_id", s.segments.index, "segment",
+                       "segments", "size", src)
     pos = _first(p.duplicated(["period", "segment_id"]).to_numpy(bool))
     if pos is not None:
         raise src.error("periods", pos, "segment_id", f"segment {p['segment_id'].iloc[pos]!r} "
                         f"has two sizes in period {p['period'].iloc[pos]!r}")
-    r = s.receipts
-    _check_ids("receipts", r["period"], "period", src, unique=False)
-    _check_known("receipts", r["period"], "period", pd.Index(labels), "period", where, src)
-    _check_ids("receipts", r["product_id"], "product_id", src, unique=False)
-    _check_known("receipts", r["product_id"], "product_id", s.products.index, "product",
-                 src.table("products"), src)
-    _check_range("receipts", r["units"], "units", src, lo=0.0)
+    _check_period_rows("receipts", s.receipts, labels, "product_id", s.products.index, "product",
+                       "products", "units", src)
+
+
+def _check_period_rows(table: str, frame: pd.DataFrame, labels, key: str, known: pd.Index,
+                       kind: str, known_table: str, amount: str, src: Sources) -> None:
+    """A per-period table (periods.csv, receipts.csv): a period of the horizon, a known
+    ``key`` (segment or product) and an ``amount`` ≥ 0 on every row."""
+    _check_ids(table, frame["period"], "period", src, unique=False)
+    _check_known(table, frame["period"], "period", pd.Index(labels), "period",
+                 "the horizon in scenario.yaml", src)
+    _check_ids(table, frame[key], key, src, unique=False)
+    _check_known(table, frame[key], key, known, kind, src.table(known_table), src)
+    _check_range(table, frame[amount], amount, src, lo=0.0)
 
 
 def _check_competitors(s: Scenario, src: Sources) -> None:
