@@ -29,6 +29,8 @@ from .first_choice import build_first_choice
 from .linear import LinearModel, Terms
 from .offers import OfferSpace
 
+LADDER_FAMILY = "ladder_prefix"         # the variables only a model with these rows has
+
 
 def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
     """The first-choice model of :mod:`formulations.first_choice` plus the rows above."""
@@ -51,7 +53,7 @@ def build_first_choice_ladder(space: OfferSpace) -> LinearModel:
     pos = np.empty(n_pts, np.int64)
     pos[order] = np.arange(n_pts)                                   # X index of point j
     xkeys = offer.keys.iloc[order]
-    X = model.add_vars("ladder_prefix", xkeys, lb=0.0, ub=1.0)
+    X = model.add_vars(LADDER_FAMILY, xkeys, lb=0.0, ub=1.0)
     r = np.arange(n_pts)
     model.add_constraints("ladder_prefix_def", xkeys, [
         Terms(X, r, r, np.ones(n_pts)),

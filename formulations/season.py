@@ -39,12 +39,14 @@ from .scenario import Scenario
 DEMAND_FAMILY = {"first_choice": "buy", "mnl": "share"}
 
 
-def build_season(scenario: Scenario,
-                 one_period: Callable[[OfferSpace], LinearModel]) -> tuple[list[OfferSpace], LinearModel]:
-    """The offer space of each period and the season model (module docstring);
-    ``one_period`` builds the model of one period's offer space."""
+def build_season(scenario: Scenario, one_period: Callable[[OfferSpace], LinearModel],
+                 spaces: list[OfferSpace] | None = None) -> tuple[list[OfferSpace], LinearModel]:
+    """The offer space of each period (``spaces`` if given: built before for the same
+    scenario) and the season model (module docstring); ``one_period`` builds the model
+    of one period's offer space."""
     labels = scenario.horizon.labels
-    spaces = [build_offer_space(scenario.period_slice(t), keep_points=True) for t in labels]
+    if spaces is None:
+        spaces = [build_offer_space(scenario.period_slice(t), keep_points=True) for t in labels]
     models = [one_period(space) for space in spaces]
     model = stack_periods(models, labels, f"season_{models[0].name}")
     demand = model.vars[DEMAND_FAMILY[scenario.choice_model]]

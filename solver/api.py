@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
-from formulations.build import BuiltModel, build_model
+from formulations.build import BuiltModel, add_twin, build_model
 from formulations.errors import option_error
 from formulations.evaluate import evaluate_plan
 from formulations.linear import MatrixForm
@@ -33,7 +33,8 @@ from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .first_plan import (first_plan, first_plan_applies, keep_first_plan, same_plan,
                          solver_deadline)
-from .machine import solve_threads
+from .machine import machine_cores, solve_threads
+from .race import race, race_applies
 from .season_start import season_first_plan
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
@@ -129,7 +130,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     used_threads, threads_note = solve_threads(asked.threads, backend_cls.default_threads)
     options = asked.overridden(threads=used_threads)
 
-    model = _build(scenario, options.backend)
+    model = _build(scenario, options.backend, options.threads)
     relay = _ProgressRelay(progress, model.started)
     raw, first = _no_solver_needed(model), _FirstPlan()
     if raw is None:
@@ -162,17 +163,21 @@ class _Model:
     form: MatrixForm
     started: float                      # time.perf_counter() when the build started
     seconds: float
+    twin_form: MatrixForm | None = None  # built.twin's matrix, raced beside form (solver.race)
 
     @property
     def notes(self) -> list[str]:
         return list(self.built.model.notes)
 
 
-def _build(scenario: Scenario, backend: str) -> _Model:
+def _build(scenario: Scenario, backend: str, threads: int | None) -> _Model:
     started = time.perf_counter()
     built = build_model(scenario, backend)
     form = built.model.to_arrays()
-    return _Model(built, form, started, time.perf_counter() - started)
+    twin_form = None
+    if race_applies(backend, threads, machine_cores(), form.A.nnz) and add_twin(built):
+        twin_form = built.twin.to_arrays()
+    return _Model(built, form, started, time.perf_counter() - started, twin_form)
 
 
 class _ProgressRelay:
@@ -273,7 +278,11 @@ def _backend_solve(backend_cls: type, model: _Model, options: SolverOptions, dea
             "the first plan is proven within the gap asked for by the segment relaxation "
             "bound; no MIP solve was needed"])
     control = SolveControl(solver_deadline(deadline, first.plan), relay.backend, cancel, first.start)
-    raw = backend_cls().solve(model.form, options.overridden(mip_gap=options.gap_or_default), control)
+    options = options.overridden(mip_gap=options.gap_or_default)
+    if model.twin_form is not None:
+        raw = race(backend_cls, model.built, (model.form, model.twin_form), options, control)
+    else:
+        raw = backend_cls().solve(model.form, options, control)
     raw.status = Status(raw.status)
     if raw.stopped_by == TIME_LIMIT:
         raw.notes = raw.notes + [

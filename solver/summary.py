@@ -115,6 +115,8 @@ def _model_size(built: BuiltModel, form: MatrixForm) -> dict:
         "choice_arcs": int(len(built.space.arcs)),
         "pruned": built.space.pruned,
         "formulation": built.model.name,
+        # raced beside the formulation (solver/race.py), or None
+        "side_by_side": None if built.twin is None else built.twin.name,
     }
 
 
