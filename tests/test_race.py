@@ -14,6 +14,7 @@ import time
 import zlib
 from pathlib import Path
 
+import highspy
 import numpy as np
 import pytest
 
@@ -154,3 +155,31 @@ def test_cancel_stops_both_runs():
                SolverOptions(time_limit=60), SolveControl(Deadline(60), cancel=cancel))
     assert out.cancelled and time.perf_counter() - t0 < 3.0
     assert out.status != Status.OPTIMAL and out.stopped_by is None
+
+
+def test_callback_bounds_are_bounds_with_a_mip_start():
+    """With a MIP start, HiGHS used to complete it by a restricted MIP that reported its
+    own bound (the start's value) through our callbacks, and the race stopped on it
+    claiming optimal (season b 40/150/10 × 8). Every bound passed on must be a bound:
+    at least every plan found, and never just the start's value."""
+    from solver.api import _build, _first_plan, _ProgressRelay
+    from solver.backends.highs_child import load, quiet_highs, watch_mip
+    from solver.backends.highs_run import HighsRun, model_arrays
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_season import season_scenario
+    sc = season_scenario("b", (20, 60, 8), 3, 0, 0.2, None)
+    model = _build(sc, "highs", 1)
+    first = _first_plan(model, sc.solver, Deadline(30), _ProgressRelay(None, time.perf_counter()),
+                        None, None)
+    assert first.start is not None
+    h, log, seen = quiet_highs(), [], []
+    load(h, model_arrays(model.form, HighsRun(seconds_left=8, start=first.start)), log)
+    watch_mip(h, lambda obj, bound, x: seen.append((obj, bound)), lambda bound: seen.append((None, bound)))
+    h.run()
+    assert "MIP start solution is feasible" in "".join(log)
+    best = max(o for o, _ in seen if o is not None)
+    bounds = [b for _, b in seen if b is not None]
+    assert all(b >= best - 1e-6 * abs(best) for b in bounds), (best, bounds)
+    assert h.getModelStatus() != highspy.HighsModelStatus.kOptimal   # 8 s do not prove it
+    start_value = first.plan.objective
+    assert not [b for b in bounds if abs(b - start_value) <= 1e-6 * abs(start_value)]

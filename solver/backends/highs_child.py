@@ -91,11 +91,59 @@ def load(h: highspy.Highs, m: dict, log: list[str]) -> tuple[list[str], np.ndarr
                 np.ascontiguousarray(data, dtype=float), integrality)
     start = m["start"]
     if start is not None:
-        # a MIP start: the values given (the integer choices of the heuristic's plan);
-        # HiGHS fixes them, completes the rest, and keeps it if it is feasible
-        given = np.flatnonzero(~np.isnan(start))
-        h.setSolution(len(given), given.astype(np.int32), np.ascontiguousarray(start[given], dtype=float))
+        # a MIP start: the values given (the integer choices of the heuristic's plan),
+        # completed here (see complete_start) and handed over whole
+        began = time.perf_counter()
+        full = complete_start(m, start, presolve=h.getOptionValue("presolve") != "off")
+        if full is not None:
+            h.setSolution(len(full), np.arange(len(full), dtype=np.int32), full)
+        if m["seconds_left"] is not None:
+            h.setOptionValue("time_limit", max(0.01, solver_share(m["seconds_left"])
+                                               - (time.perf_counter() - began)))
     return notes, integrality
+
+
+START_NODES = 500            # HiGHS's own mip_max_start_nodes
+
+
+def complete_start(m: dict, start: np.ndarray, presolve: bool) -> np.ndarray | None:
+    """The MIP start completed to a whole solution: the model with the given values
+    fixed, solved by a HiGHS of its own (at most ``START_NODES`` nodes, no callbacks);
+    ``None`` if that finds nothing.
+
+    HiGHS completes a partial start itself the same way, but it runs that restricted MIP
+    with the caller's callbacks, whose bounds are then the restricted model's: a season
+    40/150/10 × 8 reported the start's own value as its "dual bound" before the real
+    search began (whose root bound was 3.2 M against 3.09 M). Given a whole solution,
+    HiGHS only checks it."""
+    lb, ub = np.array(m["lb"], dtype=float), np.array(m["ub"], dtype=float)
+    given = np.flatnonzero(~np.isnan(start))
+    lb[given] = ub[given] = start[given]
+    integer = np.asarray(m["integer"]).astype(bool)
+    h = quiet_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_max_nodes", START_NODES)
+    h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-8)
+    if not presolve:
+        h.setOptionValue("presolve", "off")
+    if m["seconds_left"] is not None:
+        h.setOptionValue("time_limit", solver_share(m["seconds_left"]))
+    n_row, n_col = m["shape"]
+    h.passModel(n_col, n_row, len(m["data"]), int(highspy.MatrixFormat.kColwise),
+                int(highspy.ObjSense.kMaximize if m["sense"] == "max" else highspy.ObjSense.kMinimize),
+                0.0, np.ascontiguousarray(m["cost"], dtype=float), lb, ub,
+                np.where(np.isfinite(m["lo"]), m["lo"], -highspy.kHighsInf),
+                np.where(np.isfinite(m["hi"]), m["hi"], highspy.kHighsInf),
+                np.asarray(m["indptr"]).astype(np.int32), np.asarray(m["indices"]).astype(np.int32),
+                np.ascontiguousarray(m["data"], dtype=float),
+                (integer & ~np.isin(np.arange(n_col), given)).astype(np.int32))
+    h.run()
+    if h.getInfo().primal_solution_status != 2:
+        return None
+    x = np.array(h.getSolution().col_value, dtype=float)
+    x[integer] = np.round(x[integer])
+    return x
 
 
 def final_result(h: highspy.Highs, integrality: np.ndarray):
@@ -109,6 +157,8 @@ def final_result(h: highspy.Highs, integrality: np.ndarray):
     if bound is not None and not np.isfinite(bound):
         bound = None
     MS = highspy.HighsModelStatus
+    if ms != MS.kOptimal and integrality.any():
+        bound = proven_bound(bound, obj)
     if ms == MS.kOptimal:
         status = "optimal"
     elif ms in (MS.kInfeasible,):
@@ -130,9 +180,27 @@ def watch_mip(h: highspy.Highs, incumbent: Callable[[float | None, float | None,
     """Call ``incumbent(objective, bound, x)`` on each improving solution HiGHS finds and
     ``bound(dual_bound)`` on each of its MIP log lines."""
     h.cbMipImprovingSolution.subscribe(lambda e: incumbent(
-        finite(e.data_out.objective_function_value), finite(e.data_out.mip_dual_bound),
+        finite(e.data_out.objective_function_value), _callback_bound(e.data_out),
         np.array(e.data_out.mip_solution, dtype=float)))
-    h.cbMipLogging.subscribe(lambda e: bound(finite(e.data_out.mip_dual_bound)))
+    h.cbMipLogging.subscribe(lambda e: bound(_callback_bound(e.data_out)))
+
+
+def proven_bound(bound: float | None, objective: float | None) -> float | None:
+    """``bound`` unless it is the incumbent's own value in a run that did not end optimal.
+
+    HiGHS reports its dual bound clipped to the incumbent (``lb = min(ub, lb)`` in
+    ``HighsMipSolverData::limitsToGap``), and while it takes in a MIP start, before its
+    root LP has a bound, it was seen to report the start's objective as the bound
+    (season 40/150/10 × 8: bound 3,085,647 = the start; the root LP's, 3.2 M). A bound
+    equal to the incumbent proves nothing until HiGHS itself stops as optimal."""
+    if bound is None or objective is None:
+        return bound
+    return None if abs(bound - objective) <= 1e-9 * max(1.0, abs(objective)) else bound
+
+
+def _callback_bound(data) -> float | None:
+    bound = proven_bound(finite(data.mip_dual_bound), finite(data.mip_primal_bound))
+    return proven_bound(bound, finite(data.objective_function_value))
 
 
 def sparse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
