@@ -201,11 +201,15 @@ def test_each_period_on_its_own_is_a_season_plan(choice_model, mix, k):
     rng = _rng("weekly", choice_model, mix, k)
     sc = random_season(rng, pricing="uniform", choice_model=choice_model, objective="profit",
                        rules=MIXES[mix])
-    plan = weekly_plan(sc, 0.5)
-    if plan is None:
-        return
-    ev = evaluate_plan(sc, plan)
-    assert ev.violations == [], (ev.violations, plan)
-    first = solve(sc).summary["first_plan"]
-    if first is not None and first.get("objective") is not None:
-        assert first["objective"] >= ev.objective - 1e-6
+    result = solve(sc)
+    first = result.summary["first_plan"]
+    for exact in (False, True):         # the second candidate, and the third (each period solved)
+        plan = weekly_plan(sc, 0.5 if not exact else 10.0, exact=exact)
+        if plan is None:
+            continue
+        ev = evaluate_plan(sc, plan)
+        assert ev.violations == [], (exact, ev.violations, plan)
+        if first is not None and first.get("objective") is not None:
+            assert first["objective"] >= ev.objective - 1e-6, exact
+        # the season solve never earns less than each period solved on its own
+        assert result.objective is not None and result.objective >= ev.objective - 1e-6, exact
