@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -58,10 +59,12 @@ def pooled(scenario):
 
 
 def season_first_plan(built: BuiltModel, seconds_left: float | None,
-                      cancel: threading.Event | None = None
+                      cancel: threading.Event | None = None,
+                      improved: Callable[[float], None] | None = None,
                       ) -> tuple[HeuristicResult | None, np.ndarray | None]:
-    """The constant plan of the module docstring and the MIP start made from it, or
-    ``None, None``."""
+    """The best candidate of the module docstring and the MIP start made from it, or
+    ``None, None``; ``improved`` hears the value of the heuristics' best before the
+    periods are solved exactly."""
     season = built.season
     if built.space.no_price or not len(built.space.points):
         return None, None
@@ -81,18 +84,16 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
         weekly = weekly_plan(season, budget / len(labels), cancel)
         if weekly is not None:
             candidates.append(weekly)
+    best, eval_seconds = _better(season, candidates, None)
+    if len(labels) > 1 and not (cancel is not None and cancel.is_set()):
         per_week = exact_week_seconds(seconds_left, len(labels))
-        if per_week is not None and not (cancel is not None and cancel.is_set()):
+        if per_week is not None:
+            if best is not None and improved is not None:
+                improved(best[1].objective)          # a plan to show while the periods solve
             exact = weekly_plan(season, per_week, cancel, exact=True)
             if exact is not None:
-                candidates.append(exact)
-    best = None
-    t0 = time.perf_counter()
-    for plan in candidates:
-        ev = evaluate_plan(season, plan)
-        if not ev.violations and (best is None or ev.objective > best[1].objective + 1e-9):
-            best = (plan, ev)
-    eval_seconds = time.perf_counter() - t0
+                best, more = _better(season, [exact], best)
+                eval_seconds += more
     if best is None:
         return None, None
     plan, ev = best
@@ -117,6 +118,17 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
 EXACT_WEEKS_SHARE = 0.3
 EXACT_WEEK_MIN_SECONDS = 1.0
 EXACT_WEEK_UNLIMITED_SECONDS = 10.0
+
+
+def _better(season, plans: list, best: tuple | None) -> tuple[tuple | None, float]:
+    """The best of ``best`` and ``plans`` that break no rule of the season, as
+    ``(plan, evaluation)``, and the seconds the evaluations took."""
+    t0 = time.perf_counter()
+    for plan in plans:
+        ev = evaluate_plan(season, plan)
+        if not ev.violations and (best is None or ev.objective > best[1].objective + 1e-9):
+            best = (plan, ev)
+    return best, time.perf_counter() - t0
 
 
 def exact_week_seconds(seconds_left: float | None, periods: int) -> float | None:
