@@ -243,7 +243,8 @@ def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay
     price a segment's no-purchase term as 1)."""
     if model.built.is_season:
         plan, start = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel,
-                                        relay.searching if relay.progress is not None else None)
+                                        relay.searching if relay.progress is not None else None,
+                                        solve=solve)
         relay.solver_starts()
         if plan is not None:
             relay.backend(0.0, plan.objective, None)

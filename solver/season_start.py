@@ -61,10 +61,12 @@ def pooled(scenario):
 def season_first_plan(built: BuiltModel, seconds_left: float | None,
                       cancel: threading.Event | None = None,
                       improved: Callable[[float], None] | None = None,
+                      solve: Callable | None = None,
                       ) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The best candidate of the module docstring and the MIP start made from it, or
     ``None, None``; ``improved`` hears the value of the heuristics' best before the
-    periods are solved exactly."""
+    periods are solved exactly, by ``solve`` (:func:`solver.api.solve`; without it, no
+    such candidate)."""
     season = built.season
     if built.space.no_price or not len(built.space.points):
         return None, None
@@ -87,10 +89,10 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
     best, eval_seconds = _better(season, candidates, None)
     if len(labels) > 1 and not (cancel is not None and cancel.is_set()):
         per_week = exact_week_seconds(seconds_left, len(labels))
-        if per_week is not None:
+        if per_week is not None and solve is not None:
             if best is not None and improved is not None:
                 improved(best[1].objective)          # a plan to show while the periods solve
-            exact = weekly_plan(season, per_week, cancel, exact=True)
+            exact = weekly_plan(season, per_week, cancel, solve=solve)
             if exact is not None:
                 best, more = _better(season, [exact], best)
                 eval_seconds += more
@@ -141,10 +143,11 @@ def exact_week_seconds(seconds_left: float | None, periods: int) -> float | None
 
 
 def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | None = None,
-                exact: bool = False) -> pd.DataFrame | None:
+                solve: Callable | None = None) -> pd.DataFrame | None:
     """Each period on its own, in order (module docstring): ``period, bundle_id,
-    segment_id, price``, or ``None`` if a period's search found nothing. ``exact``:
-    each period solved by :func:`solver.api.solve` instead of the heuristic alone."""
+    segment_id, price``, or ``None`` if a period's search found nothing. With ``solve``
+    (:func:`solver.api.solve`, passed in by it), each period is solved exactly instead
+    of by the heuristic alone."""
     labels = season.horizon.labels
     inv = season.products["inventory"].to_numpy(float).copy()
     arrive = season.period_receipts().reindex(columns=season.products.index).fillna(0.0).to_numpy(float)
@@ -170,8 +173,8 @@ def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | Non
                             frozen[["bundle_id", "price"]]], ignore_index=True)
         week = dataclasses.replace(season.period_slice(t), products=season.products.assign(inventory=inv),
                                    previous_plan=last, prices=prices, period=None)
-        if exact:
-            now = _solved_week(week, seconds_per_period, cancel)
+        if solve is not None:
+            now = _solved_week(solve, week, seconds_per_period, cancel)
             if now is None:
                 return None
             ev = evaluate_plan(week, now)
@@ -192,10 +195,9 @@ def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | Non
     return plan[["period", "bundle_id", "segment_id", "price"]]
 
 
-def _solved_week(week, seconds: float, cancel: threading.Event | None) -> pd.DataFrame | None:
-    """One period's plan by the whole engine (the api imports this module, hence here)."""
-    from .api import solve
-
+def _solved_week(solve: Callable, week, seconds: float,
+                 cancel: threading.Event | None) -> pd.DataFrame | None:
+    """One period's plan by the whole engine."""
     res = solve(week, time_limit=seconds, cancel=cancel, explain=False)
     if not res.has_plan:
         return None

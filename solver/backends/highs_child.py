@@ -138,7 +138,12 @@ def complete_start(m: dict, start: np.ndarray, presolve: bool) -> np.ndarray | N
                 np.asarray(m["indptr"]).astype(np.int32), np.asarray(m["indices"]).astype(np.int32),
                 np.ascontiguousarray(m["data"], dtype=float),
                 (integer & ~np.isin(np.arange(n_col), given)).astype(np.int32))
+    if m["threads"] is not None:
+        h.setOptionValue("threads", int(m["threads"]))
     h.run()
+    # as highspy does after each solve it starts: this thread's HiGHS scheduler is let go,
+    # so that a later run in this thread may ask for other threads (else HiGHS refuses it)
+    highspy.Highs.resetThreadScheduler(False)
     if h.getInfo().primal_solution_status != 2:
         return None
     x = np.array(h.getSolution().col_value, dtype=float)
