@@ -175,7 +175,10 @@ def test_callback_bounds_are_bounds_with_a_mip_start():
     h, log, seen = quiet_highs(), [], []
     load(h, model_arrays(model.form, HighsRun(seconds_left=8, start=first.start)), log)
     watch_mip(h, lambda obj, bound, x: seen.append((obj, bound)), lambda bound: seen.append((None, bound)))
-    h.run()
+    try:
+        h.run()
+    finally:   # let go of this thread's HiGHS scheduler, as highspy's own solves do
+        highspy.Highs.resetThreadScheduler(False)
     assert "MIP start solution is feasible" in "".join(log)
     best = max(o for o, _ in seen if o is not None)
     bounds = [b for _, b in seen if b is not None]

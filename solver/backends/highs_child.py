@@ -77,18 +77,8 @@ def load(h: highspy.Highs, m: dict, log: list[str]) -> tuple[list[str], np.ndarr
         h.setOptionValue("presolve", "off")
         notes.append(f"coefficients span {mags.max() / mags.min():.1e}: HiGHS presolve switched off "
                      "for numerical safety")
-    n_row, n_col = m["shape"]
     integrality = np.asarray(m["integer"]).astype(np.int32)
-    # the numpy overload of passModel: one copy of each array, ~8x faster than
-    # filling a HighsLp attribute by attribute (benchmarks/build_paths.md)
-    h.passModel(n_col, n_row, len(data), int(highspy.MatrixFormat.kColwise),
-                int(highspy.ObjSense.kMaximize if m["sense"] == "max" else highspy.ObjSense.kMinimize),
-                0.0, np.ascontiguousarray(m["cost"], dtype=float),
-                np.ascontiguousarray(m["lb"], dtype=float), np.ascontiguousarray(m["ub"], dtype=float),
-                np.where(np.isfinite(m["lo"]), m["lo"], -highspy.kHighsInf),
-                np.where(np.isfinite(m["hi"]), m["hi"], highspy.kHighsInf),
-                np.asarray(m["indptr"]).astype(np.int32), np.asarray(m["indices"]).astype(np.int32),
-                np.ascontiguousarray(data, dtype=float), integrality)
+    _pass_model(h, m, m["lb"], m["ub"], integrality)
     start = m["start"]
     if start is not None:
         # a MIP start: the values given (the integer choices of the heuristic's plan),
@@ -104,6 +94,21 @@ def load(h: highspy.Highs, m: dict, log: list[str]) -> tuple[list[str], np.ndarr
 
 
 START_NODES = 500            # HiGHS's own mip_max_start_nodes
+
+
+def _pass_model(h: highspy.Highs, m: dict, lb, ub, integrality: np.ndarray) -> None:
+    """Model ``m`` with these column bounds and integrality into ``h``: the numpy overload
+    of passModel, one copy of each array, ~8x faster than filling a HighsLp attribute by
+    attribute (benchmarks/build_paths.md)."""
+    n_row, n_col = m["shape"]
+    h.passModel(n_col, n_row, len(m["data"]), int(highspy.MatrixFormat.kColwise),
+                int(highspy.ObjSense.kMaximize if m["sense"] == "max" else highspy.ObjSense.kMinimize),
+                0.0, np.ascontiguousarray(m["cost"], dtype=float),
+                np.ascontiguousarray(lb, dtype=float), np.ascontiguousarray(ub, dtype=float),
+                np.where(np.isfinite(m["lo"]), m["lo"], -highspy.kHighsInf),
+                np.where(np.isfinite(m["hi"]), m["hi"], highspy.kHighsInf),
+                np.asarray(m["indptr"]).astype(np.int32), np.asarray(m["indices"]).astype(np.int32),
+                np.ascontiguousarray(m["data"], dtype=float), integrality)
 
 
 def complete_start(m: dict, start: np.ndarray, presolve: bool) -> np.ndarray | None:
@@ -129,15 +134,9 @@ def complete_start(m: dict, start: np.ndarray, presolve: bool) -> np.ndarray | N
         h.setOptionValue("presolve", "off")
     if m["seconds_left"] is not None:
         h.setOptionValue("time_limit", solver_share(m["seconds_left"]))
-    n_row, n_col = m["shape"]
-    h.passModel(n_col, n_row, len(m["data"]), int(highspy.MatrixFormat.kColwise),
-                int(highspy.ObjSense.kMaximize if m["sense"] == "max" else highspy.ObjSense.kMinimize),
-                0.0, np.ascontiguousarray(m["cost"], dtype=float), lb, ub,
-                np.where(np.isfinite(m["lo"]), m["lo"], -highspy.kHighsInf),
-                np.where(np.isfinite(m["hi"]), m["hi"], highspy.kHighsInf),
-                np.asarray(m["indptr"]).astype(np.int32), np.asarray(m["indices"]).astype(np.int32),
-                np.ascontiguousarray(m["data"], dtype=float),
-                (integer & ~np.isin(np.arange(n_col), given)).astype(np.int32))
+    free = integer.copy()
+    free[given] = False
+    _pass_model(h, m, lb, ub, free.astype(np.int32))
     if m["threads"] is not None:
         h.setOptionValue("threads", int(m["threads"]))
     h.run()
