@@ -160,6 +160,13 @@ class Layout:
         # C_{-1,k}: a history, all of it at most p_k
         self.ceiling_start = (~np.isnan(hi) & (hi <= self.price + PRICE_TOL)).astype(float)
 
+    def period_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One row per (period t, point j), numbered ``t n + j``: the row numbers, ``t``,
+        ``j``, whether ``t`` has a period before it, and ones."""
+        r = np.arange(self.n_points * self.n_periods)
+        t_of, j_of = r // self.n_points, r % self.n_points
+        return r, t_of, j_of, t_of > 0, np.ones(len(r))
+
     def x(self, t: np.ndarray | int, j: np.ndarray) -> np.ndarray:
         """Member index of point ``j`` of period ``t`` in the offer family."""
         return np.asarray(t) * self.n_points + np.asarray(j)
@@ -195,16 +202,13 @@ def state(ctx: "SeasonContext") -> "VarFamily":
     n, P = lay.n_points, lay.n_periods
     S = model.add_vars(STATE, lay.keys(ctx.labels, lay.point_keys), lb=0.0, ub=1.0)
     x = ctx.offer
-    r = np.arange(n * P)
-    t_of, j_of = r // n, r % n
-    prev = t_of > 0                                   # rows whose S_{t-1} is a variable
+    r, t_of, j_of, prev, ones = lay.period_rows()    # prev: rows whose S_{t-1} is a variable
     start = lay.start[j_of]
     # pair terms: per row (t, j), the points j' of its group in the same period
     pt = np.repeat(np.arange(P), len(lay.pair_j))
     pj = np.tile(lay.pair_j, P)
     pk = np.tile(lay.pair_k, P)
     prow = pt * n + pj
-    ones = np.ones(n * P)
     model.add_constraints("last_price_from_sale", S.keys, [
         Terms(S, r, r, ones), Terms(x, r, lay.x(t_of, j_of), -ones)], lo=0.0)
     model.add_constraints("last_price_kept", S.keys, [
@@ -231,11 +235,8 @@ def ceiling(ctx: "SeasonContext") -> "VarFamily":
     C = model.add_vars(CEILING, lay.keys(ctx.labels, lay.point_keys), lb=0.0, ub=1.0)
     x = ctx.offer
     keys = C.keys
-    r = np.arange(n * P)
-    t_of, j_of = r // n, r % n
-    prev = t_of > 0
+    r, t_of, j_of, prev, ones = lay.period_rows()
     start = lay.ceiling_start[j_of]
-    ones = np.ones(n * P)
     model.add_constraints("last_price_at_most_kept", keys, [
         Terms(C, r, r, ones), Terms(C, r[prev], r[prev] - n, -ones[prev])],
         lo=np.where(prev, 0.0, start))
@@ -267,12 +268,9 @@ def changes(ctx: "SeasonContext") -> "VarFamily":
     lay = layout(ctx)
     n, P, G = lay.n_points, lay.n_periods, lay.n_groups
     c = model.add_vars(CHANGED, lay.keys(ctx.labels, lay.group_keys), lb=0.0, ub=1.0)
-    r = np.arange(n * P)
-    t_of, j_of = r // n, r % n
+    r, t_of, j_of, prev, ones = lay.period_rows()
     g_of = lay.group[j_of]
     hist = lay.group_history[g_of]
-    prev = t_of > 0
-    ones = np.ones(n * P)
     terms = [Terms(c, r, t_of * G + g_of, ones), Terms(ctx.offer, r, lay.x(t_of, j_of), -ones)]
     # with history: c − x_tj + S_{t-1,j} ≥ 0 (t = 0: ≥ −S_{-1,j})
     h = prev & hist
