@@ -1,5 +1,6 @@
-"""Two HiGHS runs side by side, one core each: the model with the ladder rows and its
-twin without them, presolved (:func:`formulations.build.build_model`, ``twin``).
+"""Two runs side by side: the model with the ladder rows on HiGHS, one core, and its twin
+without them (:func:`formulations.build.build_model`, ``twin``) on the other core(s) —
+HiGHS with presolve, or CP-SAT on small models (:func:`twin_backend`).
 
 Why: neither formulation wins on every family of scenario (issue 18;
 ``benchmarks/results_race.md``, 40/150/20, 60 s, one core each). The ladder rows give the
@@ -7,6 +8,13 @@ tighter bound where stock binds on every product (family b, seed 0: 759,753 agai
 777,322 for the twin); the twin proves fitted scenarios (family e) optimal in 29–52 s
 where the ladder model ends at a 3.8–6.4 % gap. HiGHS's branch-and-bound runs on one
 core, so the second core of a solve was idle.
+
+Which solver runs the twin (``benchmarks/results_race.md``, "CP-SAT as the twin"): on
+family e (fitted, 8 segments, 5,200–5,800 choice arcs) CP-SAT with two workers beside
+the ladder run proves two seeds of three optimal in 24 and 41 s where the HiGHS twin
+proves one (median gap 2.86 % → 0); on the synthetic families at 8 segments (4,300–5,600
+arcs) both prove every seed, CP-SAT up to 2× slower (≤ 15 s); at 20 segments (11,000+
+arcs, families a and b) the HiGHS twin ends with the better bound on 3 seeds of 4.
 
 Both are exact formulations of one problem, so a plan either finds is a plan and a bound
 either proves is a bound: the race reports the better plan and the tighter bound, and
@@ -25,15 +33,20 @@ from formulations.build import BuiltModel, carry_on_sale
 from formulations.linear import MatrixForm
 from formulations.options import SolverOptions
 
-from .backends import RawSolution, SolveControl
+from .backends import RawSolution, SolveControl, get_backend
 from .backends.base import POLL_SECONDS
 from .backends.highs_process import IN_PROCESS_MAX_NNZ
+from .machine import machine_cores
 from .status import TIME_LIMIT, Status, relative_gap
 
 RACE_MIN_CORES = 2
 # Smaller models are solved in this process, in a second or two (backends/highs_process.py),
 # and highspy runs one solve at a time per process; larger ones go to child processes.
 RACE_MIN_NONZEROS = IN_PROCESS_MAX_NNZ
+# CP-SAT runs the twin of one-period models with at most this many choice arcs (measured
+# at up to 5,811 and from 11,485 arcs; the cut between is not measured); seasons keep HiGHS
+CPSAT_TWIN_MAX_ARCS = 8_000
+CPSAT_TWIN_MIN_WORKERS = 2
 
 
 def race_applies(backend: str, threads: int | None, cores: int, nonzeros: int) -> bool:
@@ -41,6 +54,12 @@ def race_applies(backend: str, threads: int | None, cores: int, nonzeros: int) -
     a model that HiGHS solves in a child process."""
     return (backend == "highs" and cores >= RACE_MIN_CORES and (threads is None or threads >= 2)
             and nonzeros > RACE_MIN_NONZEROS)
+
+
+def twin_backend(built: BuiltModel) -> str:
+    """The solver that runs ``built.twin`` in the race: ``"cpsat"`` or ``"highs"``."""
+    small = not built.is_season and len(built.space.arcs) <= CPSAT_TWIN_MAX_ARCS
+    return "cpsat" if small else "highs"
 
 
 class _Board:
@@ -82,14 +101,17 @@ class _Board:
 
 def race(backend_cls: type, built: BuiltModel, forms: tuple[MatrixForm, MatrixForm],
          options: SolverOptions, control: SolveControl) -> RawSolution:
-    """Solve ``built.model`` (``forms[0]``) and ``built.twin`` (``forms[1]``) side by side
-    with ``backend_cls``, one thread each, within ``control``'s deadline; the answer is
-    over ``built.model``'s columns."""
+    """Solve ``built.model`` (``forms[0]``) with ``backend_cls`` and ``built.twin``
+    (``forms[1]``) with :func:`twin_backend`'s solver side by side, within ``control``'s
+    deadline; the answer is over ``built.model``'s columns."""
     board = _Board(forms[0].sense, options.gap_or_default, control)
+    classes = (backend_cls, get_backend(twin_backend(built)))
     # HiGHS's search runs on one core either way; threads are left to HiGHS because an
     # in-process run asking for other threads than the process's HiGHS scheduler was
-    # started with is refused by HiGHS
-    each = dataclasses.replace(options, threads=None)
+    # started with is refused by HiGHS. CP-SAT gets the cores the ladder run leaves.
+    each = [dataclasses.replace(options, threads=None if cls.name == "highs"
+                                else max(CPSAT_TWIN_MIN_WORKERS, (options.threads or machine_cores()) - 1))
+            for cls in classes]
     starts = [control.start, None if control.start is None
               else carry_on_sale(control.start, built.model, built.twin, np.nan)]
     raws: list[RawSolution | None] = [None, None]
@@ -98,7 +120,7 @@ def race(backend_cls: type, built: BuiltModel, forms: tuple[MatrixForm, MatrixFo
     def run(i: int) -> None:
         try:
             ctl = SolveControl(control.deadline, board.reporter(i), board.stop[i], starts[i])
-            raws[i] = backend_cls().solve(forms[i], each, ctl)
+            raws[i] = classes[i]().solve(forms[i], each[i], ctl)
             if Status(raws[i].status) in (Status.OPTIMAL, Status.INFEASIBLE):
                 board.stop_all()
         except BaseException as exc:   # re-raised in the caller's thread
@@ -116,14 +138,16 @@ def race(backend_cls: type, built: BuiltModel, forms: tuple[MatrixForm, MatrixFo
     if errors:
         raise errors[0]
     cancelled = control.cancel is not None and control.cancel.is_set()
-    return _merge(built, raws, board, options.gap_or_default, cancelled, control)
+    return _merge(built, raws, board, options.gap_or_default, cancelled, control, classes)
 
 
 def _merge(built: BuiltModel, raws: list[RawSolution], board: _Board, gap: float,
-           cancelled: bool, control: SolveControl) -> RawSolution:
+           cancelled: bool, control: SolveControl, classes: tuple[type, type]) -> RawSolution:
     """One answer from both runs: the better plan, the tighter bound, and the status
     those two prove."""
-    names = [built.model.name, f"{built.twin.name} (presolved)"]
+    names = [f"{built.model.name} on {_SOLVER[classes[0].name]}",
+             f"{built.twin.name} on {_SOLVER[classes[1].name]}"
+             + (" (presolved)" if classes[1].name == "highs" else "")]
     xs = [raws[0].x, None if raws[1].x is None else carry_on_sale(raws[1].x, built.twin, built.model, 0.0)]
     for i, r in enumerate(raws):                       # the runs' final words
         if r.objective is not None and r.x is not None and Status(r.status).has_plan:
@@ -149,14 +173,17 @@ def _merge(built: BuiltModel, raws: list[RawSolution], board: _Board, gap: float
     else:
         status = Status.NO_SOLUTION
     notes = list(dict.fromkeys(n for r in raws for n in r.notes))
-    notes.append(f"HiGHS ran {names[0]} and {names[1]} side by side, one core each; "
+    notes.append(f"{names[0]} and {names[1]} ran side by side; "
                  + (f"the plan is {names[win]}'s" if win is not None else "neither found a plan")
                  + (f", the bound {names[tight[1]]}'s" if tight else ""))
     raw = RawSolution(status, xs[win] if win is not None else None, objective, bound,
                       max(r.seconds for r in raws),
-                      "".join(f"==== HiGHS, {n} ====\n{r.log}\n" for n, r in zip(names, raws)),
+                      "".join(f"==== {n} ====\n{r.log}\n" for n, r in zip(names, raws)),
                       cancelled, notes, handoff_seconds=raws[0].handoff_seconds)
     if (status in (Status.FEASIBLE, Status.NO_SOLUTION) and not cancelled
             and control.deadline.limited):
         raw.stopped_by = TIME_LIMIT
     return raw
+
+
+_SOLVER = {"highs": "HiGHS", "cpsat": "CP-SAT"}

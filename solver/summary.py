@@ -18,6 +18,7 @@ from formulations.status_quo import evaluate_status_quo, status_quo_summary
 from .backends.base import RawSolution
 from .first_plan import first_plan_summary
 from .machine import package_versions
+from .race import twin_backend
 from .run_folder import named_products, offer_labels
 from .status import Status
 
@@ -115,8 +116,9 @@ def _model_size(built: BuiltModel, form: MatrixForm) -> dict:
         "choice_arcs": int(len(built.space.arcs)),
         "pruned": built.space.pruned,
         "formulation": built.model.name,
-        # raced beside the formulation (solver/race.py), or None
+        # raced beside the formulation (solver/race.py), or None, and on which solver
         "side_by_side": None if built.twin is None else built.twin.name,
+        "side_by_side_backend": None if built.twin is None else twin_backend(built),
     }
 
 

@@ -1,4 +1,4 @@
-"""The race of the ladder model and its presolved twin (solver/race.py).
+"""The race of the ladder model and its twin, on HiGHS presolved or on CP-SAT (solver/race.py).
 
 Uniform first-choice solves on two cores run it for models HiGHS solves in a child
 process; brute-force scenarios are smaller, so here the race is forced on them (both
@@ -44,6 +44,12 @@ def forced(monkeypatch):
     """Race every uniform first-choice solve, both runs in child processes."""
     monkeypatch.setattr(race_module, "RACE_MIN_NONZEROS", 0)
     monkeypatch.setattr(highs_process, "IN_PROCESS_MAX_NNZ", 0)
+    return monkeypatch
+
+
+def _twin_on(monkeypatch, twin: str) -> None:
+    """Make the twin run on ``twin`` whatever the model's size."""
+    monkeypatch.setattr(race_module, "CPSAT_TWIN_MAX_ARCS", 10 ** 9 if twin == "cpsat" else -1)
 
 
 def _twinned(sc):
@@ -75,13 +81,29 @@ def test_the_twin_alone_matches_brute_force(mix):
     assert ev.objective == pytest.approx(best, rel=1e-7, abs=1e-6)
 
 
+@pytest.mark.parametrize("twin", ["highs", "cpsat"])
 @pytest.mark.parametrize("mix", ["none", "inventory", "inv_arb_cap", "price_change", "pins"])
 @pytest.mark.parametrize("objective", ["profit", "revenue"])
-def test_race_matches_brute_force(forced, mix, objective):
+def test_race_matches_brute_force(forced, mix, objective, twin):
+    _twin_on(forced, twin)
     sc = random_scenario(_rng("forced", mix, objective), pricing="uniform", objective=objective,
                          constraints=MIXES[mix])
-    assert solve(sc).summary["model"]["side_by_side"] == "first_choice_uniform"
+    model = solve(sc).summary["model"]
+    assert (model["side_by_side"], model["side_by_side_backend"]) == ("first_choice_uniform", twin)
     check_against_brute_force(sc)
+
+
+def test_the_twin_runs_on_cpsat_only_for_small_one_period_models():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_season import season_scenario
+    from families import family_scenario
+    small = _twinned(family_scenario("b", (20, 60, 8, 7), 0))
+    big = _twinned(family_scenario("b", (40, 150, 20, 7), 0))
+    assert len(small.space.arcs) <= race_module.CPSAT_TWIN_MAX_ARCS < len(big.space.arcs)
+    assert race_module.twin_backend(small) == "cpsat"
+    assert race_module.twin_backend(big) == "highs"
+    season = _twinned(season_scenario("b", (20, 60, 8), 3, 0, 0.2, None))
+    assert race_module.twin_backend(season) == "highs"
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -117,6 +139,9 @@ def _raw(status, x, obj, bound):
     return RawSolution(Status(status), x, obj, bound, 1.0, notes=[f"{status} run"])
 
 
+HIGHS_TWICE = (HighsBackend, HighsBackend)
+
+
 def test_merge_takes_the_better_plan_and_the_tighter_bound():
     """The plan of one run and the bound of the other prove optimality together."""
     built = _twinned(_stocked(2))
@@ -127,24 +152,27 @@ def test_merge_takes_the_better_plan_and_the_tighter_bound():
     raws = [_raw("feasible", np.zeros(n_model), 90.0, 100.0), _raw("feasible", x_twin, 99.995, 120.0)]
     ctl = SolveControl(Deadline(10))
     board = _Board("max", 1e-4, ctl)
-    out = _merge(built, raws, board, 1e-4, False, ctl)
+    out = _merge(built, raws, board, 1e-4, False, ctl, HIGHS_TWICE)
     assert out.status == Status.OPTIMAL        # 99.995 against the bound 100
     assert out.objective == 99.995 and out.bound == 100.0
     assert len(out.x) == n_model
     assert np.flatnonzero(built.model.values(out.x, "on_sale")).tolist() == [0]
-    assert "first_choice_uniform (presolved)'s, the bound first_choice_ladder_uniform's" in out.notes[-1]
+    assert ("the plan is first_choice_uniform on HiGHS (presolved)'s, "
+            "the bound first_choice_ladder_uniform on HiGHS's") in out.notes[-1]
     # apart by more than the gap: feasible, stopped by the limit
     raws[1] = _raw("feasible", x_twin, 95.0, 120.0)
-    out = _merge(built, raws, _Board("max", 1e-4, ctl), 1e-4, False, ctl)
+    out = _merge(built, raws, _Board("max", 1e-4, ctl), 1e-4, False, ctl, HIGHS_TWICE)
     assert out.status == Status.FEASIBLE and out.objective == 95.0 and out.stopped_by == "time_limit"
     # neither has a plan and one proved the model infeasible
     out = _merge(built, [_raw("infeasible", None, None, None), _raw("no_solution", None, None, None)],
-                 _Board("max", 1e-4, ctl), 1e-4, False, ctl)
+                 _Board("max", 1e-4, ctl), 1e-4, False, ctl, HIGHS_TWICE)
     assert out.status == Status.INFEASIBLE and out.x is None
 
 
-def test_cancel_stops_both_runs():
+@pytest.mark.parametrize("twin", ["highs", "cpsat"])
+def test_cancel_stops_both_runs(monkeypatch, twin):
     """A cancel ends a race of runs that take seconds (family b at 20/60/8) at once."""
+    _twin_on(monkeypatch, twin)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from families import family_scenario
     built = _twinned(family_scenario("b", (20, 60, 8, 7), 0))

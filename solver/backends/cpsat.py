@@ -213,6 +213,11 @@ def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, control: SolveCo
                 progress(time.perf_counter() - start, self.objective_value / scale,
                          self.best_objective_bound / scale)
 
+    if progress is not None:
+        # the bound between plans too, so that a race beside HiGHS (solver/race.py) sees
+        # the moment CP-SAT's bound meets the other run's plan
+        solver.best_bound_callback = lambda bound: progress(time.perf_counter() - start, None,
+                                                            bound / scale)
     stop = threading.Event()
     cancelled = threading.Event()
 
