@@ -24,9 +24,14 @@ sale (so ``no_increase`` and ``price_change`` prune against it), and an offer th
 used its ``max_changes``, or changed less than ``min_gap`` periods ago, offered only at
 its last price. It follows demand and stock through the season, which the constant plan
 cannot (benchmarks/results_season.md: at 30 s the season solve ended far below planning
-each week on its own). A third candidate is the same, each period solved exactly
-(:func:`solver.api.solve`) within ``EXACT_WEEKS_SHARE`` of the time limit. The best of the
-candidates that break no rule on the season is the first plan.
+each week on its own). The better of the two that breaks no rule on the season is the
+first plan.
+
+A third candidate is the same, each period solved exactly (:func:`solver.api.solve`, one
+thread) — found **beside** the season's MIP rather than before it (:class:`ExactWeeks`):
+the solver gets the whole limit, the periods share it as it runs, and the solve keeps
+whichever plan earns more. Solved before the MIP with 30 % of the limit, it cost the MIP
+the time its root needed (family a, 40/150/10 × 8: proven gap 5.34 % → 19.38 %).
 """
 from __future__ import annotations
 
@@ -42,7 +47,10 @@ from formulations.build import BuiltModel
 from formulations.evaluate import evaluate_plan
 from formulations.offers import build_offer_space
 from formulations.rules.base import PRICE_TOL
+from formulations.scenario import Horizon
 
+from .backends.highs_process import IN_PROCESS_MAX_NNZ
+from .deadline import Deadline
 from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan
 
 
@@ -60,13 +68,9 @@ def pooled(scenario):
 
 def season_first_plan(built: BuiltModel, seconds_left: float | None,
                       cancel: threading.Event | None = None,
-                      improved: Callable[[float], None] | None = None,
-                      solve: Callable | None = None,
                       ) -> tuple[HeuristicResult | None, np.ndarray | None]:
-    """The best candidate of the module docstring and the MIP start made from it, or
-    ``None, None``; ``improved`` hears the value of the heuristics' best before the
-    periods are solved exactly, by ``solve`` (:func:`solver.api.solve`; without it, no
-    such candidate)."""
+    """The better of the constant and the week-by-week heuristic plans (module
+    docstring) and the MIP start made from it, or ``None, None``."""
     season = built.season
     if built.space.no_price or not len(built.space.points):
         return None, None
@@ -78,7 +82,6 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
     found = heuristic_plan(space, budget, cancel=cancel)
     labels = season.horizon.labels
     candidates = []
-    moves = 0 if found is None else found.moves
     if found is not None:
         plan = pd.concat([found.plan.assign(period=t) for t in labels], ignore_index=True)
         candidates.append(plan[["period", "bundle_id", "segment_id", "price"]])
@@ -87,15 +90,12 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
         if weekly is not None:
             candidates.append(weekly)
     best, eval_seconds = _better(season, candidates, None)
-    if len(labels) > 1 and not (cancel is not None and cancel.is_set()):
-        per_week = exact_week_seconds(seconds_left, len(labels))
-        if per_week is not None and solve is not None:
-            if best is not None and improved is not None:
-                improved(best[1].objective)          # a plan to show while the periods solve
-            exact = weekly_plan(season, per_week, cancel, solve=solve)
-            if exact is not None:
-                best, more = _better(season, [exact], best)
-                eval_seconds += more
+    return _as_start(built, best, started, 0 if found is None else found.moves, eval_seconds)
+
+
+def _as_start(built: BuiltModel, best: tuple | None, started: float, moves: int,
+              eval_seconds: float) -> tuple[HeuristicResult | None, np.ndarray | None]:
+    """A season plan ``(plan, evaluation)`` as a first plan and the MIP start made from it."""
     if best is None:
         return None, None
     plan, ev = best
@@ -113,13 +113,59 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
     return result, x
 
 
-# Each period solved exactly, in order, gets this share of a season's time limit (split
-# over its periods), if that leaves each at least EXACT_WEEK_MIN_SECONDS. Measured on the
-# season benchmark (40/150/10 × 8, 120 s, families a and b): the season solve never got
-# past its first plan, and each week solved on its own with 15 s earned 1.5-1.6 % more.
-EXACT_WEEKS_SHARE = 0.3
-EXACT_WEEK_MIN_SECONDS = 1.0
+class ExactWeeks:
+    """Each period of a season solved exactly, in order (:func:`weekly_plan` with
+    ``solve``), in a thread beside the season's MIP, within ``until``; the periods left
+    share the time left; ``found`` hears the plan's value. :meth:`result` waits for it:
+    the plan as a first plan (the start vector is not used: the solver has started), or
+    ``None``."""
+
+    def __init__(self, built: BuiltModel, until: Deadline, solve: Callable,
+                 found: Callable[[float], None] | None = None) -> None:
+        self.built, self.until, self.solve, self.found = built, until, solve, found
+        self.stop = threading.Event()       # the caller's cancel reaches it through result()
+        self._found: HeuristicResult | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="exact-weeks")
+
+    @staticmethod
+    def applies(built: BuiltModel, nonzeros: int, backend: str) -> bool:
+        """Seasons of two periods or more whose MIP does not run on this process's HiGHS,
+        which runs one solve at a time (the periods' solves would collide with it); a
+        smaller season model's MIP takes seconds anyway."""
+        return (built.is_season and len(built.season.horizon.labels) > 1
+                and (backend != "highs" or nonzeros > IN_PROCESS_MAX_NNZ))
+
+    def start(self) -> "ExactWeeks":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        plan = weekly_plan(self.built.season, EXACT_WEEK_UNLIMITED_SECONDS, self.stop,
+                           solve=self.solve, until=self.until)
+        if plan is not None and not self.stop.is_set():
+            best, seconds = _better(self.built.season, [plan], None)
+            self._found = _as_start(self.built, best, started, 0, seconds)[0]
+            if self._found is not None and self.found is not None:
+                self.found(self._found.objective)
+
+    def result(self, stop: bool = False) -> HeuristicResult | None:
+        """The plan, once the periods are solved; ``stop`` first ends the search."""
+        if stop:
+            self.stop.set()
+        self._thread.join()
+        return self._found
+
+
+# Without a time limit, each period's exact solve gets this long.
 EXACT_WEEK_UNLIMITED_SECONDS = 10.0
+# Beside a season's MIP the periods' solves run on one thread each: the MIP has the other
+# core. Measured against the periods raced on both cores beside it, and against the MIP
+# yielding the CPU to them (niceness 10), on 40/150/10 x 8, 120 s, families a and b, seeds
+# 0-1: the proven gaps were best on 3 of 4 runs; the plans within 0.3 % either way
+# (benchmarks/results_season.md); with the MIP yielding, family a seed 1 had no bound.
+EXACT_WEEK_THREADS = 1
+EXACT_WEEK_MIN_SECONDS = 0.5       # a period with less than this left: no such candidate
 
 
 def _better(season, plans: list, best: tuple | None) -> tuple[tuple | None, float]:
@@ -133,21 +179,13 @@ def _better(season, plans: list, best: tuple | None) -> tuple[tuple | None, floa
     return best, time.perf_counter() - t0
 
 
-def exact_week_seconds(seconds_left: float | None, periods: int) -> float | None:
-    """The time limit of each period's exact solve in the first plan, or ``None`` for no
-    such candidate."""
-    if seconds_left is None:
-        return EXACT_WEEK_UNLIMITED_SECONDS
-    per_week = EXACT_WEEKS_SHARE * seconds_left / periods
-    return per_week if per_week >= EXACT_WEEK_MIN_SECONDS else None
-
-
 def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | None = None,
-                solve: Callable | None = None) -> pd.DataFrame | None:
+                solve: Callable | None = None, until: Deadline | None = None) -> pd.DataFrame | None:
     """Each period on its own, in order (module docstring): ``period, bundle_id,
     segment_id, price``, or ``None`` if a period's search found nothing. With ``solve``
     (:func:`solver.api.solve`, passed in by it), each period is solved exactly instead
-    of by the heuristic alone."""
+    of by the heuristic alone; with a limited ``until``, the periods left share the time
+    left instead of ``seconds_per_period`` each."""
     labels = season.horizon.labels
     inv = season.products["inventory"].to_numpy(float).copy()
     arrive = season.period_receipts().reindex(columns=season.products.index).fillna(0.0).to_numpy(float)
@@ -174,10 +212,18 @@ def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | Non
         week = dataclasses.replace(season.period_slice(t), products=season.products.assign(inventory=inv),
                                    previous_plan=last, prices=prices, period=None)
         if solve is not None:
-            now = _solved_week(solve, week, seconds_per_period, cancel)
+            seconds = (seconds_per_period if until is None or not until.limited
+                       else until.remaining() / (len(labels) - i))
+            if seconds < EXACT_WEEK_MIN_SECONDS:
+                return None
+            if i == len(labels) - 1 and season.horizon.salvage:
+                # the last period as a season of one, so that it weighs what it sells
+                # against the salvage value of what it leaves
+                week = dataclasses.replace(week, horizon=Horizon((t,), season.horizon.salvage))
+            now = _solved_week(solve, week, seconds, cancel)
             if now is None:
                 return None
-            ev = evaluate_plan(week, now)
+            ev = evaluate_plan(week, now if week.horizon is None else now.assign(period=t))
         else:
             space = build_offer_space(week)
             found = heuristic_plan(space, seconds_per_period, cancel=cancel) if len(space.points) else None
@@ -198,7 +244,7 @@ def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | Non
 def _solved_week(solve: Callable, week, seconds: float,
                  cancel: threading.Event | None) -> pd.DataFrame | None:
     """One period's plan by the whole engine."""
-    res = solve(week, time_limit=seconds, cancel=cancel, explain=False)
+    res = solve(week, time_limit=seconds, cancel=cancel, explain=False, threads=EXACT_WEEK_THREADS)
     if not res.has_plan:
         return None
     return res.plan[["bundle_id", "segment_id", "price"]].astype({"price": float})
