@@ -13,8 +13,8 @@ it times
 * ``LinearModel.to_arrays`` (the path every solve uses);
 * ``LinearModel.to_pyomo`` (the path of ``bundleopt export``), in a child process
   killed after ``--pyomo-limit`` seconds; once a size times out, larger ones are skipped;
-* handing the matrix to HiGHS (``HighsLp`` + ``Highs.passModel``, as the backend does),
-  and the same through highspy's numpy-array ``passModel`` overload.
+* handing the matrix to HiGHS with ``HighsLp`` + ``Highs.passModel``, and through
+  highspy's numpy-array ``passModel`` overload, as the backend does.
 
 The fast paths are timed best of 3; ``to_pyomo`` once (it is the slow one).
 
@@ -38,7 +38,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from formulations.scenario import Scenario  # noqa: E402
-from highs_arrays import pass_form  # noqa: E402
 from formulations.synthetic import synthetic_scenario  # noqa: E402
 
 
@@ -81,13 +80,17 @@ def pass_to_highs(form) -> float:
 
 def pass_arrays_to_highs(form) -> float:
     """Seconds to hand the same MatrixForm over with highspy's numpy ``passModel``
-    overload (no ``HighsLp`` attribute copies) — the faster alternative."""
+    overload (no ``HighsLp`` attribute copies), as the backend does
+    (``highs_child._pass_model``)."""
     import highspy
+
+    from solver.backends.highs_child import _pass_model
+    from solver.backends.highs_run import HighsRun, model_arrays
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     t0 = time.perf_counter()
-    pass_form(h, form)
+    _pass_model(h, model_arrays(form, HighsRun()), form.lb, form.ub, form.integer.astype(np.int32))
     seconds = time.perf_counter() - t0
     assert h.getNumNz() == form.A.nnz and h.getLp().sense_ == (
         highspy.ObjSense.kMaximize if form.sense == "max" else highspy.ObjSense.kMinimize)

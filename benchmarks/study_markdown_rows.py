@@ -43,12 +43,17 @@ def season_scenario(seed: int, periods: int = 8, size=(40, 150, 10), salvage: fl
 def _highs(form, integral: bool):
     import highspy
 
-    from highs_arrays import pass_form          # this script's own folder
-
+    # its own hand-over, not the backend's: this runs against older code trees too
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
-    pass_form(h, form, integral)
+    A = form.A.tocsc()
+    h.passModel(A.shape[1], A.shape[0], A.nnz, 1, -1 if form.sense == "max" else 1, 0.0,
+                form.cost, form.lb, form.ub,
+                np.where(np.isfinite(form.lo), form.lo, -highspy.kHighsInf),
+                np.where(np.isfinite(form.hi), form.hi, highspy.kHighsInf),
+                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data,
+                (form.integer if integral else np.zeros(A.shape[1], bool)).astype(np.int32))
     return h
 
 
