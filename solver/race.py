@@ -47,6 +47,7 @@ RACE_MIN_NONZEROS = IN_PROCESS_MAX_NNZ
 # at up to 5,811 and from 11,485 arcs; the cut between is not measured); seasons keep HiGHS
 CPSAT_TWIN_MAX_ARCS = 8_000
 CPSAT_TWIN_MIN_WORKERS = 2
+_SOLVER = {"highs": "HiGHS", "cpsat": "CP-SAT"}     # backend name → how notes and logs say it
 
 
 def race_applies(backend: str, threads: int | None, cores: int, nonzeros: int) -> bool:
@@ -184,6 +185,3 @@ def _merge(built: BuiltModel, raws: list[RawSolution], board: _Board, gap: float
             and control.deadline.limited):
         raw.stopped_by = TIME_LIMIT
     return raw
-
-
-_SOLVER = {"highs": "HiGHS", "cpsat": "CP-SAT"}

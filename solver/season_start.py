@@ -67,7 +67,7 @@ def pooled(scenario):
 
 
 def season_first_plan(built: BuiltModel, seconds_left: float | None,
-                      cancel: threading.Event | None = None,
+                      cancel: threading.Event | None = None
                       ) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The better of the constant and the week-by-week heuristic plans (module
     docstring) and the MIP start made from it, or ``None, None``."""
@@ -116,13 +116,13 @@ def _as_start(built: BuiltModel, best: tuple | None, started: float, moves: int,
 class ExactWeeks:
     """Each period of a season solved exactly, in order (:func:`weekly_plan` with
     ``solve``), in a thread beside the season's MIP, within ``until``; the periods left
-    share the time left; ``found`` hears the plan's value. :meth:`result` waits for it:
+    share the time left; ``report`` hears the plan's value. :meth:`result` waits for it:
     the plan as a first plan (the start vector is not used: the solver has started), or
     ``None``."""
 
     def __init__(self, built: BuiltModel, until: Deadline, solve: Callable,
-                 found: Callable[[float], None] | None = None) -> None:
-        self.built, self.until, self.solve, self.found = built, until, solve, found
+                 report: Callable[[float], None] | None = None) -> None:
+        self.built, self.until, self.solve, self.report = built, until, solve, report
         self.stop = threading.Event()       # the caller's cancel reaches it through result()
         self._found: HeuristicResult | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="exact-weeks")
@@ -146,8 +146,8 @@ class ExactWeeks:
         if plan is not None and not self.stop.is_set():
             best, seconds = _better(self.built.season, [plan], None)
             self._found = _as_start(self.built, best, started, 0, seconds)[0]
-            if self._found is not None and self.found is not None:
-                self.found(self._found.objective)
+            if self._found is not None and self.report is not None:
+                self.report(self._found.objective)
 
     def result(self, stop: bool = False) -> HeuristicResult | None:
         """The plan, once the periods are solved; ``stop`` first ends the search."""
