@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--families", default="a,b")
     ap.add_argument("--size", default="40/150/10", help="products/offers/segments")
-    ap.add_argument("--periods", type=int, default=8)
+    ap.add_argument("--periods", type=int, default=8, help="first choice; 0: no first-choice runs")
     ap.add_argument("--mnl-periods", type=int, default=4, help="0: no MNL runs")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--limit", type=float, default=120.0, help="season solve, seconds")
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     size = tuple(int(x) for x in args.size.split("/"))
     load = os.getloadavg()[0]
     rows: list[dict] = []
-    runs = [("first_choice", args.periods)] + ([("mnl", args.mnl_periods)] if args.mnl_periods else [])
+    runs = (([("first_choice", args.periods)] if args.periods else [])
+            + ([("mnl", args.mnl_periods)] if args.mnl_periods else []))
     for family in args.families.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             for choice, periods in runs:

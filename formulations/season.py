@@ -59,22 +59,34 @@ def build_season(scenario: Scenario, one_period: Callable[[OfferSpace], LinearMo
     return spaces, model
 
 
+def salvage_terms(scenario: Scenario, space: OfferSpace) -> tuple[float, np.ndarray | None]:
+    """The salvage part of the objective: the constant ``σ Σ_i c_i (Q_i + Σ_t R_it)`` and
+    ``σ Σ_i q_ib c_i`` per sale of each offer (``None`` when no offer takes a limited
+    product); ``(0, None)`` without salvage."""
+    sigma = scenario.horizon.salvage if scenario.horizon else 0.0
+    if not sigma:
+        return 0.0, None
+    inv = scenario.products["inventory"]
+    ids = inv.index[np.isfinite(inv.to_numpy(float))]
+    cost = scenario.products["unit_cost"].reindex(ids).to_numpy(float)
+    have = inv.reindex(ids).to_numpy(float) + scenario.period_receipts()[ids].to_numpy(float).sum(axis=0)
+    limited = units_per_sale(space)          # products some offer takes
+    if limited is None:
+        return sigma * float(cost @ have), None
+    per_offer, _ = limited
+    # units_per_sale's columns are the finite inventories in products order, as ``ids``
+    return sigma * float(cost @ have), per_offer @ (sigma * cost)
+
+
 def _salvage(ctx: SeasonContext) -> None:
     """``σ c_i`` per unit of stock left: a constant, less ``σ c_i`` per unit sold."""
-    sigma = ctx.scenario.horizon.salvage
-    if not sigma:
+    if not ctx.scenario.horizon.salvage:
         return
-    inv = ctx.scenario.products["inventory"]
-    ids = inv.index[np.isfinite(inv.to_numpy(float))]
-    cost = ctx.scenario.products["unit_cost"].reindex(ids).to_numpy(float)
-    have = inv.reindex(ids).to_numpy(float) + ctx.scenario.period_receipts()[ids].to_numpy(float).sum(axis=0)
+    constant, cost_per_sale = salvage_terms(ctx.scenario, ctx.space)
     base = ctx.model.add_vars("salvage_base", pd.DataFrame({"all": ["*"]}), lb=1.0, ub=1.0)
-    ctx.model.add_objective(base, np.zeros(1, np.int64), np.array([sigma * float(cost @ have)]))
-    limited = units_per_sale(ctx.space)          # products some offer takes
-    if limited is None:
+    ctx.model.add_objective(base, np.zeros(1, np.int64), np.array([constant]))
+    if cost_per_sale is None:
         return
-    per_offer, _ = limited
-    cost_per_sale = per_offer @ (sigma * cost)   # σ Σ_i q_ib c_i over limited products
     for t, space in enumerate(ctx.spaces):
         idx = ctx.arc_start[t] + np.arange(len(space.arcs))
         ctx.model.add_objective(ctx.demand, idx,

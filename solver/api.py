@@ -35,6 +35,7 @@ from .first_plan import (first_plan, first_plan_applies, keep_first_plan, same_p
                          solver_deadline)
 from .machine import machine_cores, solve_threads
 from .race import race, race_applies
+from .season_bound import season_relaxation_bound
 from .season_start import ExactWeeks, season_first_plan
 from .relaxation import Relaxation, segment_relaxation
 from .run_folder import named_products, readable_plan, write_run_folder
@@ -271,22 +272,27 @@ def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay
                 cancel: threading.Event | None, warm_start: pd.DataFrame | None) -> _FirstPlan:
     """The segment relaxation's bound, then the heuristic's plan within the seconds left.
 
-    A season gets a constant plan found on the pooled season and no relaxation bound
-    (:mod:`solver.season_start`); one-period MNL with competitor prices neither (both
-    price a segment's no-purchase term as 1)."""
+    A season gets its own first plan (:mod:`solver.season_start`) and the season's
+    relaxation bound (:mod:`solver.season_bound`); one-period MNL with competitor prices
+    gets neither (both price a segment's no-purchase term as 1)."""
+    asked_gap = options.gap_or_default
     if model.built.is_season:
         plan, start = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel)
+        bound = relay.relaxation_bound = (season_relaxation_bound(model.built, deadline)
+                                          if model.form.sense == "max" else None)
         relay.solver_starts()
         if plan is not None:
-            relay.backend(0.0, plan.objective, None)
+            relay.backend(0.0, plan.objective, bound)
+        proven = (plan is not None and bound is not None
+                  and relative_gap(plan.objective, bound) <= asked_gap)
         # as for one period, an MNL plan only stands by (first_plan.start_pays)
-        return _FirstPlan(plan, start if model.built.season.choice_model == "first_choice" else None)
+        return _FirstPlan(plan, start if model.built.season.choice_model == "first_choice" else None,
+                          bound, proven)
     if not first_plan_applies(model.built):
         return _FirstPlan()
     relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"
                   else Relaxation(None))
     bound = relay.relaxation_bound = relaxation.bound
-    asked_gap = options.gap_or_default
 
     def within_gap(objective: float) -> bool:
         return bound is not None and relative_gap(objective, bound) <= asked_gap

@@ -95,25 +95,37 @@ def segment_relaxation(space: OfferSpace) -> Relaxation:
         return Relaxation(bound, points)
     a = capped_attraction(arcs["beta"].to_numpy(float), arcs["wtp"].to_numpy(float),
                           arcs["price"].to_numpy(float))
+    best = mnl_best_values(s, arcs["b"].to_numpy(), a, value, len(space.size))
+    # float round-off in the sums above is far below this margin
+    return Relaxation(float((space.size * best).sum() * (1 + 1e-9)))
+
+
+def mnl_best_values(s: np.ndarray, b: np.ndarray, a: np.ndarray, value: np.ndarray, n_seg: int,
+                    outside: np.ndarray | None = None, bisections: int = _BISECTIONS) -> np.ndarray:
+    """Per segment, an upper end of ``z*``: the most one shopper of it can earn under MNL
+    from any assortment (at most one price per offer) of its arcs ``(s, b)`` with
+    attractions ``a`` and values ``v``. A segment with outside attraction ``O_s``
+    (competitors) earns ``R(S) = Σ_S a v / (1 + O_s + Σ_S a)``, and ``R(S) ≥ z ⟺
+    Σ_S a (v − z) ≥ z (1 + O_s)``; bisection on that keeps ``f(z) ≤ z (1 + O_s)`` at its
+    upper end, so any number of ``bisections`` leaves a proven value."""
+    outside = np.zeros(n_seg) if outside is None else outside
     # (segment, offer) groups: an offer is on sale to a segment at one price at most
-    order = np.lexsort((arcs["b"].to_numpy(), s))
-    s, b, a, value = s[order], arcs["b"].to_numpy()[order], a[order], value[order]
+    order = np.lexsort((b, s))
+    s, b, a, value = s[order], b[order], a[order], value[order]
     starts = np.flatnonzero(np.r_[True, (s[1:] != s[:-1]) | (b[1:] != b[:-1])])
     group_seg = s[starts]
-    n_seg = len(space.size)
     lo = np.zeros(n_seg)
     hi = np.zeros(n_seg)
     np.maximum.at(hi, s, value)            # f(max value) = 0 ≤ max value
     hi = np.maximum(hi, 0.0)
-    for _ in range(_BISECTIONS):
+    for _ in range(bisections):
         z = 0.5 * (lo + hi)
         gain = np.maximum.reduceat(np.maximum(a * (value - z[s]), 0.0), starts)
         f = np.bincount(group_seg, weights=gain, minlength=n_seg)
-        above = f <= z                      # z ≥ z*: keep as the upper end
+        above = f <= z * (1.0 + outside)    # z ≥ z*: keep as the upper end
         hi = np.where(above, z, hi)
         lo = np.where(above, lo, z)
-    # float round-off in the sums above is far below this margin
-    return Relaxation(float((space.size * hi).sum() * (1 + 1e-9)))
+    return hi
 
 
 def inventory_lagrangian(space: OfferSpace, per_sale: sp.csr_matrix, inventory: np.ndarray,

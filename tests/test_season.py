@@ -20,6 +20,7 @@ from random_scenarios import make_scenario  # noqa: E402
 
 from formulations.scenario import Horizon  # noqa: E402
 from formulations.validate import validate_scenario  # noqa: E402
+import solver.api  # noqa: E402
 from solver.api import solve  # noqa: E402
 
 REL = ABS = 1e-6
@@ -142,8 +143,15 @@ CASES = [(p, c, m, k) for p in ("uniform", "personalized") for c in ("first_choi
          for m in MIXES for k in range(2)]
 
 
+@pytest.fixture
+def mip_only(monkeypatch):
+    """The season's MIP always runs: without the relaxation's bound a first plan is never
+    proven before it (tests/test_season_bound.py checks the bound and that shortcut)."""
+    monkeypatch.setattr(solver.api, "season_relaxation_bound", lambda built, until=None: None)
+
+
 @pytest.mark.parametrize("pricing, choice_model, mix, k", CASES)
-def test_season_matches_brute_force(pricing, choice_model, mix, k):
+def test_season_matches_brute_force(pricing, choice_model, mix, k, mip_only):
     rng = _rng("season", pricing, choice_model, mix, k)
     objective = ("profit", "revenue")[k % 2]
     sc = random_season(rng, pricing=pricing, choice_model=choice_model, objective=objective,
@@ -154,7 +162,7 @@ def test_season_matches_brute_force(pricing, choice_model, mix, k):
 @pytest.mark.parametrize("pricing, mix, k", [(p, m, k) for p in ("uniform", "personalized")
                                              for m in ("stock", "markdown", "everything")
                                              for k in range(2)])
-def test_season_cpsat_agrees_with_highs(pricing, mix, k):
+def test_season_cpsat_agrees_with_highs(pricing, mix, k, mip_only):
     rng = _rng("season-cpsat", pricing, mix, k)
     sc = random_season(rng, pricing=pricing, choice_model="first_choice", objective="profit",
                        rules=MIXES[mix])
@@ -252,7 +260,8 @@ def test_exact_weeks_beside_the_mip_is_a_season_plan(choice_model):
 
 @pytest.mark.parametrize("choice_model, mix, k", [
     (c, m, k) for c in ("first_choice", "mnl") for m in ("stock", "markdown", "everything") for k in range(2)])
-def test_season_beside_its_exact_weeks_matches_brute_force(monkeypatch, choice_model, mix, k):
+def test_season_beside_its_exact_weeks_matches_brute_force(monkeypatch, choice_model, mix, k,
+                                                           mip_only):
     """Where the season's MIP runs beside its periods' exact solves (big seasons: forced
     here by sending every HiGHS solve to a child process), a first-choice uniform season
     is solved on the model without ladder rows, presolved, and no race; the plan is the

@@ -35,8 +35,7 @@ class Inventory(FlagRule):
             return
         cap, per_offer = limits
         P = rows.n_periods
-        stock = cap.to_numpy(float)[None, :] + np.cumsum(
-            rows.scenario.period_receipts()[cap.index].to_numpy(float), axis=0)   # P × products
+        stock = _stock_by_period(rows.scenario, cap)
         terms = []
         m = len(cap)
         for t, space in enumerate(rows.spaces):          # one block of terms per period
@@ -119,6 +118,22 @@ def units_per_sale(space) -> tuple[sp.csr_matrix, np.ndarray] | None:
         return None
     cap, per_offer = limits
     return per_offer, cap.to_numpy(float)
+
+
+def season_stock(scenario, space) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """:func:`units_per_sale` for a season: units of each limited product per sale of each
+    offer, and the stock each cumulative row allows (periods × products: stock plus the
+    receipts up to and including that period); ``None`` as there."""
+    limits = _limits(space) if scenario.constraints.inventory else None
+    if limits is None:
+        return None
+    cap, per_offer = limits
+    return per_offer, _stock_by_period(scenario, cap)
+
+
+def _stock_by_period(scenario, cap: pd.Series) -> np.ndarray:
+    return cap.to_numpy(float)[None, :] + np.cumsum(
+        scenario.period_receipts()[cap.index].to_numpy(float), axis=0)
 
 
 def allowed_units(inventory: np.ndarray, tol: float = TOL) -> np.ndarray:
