@@ -120,6 +120,19 @@ def season_relaxation(built, until: Deadline | None = None) -> tuple[float | Non
     return best, best_mu
 
 
+def bid_prices(built, mu: np.ndarray) -> np.ndarray:
+    """What a unit of each product is worth kept in each period at stock prices ``μ``
+    (periods × the season's products; 0 for products without a limit): the charge on a
+    sale, ``Σ_{τ ≥ t} μ_iτ`` — the bid prices of network revenue management."""
+    scenario = built.season
+    limited = np.isfinite(scenario.products["inventory"].to_numpy(float))
+    out = np.zeros((len(built.spaces), len(limited)))
+    if mu.size:
+        # season_stock's columns are the limited products in products order
+        out[:, limited] = np.cumsum(mu[::-1], axis=0)[::-1]
+    return out
+
+
 def _master(arcs: _Arcs, group: np.ndarray, earns: np.ndarray,
             takes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The restricted master LP (the choice-based LP of Liu & van Ryzin 2008 over the

@@ -147,7 +147,7 @@ CASES = [(p, c, m, k) for p in ("uniform", "personalized") for c in ("first_choi
 def mip_only(monkeypatch):
     """The season's MIP always runs: without the relaxation's bound a first plan is never
     proven before it (tests/test_season_bound.py checks the bound and that shortcut)."""
-    monkeypatch.setattr(solver.api, "season_relaxation_bound", lambda built, until=None: None)
+    monkeypatch.setattr(solver.api, "season_relaxation", lambda built, until=None: (None, None))
 
 
 @pytest.mark.parametrize("pricing, choice_model, mix, k", CASES)

@@ -228,6 +228,26 @@ def test_one_period_scenarios_build_the_same_model_as_before(example, backend):
     assert _fingerprint(sc, backend) == BEFORE_SEASONS[(example, backend)]
 
 
+def test_each_period_on_its_own_keeps_stock_worth_more_as_salvage():
+    """P costs 5, 10 in stock, salvage 0.8 (4 a unit left); A = P at 10 or 8; 10 shoppers
+    with WTP 8 in period 1, none in period 2. Selling in period 1 earns 10 × (8 − 5) = 30
+    and leaves nothing; keeping the stock earns 10 × 4 = 40. A period planned on its own
+    must charge each unit its salvage value (8 − 5 − 4 < 0), or it sells at 8."""
+    from formulations.evaluate import evaluate_plan
+    from solver.season_start import weekly_plan
+
+    sc = make_scenario(products=[("P", 5, 10, 10)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 10)], wtp=[("s", "A", 8)], discounts=[0, 0.2],
+                       constraints={"inventory": True})
+    sc = _season(sc, ["1", "2"], salvage=0.8, periods=[("2", "s", 0)])
+    plan = weekly_plan(sc, 0.5)
+    assert evaluate_plan(sc, plan).objective == pytest.approx(40.0), plan
+    assert season_brute_force(sc)[0] == pytest.approx(40.0)
+    r = solve(sc)
+    assert r.status == "optimal" and r.objective == pytest.approx(40.0)
+    assert r.summary["first_plan"]["objective"] == pytest.approx(40.0)
+
+
 @pytest.mark.parametrize("rules, weekly", [({}, 380.0), ({"no_increase": True}, 340.0)])
 def test_a_season_starts_from_the_better_of_a_constant_plan_and_each_period_on_its_own(rules, weekly):
     """The markdown case pooled: 20 shoppers with WTP 10, 30 with WTP 6 — one price for
