@@ -137,7 +137,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     if raw is None:
         first = _first_plan(model, options, deadline, relay, cancel, warm_start)
         until = solver_deadline(deadline, first.plan)
-        weeks = (ExactWeeks(model.built, until, solve, relay.beside, first.bid_prices).start()
+        weeks = (ExactWeeks(model.built, until, solve, relay.beside).start()
                  if model.exact_weeks else None)
         raw = _backend_solve(backend_cls, model, options, until, relay, cancel, first)
         if weeks is not None:
@@ -266,7 +266,6 @@ class _FirstPlan:
     start: np.ndarray | None = None     # the MIP start made from it
     relaxation_bound: float | None = None
     proven: bool = False                # within the gap asked for of the relaxation bound
-    bid_prices: np.ndarray | None = None    # a season's periods planned with them (season_start)
 
 
 def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay: _ProgressRelay,
@@ -281,17 +280,16 @@ def _first_plan(model: _Model, options: SolverOptions, deadline: Deadline, relay
         bound, mu = (season_relaxation(model.built, deadline) if model.form.sense == "max"
                      else (None, None))
         relay.relaxation_bound = bound
-        found = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel,
-                                  None if mu is None else bid_prices(model.built, mu))
+        plan, start = season_first_plan(model.built, deadline.remaining(floor=0.05), cancel,
+                                        None if mu is None else bid_prices(model.built, mu))
         relay.solver_starts()
-        plan = found.plan
         if plan is not None:
             relay.backend(0.0, plan.objective, bound)
         proven = (plan is not None and bound is not None
                   and relative_gap(plan.objective, bound) <= asked_gap)
         # as for one period, an MNL plan only stands by (first_plan.start_pays)
-        start = found.start if model.built.season.choice_model == "first_choice" else None
-        return _FirstPlan(plan, start, bound, proven, found.bid_prices)
+        return _FirstPlan(plan, start if model.built.season.choice_model == "first_choice" else None,
+                          bound, proven)
     if not first_plan_applies(model.built):
         return _FirstPlan()
     relaxation = (segment_relaxation(model.built.space) if model.form.sense == "max"

@@ -24,11 +24,17 @@ sale (so ``no_increase`` and ``price_change`` prune against it), and an offer th
 used its ``max_changes``, or changed less than ``min_gap`` periods ago, offered only at
 its last price. It follows demand and stock through the season, which the constant plan
 cannot (benchmarks/results_season.md: at 30 s the season solve ended far below planning
-each week on its own). The better of the two that breaks no rule on the season is the
-first plan.
+each week on its own). A period planned alone would sell stock that earns more left
+over or sold later, so each unit of a limited product is charged, as extra unit cost,
+its salvage value and — in extra candidates — a share of its **bid price**: what the
+season relaxation's stock prices say a unit is worth kept from that period on
+(:func:`solver.season_bound.bid_prices`; bid-price control as in network revenue
+management, Talluri & van Ryzin 2004, ch. 3). The best candidate that breaks no rule on
+the season is the first plan.
 
 A third candidate is the same, each period solved exactly (:func:`solver.api.solve`, one
-thread) — found **beside** the season's MIP rather than before it (:class:`ExactWeeks`):
+thread) and uncharged (charged, its plans were 0.5–0.7 % worse on family a, where the
+heuristic's gained: ``EXACT_WEEKS_CHARGED``) — found **beside** the season's MIP rather than before it (:class:`ExactWeeks`):
 the solver gets the whole limit, the periods share it as it runs, and the solve keeps
 whichever plan earns more. Solved before the MIP with 30 % of the limit, it cost the MIP
 the time its root needed (family a, 40/150/10 × 8: proven gap 5.34 % → 19.38 %).
@@ -46,6 +52,7 @@ import pandas as pd
 from formulations.build import BuiltModel
 from formulations.evaluate import evaluate_plan
 from formulations.offers import build_offer_space
+from formulations.rules import get_rule
 from formulations.rules.base import PRICE_TOL
 from formulations.scenario import Horizon
 
@@ -66,50 +73,37 @@ def pooled(scenario):
         products=scenario.products.assign(inventory=inv + arrived), period=None)
 
 
-@dataclasses.dataclass
-class SeasonStart:
-    """A season's first plan (``None`` if no candidate keeps every rule), the MIP start
-    made from it, and the bid prices the periods were planned with where each period on
-    its own won (``None``: the salvage value alone) — the exact periods use them too."""
-
-    plan: HeuristicResult | None = None
-    start: np.ndarray | None = None
-    bid_prices: np.ndarray | None = None
-
-
 def season_first_plan(built: BuiltModel, seconds_left: float | None,
-                      cancel: threading.Event | None = None,
-                      bid_prices: np.ndarray | None = None) -> SeasonStart:
+                      cancel: threading.Event | None = None, bid_prices: np.ndarray | None = None
+                      ) -> tuple[HeuristicResult | None, np.ndarray | None]:
     """The best of the constant plan and the week-by-week heuristic plans (module
-    docstring), each period charged its stock's salvage value plus each share of
-    :data:`BID_PRICE_SHARES` of ``bid_prices`` (periods × products)."""
+    docstring: each period charged its stock's salvage value, plus each share of
+    :data:`BID_PRICE_SHARES` of ``bid_prices``, periods × products) and the MIP start
+    made from it, or ``None, None``."""
     season = built.season
     if built.space.no_price or not len(built.space.points):
-        return SeasonStart()
+        return None, None
     started = time.perf_counter()
     space = build_offer_space(pooled(season))
     if not len(space.points):
-        return SeasonStart()
+        return None, None
     budget = heuristic_budget(seconds_left, len(space.arcs))
     found = heuristic_plan(space, budget, cancel=cancel)
     labels = season.horizon.labels
-    candidates, bids = [], []
+    candidates = []
     if found is not None:
         plan = pd.concat([found.plan.assign(period=t) for t in labels], ignore_index=True)
         candidates.append(plan[["period", "bundle_id", "segment_id", "price"]])
-        bids.append(None)
     shares = BID_PRICE_SHARES if bid_prices is not None and bid_prices.any() else (0.0,)
     for share in shares:
         if len(labels) < 2 or (cancel is not None and cancel.is_set()):
             break
-        bid = share * bid_prices if share else None
-        weekly = weekly_plan(season, budget / len(labels) / len(shares), cancel, bid_prices=bid)
+        weekly = weekly_plan(season, budget / len(labels) / len(shares), cancel,
+                             bid_prices=share * bid_prices if share else None)
         if weekly is not None:
             candidates.append(weekly)
-            bids.append(bid)
-    best, eval_seconds, won = _better(season, candidates, None)
-    plan, start = _as_start(built, best, started, 0 if found is None else found.moves, eval_seconds)
-    return SeasonStart(plan, start, None if won is None else bids[won])
+    best, eval_seconds = _better(season, candidates, None)
+    return _as_start(built, best, started, 0 if found is None else found.moves, eval_seconds)
 
 
 def _as_start(built: BuiltModel, best: tuple | None, started: float, moves: int,
@@ -140,10 +134,8 @@ class ExactWeeks:
     ``None``."""
 
     def __init__(self, built: BuiltModel, until: Deadline, solve: Callable,
-                 report: Callable[[float], None] | None = None,
-                 bid_prices: np.ndarray | None = None) -> None:
+                 report: Callable[[float], None] | None = None) -> None:
         self.built, self.until, self.solve, self.report = built, until, solve, report
-        self.bid_prices = bid_prices
         self.stop = threading.Event()       # the caller's cancel reaches it through result()
         self._found: HeuristicResult | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="exact-weeks")
@@ -163,9 +155,9 @@ class ExactWeeks:
     def _run(self) -> None:
         started = time.perf_counter()
         plan = weekly_plan(self.built.season, EXACT_WEEK_UNLIMITED_SECONDS, self.stop,
-                           solve=self.solve, until=self.until, bid_prices=self.bid_prices)
+                           solve=self.solve, until=self.until, charged=EXACT_WEEKS_CHARGED)
         if plan is not None and not self.stop.is_set():
-            best, seconds, _ = _better(self.built.season, [plan], None)
+            best, seconds = _better(self.built.season, [plan], None)
             self._found = _as_start(self.built, best, started, 0, seconds)[0]
             if self._found is not None and self.report is not None:
                 self.report(self._found.objective)
@@ -186,6 +178,12 @@ class ExactWeeks:
 # a MNL x 4 seed 0: none 1,525,822, 0: 1,542,364, 0.5: 1,540,280;
 # b first choice x 8 seed 1: none 2,386,818, 0: 2,416,577, 0.5: 2,406,779, 0.75: 2,428,110.
 BID_PRICE_SHARES = (0.0, 0.5, 0.75)
+# Solved exactly (one thread, 14 s a period, 40/150/10 x 8 first choice, family a seed 0),
+# the periods uncharged earned 3,293,254 on the season; charged the salvage value
+# 3,269,225, and 0.75 of the bid prices on top 3,277,415. The heuristic's periods gained
+# from the charge on the same season (3,259,955 uncharged, 3,277,486 charged), so only
+# they are charged.
+EXACT_WEEKS_CHARGED = False
 # Without a time limit, each period's exact solve gets this long.
 EXACT_WEEK_UNLIMITED_SECONDS = 10.0
 # Beside a season's MIP the periods' solves run on one thread each: the MIP has the other
@@ -197,26 +195,26 @@ EXACT_WEEK_THREADS = 1
 EXACT_WEEK_MIN_SECONDS = 0.5       # a period with less than this left: no such candidate
 
 
-def _better(season, plans: list, best: tuple | None) -> tuple[tuple | None, float, int | None]:
+def _better(season, plans: list, best: tuple | None) -> tuple[tuple | None, float]:
     """The best of ``best`` and ``plans`` that break no rule of the season, as
-    ``(plan, evaluation)``, the seconds the evaluations took, and which of ``plans`` it
-    is (``None``: ``best`` stayed)."""
-    t0, won = time.perf_counter(), None
-    for k, plan in enumerate(plans):
+    ``(plan, evaluation)``, and the seconds the evaluations took."""
+    t0 = time.perf_counter()
+    for plan in plans:
         ev = evaluate_plan(season, plan)
         if not ev.violations and (best is None or ev.objective > best[1].objective + 1e-9):
-            best, won = (plan, ev), k
-    return best, time.perf_counter() - t0, won
+            best = (plan, ev)
+    return best, time.perf_counter() - t0
 
 
 def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | None = None,
                 solve: Callable | None = None, until: Deadline | None = None,
-                bid_prices: np.ndarray | None = None) -> pd.DataFrame | None:
+                bid_prices: np.ndarray | None = None, charged: bool = True) -> pd.DataFrame | None:
     """Each period on its own, in order (module docstring): ``period, bundle_id,
     segment_id, price``, or ``None`` if a period's search found nothing. With ``solve``
     (:func:`solver.api.solve`, passed in by it), each period is solved exactly instead
     of by the heuristic alone; with a limited ``until``, the periods left share the time
-    left instead of ``seconds_per_period`` each."""
+    left instead of ``seconds_per_period`` each. ``charged``: each period's stock is
+    charged its salvage value and ``bid_prices`` (:func:`_charged`)."""
     labels = season.horizon.labels
     inv = season.products["inventory"].to_numpy(float).copy()
     arrive = season.period_receipts().reindex(columns=season.products.index).fillna(0.0).to_numpy(float)
@@ -251,12 +249,13 @@ def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | Non
                 # the last period as a season of one, so that it weighs what it sells
                 # against the salvage value of what it leaves
                 week = dataclasses.replace(week, horizon=Horizon((t,), season.horizon.salvage))
-            now = _solved_week(solve, _charged(week, season, bid_prices, i), seconds, cancel)
+            now = _solved_week(solve, _charged(week, season, bid_prices, i) if charged else week,
+                               seconds, cancel)
             if now is None:
                 return None
             ev = evaluate_plan(week, now if week.horizon is None else now.assign(period=t))
         else:
-            space = build_offer_space(_charged(week, season, bid_prices, i))
+            space = build_offer_space(_charged(week, season, bid_prices, i) if charged else week)
             found = heuristic_plan(space, seconds_per_period, cancel=cancel) if len(space.points) else None
             if found is None:
                 return None
@@ -279,8 +278,8 @@ def _charged(week, season, bid_prices: np.ndarray | None, i: int):
     the last one solved exactly does) plus its bid price ``bid_prices[i]``, if any, as
     extra unit cost. A myopic period sells stock that earns more left over, or sold later.
 
-    The charge is a cost of the search only: the plan is scored on the season. Charged
-    costs make ``min_margin`` stricter, never looser, so its plans still keep the rule."""
+    The charge is a cost of the search only: the plan is scored on the season, and
+    ``min_margin`` keeps to the real costs (as each offer's price floor)."""
     limited = np.isfinite(season.products["inventory"].to_numpy(float))
     charge = np.zeros(len(limited))
     if season.horizon.salvage and week.horizon is None:
@@ -289,6 +288,12 @@ def _charged(week, season, bid_prices: np.ndarray | None, i: int):
         charge = charge + np.where(limited, bid_prices[i], 0.0)
     if not charge.any():
         return week
+    margin = week.constraints.get("min_margin")
+    if margin is not None and margin < 1:
+        # min_margin stays on the real costs: as each offer's price floor
+        floor = get_rule("min_margin").price_floor(week)
+        bundles = week.bundles.assign(min_price=np.fmax(week.bundles["min_price"], floor))
+        week = dataclasses.replace(week.without_rule("min_margin"), bundles=bundles)
     base = week.products["unit_cost"].to_numpy(float) if week.objective == "profit" else 0.0
     return dataclasses.replace(week, products=week.products.assign(unit_cost=base + charge),
                                objective="profit")

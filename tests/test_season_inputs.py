@@ -248,6 +248,24 @@ def test_each_period_on_its_own_keeps_stock_worth_more_as_salvage():
     assert r.summary["first_plan"]["objective"] == pytest.approx(40.0)
 
 
+def test_a_charged_period_keeps_min_margin_on_the_real_costs():
+    """min_margin 0.3 on cost 5 allows 10 and 8 (margins 0.5, 0.375), not 6 (0.17). The
+    period's search charges each unit 4 more (salvage 0.8 × 5): on a cost of 9 the rule
+    would allow nothing; as a price floor it still allows 10 and 8."""
+    from formulations.offers import build_offer_space
+    from solver.season_start import _charged
+
+    sc = make_scenario(products=[("P", 5, 10, 10)], bundles=[("A", {"P": 1})],
+                       segments=[("s", 10)], wtp=[("s", "A", 12)], discounts=[0, 0.2, 0.4],
+                       constraints={"inventory": True, "min_margin": 0.3})
+    sc = _season(sc, ["1", "2"], salvage=0.8)
+    week = dataclasses.replace(sc.period_slice("1"), period=None)
+    charged = _charged(week, sc, None, 0)
+    assert charged.products["unit_cost"].tolist() == [9.0]
+    prices = sorted(build_offer_space(charged).points["price"].tolist())
+    assert prices == sorted(build_offer_space(week).points["price"].tolist()) == [8.0, 10.0]
+
+
 @pytest.mark.parametrize("rules, weekly", [({}, 380.0), ({"no_increase": True}, 340.0)])
 def test_a_season_starts_from_the_better_of_a_constant_plan_and_each_period_on_its_own(rules, weekly):
     """The markdown case pooled: 20 shoppers with WTP 10, 30 with WTP 6 — one price for
