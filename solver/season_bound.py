@@ -48,6 +48,10 @@ from .deadline import Deadline
 from .relaxation import mnl_best_values
 
 ROUNDS = 60                 # column generation rounds at most
+CONVERGED = 1e-6            # stop when the best L is within this of the master's value
+# Of a solve's time left, the most the rounds may take: 100/400/20 x 8 under MNL (395k
+# arcs) converges in 8 rounds, 3.3 s; 40/150/10 x 4 in 0.2 s.
+SHARE = 0.1
 _BISECTIONS = 50            # the MNL value to 2^-50 of the segment's best value
 _ROUND_OFF = 1 + 1e-9       # float round-off in the sums, far below this margin
 
@@ -88,10 +92,13 @@ def season_relaxation_bound(built, until: Deadline | None = None) -> float | Non
 
 
 def season_relaxation(built, until: Deadline | None = None) -> tuple[float | None, np.ndarray | None]:
-    """The bound and the stock prices ``μ`` (periods × limited products) it was found at."""
+    """The bound and the stock prices ``μ`` (periods × limited products) it was found at;
+    no round starts after :data:`SHARE` of the time ``until`` leaves."""
     arcs = _season_arcs(built)
     if arcs is None:
         return None, None
+    if until is not None and until.limited:
+        until = Deadline(SHARE * until.remaining())
     m = 0 if arcs.allowed is None else arcs.allowed.shape[1]
     mu = best_mu = np.zeros((len(built.spaces), m))
     choice = _choose(arcs, mu)
@@ -111,12 +118,17 @@ def season_relaxation(built, until: Deadline | None = None) -> tuple[float | Non
         group_of.append(new)
         earns.append(choice.earns[new])
         takes.append(choice.takes[new])
-        duals, mu = _master(arcs, np.concatenate(group_of), np.concatenate(earns), np.vstack(takes))
+        duals, mu, value = _master(arcs, np.concatenate(group_of), np.concatenate(earns),
+                                   np.vstack(takes))
         if mu is None:
             break
         choice = _choose(arcs, mu)
         if choice.bound < best:
             best, best_mu = choice.bound, mu
+        if best <= value * (1 + CONVERGED) + CONVERGED:
+            # min L lies between the master's value and the best L: nothing left to gain
+            # (without this, columns with reduced costs of round-off size keep entering)
+            break
     return best, best_mu
 
 
@@ -134,11 +146,12 @@ def bid_prices(built, mu: np.ndarray) -> np.ndarray:
 
 
 def _master(arcs: _Arcs, group: np.ndarray, earns: np.ndarray,
-            takes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            takes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
     """The restricted master LP (the choice-based LP of Liu & van Ryzin 2008 over the
     columns so far; Bront, Méndez-Díaz & Vulcano 2009 for latent classes): a share
     ``w ≥ 0`` of each column, ``Σ w ≤ 1`` per group, the stock rows. Its duals: per group,
-    and ``μ`` (periods × limited products); ``μ`` is ``None`` if HiGHS does not solve it."""
+    and ``μ`` (periods × limited products), and its value with the constant ``C`` (a
+    lower end of ``min L``); ``μ`` is ``None`` if HiGHS does not solve it."""
     n_groups, (P, m) = len(arcs.size), arcs.allowed.shape
     n = len(group)
     per_shopper = arcs.size[group]
@@ -154,10 +167,10 @@ def _master(arcs: _Arcs, group: np.ndarray, earns: np.ndarray,
                  b_ub=np.r_[np.ones(n_groups), arcs.allowed.ravel()], bounds=(0, None),
                  method="highs-ds")
     if lp.status != 0:
-        return np.zeros(n_groups), None
+        return np.zeros(n_groups), None, -np.inf
     # a ≤ row of a minimisation has a marginal ≤ 0; its price in the maximisation is −that
     price = np.maximum(-np.asarray(lp.ineqlin.marginals), 0.0)
-    return price[:n_groups], price[n_groups:].reshape(P, m)
+    return price[:n_groups], price[n_groups:].reshape(P, m), arcs.constant - float(lp.fun)
 
 
 def _season_arcs(built) -> _Arcs | None:
@@ -223,12 +236,15 @@ def _choose(arcs: _Arcs, mu: np.ndarray) -> _Choice:
 
 def _mnl_assortment(arcs: _Arcs, value: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The arcs of each group's best assortment at its value ``z`` (per offer, the price
-    of most ``a (v − z)``, if positive) and their shares ``a / (1 + O + Σ a)``."""
+    of most ``a (v − z)``, if not negative) and their shares ``a / (1 + O + Σ a)``."""
     gain = arcs.attraction * (value - z[arcs.g])
     key = arcs.g.astype(np.int64) * arcs.n_offers + arcs.b
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     top = np.maximum.reduceat(gain, starts)
-    pick = np.flatnonzero((gain >= np.repeat(top, np.diff(np.r_[starts, len(key)]))) & (gain > 0))
+    # ≥ 0, not > 0: an attraction near the cap puts z* within round-off of that point's
+    # value, and the bisection's upper end can reach it (a column without it earned 3.17
+    # per shopper where z was 19.89, and column generation stalled)
+    pick = np.flatnonzero((gain >= np.repeat(top, np.diff(np.r_[starts, len(key)]))) & (gain >= 0))
     pick = pick[np.r_[True, key[pick][1:] != key[pick][:-1]]] if len(pick) else pick
     seen = np.bincount(arcs.g[pick], weights=arcs.attraction[pick], minlength=len(arcs.size))
     return pick, arcs.attraction[pick] / (1.0 + arcs.outside[arcs.g[pick]] + seen[arcs.g[pick]])
