@@ -183,19 +183,20 @@ def _build(scenario: Scenario, backend: str, threads: int | None) -> _Model:
     built = build_model(scenario, backend)
     form = built.model.to_arrays()
     twin_form, weeks = None, ExactWeeks.applies(built, form.A.nnz, backend)
-    if weeks and add_twin(built):
-        # Its periods are solved beside it (season_start.ExactWeeks), so the season's MIP
-        # gets one run, not a race: the model without ladder rows, presolved, which gave
-        # the bound in the race (40/150/10 x 8, family a: 3.67 % in 120 s beside the
-        # periods' solves, against 19.2 % for the race beside them and no bound for the
-        # ladder model alone; benchmarks/results_season.md)
+    raced = race_applies(backend, threads, machine_cores(), form.A.nnz)
+    if (weeks or raced) and add_twin(built):
         plain = built.twin.to_arrays()
-        if ExactWeeks.applies(built, plain.A.nnz, backend):
+        if weeks and ExactWeeks.applies(built, plain.A.nnz, backend):
+            # Its periods are solved beside it (season_start.ExactWeeks), so the season's
+            # MIP gets one run, not a race: the model without ladder rows, presolved, which
+            # gave the bound in the race (40/150/10 x 8, family a: 3.67 % in 120 s beside
+            # the periods' solves, against 19.2 % for the race beside them and no bound for
+            # the ladder model alone; benchmarks/results_season.md)
             built.model, built.twin, form = built.twin, None, plain
+        elif raced:
+            twin_form, weeks = plain, False
         else:
             built.twin, weeks = None, False
-    if not weeks and race_applies(backend, threads, machine_cores(), form.A.nnz) and add_twin(built):
-        twin_form = built.twin.to_arrays()
     return _Model(built, form, started, time.perf_counter() - started, twin_form, weeks)
 
 

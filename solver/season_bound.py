@@ -141,8 +141,14 @@ def bid_prices(built, mu: np.ndarray) -> np.ndarray:
     out = np.zeros((len(built.spaces), len(limited)))
     if mu.size:
         # season_stock's columns are the limited products in products order
-        out[:, limited] = np.cumsum(mu[::-1], axis=0)[::-1]
+        out[:, limited] = _kept_from(mu)
     return out
+
+
+def _kept_from(mu: np.ndarray) -> np.ndarray:
+    """Per period ``t`` and limited product, ``Σ_{τ ≥ t} μ_iτ``: a sale in period ``t``
+    counts in the stock rows of periods ``t…P``."""
+    return np.cumsum(mu[::-1], axis=0)[::-1]
 
 
 def _master(arcs: _Arcs, group: np.ndarray, earns: np.ndarray,
@@ -159,8 +165,9 @@ def _master(arcs: _Arcs, group: np.ndarray, earns: np.ndarray,
     # a column of period t counts in the stock rows of periods t…P
     t = arcs.group_period[group]
     use = sp.coo_matrix(takes * per_shopper[:, None])                      # columns × products
-    rows = [(tau * m + use.col[t[use.row] <= tau], use.row[t[use.row] <= tau],
-             use.data[t[use.row] <= tau]) for tau in range(P)]
+    sold_in = t[use.row]
+    rows = [(tau * m + use.col[on], use.row[on], use.data[on])
+            for tau, on in ((tau, sold_in <= tau) for tau in range(P))]
     r, c, d = (np.concatenate([x[k] for x in rows]) for k in range(3))
     stock = sp.csr_matrix((d, (r, c)), shape=(P * m, n))
     lp = linprog(-(per_shopper * earns), A_ub=sp.vstack([one, stock]).tocsr(),
@@ -208,8 +215,7 @@ def _choose(arcs: _Arcs, mu: np.ndarray) -> _Choice:
     its best arc; MNL: its best assortment), and ``L(μ)``."""
     value = arcs.value
     if mu.size:
-        # period t's sales count in the rows of periods t…P
-        charge_by_period = np.cumsum(mu[::-1], axis=0)[::-1] @ arcs.per_offer.T.toarray()
+        charge_by_period = (arcs.per_offer @ _kept_from(mu).T).T           # periods × offers
         value = value - charge_by_period[arcs.t, arcs.b]
     n_groups = len(arcs.size)
     if arcs.attraction is None:

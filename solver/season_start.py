@@ -240,22 +240,22 @@ def weekly_plan(season, seconds_per_period: float, cancel: threading.Event | Non
                             frozen[["bundle_id", "price"]]], ignore_index=True)
         week = dataclasses.replace(season.period_slice(t), products=season.products.assign(inventory=inv),
                                    previous_plan=last, prices=prices, period=None)
+        if solve is not None and i == len(labels) - 1 and season.horizon.salvage:
+            # the last period solved as a season of one, so that it weighs what it sells
+            # against the salvage value of what it leaves
+            week = dataclasses.replace(week, horizon=Horizon((t,), season.horizon.salvage))
+        searched = _charged(week, season, bid_prices, i) if charged else week
         if solve is not None:
             seconds = (seconds_per_period if until is None or not until.limited
                        else until.remaining() / (len(labels) - i))
             if seconds < EXACT_WEEK_MIN_SECONDS:
                 return None
-            if i == len(labels) - 1 and season.horizon.salvage:
-                # the last period as a season of one, so that it weighs what it sells
-                # against the salvage value of what it leaves
-                week = dataclasses.replace(week, horizon=Horizon((t,), season.horizon.salvage))
-            now = _solved_week(solve, _charged(week, season, bid_prices, i) if charged else week,
-                               seconds, cancel)
+            now = _solved_week(solve, searched, seconds, cancel)
             if now is None:
                 return None
             ev = evaluate_plan(week, now if week.horizon is None else now.assign(period=t))
         else:
-            space = build_offer_space(_charged(week, season, bid_prices, i) if charged else week)
+            space = build_offer_space(searched)
             found = heuristic_plan(space, seconds_per_period, cancel=cancel) if len(space.points) else None
             if found is None:
                 return None
