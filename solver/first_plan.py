@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .deadline import BACKEND_GRACE, Deadline
+from .deadline import Deadline, before_grace
 from .heuristic import HeuristicResult, heuristic_budget, heuristic_plan, start_vector
 
 
@@ -81,7 +81,7 @@ def solver_deadline(deadline: Deadline, first: HeuristicResult | None) -> Deadli
     if not deadline.limited:
         return deadline
     reserve = 0.02 + 2.0 * (first.eval_seconds if first is not None else 0.02)
-    return Deadline(max(0.05, (deadline.remaining() - reserve) / (1.0 + BACKEND_GRACE)))
+    return Deadline(max(0.05, before_grace(deadline.remaining() - reserve)))
 
 
 def same_plan(first: HeuristicResult, built, x: np.ndarray | None) -> bool:

@@ -178,10 +178,27 @@ def test_cli_time_limit_exit_status_and_files(tmp_path: Path) -> None:
 
 
 def test_a_backends_grace_keeps_the_deadlines_start():
-    from solver.deadline import BACKEND_GRACE, Deadline
+    from solver.deadline import BACKEND_GRACE, GRACE_CAP, Deadline, before_grace
 
     d = Deadline(10.0, start=100.0)
     late = d.with_grace(extra=0.05)
     assert late.start == d.start and late.seconds == pytest.approx(10.0 * (1 + BACKEND_GRACE) + 0.05)
-    assert d.with_grace(0.5).seconds == pytest.approx(15.0)
+    assert d.with_grace(0.1).seconds == pytest.approx(11.0)
     assert not Deadline(None).with_grace().limited        # no limit stays no limit
+    # a long solve's grace is capped, so it does not keep a share of the limit idle
+    assert Deadline(600.0).with_grace().seconds == pytest.approx(600.0 + GRACE_CAP)
+    for seconds in (0.5, 10.0, 60.0, 600.0):
+        inner = Deadline(before_grace(seconds))
+        assert inner.with_grace().seconds <= seconds + 1e-9
+    assert before_grace(600.0) == pytest.approx(600.0 - GRACE_CAP)
+
+
+def test_highs_and_cpsat_stop_close_to_a_long_deadline():
+    from solver.backends.cpsat import solver_share as cpsat_share
+    from solver.backends.highs_child import solver_share as highs_share
+    from solver.deadline import Deadline
+
+    assert highs_share(10.0) == pytest.approx(9.5)            # a share of a short limit
+    assert 598.0 <= highs_share(600.0) < 600.0                # seconds, not a share, of a long one
+    assert cpsat_share(Deadline(10.0), 10.0) == pytest.approx(9.0, abs=0.01)
+    assert 597.0 <= cpsat_share(Deadline(600.0), 600.0) < 600.0

@@ -27,6 +27,9 @@ from .base import (FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, POLL_SECONDS, TIM
 
 MAX_DECIMALS = 9
 INF_INT = float(2 ** 62)       # "no bound" for a row, exactly representable as a float
+# CP-SAT stops a tenth of its seconds before the deadline (its workers wind down and the
+# solution is read back), but never more than this many seconds early
+CPSAT_MARGIN_CAP = 2.0
 
 
 def decimals_needed(values: np.ndarray) -> np.ndarray:
@@ -197,8 +200,8 @@ def _solver(options: SolverOptions, deadline: Deadline,
 
 def solver_share(deadline: Deadline, seconds_left: float) -> float:
     """CP-SAT's own time limit: what is left on ``deadline`` less a tenth of the
-    ``seconds_left`` when the backend was called."""
-    return max(0.05, deadline.remaining() - 0.1 * seconds_left)
+    ``seconds_left`` when the backend was called, at most :data:`CPSAT_MARGIN_CAP` s."""
+    return max(0.05, deadline.remaining() - min(0.1 * seconds_left, CPSAT_MARGIN_CAP))
 
 
 def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, control: SolveControl,

@@ -16,7 +16,7 @@ Rule for when a solve runs in-process instead (``in_child_process``): the child 
 fixed start-up (measured in docs/model.md) and a copy of the matrix. A model with at
 most ``IN_PROCESS_MAX_NNZ`` non-zeros is solved in-process — presolve and every LP of
 such a model take milliseconds, so HiGHS's own limit (its share of the seconds left,
-:data:`~solver.backends.highs_child.HIGHS_SHARE`) stops it well within the grace —
+:data:`~solver.backends.highs_child.HIGHS_MARGIN`) stops it well within the grace —
 unless it has under ``IN_PROCESS_MIN_LIMIT`` seconds left. Everything else runs in a child.
 """
 from __future__ import annotations
