@@ -123,6 +123,12 @@ class LinearModel:
         return self._ncols
 
     @property
+    def num_terms(self) -> int:
+        """The constraint terms added: the matrix's non-zeros before zeros are dropped and
+        repeats summed (an upper bound of ``to_arrays().A.nnz``, without building it)."""
+        return sum(len(t.coef) for con in self.cons.values() for t in con.terms)
+
+    @property
     def num_rows(self) -> int:
         return self._nrows
 
@@ -130,17 +136,24 @@ class LinearModel:
     def to_arrays(self) -> "MatrixForm":
         """The whole model as one sparse matrix (CSC) plus bounds — no Python loops
         over members, only over families."""
-        rows, cols, vals = [], [], []
+        # filled in place, in 32-bit indices where they fit: a season at 200/1000/50 x 8
+        # has 29 M non-zeros, and the lists of pieces and their concatenation took
+        # 2.7-6 s of a 10 s limit
+        n = self.num_terms
+        index = np.int32 if max(self._nrows, self._ncols) < 2 ** 31 - 1 else np.int64
+        r, c, v = np.empty(n, index), np.empty(n, index), np.empty(n)
+        at = 0
         for con in self.cons.values():
             for t in con.terms:
-                rows.append(con.offset + np.asarray(t.row, dtype=np.int64))
-                cols.append(t.var.cols(t.idx))
-                vals.append(np.asarray(t.coef, dtype=float))
-        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-        v = np.concatenate(vals) if vals else np.zeros(0)
-        keep = v != 0.0
-        A = sp.csc_matrix((v[keep], (r[keep], c[keep])), shape=(self._nrows, self._ncols))
+                end = at + len(t.coef)
+                np.add(np.asarray(t.row), con.offset, out=r[at:end], casting="unsafe")
+                np.add(np.asarray(t.idx), t.var.offset, out=c[at:end], casting="unsafe")
+                v[at:end] = t.coef
+                at = end
+        if not v.all():
+            keep = v != 0.0
+            r, c, v = r[keep], c[keep], v[keep]
+        A = sp.coo_matrix((v, (r, c)), shape=(self._nrows, self._ncols)).tocsc()
         A.sum_duplicates()
         cost = np.zeros(self._ncols)
         for t in self.objective:

@@ -181,22 +181,31 @@ class _Model:
 def _build(scenario: Scenario, backend: str, threads: int | None) -> _Model:
     started = time.perf_counter()
     built = build_model(scenario, backend)
-    form = built.model.to_arrays()
-    twin_form, weeks = None, ExactWeeks.applies(built, form.A.nnz, backend)
-    raced = race_applies(backend, threads, machine_cores(), form.A.nnz)
-    if (weeks or raced) and add_twin(built):
+    plain = None
+    if ExactWeeks.applies(built, built.model.num_terms, backend) and add_twin(built):
         plain = built.twin.to_arrays()
-        if weeks and ExactWeeks.applies(built, plain.A.nnz, backend):
+        if ExactWeeks.applies(built, plain.A.nnz, backend):
             # Its periods are solved beside it (season_start.ExactWeeks), so the season's
             # MIP gets one run, not a race: the model without ladder rows, presolved, which
             # gave the bound in the race (40/150/10 x 8, family a: 3.67 % in 120 s beside
             # the periods' solves, against 19.2 % for the race beside them and no bound for
-            # the ladder model alone; benchmarks/results_season.md)
+            # the ladder model alone; benchmarks/results_season.md). The ladder model's
+            # matrix is never built (2.7 s of a 10 s limit at 200/1000/50 x 8).
+            built.model, built.twin = built.twin, None
+            return _Model(built, plain, started, time.perf_counter() - started, None, True)
+    form = built.model.to_arrays()
+    twin_form, weeks = None, ExactWeeks.applies(built, form.A.nnz, backend)
+    raced = race_applies(backend, threads, machine_cores(), form.A.nnz)
+    if (weeks or raced) and (built.twin is not None or add_twin(built)):
+        plain = plain if plain is not None else built.twin.to_arrays()
+        if weeks and ExactWeeks.applies(built, plain.A.nnz, backend):
             built.model, built.twin, form = built.twin, None, plain
         elif raced:
             twin_form, weeks = plain, False
         else:
             built.twin, weeks = None, False
+    else:
+        built.twin = None
     return _Model(built, form, started, time.perf_counter() - started, twin_form, weeks)
 
 

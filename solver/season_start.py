@@ -95,11 +95,18 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
         plan = pd.concat([found.plan.assign(period=t) for t in labels], ignore_index=True)
         candidates.append(plan[["period", "bundle_id", "segment_id", "price"]])
     shares = BID_PRICE_SHARES if bid_prices is not None and bid_prices.any() else (0.0,)
+    until, longest = Deadline(seconds_left), 0.0
     for share in shares:
         if len(labels) < 2 or (cancel is not None and cancel.is_set()):
             break
+        if longest and until.limited and until.remaining() < longest:
+            # another pass would overrun: each builds every period's offers whatever its
+            # search budget (200/1000/50 x 8: 1.4 s a pass, three passes in a 10 s limit)
+            break
+        began = time.perf_counter()
         weekly = weekly_plan(season, budget / len(labels) / len(shares), cancel,
                              bid_prices=share * bid_prices if share else None)
+        longest = max(longest, time.perf_counter() - began)
         if weekly is not None:
             candidates.append(weekly)
     best, eval_seconds = _better(season, candidates, None)
