@@ -29,6 +29,7 @@ from formulations.options import DEFAULT_MIP_GAP, SolverOptions
 from formulations.scenario import Scenario
 
 from .backends import RawSolution, SolveControl, check_capabilities, get_backend
+from .backends.base import POLL_SECONDS
 from .conflicts import minimal_conflict
 from .deadline import Deadline
 from .first_plan import (first_plan, first_plan_applies, keep_first_plan, same_plan,
@@ -55,6 +56,13 @@ FIRST_PLAN_KEPT = {
     True: "the solver reported the model infeasible, yet the heuristic's plan keeps every "
           "rule when re-evaluated; it is reported as feasible",
 }
+
+# the note when the solver's plan breaks a rule re-evaluated exactly: MNL models cap an
+# attraction at e^20 for their coefficients' range, so two offers priced far below their
+# WTP share a segment in the model that the exact evaluation gives to one, and a product's
+# stock can run over (a week of 40/150/10 under MNL sold 58 units more than it had)
+FIRST_PLAN_BROKE_A_RULE = ("the solver's plan breaks a rule when re-evaluated exactly ({}); "
+                           "the heuristic's first plan, which keeps every rule, is reported instead")
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,12 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     if raw is None:
         first = _first_plan(model, options, deadline, relay, cancel, warm_start)
         until = solver_deadline(deadline, first.plan)
-        weeks = (ExactWeeks(model.built, until, solve, relay.beside).start()
+        alone = model.exact_weeks and ExactWeeks.instead_of_mip(model.built, until)
+        weeks = (ExactWeeks(model.built, until, solve, relay.beside,
+                            threads=(options.threads or machine_cores()) if alone else None).start()
                  if model.exact_weeks else None)
-        raw = _backend_solve(backend_cls, model, options, until, relay, cancel, first)
+        raw = (_periods_only(weeks, until, cancel) if alone and not first.proven
+               else _backend_solve(backend_cls, model, options, until, relay, cancel, first))
         if weeks is not None:
             first = _better_first(first, weeks.result(stop=raw.cancelled or raw.status in (
                 Status.OPTIMAL, Status.INFEASIBLE)))
@@ -351,6 +362,21 @@ def _backend_solve(backend_cls: type, model: _Model, options: SolverOptions, unt
     return raw
 
 
+def _periods_only(weeks: ExactWeeks, until: Deadline, cancel: threading.Event | None) -> RawSolution:
+    """No MIP (``ExactWeeks.instead_of_mip``): the periods, solved exactly in order, have
+    the machine; their plan or the first plan is kept, with the season relaxation's
+    bound."""
+    began = time.perf_counter()
+    while weeks.running() and not (cancel is not None and cancel.is_set()):
+        time.sleep(POLL_SECONDS)
+    cancelled = cancel is not None and cancel.is_set()
+    return RawSolution(Status.NO_SOLUTION, None, None, None, time.perf_counter() - began,
+                       cancelled=cancelled, stopped_by=TIME_LIMIT if until.expired() else None,
+                       notes=["under MNL with a time limit the season's MIP is not run (its bound "
+                              "stays near its LP relaxation's): each period is solved exactly, in "
+                              "order, on the whole machine, and the bound is the season relaxation's"])
+
+
 def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstPlan) -> Outcome:
     """Weigh the solver's plan against the first plan, and its bound against the
     relaxation's: the status, plan, objective and bound the solve reports."""
@@ -369,9 +395,12 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
     else:
         ev = evaluate_plan(scenario, plan)
     if heuristic is not None:
-        keep = keep_first_plan(heuristic, status, ev.objective if status.has_plan else None)
+        broken = status.has_plan and bool(ev.violations) and not heuristic.evaluation.violations
+        keep = ("feasible" if broken else
+                keep_first_plan(heuristic, status, ev.objective if status.has_plan else None))
         if keep is not None:
-            notes.append(FIRST_PLAN_KEPT[status == Status.INFEASIBLE])
+            notes.append(FIRST_PLAN_BROKE_A_RULE.format("; ".join(ev.violations)) if broken
+                         else FIRST_PLAN_KEPT[status == Status.INFEASIBLE])
             status, plan, solver_objective, ev = Status(keep), heuristic.plan, None, heuristic.evaluation
     if first.proven:
         plan, ev = heuristic.plan, heuristic.evaluation

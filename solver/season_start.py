@@ -42,6 +42,7 @@ the time its root needed (family a, 40/150/10 × 8: proven gap 5.34 % → 19.38 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from typing import Callable
@@ -141,8 +142,10 @@ class ExactWeeks:
     ``None``."""
 
     def __init__(self, built: BuiltModel, until: Deadline, solve: Callable,
-                 report: Callable[[float], None] | None = None) -> None:
-        self.built, self.until, self.solve, self.report = built, until, solve, report
+                 report: Callable[[float], None] | None = None, threads: int | None = None) -> None:
+        self.built, self.until, self.report = built, until, report
+        # beside the MIP, one thread; instead of it, what the solve was given
+        self.solve = functools.partial(solve, threads=threads or EXACT_WEEK_THREADS)
         self.stop = threading.Event()       # the caller's cancel reaches it through result()
         self._found: HeuristicResult | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="exact-weeks")
@@ -154,6 +157,17 @@ class ExactWeeks:
         smaller season model's MIP takes seconds anyway."""
         return (built.is_season and len(built.season.horizon.labels) > 1
                 and (backend != "highs" or nonzeros > IN_PROCESS_MAX_NNZ))
+
+    @staticmethod
+    def instead_of_mip(built: BuiltModel, until: Deadline) -> bool:
+        """Whether the periods run *instead of* the season's MIP: MNL seasons with a time
+        limit. The MNL season MIP's bound stays near its LP relaxation's (99 % at
+        40/150/10 x 4; the season relaxation gives the bound) and in six benchmark
+        seasons (40/150/10 x 4, families a and b, seeds 0-2) it never found the plan
+        kept, while it took a core from the periods: on b seed 2 they then ended 0.73 %
+        below each week on its own, alone they equal it (benchmarks/results_season.md).
+        Without a limit the MIP runs, as it alone can prove a plan optimal."""
+        return built.season.choice_model == "mnl" and until.limited
 
     def start(self) -> "ExactWeeks":
         self._thread.start()
@@ -168,6 +182,9 @@ class ExactWeeks:
             self._found = _as_start(self.built, best, started, 0, seconds)[0]
             if self._found is not None and self.report is not None:
                 self.report(self._found.objective)
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def result(self, stop: bool = False) -> HeuristicResult | None:
         """The plan, once the periods are solved; ``stop`` first ends the search."""
@@ -309,7 +326,7 @@ def _charged(week, season, bid_prices: np.ndarray | None, i: int):
 def _solved_week(solve: Callable, week, seconds: float,
                  cancel: threading.Event | None) -> pd.DataFrame | None:
     """One period's plan by the whole engine."""
-    res = solve(week, time_limit=seconds, cancel=cancel, explain=False, threads=EXACT_WEEK_THREADS)
+    res = solve(week, time_limit=seconds, cancel=cancel, explain=False)
     if not res.has_plan:
         return None
     return res.plan[["bundle_id", "segment_id", "price"]].astype({"price": float})

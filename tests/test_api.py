@@ -220,3 +220,24 @@ def test_the_first_plan_is_highs_start_only_under_personalized_pricing() -> None
     res = solve(sc, time_limit=30)
     first = res.summary["first_plan"]
     assert first is not None and res.objective >= first["objective"] - 1e-6
+
+
+def test_a_solver_plan_that_breaks_a_rule_when_priced_exactly_is_not_returned():
+    """MNL models cap an attraction at e^20 (formulations.mnl.MAX_EXPONENT). A (one P1,
+    price 10, cost 1, WTP 40: e^30) and B (one P2, 5, cost 1, WTP 30: e^25), β 1, 100
+    shoppers, 60 P1 in stock. Capped, A and B split the segment: 50 P1, within the stock,
+    and a profit of 650 against 400 for B alone. Exactly, A takes 99.3 % of the segment
+    and P1 runs over; the only plan that keeps the stock sells B alone (400)."""
+    from random_scenarios import make_scenario
+
+    sc = make_scenario(products=[("P1", 1, 10, 60), ("P2", 1, 5, None)],
+                       bundles=[("A", {"P1": 1}), ("B", {"P2": 1})], segments=[("s", 100, 1.0)],
+                       wtp=[("s", "A", 40), ("s", "B", 30)], discounts=[0], choice_model="mnl",
+                       constraints={"inventory": True})
+    r = solve(sc)
+    # the solver's own plan was the split one (the note says so), and it is not returned
+    assert any("breaks a rule when re-evaluated exactly" in n for n in r.summary["notes"]), r.summary["notes"]
+    ev = evaluate_plan(sc, r.plan[["bundle_id", "segment_id", "price"]])
+    assert ev.violations == [] and r.summary["violations"] == []
+    assert list(r.plan["bundle_id"]) == ["B"] and r.objective == pytest.approx(ev.objective)
+    assert r.status == "feasible"          # the solver's proof was about the capped model

@@ -280,6 +280,38 @@ def test_season_beside_its_exact_weeks_matches_brute_force(monkeypatch, choice_m
     check_season(sc)
 
 
+@pytest.mark.parametrize("mix, k", [(m, k) for m in ("stock", "markdown", "everything") for k in range(2)])
+def test_an_mnl_season_with_a_time_limit_runs_its_periods_instead_of_the_mip(monkeypatch, mix, k):
+    """Under MNL with a time limit, a season whose periods are solved exactly beside its
+    MIP (forced here, as above) runs them instead of the MIP: the plan keeps every rule,
+    earns at least what they earn one after the other, and the reported bound is still
+    above the brute-force optimum. Without a limit the MIP runs."""
+    import solver.backends.highs_process as highs_process
+    import solver.season_start as season_start
+    from formulations.evaluate import evaluate_plan
+    monkeypatch.setattr(highs_process, "IN_PROCESS_MAX_NNZ", 0)
+    monkeypatch.setattr(season_start, "IN_PROCESS_MAX_NNZ", 0)
+    rng = _rng("instead", mix, k)
+    sc = random_season(rng, pricing="uniform", choice_model="mnl", objective="profit",
+                       rules=MIXES[mix])
+    best = season_brute_force(sc)[0]
+    r = solve(sc, time_limit=20)
+    skipped = "the season's MIP is not run" in " ".join(r.summary["notes"])
+    assert skipped or r.status == "optimal", r.summary["notes"]   # proven by the first plan
+    if best is None:
+        return
+    ev = evaluate_plan(sc, r.plan[["period", "bundle_id", "segment_id", "price"]])
+    assert ev.violations == [] and r.objective == pytest.approx(ev.objective, rel=1e-9, abs=1e-6)
+    assert r.objective <= best + 1e-6 * max(1.0, abs(best))
+    assert r.bound is not None and r.bound >= best - 1e-6 * max(1.0, abs(best))
+    weekly = season_start.weekly_plan(sc, 10.0, solve=solve, charged=False)
+    if weekly is not None and not evaluate_plan(sc, weekly).violations:
+        assert r.objective >= evaluate_plan(sc, weekly).objective - 1e-6 * max(1.0, abs(best))
+    unlimited = solve(sc)
+    assert "the season's MIP is not run" not in " ".join(unlimited.summary["notes"])
+    assert unlimited.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+
+
 def test_progress_shows_the_best_plan_so_far():
     """A plan found beside the solver, or a first plan standing by, stays the best plan
     shown while the solver's own plans are worse; bounds pass through as reported."""
