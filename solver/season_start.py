@@ -37,7 +37,9 @@ thread) and uncharged (charged, its plans were 0.5–0.7 % worse on family a, wh
 heuristic's gained: ``EXACT_WEEKS_CHARGED``) — found **beside** the season's MIP rather than before it (:class:`ExactWeeks`):
 the solver gets the whole limit, the periods share it as it runs, and the solve keeps
 whichever plan earns more. Solved before the MIP with 30 % of the limit, it cost the MIP
-the time its root needed (family a, 40/150/10 × 8: proven gap 5.34 % → 19.38 %).
+the time its root needed (family a, 40/150/10 × 8: proven gap 5.34 % → 19.38 %). Under
+MNL with a time limit it runs *instead of* the MIP, on the whole machine
+(:meth:`ExactWeeks.instead_of_mip`).
 """
 from __future__ import annotations
 
