@@ -208,14 +208,11 @@ def _build(scenario: Scenario, backend: str, threads: int | None) -> _Model:
     twin_form, weeks = None, ExactWeeks.applies(built, form.A.nnz, backend)
     raced = race_applies(backend, threads, machine_cores(), form.A.nnz)
     if (weeks or raced) and (built.twin is not None or add_twin(built)):
-        plain = plain if plain is not None else built.twin.to_arrays()
-        if weeks and ExactWeeks.applies(built, plain.A.nnz, backend):
-            built.model, built.twin, form = built.twin, None, plain
-        elif raced:
-            twin_form, weeks = plain, False
-        else:
-            built.twin, weeks = None, False
-    else:
+        # a twin too small to run beside the periods (above) is raced, or dropped
+        if raced:
+            twin_form = plain if plain is not None else built.twin.to_arrays()
+        weeks = False
+    if twin_form is None:
         built.twin = None
     return _Model(built, form, started, time.perf_counter() - started, twin_form, weeks)
 
