@@ -19,6 +19,7 @@ from .money import MONEY_DECIMALS, to_cents
 from .offers import ladder, within_bounds
 from .rules import PlanView, SeasonView, check_rules, check_season_rules
 from .scenario import Scenario
+from .season import salvage_per_unit
 
 
 # attractions exp(β(w − p)) are capped at e^50 (beyond, shares are 1 to 1e-21 anyway); the
@@ -274,9 +275,8 @@ def evaluate_season(scenario: Scenario, plan: pd.DataFrame) -> Evaluation:
     products["left"] = products["inventory"] + products["receipts"] - total
     with np.errstate(invalid="ignore", divide="ignore"):
         products["utilisation"] = total / (products["inventory"] + products["receipts"])
-    cost = scenario.products["unit_cost"].to_numpy(float)
     left = products["left"].to_numpy(float)
-    salvage = float(scenario.horizon.salvage * np.nansum(cost * np.where(limited, left, 0.0)))
+    salvage = float(np.nansum(salvage_per_unit(scenario) * np.where(limited, left, 0.0)))
 
     periods = pd.DataFrame({
         "period": list(labels),

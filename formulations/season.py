@@ -59,23 +59,31 @@ def build_season(scenario: Scenario, one_period: Callable[[OfferSpace], LinearMo
     return spaces, model
 
 
+def salvage_per_unit(scenario: Scenario) -> np.ndarray:
+    """What a unit left at the season's end earns, per product (products order): ``σ c_i``
+    for a limited stock, 0 for the others (and without salvage)."""
+    sigma = scenario.horizon.salvage if scenario.horizon else 0.0
+    limited = np.isfinite(scenario.products["inventory"].to_numpy(float))
+    return np.where(limited, sigma * scenario.products["unit_cost"].to_numpy(float), 0.0)
+
+
 def salvage_terms(scenario: Scenario, space: OfferSpace) -> tuple[float, np.ndarray | None]:
     """The salvage part of the objective: the constant ``σ Σ_i c_i (Q_i + Σ_t R_it)`` and
     ``σ Σ_i q_ib c_i`` per sale of each offer (``None`` when no offer takes a limited
     product); ``(0, None)`` without salvage."""
-    sigma = scenario.horizon.salvage if scenario.horizon else 0.0
-    if not sigma:
+    if not (scenario.horizon and scenario.horizon.salvage):
         return 0.0, None
     inv = scenario.products["inventory"]
-    ids = inv.index[np.isfinite(inv.to_numpy(float))]
-    cost = scenario.products["unit_cost"].reindex(ids).to_numpy(float)
+    limited = np.isfinite(inv.to_numpy(float))
+    ids = inv.index[limited]
+    per_unit = salvage_per_unit(scenario)[limited]
     have = inv.reindex(ids).to_numpy(float) + scenario.period_receipts()[ids].to_numpy(float).sum(axis=0)
-    limited = units_per_sale(space)          # products some offer takes
-    if limited is None:
-        return sigma * float(cost @ have), None
-    per_offer, _ = limited
+    constant = float(per_unit @ have)
+    taken = units_per_sale(space)            # products some offer takes
+    if taken is None:
+        return constant, None
     # units_per_sale's columns are the finite inventories in products order, as ``ids``
-    return sigma * float(cost @ have), per_offer @ (sigma * cost)
+    return constant, taken[0] @ per_unit
 
 
 def _salvage(ctx: SeasonContext) -> None:

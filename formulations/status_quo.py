@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from .evaluate import evaluate_season
 from .scenario import Scenario
+from .season import salvage_per_unit
 
 LABEL = "model estimate"
 
@@ -150,9 +151,8 @@ def evaluate_status_quo(scenario: Scenario) -> StatusQuo:
         units_all[~limited] = per.reindex(inv.index[~limited]).fillna(0.0).to_numpy()
     products["units"] = units_all
     products["left"] = products["inventory"] + products["receipts"] - products["units"]
-    cost = scenario.products["unit_cost"].to_numpy(float)
     finite = np.isfinite(products["left"].to_numpy(float))
-    salvage = float(scenario.horizon.salvage * np.sum(cost[finite] * products["left"].to_numpy(float)[finite]))
+    salvage = float(np.sum(salvage_per_unit(scenario)[finite] * products["left"].to_numpy(float)[finite]))
     violations = list(ev.violations)
     return StatusQuo(source, rows, periods, products, float(periods["revenue"].sum()),
                      float(periods["profit"].sum()), float(periods["units"].sum()), salvage,

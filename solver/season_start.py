@@ -58,6 +58,7 @@ from formulations.offers import build_offer_space
 from formulations.rules import get_rule
 from formulations.rules.base import PRICE_TOL
 from formulations.scenario import Horizon
+from formulations.season import salvage_per_unit
 
 from .backends.highs_process import IN_PROCESS_MAX_NNZ
 from .deadline import Deadline
@@ -307,9 +308,7 @@ def _charged(week, season, bid_prices: np.ndarray | None, i: int):
     The charge is a cost of the search only: the plan is scored on the season, and
     ``min_margin`` keeps to the real costs (as each offer's price floor)."""
     limited = np.isfinite(season.products["inventory"].to_numpy(float))
-    charge = np.zeros(len(limited))
-    if season.horizon.salvage and week.horizon is None:
-        charge[limited] = season.horizon.salvage * season.products["unit_cost"].to_numpy(float)[limited]
+    charge = salvage_per_unit(season) if week.horizon is None else np.zeros(len(limited))
     if bid_prices is not None:
         charge = charge + np.where(limited, bid_prices[i], 0.0)
     if not charge.any():

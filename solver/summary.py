@@ -13,6 +13,7 @@ from formulations.files import json_safe
 from formulations.linear import MatrixForm
 from formulations.options import DEFAULT_MIP_GAP, SolverOptions
 from formulations.scenario import Scenario
+from formulations.season import salvage_per_unit
 from formulations.status_quo import evaluate_status_quo, status_quo_summary
 
 from .backends.base import RawSolution
@@ -97,7 +98,7 @@ def _season_facts(scenario: Scenario, ev: Evaluation | None, objective: float | 
     if ev is None or ev.periods is None:
         return {**facts, "periods": [], "stock_left": [], "stock_by_period": [], "salvage_value": None}
     left = ev.products[np.isfinite(ev.products["inventory"].to_numpy(float))]
-    per_unit = h.salvage * scenario.products["unit_cost"].reindex(left["product_id"]).to_numpy(float)
+    per_unit = pd.Series(salvage_per_unit(scenario), scenario.products.index).reindex(left["product_id"]).to_numpy()
     return {**facts,
             "periods": ev.periods.to_dict(orient="records"),
             "stock_left": [{"product_id": p, "left": float(v), "salvage_value": float(v * u)}
