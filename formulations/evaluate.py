@@ -172,9 +172,10 @@ def _check(scenario: Scenario, plan: pd.DataFrame, seen: pd.DataFrame, ev: Evalu
             (plan["segment_id"] == "*").any() and (plan["segment_id"] != "*").any()):
         bad.append("an offer has more than one price for the same shoppers")
     lad = ladder(scenario)
-    allowed = set(zip(lad["bundle_id"], to_cents(lad["price"].to_numpy())))
-    off = [(b, p) for b, p in zip(plan["bundle_id"], to_cents(plan["price"].to_numpy(float)))
-           if (b, p) not in allowed]
+    cents = to_cents(plan["price"].to_numpy(float))
+    on = pd.MultiIndex.from_arrays([plan["bundle_id"].to_numpy(object), cents]).isin(
+        pd.MultiIndex.from_arrays([lad["bundle_id"].to_numpy(object), to_cents(lad["price"].to_numpy())]))
+    off = [(b, float(c)) for b, c in zip(plan["bundle_id"].to_numpy(object)[~on], cents[~on])]
     if off:
         bad.append(f"prices not on the ladder: {off[:3]}")
 

@@ -39,6 +39,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .checks import suggest
 from .options import BACKENDS, SolverOptions
@@ -252,20 +253,7 @@ class Scenario:
         if self.wtp_level == "bundle":
             out = self.wtp[["segment_id", "bundle_id", "wtp", "price_sensitivity"]].copy()
         else:
-            comp = self.components
-            w = self.wtp[["segment_id", "product_id", "wtp"]].merge(comp, on="product_id")
-            w["wq"] = w["wtp"] * w["quantity"]
-            agg = w.groupby(["segment_id", "bundle_id"], sort=False).agg(
-                total=("wq", "sum"), n=("product_id", "nunique")).reset_index()
-            ncomp = comp.groupby("bundle_id")["product_id"].nunique()
-            agg = agg[agg["n"].to_numpy() == ncomp.reindex(agg["bundle_id"]).to_numpy()]
-            kappa = self.bundles["complementarity"].reindex(agg["bundle_id"]).to_numpy()
-            out = pd.DataFrame({
-                "segment_id": agg["segment_id"].to_numpy(),
-                "bundle_id": agg["bundle_id"].to_numpy(),
-                "wtp": (1.0 + kappa) * agg["total"].to_numpy(),
-                "price_sensitivity": np.nan,
-            })
+            out = self._summed_wtp()
         beta = out["price_sensitivity"].to_numpy(dtype=float)
         fallback = seg_beta.reindex(out["segment_id"]).to_numpy(dtype=float)
         out["beta"] = np.where(np.isnan(beta), fallback, beta)
@@ -274,6 +262,46 @@ class Scenario:
         if excluded:
             out = out[~out["bundle_id"].isin(excluded)]
         return out.reset_index(drop=True)
+
+    def _summed_wtp(self) -> pd.DataFrame:
+        """Per-product WTP summed over each offer's components, ``(1 + κ_b) Σ_i q_ib
+        w_si``, for the (segment, offer) pairs whose every component has a WTP: one
+        sparse product of the segments × products WTP matrix with the products × offers
+        quantities (a merge and group-by took 65 ms at 50 × 200 × 1,000, and a season
+        prices every period). Rows in the order a merge of ``wtp`` with ``components``
+        would first meet each pair."""
+        w, comp = self.wtp, self.components
+        s_code, s_ids = pd.factorize(w["segment_id"])
+        products = pd.Index(pd.unique(np.concatenate([w["product_id"].to_numpy(object),
+                                                      comp["product_id"].to_numpy(object)])))
+        p_code = products.get_indexer(w["product_id"])
+        b_code, b_ids = pd.factorize(comp["bundle_id"])
+        cp = products.get_indexer(comp["product_id"])
+        n_s, n_p, n_b, n_c = len(s_ids), len(products), len(b_ids), len(comp)
+        value = np.zeros((n_s, n_p))
+        value[s_code, p_code] = w["wtp"].to_numpy(float)
+        known = np.zeros((n_s, n_p))
+        known[s_code, p_code] = 1.0
+        qty = sp.csr_matrix((comp["quantity"].to_numpy(float), (cp, b_code)), shape=(n_p, n_b))
+        has = sp.csr_matrix((np.ones(n_c), (cp, b_code)), shape=(n_p, n_b))
+        has.data[:] = 1.0                                  # a product listed twice counts once
+        total = np.asarray(value @ qty)                    # dense result: n_s × n_b
+        complete = np.asarray(known @ has) >= np.asarray(has.sum(axis=0)).ravel() - 0.5
+        # the order of first meeting: the earliest wtp row among the offer's components,
+        # then the earliest components row of that product
+        row = np.full((n_s, n_p), np.iinfo(np.int64).max // (n_c + 1))
+        row[s_code, p_code] = np.arange(len(w))
+        order = np.argsort(b_code, kind="stable")
+        key = row[:, cp[order]] * (n_c + 1) + order
+        first = np.minimum.reduceat(key, np.flatnonzero(np.r_[True, np.diff(b_code[order]) != 0]), axis=1)
+        si, bi = np.nonzero(complete)
+        rank = np.argsort(first[si, bi], kind="stable")
+        si, bi = si[rank], bi[rank]
+        kappa = self.bundles["complementarity"].reindex(b_ids).to_numpy(float)
+        return pd.DataFrame({"segment_id": np.asarray(s_ids, object)[si],
+                             "bundle_id": np.asarray(b_ids, object)[bi],
+                             "wtp": (1.0 + kappa[bi]) * total[si, bi],
+                             "price_sensitivity": np.nan})
 
     def reference_prices(self) -> pd.Series:
         """R_b = Σ_i q_ib L_i, indexed by bundle_id in bundles order."""

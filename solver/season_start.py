@@ -87,34 +87,38 @@ def season_first_plan(built: BuiltModel, seconds_left: float | None,
     season = built.season
     if built.space.no_price or not len(built.space.points):
         return None, None
-    started = time.perf_counter()
+    started, until = time.perf_counter(), Deadline(seconds_left)
     space = build_offer_space(pooled(season))
     if not len(space.points):
         return None, None
+    one_space = time.perf_counter() - started
     budget = heuristic_budget(seconds_left, len(space.arcs))
     found = heuristic_plan(space, budget, cancel=cancel)
     labels = season.horizon.labels
-    candidates = []
+    best, evaluation = None, 0.0
     if found is not None:
         plan = pd.concat([found.plan.assign(period=t) for t in labels], ignore_index=True)
-        candidates.append(plan[["period", "bundle_id", "segment_id", "price"]])
+        best, evaluation = _better(season, plan[["period", "bundle_id", "segment_id", "price"]], None)
     shares = BID_PRICE_SHARES if bid_prices is not None and bid_prices.any() else (0.0,)
-    until, longest = Deadline(seconds_left), 0.0
+    per_period = budget / len(labels) / len(shares)
+    # a pass builds every period's offers whatever its search budget (200/1000/50 x 8:
+    # 1.1 s, and 0.4 s to price its plan on the season), so it is first guessed from the
+    # pooled season's offers, then timed; what is left after the last pass must still
+    # price the solver's plan and the status quo (solver.first_plan.solver_deadline)
+    longest = len(labels) * (one_space + per_period) + evaluation
     for share in shares:
         if len(labels) < 2 or (cancel is not None and cancel.is_set()):
             break
-        if longest and until.limited and until.remaining() < longest:
-            # another pass would overrun: each builds every period's offers whatever its
-            # search budget (200/1000/50 x 8: 1.4 s a pass, three passes in a 10 s limit)
+        if until.limited and until.remaining() < longest + 2.0 * evaluation:
             break
         began = time.perf_counter()
-        weekly = weekly_plan(season, budget / len(labels) / len(shares), cancel,
+        weekly = weekly_plan(season, per_period, cancel,
                              bid_prices=share * bid_prices if share else None)
-        longest = max(longest, time.perf_counter() - began)
         if weekly is not None:
-            candidates.append(weekly)
-    best, eval_seconds = _better(season, candidates, None)
-    return _as_start(built, best, started, 0 if found is None else found.moves, eval_seconds)
+            best, seconds = _better(season, weekly, best)
+            evaluation = max(evaluation, seconds)
+        longest = max(longest, time.perf_counter() - began)
+    return _as_start(built, best, started, 0 if found is None else found.moves, evaluation)
 
 
 def _as_start(built: BuiltModel, best: tuple | None, started: float, moves: int,
@@ -181,7 +185,7 @@ class ExactWeeks:
         plan = weekly_plan(self.built.season, EXACT_WEEK_UNLIMITED_SECONDS, self.stop,
                            solve=self.solve, until=self.until, charged=EXACT_WEEKS_CHARGED)
         if plan is not None and not self.stop.is_set():
-            best, seconds = _better(self.built.season, [plan], None)
+            best, seconds = _better(self.built.season, plan, None)
             self._found = _as_start(self.built, best, started, 0, seconds)[0]
             if self._found is not None and self.report is not None:
                 self.report(self._found.objective)
@@ -222,14 +226,13 @@ EXACT_WEEK_THREADS = 1
 EXACT_WEEK_MIN_SECONDS = 0.5       # a period with less than this left: no such candidate
 
 
-def _better(season, plans: list, best: tuple | None) -> tuple[tuple | None, float]:
-    """The best of ``best`` and ``plans`` that break no rule of the season, as
-    ``(plan, evaluation)``, and the seconds the evaluations took."""
+def _better(season, plan: pd.DataFrame, best: tuple | None) -> tuple[tuple | None, float]:
+    """The better of ``best`` and ``plan`` if it breaks no rule of the season, as
+    ``(plan, evaluation)``, and the seconds pricing ``plan`` took."""
     t0 = time.perf_counter()
-    for plan in plans:
-        ev = evaluate_plan(season, plan)
-        if not ev.violations and (best is None or ev.objective > best[1].objective + 1e-9):
-            best = (plan, ev)
+    ev = evaluate_plan(season, plan)
+    if not ev.violations and (best is None or ev.objective > best[1].objective + 1e-9):
+        best = (plan, ev)
     return best, time.perf_counter() - t0
 
 

@@ -411,3 +411,26 @@ REGRESSIONS = {
 def test_minimised_regressions(name):
     from formulations.loading import scenario_from_tables
     check_against_brute_force(scenario_from_tables(REGRESSIONS[name], name=name))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_offer_wtp_sums_components_as_the_definition_does(seed):
+    """``Scenario.offer_wtp`` (one sparse product) against the definition written out
+    pair by pair: ``(1 + κ_b) Σ q_ib w_si`` where every component has a WTP, no row
+    otherwise; some WTP rows are dropped and some quantities raised."""
+    import dataclasses
+
+    from formulations.synthetic import synthetic_scenario
+
+    sc = synthetic_scenario(40, seed=seed, n_segments=5, n_products=12, wtp_level="product")
+    rng = np.random.default_rng(seed)
+    comp = sc.components.assign(quantity=rng.integers(1, 4, len(sc.components)))
+    sc = dataclasses.replace(sc, wtp=sc.wtp.sample(frac=0.85, random_state=seed), components=comp)
+    got = sc.offer_wtp()
+    want = offer_wtp(sc)
+    assert not got.duplicated(["segment_id", "bundle_id"]).any()
+    assert set(zip(got["segment_id"], got["bundle_id"])) == set(want)
+    for s, b, w, beta in got[["segment_id", "bundle_id", "wtp", "beta"]].itertuples(index=False):
+        assert w == pytest.approx(want[(s, b)][0], rel=1e-12)
+        assert beta == pytest.approx(want[(s, b)][1], rel=1e-12, nan_ok=True)
+    assert len(want) < len(sc.segments) * len(sc.bundles)     # some pairs lost a component

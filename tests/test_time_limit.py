@@ -202,3 +202,24 @@ def test_highs_and_cpsat_stop_close_to_a_long_deadline():
     assert 598.0 <= highs_share(600.0) < 600.0                # seconds, not a share, of a long one
     assert cpsat_share(Deadline(10.0), 10.0) == pytest.approx(9.0, abs=0.01)
     assert 597.0 <= cpsat_share(Deadline(600.0), 600.0) < 600.0
+
+
+def test_a_solve_whose_time_is_gone_before_the_solver_keeps_the_first_plan():
+    """The build and the first plan used up the limit (here: it was spent before the call,
+    as the CLI's loading may spend it): the model is not handed to the solver, whose
+    hand-off alone would overrun; the first plan is returned, ``feasible``, priced
+    exactly, under the relaxation's bound."""
+    import time
+
+    from formulations.evaluate import evaluate_plan
+    from solver.api import solve
+
+    sc = hard_scenario("first_choice")
+    res = solve(sc, time_limit=30.0, started=time.monotonic() - 29.99)
+    assert res.status == "feasible"
+    assert any("left the solver no time" in n for n in res.summary["notes"]), res.summary["notes"]
+    assert res.solve_seconds == 0.0
+    ev = evaluate_plan(sc, res.plan[["bundle_id", "segment_id", "price"]])
+    assert not ev.violations
+    assert res.objective == pytest.approx(ev.objective, rel=REL)
+    assert res.bound is not None and res.bound >= res.objective * (1 - REL)
