@@ -42,7 +42,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)   # why the first plan was kept, if it was
 
 
-def solve_summary(scenario: Scenario, options: SolverOptions, built: BuiltModel, form: MatrixForm,
+def solve_summary(scenario: Scenario, options: SolverOptions, built: BuiltModel, form: MatrixForm | None,
                   build_seconds: float, raw: RawSolution, first: "HeuristicResult | None",
                   outcome: Outcome, conflict: list[str], notes: list[str]) -> dict:
     """summary.json's content (JSON-ready; money rounded only when written)."""
@@ -107,12 +107,15 @@ def _season_facts(scenario: Scenario, ev: Evaluation | None, objective: float | 
             "salvage_value": ev.salvage}
 
 
-def _model_size(built: BuiltModel, form: MatrixForm) -> dict:
+def _model_size(built: BuiltModel, form: MatrixForm | None) -> dict:
+    """The model's size; without a matrix (no MIP ran), the terms added stand for its
+    non-zeros (an upper bound: zeros are dropped and repeats summed in the matrix)."""
+    model = built.model
     return {
-        "variables": int(form.A.shape[1]),
-        "constraints": int(form.A.shape[0]),
-        "nonzeros": int(form.A.nnz),
-        "integer_variables": int(form.integer.sum()),
+        "variables": model.num_cols,
+        "constraints": model.num_rows,
+        "nonzeros": int(form.A.nnz) if form is not None else model.num_terms,
+        "integer_variables": int(sum(f.size for f in model.vars.values() if f.integer)),
         "price_points": int(len(built.space.points)),
         "choice_arcs": int(len(built.space.arcs)),
         "pruned": built.space.pruned,
