@@ -39,6 +39,7 @@ from .race import race, race_applies
 from .season_bound import bid_prices, season_relaxation
 from .season_start import ExactWeeks, season_first_plan
 from .relaxation import Relaxation, segment_relaxation
+from .repair import repaired
 from .run_folder import named_products, readable_plan, write_run_folder
 from .status import STATUSES, TIME_LIMIT, Status, no_plan_message, relative_gap
 from .summary import Outcome, solve_summary
@@ -63,6 +64,11 @@ FIRST_PLAN_KEPT = {
 # stock can run over (a week of 40/150/10 under MNL sold 58 units more than it had)
 FIRST_PLAN_BROKE_A_RULE = ("the solver's plan breaks a rule when re-evaluated exactly ({}); "
                            "the heuristic's first plan, which keeps every rule, is reported instead")
+SOLVER_PLAN_REPAIRED = {
+    True: ("the solver's plan breaks a rule when re-evaluated exactly ({}); offers were taken "
+           "off sale until it keeps every rule"),
+    False: ("the solver's plan breaks a rule when re-evaluated exactly ({}), and taking "
+            "offers off sale found no plan that keeps every rule: no plan is reported")}
 
 
 @dataclass(frozen=True)
@@ -419,6 +425,11 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
             notes.append(FIRST_PLAN_BROKE_A_RULE.format("; ".join(ev.violations)) if broken
                          else FIRST_PLAN_KEPT[status == Status.INFEASIBLE])
             status, plan, solver_objective, ev = Status(keep), heuristic.plan, None, heuristic.evaluation
+    elif status.has_plan and ev.violations:
+        fixed = repaired(scenario, plan, ev)
+        notes.append(SOLVER_PLAN_REPAIRED[fixed is not None].format("; ".join(ev.violations)))
+        status = Status.FEASIBLE if fixed is not None else Status.NO_SOLUTION
+        plan, ev = fixed if fixed is not None else (plan.iloc[0:0], ev)
     if first.proven:
         plan, ev = heuristic.plan, heuristic.evaluation
     objective = ev.objective if status.has_plan else None

@@ -241,3 +241,30 @@ def test_a_solver_plan_that_breaks_a_rule_when_priced_exactly_is_not_returned():
     assert ev.violations == [] and r.summary["violations"] == []
     assert list(r.plan["bundle_id"]) == ["B"] and r.objective == pytest.approx(ev.objective)
     assert r.status == "feasible"          # the solver's proof was about the capped model
+
+
+def test_a_rule_breaking_solver_plan_without_a_first_plan_is_repaired():
+    """The case above with a competitor on the market (priced out of reach, so it changes
+    no share): MNL with competitor prices has no first plan to fall back on, so the
+    solver's split plan is repaired by taking offers off sale — here A, which leaves B
+    alone, the best plan that keeps the stock (brute force over the four plans)."""
+    from itertools import combinations
+
+    from random_scenarios import make_scenario
+
+    sc = make_scenario(products=[("P1", 1, 10, 60), ("P2", 1, 5, None)],
+                       bundles=[("A", {"P1": 1}), ("B", {"P2": 1})], segments=[("s", 100, 1.0)],
+                       wtp=[("s", "A", 40), ("s", "B", 30)], discounts=[0], choice_model="mnl",
+                       constraints={"inventory": True})
+    sc = sc.replace(competitors=pd.DataFrame({"bundle_id": ["B"], "product_id": [""],
+                                              "price": [1000.0], "period": [""]}))
+    r = solve(sc)
+    assert r.summary["first_plan"] is None
+    assert any("offers were taken off sale" in n for n in r.summary["notes"]), r.summary["notes"]
+    price = {"A": 10.0, "B": 5.0}
+    plans = [pd.DataFrame({"bundle_id": list(c), "segment_id": "*", "price": [price[b] for b in c]})
+             for k in range(3) for c in combinations(["A", "B"], k)]
+    kept = [ev for ev in (evaluate_plan(sc, p) for p in plans) if not ev.violations]
+    assert r.status == "feasible" and r.summary["violations"] == []
+    assert r.objective == pytest.approx(max(ev.objective for ev in kept))
+    assert list(r.plan["bundle_id"]) == ["B"]
