@@ -48,7 +48,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 HOLDOUT = 4                               # periods the backtest holds out
 ALPHAS = np.linspace(0.0, 1.0, 101)       # the grid of smoothing parameters
@@ -71,6 +70,15 @@ class SES:
         return np.tile(self.level, (horizon, 1))
 
 
+def _levels(y: np.ndarray, alpha: float) -> np.ndarray:
+    """``ℓ_t = α y_t + (1 − α) ℓ_{t−1}`` from ``ℓ_0 = 0``, per column: an IIR filter."""
+    # imported here: scipy.signal takes 0.7 s to import, and every CLI command imports
+    # this module (bundleopt plan run re-plans a season within its time limit)
+    from scipy.signal import lfilter
+
+    return lfilter([alpha], [1.0, alpha - 1.0], y, axis=0)
+
+
 def _smooth(y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """For T × S ``y``: the one-step forecasts with ℓ_0 = 0 (T × S) and (1 − α)^{t−1}, t = 1 … T.
 
@@ -78,7 +86,7 @@ def _smooth(y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     (an IIR filter, vectorised over the series by :func:`scipy.signal.lfilter`).
     """
     T = y.shape[0]
-    levels = lfilter([alpha], [1.0, alpha - 1.0], y, axis=0)        # ℓ_t from ℓ_0 = 0
+    levels = _levels(y, alpha)                                       # ℓ_t from ℓ_0 = 0
     b = np.vstack([np.zeros((1, y.shape[1])), levels[:-1]])
     a = (1.0 - alpha) ** np.arange(T)
     return b, a
@@ -105,7 +113,7 @@ def fit_ses(y: np.ndarray, alpha: float | None = None) -> SES:
     b, a = _smooth(y, alpha)
     l0 = _initial(y, b, a)
     # ℓ_T = (1 − α)^T ℓ_0 + (the level of periods 1 … T from a zero start)
-    level = (1.0 - alpha) ** y.shape[0] * l0 + lfilter([alpha], [1.0, alpha - 1.0], y, axis=0)[-1]
+    level = (1.0 - alpha) ** y.shape[0] * l0 + _levels(y, alpha)[-1]
     return SES(alpha=alpha, initial=l0, level=level)
 
 

@@ -164,3 +164,24 @@ def test_bad_sales_exit_2_name_the_row_and_write_nothing(
     assert _db(season_dir, "SELECT week, solve_id, approved_version FROM weekly_plans") \
         == weeks_before
     assert not (season_dir / "plans" / "groc" / W51).exists()
+
+
+def test_a_plan_runs_time_limit_counts_from_the_start_it_is_given(tmp_path: Path) -> None:
+    """``run_week(started=…)`` (the CLI passes its own start) hands the run's clock to the
+    solve, so reading the config, the database and the sales count against the limit: a
+    run whose limit is all but spent when the solve starts stops on it, where the same
+    week solved from its own start is proven optimal."""
+    import time
+
+    from bundleopt.service.weekly import run_week
+
+    (tmp_path / "season.yaml").write_text(
+        f"name: groc\nscenario: {SEASON}\nseason: {{start: {W49}}}\nsolver: {{time_limit: 60}}\n")
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    spent = run_week(tmp_path / "season.yaml", W49, db_url=url, tenant="late", out=tmp_path / "late",
+                     started=time.monotonic() - 59.95)
+    assert spent.status == "feasible", spent.message
+    assert spent.result.summary["stopped_by"] == "time_limit"
+    fresh = run_week(tmp_path / "season.yaml", W49, db_url=url, tenant="fresh",
+                     out=tmp_path / "fresh")
+    assert fresh.status == "optimal", fresh.message

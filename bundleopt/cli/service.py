@@ -12,6 +12,7 @@ import click
 
 from formulations.errors import BundleoptError
 
+from . import started
 from .format import format_summary
 from .options import IN_FILE, INT, OUT_DIR, FiniteFloat
 
@@ -217,7 +218,7 @@ def plan_run(config: str | None, week: str | None, db_url: str | None, refit: bo
             click.echo(_queue_week(cfg, _week_arg(week), url, tenant, queue_as, refit))
             return
         outcome = run_week(cfg, _week_arg(week), db_url=url, refit=refit, out=out,
-                           tenant=tenant, sales=sales)
+                           tenant=tenant, sales=sales, started=started())
     except SQLAlchemyError as err:
         raise _db_error(err, url) from None
     if outcome.result is not None:

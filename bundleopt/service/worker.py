@@ -168,11 +168,13 @@ class _Watch:
 
 def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] | None,
             options: dict[str, Any], *, lease_seconds: float, heartbeat_seconds: float,
-            shutdown: threading.Event | None = None, scenario: Any = None) -> Executed:
+            shutdown: threading.Event | None = None, scenario: Any = None,
+            started: float | None = None) -> Executed:
     """Run one claimed solve and record its outcome.
 
     The scenario is ``scenario`` when given (a ``Scenario`` object, no JSON round trip),
-    else parsed from ``payload``.
+    else parsed from ``payload``. The time limit counts from ``started`` (a
+    ``time.monotonic()`` value; default: when the solve starts), as ``solver.solve``'s.
     """
     before = set(threading.enumerate())
     time_limit = options.get("time_limit")
@@ -183,7 +185,7 @@ def execute(engine: Engine, solve_id: str, worker: str, payload: dict[str, Any] 
     thread.start()
     try:
         try:
-            result = _solve(payload, scenario, options, watch)
+            result = _solve(payload, scenario, options, watch, started)
         except BundleoptError as err:
             fields: dict[str, Any] = {"error": str(err)}
             return _failed(watch, fields, _leftover_threads(before | {thread}))
@@ -223,7 +225,7 @@ def hand_back(engine: Engine, solve_id: str, worker: str, shutdown: threading.Ev
 
 
 def _solve(payload: dict[str, Any] | None, scenario: Any, options: dict[str, Any],
-           watch: _Watch) -> Any:
+           watch: _Watch, started: float | None) -> Any:
     from formulations.loading import scenario_from_tables
     from solver.api import solve
 
@@ -232,7 +234,7 @@ def _solve(payload: dict[str, Any] | None, scenario: Any, options: dict[str, Any
     return solve(scenario, backend=options.get("backend"),
                  time_limit=options.get("time_limit"), mip_gap=options.get("mip_gap"),
                  threads=options.get("threads"), progress=watch.on_progress,
-                 cancel=watch.cancel)
+                 cancel=watch.cancel, started=started)
 
 
 def _failed(watch: _Watch, fields: dict[str, Any], leftover: list[str]) -> Executed:

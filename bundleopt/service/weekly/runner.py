@@ -63,12 +63,18 @@ class WeeklyOutcome:
     leftover: tuple[str, ...] = ()
 
 
+def refits(cfg: WeeklyConfig, refit: bool | None) -> bool:
+    """Whether the week re-fits its demand model: as asked, else when the config has
+    demand data."""
+    return cfg.demand_data is not None if refit is None else bool(refit)
+
+
 def build_scenario(cfg: WeeklyConfig, refit: bool | None = None) -> Any:
     """The week's scenario: re-fitted in-process from the demand data when configured
     (or asked), else the scenario directory or inline scenario."""
     from formulations.loading import load_scenario, scenario_from_tables
 
-    use_fit = cfg.demand_data is not None if refit is None else refit
+    use_fit = refits(cfg, refit)
     if use_fit and cfg.demand_data is None:
         raise ParameterError("--refit: the config has no demand data to fit from")
     if use_fit:
@@ -157,15 +163,24 @@ def _claim_week(engine: Engine, name: str, week: str, owner: str, lease_seconds:
 def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
              db_url: str | None = None, engine: Engine | None = None,
              refit: bool | None = None, out: str | os.PathLike[str] | None = None,
-             tenant: str, sales: str | os.PathLike[str] | None = None) -> WeeklyOutcome:
+             tenant: str, sales: str | os.PathLike[str] | None = None,
+             started: float | None = None) -> WeeklyOutcome:
     """Plan one week of ``config`` for ``tenant`` (idempotent: a finished week is
     returned unchanged). The CLI's ``plan run`` passes ``models.DEFAULT_TENANT``.
 
     A season config (``season:``, :mod:`.season`) re-plans the season from ``week`` on,
     from the ``sales`` file (stored as the plan's sales once it is checked; default: the
-    sales stored before); a finished week of a season gets a new version of its plan."""
+    sales stored before); a finished week of a season gets a new version of its plan.
+
+    The solve's time limit counts from ``started`` (a ``time.monotonic()`` value; the CLI
+    passes its own start), so that reading the config, the database and the sales count
+    too, as they do for ``bundleopt solve``; default: from the solve's start. A week that
+    re-fits its demand model counts from the end of the fit instead (a fit may take
+    longer than the solve it feeds)."""
     parse_week(week)
     cfg = config if isinstance(config, WeeklyConfig) else load_config(config)
+    if refits(cfg, refit):
+        started = None
     if sales is not None and not cfg.season:
         raise InputError(cfg.source, "--sales: the config declares no season", field="season")
     frame = read_sales(sales) if sales is not None else None
@@ -184,10 +199,12 @@ def run_week(config: str | os.PathLike[str] | WeeklyConfig, week: str, *,
     w = _claim_week(engine, cfg.name, week, owner, CLAIM_SECONDS, tenant=tenant)
     if w is None:
         if ready is not None:
-            return replan_version(engine, cfg, week, owner, ready, out, tenant=tenant)
+            return replan_version(engine, cfg, week, owner, ready, out, tenant=tenant,
+                                  started=started)
         return _existing(engine, cfg, week, out, tenant=tenant)
     try:
-        return _plan(engine, cfg, week, owner, refit, out, tenant=tenant, ready=ready)
+        return _plan(engine, cfg, week, owner, refit, out, tenant=tenant, ready=ready,
+                     started=started)
     except BaseException as err:
         with session_factory(engine)() as s:
             s.execute(update(WeeklyPlan).where(*_week_row(cfg.name, week, tenant=tenant),
@@ -244,7 +261,8 @@ def prepare_week(engine: Engine, cfg: WeeklyConfig, week: str, refit: bool | Non
 
 
 def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool | None,
-          out: Any, *, tenant: str, ready: PreparedWeek | None = None) -> WeeklyOutcome:
+          out: Any, *, tenant: str, ready: PreparedWeek | None = None,
+          started: float | None = None) -> WeeklyOutcome:
     ready = ready or prepare_week(engine, cfg, week, refit, tenant=tenant)
     scenario, opts, payload, prev_week = (ready.scenario, ready.options, ready.payload,
                                           ready.previous_week)
@@ -258,7 +276,7 @@ def _plan(engine: Engine, cfg: WeeklyConfig, week: str, owner: str, refit: bool 
         s.commit()
         solve_id = solve.id
     done = execute(engine, solve_id, owner, None, opts, lease_seconds=60,
-                   heartbeat_seconds=2.0, scenario=scenario)
+                   heartbeat_seconds=2.0, scenario=scenario, started=started)
     status = done.status
     message, export_dir = close_week(engine, cfg, week, owner, solve_id, status, out,
                                      tenant=tenant)
@@ -280,7 +298,8 @@ def _running_solve(s: Any, cfg: WeeklyConfig, ready: PreparedWeek, owner: str,
 
 
 def replan_version(engine: Engine, cfg: WeeklyConfig, week: str, owner: str,
-                   ready: PreparedWeek, out: Any, *, tenant: str) -> WeeklyOutcome:
+                   ready: PreparedWeek, out: Any, *, tenant: str,
+                   started: float | None = None) -> WeeklyOutcome:
     """Re-plan a finished season week: solve ``ready`` and store its plan as the week's
     next version (:mod:`.versions`), which is what is published — approved and
     exported at once without ``approval: required``, else once approved (the version
@@ -294,7 +313,7 @@ def replan_version(engine: Engine, cfg: WeeklyConfig, week: str, owner: str,
         solve_id = _running_solve(s, cfg, ready, owner, tenant).id
         s.commit()
     done = execute(engine, solve_id, owner, None, ready.options, lease_seconds=60,
-                   heartbeat_seconds=2.0, scenario=ready.scenario)
+                   heartbeat_seconds=2.0, scenario=ready.scenario, started=started)
     status, export_dir = str(done.status), None
     if status not in ("optimal", "feasible"):
         return WeeklyOutcome(cfg.name, week, status, solve_id, False, None,
