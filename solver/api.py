@@ -151,7 +151,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
     if raw is None:
         first = _first_plan(model, options, deadline, relay, cancel, warm_start)
         until = solver_deadline(deadline, first.plan)
-        alone = model.exact_weeks and ExactWeeks.instead_of_mip(model.built, until)
+        alone = model.exact_weeks and model.form is None
         weeks = (ExactWeeks(model.built, until, solve, relay.beside,
                             threads=(options.threads or machine_cores()) if alone else None).start()
                  if model.exact_weeks else None)
@@ -184,7 +184,7 @@ class _Model:
     """The built model of one solve, its matrix, and when and how long it was built."""
 
     built: BuiltModel
-    form: MatrixForm | None             # None: no MIP runs (ExactWeeks.instead_of_mip)
+    form: MatrixForm | None             # None: no MIP runs, its periods do (ExactWeeks.instead_of_mip)
     started: float                      # time.perf_counter() when the build started
     seconds: float
     twin_form: MatrixForm | None = None  # built.twin's matrix, raced beside form (solver.race)
@@ -199,9 +199,9 @@ def _build(scenario: Scenario, backend: str, threads: int | None, deadline: Dead
     started = time.perf_counter()
     built = build_model(scenario, backend)
     if (ExactWeeks.applies(built, built.model.num_terms, backend)
-            and ExactWeeks.instead_of_mip(built, deadline)):
-        # no MIP will run, so no matrix is built (200/1000/50 x 8 under MNL: 47 M
-        # non-zeros, 2.6-5.4 s of a 10 s limit)
+            and ExactWeeks.instead_of_mip(built, deadline, built.model.num_terms)):
+        # no MIP will run, so no matrix is built (200/1000/50 x 8: 29 M non-zeros under
+        # first choice, 47 M under MNL, 1-5 s of a 10 s limit)
         return _Model(built, None, started, time.perf_counter() - started, None, True)
     plain = None
     if ExactWeeks.applies(built, built.model.num_terms, backend) and add_twin(built):
@@ -393,11 +393,14 @@ def _periods_only(weeks: ExactWeeks, until: Deadline, cancel: threading.Event | 
     while weeks.running() and not (cancel is not None and cancel.is_set()):
         time.sleep(POLL_SECONDS)
     cancelled = cancel is not None and cancel.is_set()
+    why = ("under MNL its bound stays near its LP relaxation's"
+           if weeks.built.season.choice_model == "mnl" else
+           f"the time limit is short for its {weeks.built.model.num_terms:,} terms")
     return RawSolution(Status.NO_SOLUTION, None, None, None, time.perf_counter() - began,
                        cancelled=cancelled, stopped_by=TIME_LIMIT if until.expired() else None,
-                       notes=["under MNL with a time limit the season's MIP is not run (its bound "
-                              "stays near its LP relaxation's): each period is solved exactly, in "
-                              "order, on the whole machine, and the bound is the season relaxation's"])
+                       notes=[f"the season's MIP is not run ({why}): each period is solved "
+                              "exactly, in order, on the whole machine, and the bound is the "
+                              "season relaxation's"])
 
 
 def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstPlan) -> Outcome:

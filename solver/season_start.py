@@ -38,8 +38,8 @@ heuristic's gained: ``EXACT_WEEKS_CHARGED``) — found **beside** the season's M
 the solver gets the whole limit, the periods share it as it runs, and the solve keeps
 whichever plan earns more. Solved before the MIP with 30 % of the limit, it cost the MIP
 the time its root needed (family a, 40/150/10 × 8: proven gap 5.34 % → 19.38 %). Under
-MNL with a time limit it runs *instead of* the MIP, on the whole machine
-(:meth:`ExactWeeks.instead_of_mip`).
+MNL with a time limit, and under first choice with a limit short for the model's size,
+it runs *instead of* the MIP, on the whole machine (:meth:`ExactWeeks.instead_of_mip`).
 """
 from __future__ import annotations
 
@@ -166,15 +166,30 @@ class ExactWeeks:
                 and (backend != "highs" or nonzeros > IN_PROCESS_MAX_NNZ))
 
     @staticmethod
-    def instead_of_mip(built: BuiltModel, until: Deadline) -> bool:
-        """Whether the periods run *instead of* the season's MIP: MNL seasons with a time
-        limit. The MNL season MIP's bound stays near its LP relaxation's (99 % at
+    def instead_of_mip(built: BuiltModel, until: Deadline, nonzeros: int) -> bool:
+        """Whether the periods run *instead of* the season's MIP (of about ``nonzeros``
+        non-zeros: its terms), which needs a time limit: the MIP alone can prove a plan
+        optimal.
+
+        MNL: always. The MNL season MIP's bound stays near its LP relaxation's (99 % at
         40/150/10 x 4; the season relaxation gives the bound) and in six benchmark
         seasons (40/150/10 x 4, families a and b, seeds 0-2) it never found the plan
         kept, while it took a core from the periods: on b seed 2 they then ended 0.73 %
         below each week on its own, alone they equal it (benchmarks/results_season.md).
-        Without a limit the MIP runs, as it alone can prove a plan optimal."""
-        return built.season.choice_model == "mnl" and until.limited
+
+        First choice: when the limit is short for the MIP's size
+        (:data:`MIP_SECONDS_PER_NONZERO`). Family b, seed 0, one run each, the MIP
+        beside the periods / the periods alone: 200/1000/50 x 8 (29 M non-zeros), 60 s:
+        gap 1.10 % either way (44,849,145 / 44,848,078), and 10 s: 16.6-28.2 % (the
+        matrix alone took 1-2.5 s) / 3.2-3.4 %; 100/400/20 x 8 (4.9 M), 10 s: 0.99 /
+        1.00 %; 40/150/10 x 8 (1.1 M), 60 s: families a and b, the same bound (the season
+        relaxation's) either way, while at 120 s the MIP's bound is the better one on
+        family a (3.62 % against the relaxation's 4.05 % at 60 s)."""
+        if not until.limited:
+            return False
+        if built.season.choice_model == "mnl":
+            return True
+        return until.seconds < MIP_SECONDS_PER_NONZERO * nonzeros
 
     def start(self) -> "ExactWeeks":
         self._thread.start()
@@ -201,6 +216,10 @@ class ExactWeeks:
         return self._found
 
 
+# A first-choice season's MIP is run only with a limit of at least this long per term of
+# its model (ExactWeeks.instead_of_mip): 67-73 s at 40/150/10 x 8 (1.3-1.5 M terms), so
+# the issue's 120 s keeps it; 320 s at 100/400/20 x 8; 1,470 s at 200/1000/50 x 8
+MIP_SECONDS_PER_NONZERO = 5e-5
 # Each period on its own is planned with its stock charged the salvage value plus these
 # shares of the bid prices (the season relaxation's stock prices, solver.season_bound),
 # and the best plan on the season is kept. Measured with the heuristic, 40/150/10, one run

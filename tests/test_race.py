@@ -196,7 +196,7 @@ def test_callback_bounds_are_bounds_with_a_mip_start():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from bench_season import season_scenario
     sc = season_scenario("b", (20, 60, 8), 3, 0, 0.2, None)
-    model = _build(sc, "highs", 1)
+    model = _build(sc, "highs", 1, Deadline(None))
     first = _first_plan(model, sc.solver, Deadline(30), _ProgressRelay(None, time.perf_counter()),
                         None, None)
     assert first.start is not None
