@@ -82,6 +82,7 @@ def build_mnl(space: OfferSpace) -> LinearModel:
     v = attraction(arcs)
     capped = int((v >= np.exp(MAX_EXPONENT)).sum())
     if capped:
+        model.approximate = True
         model.notes.append(f"{capped} MNL attractions capped at e^{MAX_EXPONENT:g} "
                            "(price more than 20/β below WTP); the plan is re-priced exactly")
     rows = np.arange(n_arcs)

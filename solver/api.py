@@ -64,6 +64,12 @@ FIRST_PLAN_KEPT = {
 # stock can run over (a week of 40/150/10 under MNL sold 58 units more than it had)
 FIRST_PLAN_BROKE_A_RULE = ("the solver's plan breaks a rule when re-evaluated exactly ({}); "
                            "the heuristic's first plan, which keeps every rule, is reported instead")
+# A plan the capped model proved optimal need not be: with offer B required (must_offer)
+# and A and C capped, the capped model may prefer {A, B, C} (a 3-way split) where {A, B}
+# earns more priced exactly, and its bound can be below what {A, B} earns
+APPROXIMATE_MODEL = ("the MNL model caps attractions at e^20, so the solver's proof is about the "
+                     "capped model and not this scenario: the bound is the relaxation's and the "
+                     "plan is reported feasible")
 SOLVER_PLAN_REPAIRED = {
     True: ("the solver's plan breaks a rule when re-evaluated exactly ({}); offers were taken "
            "off sale until it keeps every rule"),
@@ -160,7 +166,7 @@ def solve(scenario: Scenario, *, backend: str | None = None, time_limit: float |
         if weeks is not None:
             first = _better_first(first, weeks.result(stop=raw.cancelled or raw.status in (
                 Status.OPTIMAL, Status.INFEASIBLE)))
-    outcome = _outcome(scenario, model, raw, first)
+    outcome = _outcome(scenario, model, raw, first, options.gap_or_default)
 
     conflict: list[str] = []
     if outcome.status == Status.INFEASIBLE and explain:
@@ -403,10 +409,13 @@ def _periods_only(weeks: ExactWeeks, until: Deadline, cancel: threading.Event | 
                               "season relaxation's"])
 
 
-def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstPlan) -> Outcome:
+def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstPlan,
+             gap: float) -> Outcome:
     """Weigh the solver's plan against the first plan, and its bound against the
-    relaxation's: the status, plan, objective and bound the solve reports."""
+    relaxation's: the status, plan, objective and bound the solve reports (``optimal``
+    within ``gap``)."""
     status, x, built = raw.status, raw.x, model.built
+    approximate = built.model.approximate
     if x is not None and status.has_plan:
         plan = built.plan_from_solution(x)
     else:
@@ -414,7 +423,7 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
                              "price": pd.Series(dtype=float)})
         if built.is_season:
             plan.insert(0, "period", pd.Series(dtype=object))
-    bound, bound_source = _best_bound(raw, first.relaxation_bound)
+    bound, bound_source = _best_bound(raw, first.relaxation_bound, trust_solver=not approximate)
     heuristic, solver_objective, notes = first.plan, raw.objective, []
     if heuristic is not None and (x is None or not status.has_plan or same_plan(heuristic, built, x)):
         ev = heuristic.evaluation                   # nothing else to price
@@ -436,6 +445,12 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
     if first.proven:
         plan, ev = heuristic.plan, heuristic.evaluation
     objective = ev.objective if status.has_plan else None
+    if approximate and status == Status.OPTIMAL and not first.proven:
+        # the solver proved the capped model optimal, not the scenario's problem
+        status = (Status.OPTIMAL if bound is not None and objective is not None
+                  and relative_gap(objective, bound) <= gap else Status.FEASIBLE)
+        if status == Status.FEASIBLE:
+            notes.append(APPROXIMATE_MODEL)
     if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
         bound = max(bound, objective) if model.built.model.sense == "max" else min(bound, objective)
@@ -443,9 +458,12 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
                    solver_objective, notes)
 
 
-def _best_bound(raw: RawSolution, relaxation_bound: float | None) -> tuple[float | None, str | None]:
-    """The tighter of the solver's and the relaxation's proven bounds, and whose it is."""
-    bound = raw.bound
+def _best_bound(raw: RawSolution, relaxation_bound: float | None, trust_solver: bool = True
+                ) -> tuple[float | None, str | None]:
+    """The tighter of the solver's and the relaxation's proven bounds, and whose it is;
+    the relaxation's alone unless ``trust_solver`` (a model that only approximates the
+    scenario proves nothing of it)."""
+    bound = raw.bound if trust_solver else None
     if bound is not None and not math.isfinite(bound):
         bound = None
     source = "solver" if bound is not None else None

@@ -268,3 +268,35 @@ def test_a_rule_breaking_solver_plan_without_a_first_plan_is_repaired():
     assert r.status == "feasible" and r.summary["violations"] == []
     assert r.objective == pytest.approx(max(ev.objective for ev in kept))
     assert list(r.plan["bundle_id"]) == ["B"]
+
+
+def test_a_capped_mnl_model_proves_nothing_of_the_scenario():
+    """Capped at e^20, A (value 11, e^29), B (3, e^24, must be offered) and C (9, e^21)
+    split the segment evenly: the capped model prefers {A, B, C} (23/3 a shopper against 7
+    for {A, B}), while priced exactly C's 9 pulls the average down ({A, B} earns 10.9464 a
+    shopper, {A, B, C} 10.9457). A competitor out of reach leaves no first plan to fall
+    back on. The solver's "optimal" and its bound are about the capped model: the solve
+    reports {A, B, C} as feasible, and any bound it reports is at least the brute-force
+    optimum over the four plans that offer B."""
+    from itertools import combinations
+
+    from random_scenarios import make_scenario
+
+    sc = make_scenario(products=[("P1", 1, 12, None), ("P2", 1, 4, None), ("P3", 1, 10, None)],
+                       bundles=[("A", {"P1": 1}), ("B", {"P2": 1}), ("C", {"P3": 1})],
+                       segments=[("s", 100, 1.0)], wtp=[("s", "A", 41), ("s", "B", 28), ("s", "C", 31)],
+                       discounts=[0], choice_model="mnl", constraints={"must_offer": ["B"]})
+    sc = sc.replace(competitors=pd.DataFrame({"bundle_id": ["B"], "product_id": [""],
+                                              "price": [1000.0], "period": [""]}))
+    price = {"A": 12.0, "B": 4.0, "C": 10.0}
+    value = {c: evaluate_plan(sc, pd.DataFrame({"bundle_id": ["B", *c], "segment_id": "*",
+                                                "price": [price[b] for b in ("B", *c)]})).objective
+             for k in range(3) for c in combinations(["A", "C"], k)}
+    best = max(value.values())
+    assert best == value[("A",)] > value[("A", "C")]
+    r = solve(sc)
+    assert sorted(r.plan["bundle_id"]) == ["A", "B", "C"]     # the capped model's optimum
+    assert r.objective == pytest.approx(value[("A", "C")])
+    assert r.status == "feasible"
+    assert any("proof is about the capped model" in n for n in r.summary["notes"])
+    assert r.bound is None or r.bound >= best - 1e-9

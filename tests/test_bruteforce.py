@@ -267,7 +267,13 @@ def check_against_brute_force(scenario, backend: str = "highs") -> None:
         assert named & set(scenario.constraints.active()), \
             f"conflict names {sorted(named)} none of {scenario.constraints.active()}" + ctx
         return
-    assert result.status == "optimal", f"status {result.status}" + ctx
+    if any("attractions capped" in n for n in result.summary.get("notes", [])):
+        # the MIP's proof is about the capped model, not the scenario (solver.api,
+        # APPROXIMATE_MODEL): optimal only if the relaxation proves it; any bound holds
+        assert result.status in ("optimal", "feasible"), f"status {result.status}" + ctx
+        assert result.bound is None or result.bound >= best - REL * abs(best) - ABS, ctx
+    else:
+        assert result.status == "optimal", f"status {result.status}" + ctx
     assert result.objective == pytest.approx(best, rel=REL, abs=ABS), \
         f"objective {result.objective} != brute force {best}\nplan:\n{result.plan}" + ctx
     plan = plan_from_frame(scenario, result.plan)
