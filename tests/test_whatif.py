@@ -398,7 +398,10 @@ def test_expected_profit_optimum_is_brute_force_over_the_saa_scenario(seed, kw, 
     sc = base.replace(objective="expected_profit", robust=RobustOptions(draws, seed, 0.2))
     best, _ = brute_force(saa_scenario(sc))
     res = solve(sc)
-    assert res.status == "optimal" and res.objective == pytest.approx(best, **TOL)
+    # a capped MNL model's "optimal" is no proof (solver.api.APPROXIMATE_MODEL)
+    capped = any("attractions capped" in n for n in res.summary["notes"])
+    assert res.status == "optimal" or (capped and res.status == "feasible"), res.status
+    assert res.objective == pytest.approx(best, **TOL)
     assert set(res.segments["segment_id"]) == set(base.segments.index)
 
 
