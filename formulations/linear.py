@@ -88,9 +88,10 @@ class LinearModel:
         # were seen to be numerically unsafe (MNL) or to cost more than they save
         self.presolve = True
         self.notes: list[str] = []          # modelling approximations, for the summary
-        # The model is not the scenario's problem itself but an approximation of it (MNL's
-        # capped attractions): a bound or an optimum it proves says nothing of the scenario
-        self.approximate = False
+        # The model relaxes the scenario's problem (MNL segments past e^20, formulations.mnl):
+        # its bound is a bound, but its optimum is the scenario's only if the plan's exact
+        # value meets that bound
+        self.relaxed = False
         self._ncols = 0
         self._nrows = 0
 
@@ -277,7 +278,7 @@ def stack_periods(models: Sequence[LinearModel], labels: Sequence[str], name: st
     out = LinearModel(name, sense=models[0].sense)
     out.presolve = all(m.presolve for m in models)
     out.notes = list(dict.fromkeys(n for m in models for n in m.notes))
-    out.approximate = any(m.approximate for m in models)
+    out.relaxed = any(m.relaxed for m in models)
     var_start: dict[tuple[int, str], int] = {}
     fams: dict[str, VarFamily] = {}
     for fname in dict.fromkeys(f for m in models for f in m.vars):

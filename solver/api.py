@@ -58,18 +58,17 @@ FIRST_PLAN_KEPT = {
           "rule when re-evaluated; it is reported as feasible",
 }
 
-# the note when the solver's plan breaks a rule re-evaluated exactly: MNL models cap an
-# attraction at e^20 for their coefficients' range, so two offers priced far below their
-# WTP share a segment in the model that the exact evaluation gives to one, and a product's
-# stock can run over (a week of 40/150/10 under MNL sold 58 units more than it had)
+# the note when the solver's plan breaks a rule re-evaluated exactly: an MNL model relaxes a
+# segment that sees an attraction past e^20 (formulations.mnl), so its shares in the model
+# need not be its exact ones, and a product's stock can run over priced exactly (capped, a
+# week of 40/150/10 under MNL sold 58 units more than it had)
 FIRST_PLAN_BROKE_A_RULE = ("the solver's plan breaks a rule when re-evaluated exactly ({}); "
                            "the heuristic's first plan, which keeps every rule, is reported instead")
-# A plan the capped model proved optimal need not be: with offer B required (must_offer)
-# and A and C capped, the capped model may prefer {A, B, C} (a 3-way split) where {A, B}
-# earns more priced exactly, and its bound can be below what {A, B} earns
-APPROXIMATE_MODEL = ("the MNL model caps attractions at e^20, so the solver's proof is about the "
-                     "capped model and not this scenario: the bound is the relaxation's and the "
-                     "plan is reported feasible")
+# The MNL model relaxes segments that see an attraction past e^20 (formulations.mnl): the
+# solver's optimum is its relaxation's, and the plan, priced exactly, may earn less
+RELAXED_MODEL = ("the solver proved the MNL model optimal, but that model relaxes the segments "
+                 "that see an attraction past e^20, and the plan priced exactly earns less than "
+                 "its bound: it is reported feasible")
 SOLVER_PLAN_REPAIRED = {
     True: ("the solver's plan breaks a rule when re-evaluated exactly ({}); offers were taken "
            "off sale until it keeps every rule"),
@@ -415,7 +414,6 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
     relaxation's: the status, plan, objective and bound the solve reports (``optimal``
     within ``gap``)."""
     status, x, built = raw.status, raw.x, model.built
-    approximate = built.model.approximate
     if x is not None and status.has_plan:
         plan = built.plan_from_solution(x)
     else:
@@ -423,7 +421,7 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
                              "price": pd.Series(dtype=float)})
         if built.is_season:
             plan.insert(0, "period", pd.Series(dtype=object))
-    bound, bound_source = _best_bound(raw, first.relaxation_bound, trust_solver=not approximate)
+    bound, bound_source = _best_bound(raw, first.relaxation_bound)
     heuristic, solver_objective, notes = first.plan, raw.objective, []
     if heuristic is not None and (x is None or not status.has_plan or same_plan(heuristic, built, x)):
         ev = heuristic.evaluation                   # nothing else to price
@@ -445,12 +443,12 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
     if first.proven:
         plan, ev = heuristic.plan, heuristic.evaluation
     objective = ev.objective if status.has_plan else None
-    if approximate and status == Status.OPTIMAL and not first.proven:
-        # the solver proved the capped model optimal, not the scenario's problem
+    if built.model.relaxed and status == Status.OPTIMAL and not first.proven:
+        # the solver proved its relaxation optimal: the plan is, if it earns that bound
         status = (Status.OPTIMAL if bound is not None and objective is not None
                   and relative_gap(objective, bound) <= gap else Status.FEASIBLE)
         if status == Status.FEASIBLE:
-            notes.append(APPROXIMATE_MODEL)
+            notes.append(RELAXED_MODEL)
     if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
         bound = max(bound, objective) if model.built.model.sense == "max" else min(bound, objective)
@@ -458,12 +456,9 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
                    solver_objective, notes)
 
 
-def _best_bound(raw: RawSolution, relaxation_bound: float | None, trust_solver: bool = True
-                ) -> tuple[float | None, str | None]:
-    """The tighter of the solver's and the relaxation's proven bounds, and whose it is;
-    the relaxation's alone unless ``trust_solver`` (a model that only approximates the
-    scenario proves nothing of it)."""
-    bound = raw.bound if trust_solver else None
+def _best_bound(raw: RawSolution, relaxation_bound: float | None) -> tuple[float | None, str | None]:
+    """The tighter of the solver's and the relaxation's proven bounds, and whose it is."""
+    bound = raw.bound
     if bound is not None and not math.isfinite(bound):
         bound = None
     source = "solver" if bound is not None else None

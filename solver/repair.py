@@ -1,9 +1,8 @@
 """A solver's plan that breaks a rule when priced exactly, made to keep every rule.
 
-Only MNL models can return such a plan: they cap an attraction at ``e^20``
-(:data:`formulations.mnl.MAX_EXPONENT`), so two offers priced far below a segment's WTP
-split it evenly in the model while the exact evaluation gives it to one of them, whose
-product may then run out. Where the heuristic's first plan keeps every rule it replaces
+Only MNL models can return such a plan: a segment that sees an attraction past ``e^20``
+is relaxed (:mod:`formulations.mnl`), so its shares in the model need not be its exact
+ones, and the exact evaluation may give it to an offer whose product then runs out. Where the heuristic's first plan keeps every rule it replaces
 such a plan (``solver.api``); where there is none (MNL with competitor prices, a season
 without a first plan), the plan is repaired here: rows are dropped one at a time, each
 time the one whose removal leaves the fewest broken rules and then earns the most,
