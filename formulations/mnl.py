@@ -60,7 +60,6 @@ from .side_constraints import add_offer_variables
 
 MAX_EXPONENT = 20.0      # e^20 ≈ 4.9e8: the largest coefficient the model holds
 MIN_COEFFICIENT = 1e-9   # a relaxed segment's attractions are raised to at least this
-EXACT_EXPONENT = EXP_CAP  # the evaluator's exponent cap, for a point's largest share
 
 
 def exponent(arcs: pd.DataFrame) -> np.ndarray:
@@ -119,8 +118,8 @@ def build_mnl(space: OfferSpace) -> LinearModel:
         Terms(share, rows, rows, np.ones(n_arcs)),
         Terms(none, rows, s, -v)], hi=0.0)
     # a point's largest share, shown alone: v / (1 + O + v), written so that it cannot
-    # overflow
-    alone = 1.0 / (1.0 + outside[s] * np.exp(-np.minimum(z, EXACT_EXPONENT)))
+    # overflow, with the evaluator's exponent cap
+    alone = 1.0 / (1.0 + outside[s] * np.exp(-np.minimum(z, EXP_CAP)))
     model.add_constraints("share_only_on_sale", keys, [
         Terms(share, rows, rows, np.ones(n_arcs)),
         Terms(offer, rows, j, -alone)], hi=0.0)

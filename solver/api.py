@@ -203,13 +203,14 @@ class _Model:
 def _build(scenario: Scenario, backend: str, threads: int | None, deadline: Deadline) -> _Model:
     started = time.perf_counter()
     built = build_model(scenario, backend)
-    if (ExactWeeks.applies(built, built.model.num_terms, backend)
-            and ExactWeeks.instead_of_mip(built, deadline, built.model.num_terms)):
+    terms = built.model.num_terms
+    beside = ExactWeeks.applies(built, terms, backend)
+    if beside and ExactWeeks.instead_of_mip(built, deadline, terms):
         # no MIP will run, so no matrix is built (200/1000/50 x 8: 29 M non-zeros under
         # first choice, 47 M under MNL, 1-5 s of a 10 s limit)
         return _Model(built, None, started, time.perf_counter() - started, None, True)
     plain = None
-    if ExactWeeks.applies(built, built.model.num_terms, backend) and add_twin(built):
+    if beside and add_twin(built):
         plain = built.twin.to_arrays()
         if ExactWeeks.applies(built, plain.A.nnz, backend):
             # Its periods are solved beside it (season_start.ExactWeeks), so the season's
@@ -451,7 +452,7 @@ def _outcome(scenario: Scenario, model: _Model, raw: RawSolution, first: _FirstP
             notes.append(RELAXED_MODEL)
     if status == Status.OPTIMAL and bound is not None and objective is not None:
         # the proven bound can never be below what the plan really earns
-        bound = max(bound, objective) if model.built.model.sense == "max" else min(bound, objective)
+        bound = max(bound, objective) if built.model.sense == "max" else min(bound, objective)
     return Outcome(status, plan, ev, objective, bound, bound_source, relative_gap(objective, bound),
                    solver_objective, notes)
 

@@ -2,11 +2,12 @@
 
 Only MNL models can return such a plan: a segment that sees an attraction past ``e^20``
 is relaxed (:mod:`formulations.mnl`), so its shares in the model need not be its exact
-ones, and the exact evaluation may give it to an offer whose product then runs out. Where the heuristic's first plan keeps every rule it replaces
-such a plan (``solver.api``); where there is none (MNL with competitor prices, a season
-without a first plan), the plan is repaired here: rows are dropped one at a time, each
-time the one whose removal leaves the fewest broken rules and then earns the most,
-until none is broken. Each step re-prices the plan, as a row dropped sends its shoppers
+ones, and the exact evaluation may give it to an offer whose product then runs out.
+Where the heuristic's first plan keeps every rule it replaces such a plan
+(``solver.api``); where there is none (MNL with competitor prices, a season without a
+first plan), the plan is repaired here: rows are dropped one at a time, each time the
+one whose removal leaves the fewest broken rules and then earns the most, until none is
+broken. Each step re-prices the plan, as a row dropped sends its shoppers
 to the other offers (under MNL) and may run another product out. Where a rule needs
 offers on sale (``must_offer``) the repair may find nothing, and the solve then reports
 no plan.
@@ -19,7 +20,7 @@ from formulations.evaluate import Evaluation, evaluate_plan
 from formulations.scenario import Scenario
 
 # Each step prices every row left without it; past this many evaluations the repair gives
-# up (a capped plan that breaks a rule is rare, and its broken rows few)
+# up (a solver plan that breaks a rule is rare, and its broken rows few)
 MAX_EVALUATIONS = 400
 
 
